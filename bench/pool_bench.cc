@@ -1,0 +1,57 @@
+// What target pooling buys: one run (a trapped syscall answered by ADDFD|SEND, then the
+// target back at its baseline) on a reused target against a freshly forked one.
+#include <benchmark/benchmark.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+
+#include "addfdlab/target_pool.h"
+
+namespace addfdlab {
+namespace {
+
+// One run: trap, inject, reply, wait for the target to return.
+bool RunOnce(Target& target, int memfd) {
+  if (!target.Start(1, MakeRequest(agent::Command::kTrap))) return false;
+  auto notif = RecvNotification(target.listener(), Limits{}.Deadline(Millis(2000)));
+  if (!notif) return false;
+  seccomp_notif_addfd req{};
+  req.id = notif->id;
+  req.flags = uapi::kAddFdSend;
+  req.srcfd = static_cast<uint32_t>(memfd);
+  auto remote = NotifAddFd(target.listener(), req);
+  auto reply = target.Finish(1, Limits{}.Deadline(Millis(2000)));
+  return remote && reply && reply->ret == remote->number;
+}
+
+void BM_RunOnPooledTarget(benchmark::State& state) {
+  UniqueFd memfd(::memfd_create("bench", MFD_CLOEXEC));
+  TargetPool pool(TargetConfig{});
+  for (auto _ : state) {
+    auto target = pool.Acquire();
+    if (!target || !RunOnce(**target, memfd.get())) {
+      state.SkipWithError("run failed");
+      break;
+    }
+    pool.Release(std::move(*target));
+  }
+  state.counters["spawned"] = static_cast<double>(pool.stats().spawned);
+  state.counters["replaced"] = static_cast<double>(pool.stats().replaced);
+}
+BENCHMARK(BM_RunOnPooledTarget)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+void BM_RunOnFreshTarget(benchmark::State& state) {
+  UniqueFd memfd(::memfd_create("bench", MFD_CLOEXEC));
+  for (auto _ : state) {
+    auto target = Target::Spawn(TargetConfig{});
+    if (!target || !RunOnce(**target, memfd.get())) {
+      state.SkipWithError("run failed");
+      break;
+    }
+  }
+}
+BENCHMARK(BM_RunOnFreshTarget)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+}  // namespace
+}  // namespace addfdlab
+
+BENCHMARK_MAIN();

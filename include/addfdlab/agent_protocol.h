@@ -1,0 +1,84 @@
+// The wire protocol between the supervisor and a target's agent tasks, and the fixed
+// layout of a target's fd table.
+#ifndef ADDFDLAB_AGENT_PROTOCOL_H_
+#define ADDFDLAB_AGENT_PROTOCOL_H_
+
+#include <sys/syscall.h>
+
+#include <cstdint>
+
+namespace addfdlab::agent {
+
+// Inputs may name fds in [0, kInputFdLimit). The harness's own fds in a target sit at
+// [kHarnessFdBase, kHarnessFdBase + tasks), well above that window.
+inline constexpr int kInputFdLimit = 256;
+inline constexpr int kHarnessFdBase = 512;
+// A target's RLIMIT_NOFILE soft limit at baseline.
+inline constexpr uint64_t kBaselineNofile = 1024;
+// Tasks per target: the leader (task 0) and up to kMaxCallers tasks sharing its fd table.
+inline constexpr int kMaxCallers = 4;
+inline constexpr int kMaxTasks = 1 + kMaxCallers;
+// The trapped syscall. tuxcall is reserved and unimplemented on x86-64: no libc or
+// sanitizer runtime ever makes it, so the filter never catches the harness.
+inline constexpr int kTrapSyscall = SYS_tuxcall;
+// The signals a scenario may deliver or handle.
+inline constexpr int kHandledSignals[] = {10 /*SIGUSR1*/, 12 /*SIGUSR2*/, 14 /*SIGALRM*/};
+
+enum class Command : uint32_t {
+  kPing = 0,       // reply 0
+  kTrap,           // syscall(kTrapSyscall, args[0..5]); reply its return and errno
+  kOpenDevNull,    // open("/dev/null", args[0] flags)
+  kClose,          // close(args[0])
+  kDup,            // fcntl(args[0], F_DUPFD or F_DUPFD_CLOEXEC if args[1], args[2])
+  kDup3,           // dup3(args[0], args[1], args[2] flags)
+  kPipe,           // pipe2(args[0] flags): values[0], values[1]
+  kSocketpair,     // socketpair(AF_UNIX, SOCK_STREAM | args[0]): values[0], values[1]
+  kMemfd,          // memfd_create("addfdlab-target", args[0] flags)
+  kSetNofile,      // setrlimit(RLIMIT_NOFILE, soft = args[0], hard unchanged)
+  kSigaction,      // signal args[0]: args[1] 0 default, 1 handler, 2 ignore; args[2] SA_RESTART
+  kOpenFifo,       // open(the target's FIFO, O_RDONLY | args[0]); blocks until a writer
+  kListFds,        // the fd table: entries[] (fd, fd flags), count
+  kInstallFilter,  // seccomp(SET_MODE_FILTER, args[0], the notify filter); closes a listener
+  kReset,          // back to baseline: close inputs' fds, rlimit, handlers; reply 0
+  kSignalCount,    // how many handled signals this task has caught
+  kFcntlGetfd,     // fcntl(args[0], F_GETFD)
+};
+
+struct Request {
+  Command command = Command::kPing;
+  uint32_t reserved = 0;
+  int64_t args[6] = {};
+};
+
+inline constexpr int kMaxListed = 120;
+
+struct FdEntry {
+  int32_t fd;
+  int32_t fd_flags;
+};
+
+struct Reply {
+  int64_t ret = 0;
+  int32_t err = 0;  // positive errno, 0 on success
+  int32_t count = 0;
+  int64_t values[kMaxTasks] = {};
+  FdEntry entries[kMaxListed] = {};
+};
+
+// Everything a forked leader needs, prepared before the fork: no allocation after it.
+struct AgentConfig {
+  int control_fds[kMaxTasks] = {};  // the child ends, at whatever numbers they have
+  int callers = 2;
+  bool install_filter = true;
+  unsigned filter_flags = 0;
+  const void* filter_prog = nullptr;  // const sock_fprog*
+  char fifo_path[108] = {};
+  int parent_pid = 0;
+};
+
+// Runs a target's leader in a freshly forked child; never returns.
+[[noreturn]] void RunLeader(const AgentConfig& config);
+
+}  // namespace addfdlab::agent
+
+#endif  // ADDFDLAB_AGENT_PROTOCOL_H_

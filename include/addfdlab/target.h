@@ -1,0 +1,112 @@
+// A target: a forked agent process (the leader) and caller tasks sharing its fd table,
+// all under one seccomp notifier filter whose listener the supervisor holds.
+#ifndef ADDFDLAB_TARGET_H_
+#define ADDFDLAB_TARGET_H_
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "addfdlab/agent_protocol.h"
+#include "addfdlab/limits.h"
+#include "addfdlab/notifier.h"
+#include "addfdlab/result.h"
+#include "addfdlab/unique_fd.h"
+
+namespace addfdlab {
+
+struct TargetConfig {
+  // seccomp() filter flags; NEW_LISTENER for a listener. Bad combinations are allowed:
+  // the leader then reports the errno and has no listener.
+  unsigned filter_flags = uapi::kFilterNewListener;
+  bool install_filter = true;
+  // Caller tasks besides the leader (at most agent::kMaxCallers).
+  int callers = 2;
+  Limits limits;
+
+  friend bool operator==(const TargetConfig& a, const TargetConfig& b) {
+    return a.filter_flags == b.filter_flags && a.install_filter == b.install_filter &&
+           a.callers == b.callers;
+  }
+};
+
+class Target {
+ public:
+  // Forks a target. Call it from a long-lived thread: the target dies with the thread that
+  // forked it (PR_SET_PDEATHSIG), so a killed supervisor leaves nothing behind.
+  static Result<std::unique_ptr<Target>> Spawn(const TargetConfig& config);
+
+  Target(const Target&) = delete;
+  Target& operator=(const Target&) = delete;
+  // Kills and reaps every task.
+  ~Target();
+
+  const TargetConfig& config() const { return config_; }
+  pid_t pid() const { return pids_[0]; }
+  int tasks() const { return static_cast<int>(pids_.size()); }
+  pid_t task_pid(int task) const { return pids_[static_cast<size_t>(task)]; }
+  int task_pidfd(int task) const { return pidfds_[static_cast<size_t>(task)].get(); }
+  // The listener, or -1 when the filter had no NEW_LISTENER or failed to install.
+  int listener() const { return listener_.get(); }
+  // What seccomp() answered in the leader (0 or the errno).
+  int filter_errno() const { return filter_errno_; }
+  // Closes the listener (LISTENER.CLOSED); the target can no longer be reused.
+  void CloseListener() { listener_.reset(); }
+  // The FIFO whose open() blocks a task with a reserved fd slot.
+  const std::string& fifo_path() const { return fifo_path_; }
+
+  // Sends a command to a task without waiting for the reply.
+  Result<void> Start(int task, const agent::Request& req);
+  // True while a started command has not been finished.
+  bool busy(int task) const { return busy_[static_cast<size_t>(task)]; }
+  // True when the task's reply is ready to read.
+  bool ReplyReady(int task) const;
+  // Waits for a started command's reply until `deadline`; ETIMEDOUT when it does not come,
+  // EPIPE when the task died.
+  Result<agent::Reply> Finish(int task, Clock::time_point deadline);
+  // Start + Finish with the command deadline.
+  Result<agent::Reply> Call(int task, const agent::Request& req);
+  // The same command on every task (signal handlers and rlimits are per task).
+  Result<void> Broadcast(const agent::Request& req);
+
+  // True when the leader and every task still run.
+  bool Alive() const;
+  // pidfd_send_signal to one task.
+  Result<void> Signal(int task, int sig);
+  // SIGKILLs every task and reaps the leader. Idempotent.
+  void Kill();
+  // True when the task is asleep inside `syscall_nr` (read from /proc).
+  bool BlockedIn(int task, long syscall_nr) const;
+
+  // Marks the target as changed beyond what a reset undoes (a second filter, ...).
+  void Taint() { tainted_ = true; }
+  bool tainted() const { return tainted_; }
+
+ private:
+  explicit Target(const TargetConfig& config) : config_(config) {}
+
+  TargetConfig config_;
+  std::vector<pid_t> pids_;
+  std::vector<UniqueFd> pidfds_;
+  std::vector<UniqueFd> controls_;
+  std::vector<bool> busy_;
+  UniqueFd listener_;
+  int filter_errno_ = 0;
+  std::string fifo_dir_;
+  std::string fifo_path_;
+  bool killed_ = false;
+  bool tainted_ = false;
+};
+
+// Builds a request for an agent task.
+agent::Request MakeRequest(agent::Command command, std::initializer_list<int64_t> args = {});
+
+// Polls the listener until a notification is pending (or the deadline passes: ETIMEDOUT),
+// then receives it into a zeroed buffer.
+Result<seccomp_notif> RecvNotification(int listener, Clock::time_point deadline);
+
+}  // namespace addfdlab
+
+#endif  // ADDFDLAB_TARGET_H_

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs the Debian packages addfdlab needs that are missing: `apt-get update` once,
+# then a non-interactive install of only what is missing. Groups: build (default), fuzz,
+# bench, vm.
+set -euo pipefail
+
+declare -A groups=(
+  [build]="cmake ninja-build g++ pkg-config libseccomp-dev libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev libfmt-dev python3"
+  [fuzz]="clang-19 libclang-rt-19-dev zip"
+  [bench]="gnuplot-nox chromium"
+  [vm]="qemu-system-x86 busybox-static cpio"
+)
+
+wanted=()
+for group in "${@:-build}"; do
+  if [[ -z "${groups[$group]+x}" ]]; then
+    echo "deps.sh: unknown group '$group' (build, fuzz, bench, vm)" >&2
+    exit 2
+  fi
+  read -r -a pkgs <<<"${groups[$group]}"
+  wanted+=("${pkgs[@]}")
+done
+
+missing=()
+for pkg in "${wanted[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$pkg")
+  fi
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+echo "deps.sh: installing ${missing[*]}" >&2
+sudo=""
+[[ $(id -u) -ne 0 ]] && sudo="sudo"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,165 @@
+// The fd-table inspector, over /proc and kcmp.
+#include "addfdlab/fd_table.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/kcmp.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "addfdlab/unique_fd.h"
+
+namespace addfdlab {
+namespace {
+
+// Every numeric entry of a /proc directory.
+Result<std::vector<int>> ListNumbers(const std::string& path) {
+  DIR* dir = ::opendir(path.c_str());
+  if (dir == nullptr) return Errno::Last();
+  std::vector<int> numbers;
+  while (struct dirent* entry = ::readdir(dir)) {
+    char* end = nullptr;
+    const long value = std::strtol(entry->d_name, &end, 10);
+    if (end != entry->d_name && *end == '\0') numbers.push_back(static_cast<int>(value));
+  }
+  ::closedir(dir);
+  return numbers;
+}
+
+bool ReadFdInfo(const std::string& path, FdInfo& info) {
+  std::ifstream in(path);
+  if (!in) return false;
+  std::string key;
+  while (in >> key) {
+    if (key == "flags:") {
+      std::string octal;
+      in >> octal;
+      const unsigned flags = static_cast<unsigned>(std::strtoul(octal.c_str(), nullptr, 8));
+      info.cloexec = (flags & O_CLOEXEC) != 0;
+      info.open_flags = flags & ~static_cast<unsigned>(O_CLOEXEC);
+      return true;
+    }
+    in.ignore(4096, '\n');
+  }
+  return false;
+}
+
+}  // namespace
+
+Result<FdSnapshot> SnapshotFds(pid_t pid) {
+  const std::string base = "/proc/" + std::to_string(pid);
+  auto numbers = ListNumbers(base + "/fd");
+  if (!numbers) return numbers.error();
+  FdSnapshot snapshot;
+  snapshot.pid = pid;
+  for (int fd : *numbers) {
+    FdInfo info;
+    info.fd = fd;
+    const std::string link = base + "/fd/" + std::to_string(fd);
+    if (!ReadFdInfo(base + "/fdinfo/" + std::to_string(fd), info)) continue;
+    struct stat st {};
+    if (::stat(link.c_str(), &st) == 0) {
+      info.dev = st.st_dev;
+      info.ino = st.st_ino;
+    }
+    char target[512];
+    const ssize_t n = ::readlink(link.c_str(), target, sizeof(target) - 1);
+    if (n < 0) continue;
+    info.description.assign(target, static_cast<size_t>(n));
+    snapshot.fds.emplace(fd, std::move(info));
+  }
+  return snapshot;
+}
+
+Result<bool> SameFile(pid_t pid_a, int fd_a, pid_t pid_b, int fd_b) {
+  const long ret = ::syscall(SYS_kcmp, pid_a, pid_b, KCMP_FILE, fd_a, fd_b);
+  if (ret < 0) return Errno::Last();
+  return ret == 0;
+}
+
+void IdentifyFds(FdSnapshot& snapshot, const std::vector<KnownFile>& known) {
+  const pid_t self = ::getpid();
+  for (auto& [fd, info] : snapshot.fds) {
+    for (const KnownFile& file : known) {
+      auto same = SameFile(snapshot.pid, fd, self, file.fd);
+      if (same && *same) {
+        info.known_as = file.name;
+        break;
+      }
+    }
+  }
+}
+
+FdDiff DiffFds(const FdSnapshot& before, const FdSnapshot& after) {
+  FdDiff diff;
+  for (const auto& [fd, info] : before.fds) {
+    auto it = after.fds.find(fd);
+    if (it == after.fds.end()) {
+      diff.removed.push_back(info);
+    } else if (!info.LooksSame(it->second) || info.known_as != it->second.known_as) {
+      diff.changed.push_back(FdChange{fd, info, it->second});
+    }
+  }
+  for (const auto& [fd, info] : after.fds) {
+    if (before.fds.count(fd) == 0) diff.added.push_back(info);
+  }
+  return diff;
+}
+
+std::string DescribeFd(const FdInfo& info) {
+  std::string text = std::to_string(info.fd) + " " + info.description;
+  if (!info.known_as.empty()) text += " (" + info.known_as + ")";
+  if (info.cloexec) text += " cloexec";
+  return text;
+}
+
+std::string DescribeDiff(const FdDiff& diff) {
+  std::ostringstream out;
+  for (const FdInfo& info : diff.added) out << "+" << DescribeFd(info) << "\n";
+  for (const FdInfo& info : diff.removed) out << "-" << DescribeFd(info) << "\n";
+  for (const FdChange& change : diff.changed) {
+    out << "~" << DescribeFd(change.before) << " -> " << DescribeFd(change.after) << "\n";
+  }
+  return out.str();
+}
+
+Result<ProcessHygiene> SnapshotHygiene(pid_t pid) {
+  const std::string base = "/proc/" + std::to_string(pid);
+  ProcessHygiene hygiene;
+  auto fds = ListNumbers(base + "/fd");
+  if (!fds) return fds.error();
+  hygiene.fds.insert(fds->begin(), fds->end());
+  auto tasks = ListNumbers(base + "/task");
+  if (!tasks) return tasks.error();
+  hygiene.threads = static_cast<int>(tasks->size());
+  // Children of every thread: /proc/PID/task/TID/children (CONFIG_PROC_CHILDREN).
+  for (int tid : *tasks) {
+    std::ifstream in(base + "/task/" + std::to_string(tid) + "/children");
+    pid_t child = 0;
+    while (in >> child) hygiene.children.insert(child);
+  }
+  return hygiene;
+}
+
+std::string DescribeHygieneChange(const ProcessHygiene& before, const ProcessHygiene& after) {
+  std::ostringstream out;
+  for (int fd : after.fds) {
+    if (before.fds.count(fd) == 0) out << "leaked supervisor fd " << fd << "\n";
+  }
+  if (after.threads != before.threads) {
+    out << "threads " << before.threads << " -> " << after.threads << "\n";
+  }
+  for (pid_t child : after.children) {
+    if (before.children.count(child) == 0) out << "leftover child " << child << "\n";
+  }
+  return out.str();
+}
+
+}  // namespace addfdlab

@@ -1,0 +1,254 @@
+// Target: forks the agent, receives its listener, and talks to its tasks.
+#include "addfdlab/target.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+namespace addfdlab {
+namespace {
+
+const NotifyFilter* TrapFilter() {
+  static const Result<NotifyFilter> filter = [] {
+    const int trapped[] = {agent::kTrapSyscall};
+    return NotifyFilter::Build(trapped, 1);
+  }();
+  return filter ? &filter.value() : nullptr;
+}
+
+Result<UniqueFd> PidfdOpen(pid_t pid) {
+  const long ret = ::syscall(SYS_pidfd_open, pid, 0);
+  if (ret < 0) return Errno::Last();
+  return UniqueFd(static_cast<int>(ret));
+}
+
+// Waits until `fd` is readable or the deadline passes.
+bool PollIn(int fd, Clock::time_point deadline) {
+  for (;;) {
+    struct pollfd pfd {
+      fd, POLLIN, 0
+    };
+    const int rc = ::poll(&pfd, 1, PollTimeout(deadline));
+    if (rc > 0) return true;
+    if (rc == 0) return false;
+    if (errno != EINTR) return false;
+  }
+}
+
+// Receives the leader's hello and, when it has one, the listener.
+Result<agent::Reply> RecvHello(int control, UniqueFd& listener, Clock::time_point deadline) {
+  if (!PollIn(control, deadline)) return Errno(ETIMEDOUT);
+  agent::Reply hello;
+  struct iovec iov {
+    &hello, sizeof(hello)
+  };
+  alignas(struct cmsghdr) char space[CMSG_SPACE(sizeof(int))] = {};
+  struct msghdr msg {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = space;
+  msg.msg_controllen = sizeof(space);
+  const ssize_t n = ::recvmsg(control, &msg, MSG_CMSG_CLOEXEC);
+  if (n < 0) return Errno::Last();
+  if (n != static_cast<ssize_t>(sizeof(hello))) return Errno(EPIPE);
+  for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+      int fd = -1;
+      std::memcpy(&fd, CMSG_DATA(c), sizeof(fd));
+      listener.reset(fd);
+    }
+  }
+  return hello;
+}
+
+}  // namespace
+
+int PollTimeout(Clock::time_point deadline) {
+  const auto left = std::chrono::duration_cast<Millis>(deadline - Clock::now()).count();
+  return left <= 0 ? 0 : static_cast<int>(left + 1);
+}
+
+Limits Limits::FromEnvironment() {
+  Limits limits;
+  if (const char* scale = std::getenv("ADDFDLAB_TIME_SCALE")) {
+    const double value = std::atof(scale);
+    if (value > 0) limits.scale = value;
+  }
+  return limits;
+}
+
+agent::Request MakeRequest(agent::Command command, std::initializer_list<int64_t> args) {
+  agent::Request req;
+  req.command = command;
+  size_t i = 0;
+  for (int64_t arg : args) {
+    if (i < std::size(req.args)) req.args[i++] = arg;
+  }
+  return req;
+}
+
+Result<seccomp_notif> RecvNotification(int listener, Clock::time_point deadline) {
+  if (!PollIn(listener, deadline)) return Errno(ETIMEDOUT);
+  seccomp_notif notif{};
+  ADDFDLAB_TRY(NotifRecv(listener, &notif));
+  return notif;
+}
+
+Result<std::unique_ptr<Target>> Target::Spawn(const TargetConfig& config) {
+  if (config.callers < 0 || config.callers > agent::kMaxCallers) return Errno(EINVAL);
+  const NotifyFilter* filter = TrapFilter();
+  if (filter == nullptr) return Errno(ENOSYS);
+  std::unique_ptr<Target> target(new Target(config));
+  const int tasks = 1 + config.callers;
+
+  char dir[] = "/tmp/addfdlab-target-XXXXXX";
+  if (::mkdtemp(dir) == nullptr) return Errno::Last();
+  target->fifo_dir_ = dir;
+  target->fifo_path_ = target->fifo_dir_ + "/fifo";
+  if (::mkfifo(target->fifo_path_.c_str(), 0600) < 0) return Errno::Last();
+
+  agent::AgentConfig agent_config;
+  std::vector<UniqueFd> child_ends;
+  for (int t = 0; t < tasks; ++t) {
+    int pair[2];
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0) return Errno::Last();
+    target->controls_.emplace_back(pair[0]);
+    child_ends.emplace_back(pair[1]);
+    agent_config.control_fds[t] = pair[1];
+  }
+  agent_config.callers = config.callers;
+  agent_config.install_filter = config.install_filter;
+  agent_config.filter_flags = config.filter_flags;
+  agent_config.filter_prog = filter->prog();
+  std::snprintf(agent_config.fifo_path, sizeof(agent_config.fifo_path), "%s",
+                target->fifo_path_.c_str());
+  agent_config.parent_pid = ::getpid();
+
+  const pid_t pid = ::fork();
+  if (pid < 0) return Errno::Last();
+  if (pid == 0) agent::RunLeader(agent_config);
+  child_ends.clear();
+  target->pids_.push_back(pid);
+  target->busy_.assign(static_cast<size_t>(tasks), false);
+  auto pidfd = PidfdOpen(pid);
+  if (!pidfd) return pidfd.error();
+  target->pidfds_.push_back(std::move(*pidfd));
+
+  auto hello = RecvHello(target->controls_[0].get(), target->listener_,
+                         config.limits.Deadline(config.limits.spawn));
+  if (!hello) return hello.error();
+  target->filter_errno_ = hello->err;
+  for (int t = 1; t < tasks; ++t) {
+    const auto caller = static_cast<pid_t>(hello->values[t]);
+    target->pids_.push_back(caller);
+    auto caller_fd = PidfdOpen(caller);
+    if (!caller_fd) return caller_fd.error();
+    target->pidfds_.push_back(std::move(*caller_fd));
+  }
+  return target;
+}
+
+Target::~Target() {
+  Kill();
+  if (!fifo_path_.empty()) ::unlink(fifo_path_.c_str());
+  if (!fifo_dir_.empty()) ::rmdir(fifo_dir_.c_str());
+}
+
+Result<void> Target::Start(int task, const agent::Request& req) {
+  const auto t = static_cast<size_t>(task);
+  if (task < 0 || t >= controls_.size() || busy_[t]) return Errno(EBUSY);
+  if (::send(controls_[t].get(), &req, sizeof(req), MSG_NOSIGNAL) < 0) return Errno::Last();
+  busy_[t] = true;
+  return {};
+}
+
+bool Target::ReplyReady(int task) const {
+  struct pollfd pfd {
+    controls_[static_cast<size_t>(task)].get(), POLLIN, 0
+  };
+  return ::poll(&pfd, 1, 0) > 0;
+}
+
+Result<agent::Reply> Target::Finish(int task, Clock::time_point deadline) {
+  const auto t = static_cast<size_t>(task);
+  if (task < 0 || t >= controls_.size() || !busy_[t]) return Errno(EINVAL);
+  if (!PollIn(controls_[t].get(), deadline)) return Errno(ETIMEDOUT);
+  agent::Reply reply;
+  const ssize_t n = ::recv(controls_[t].get(), &reply, sizeof(reply), 0);
+  if (n < 0) return Errno::Last();
+  busy_[t] = false;
+  if (n != static_cast<ssize_t>(sizeof(reply))) return Errno(EPIPE);
+  return reply;
+}
+
+Result<agent::Reply> Target::Call(int task, const agent::Request& req) {
+  ADDFDLAB_TRY(Start(task, req));
+  return Finish(task, config_.limits.Deadline(config_.limits.command));
+}
+
+Result<void> Target::Broadcast(const agent::Request& req) {
+  for (int t = 0; t < tasks(); ++t) ADDFDLAB_TRY(Start(t, req));
+  for (int t = 0; t < tasks(); ++t) {
+    auto reply = Finish(t, config_.limits.Deadline(config_.limits.command));
+    if (!reply) return reply.error();
+    if (reply->err != 0) return Errno(reply->err);
+  }
+  return {};
+}
+
+bool Target::Alive() const {
+  if (killed_) return false;
+  for (const UniqueFd& pidfd : pidfds_) {
+    struct pollfd pfd {
+      pidfd.get(), POLLIN, 0
+    };
+    if (::poll(&pfd, 1, 0) != 0) return false;
+  }
+  return true;
+}
+
+Result<void> Target::Signal(int task, int sig) {
+  if (::syscall(SYS_pidfd_send_signal, task_pidfd(task), sig, nullptr, 0) < 0) {
+    return Errno::Last();
+  }
+  return {};
+}
+
+void Target::Kill() {
+  if (killed_ || pidfds_.empty()) return;
+  killed_ = true;
+  for (const UniqueFd& pidfd : pidfds_) {
+    ::syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0);
+  }
+  const auto deadline = config_.limits.Deadline(config_.limits.reap);
+  // Callers are the leader's children, not ours: wait until each has exited.
+  for (const UniqueFd& pidfd : pidfds_) PollIn(pidfd.get(), deadline);
+  siginfo_t info{};
+  ::waitid(P_PIDFD, static_cast<id_t>(pidfds_[0].get()), &info, WEXITED | WNOHANG);
+  listener_.reset();
+  controls_.clear();
+}
+
+bool Target::BlockedIn(int task, long syscall_nr) const {
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/%d/syscall", task_pid(task));
+  UniqueFd fd(::open(path, O_RDONLY | O_CLOEXEC));
+  if (!fd) return false;
+  char buf[128] = {};
+  if (::read(fd.get(), buf, sizeof(buf) - 1) <= 0) return false;
+  // "running" while on a CPU; "<nr> <args...>" while asleep in a syscall.
+  char* end = nullptr;
+  const long nr = std::strtol(buf, &end, 10);
+  return end != buf && nr == syscall_nr;
+}
+
+}  // namespace addfdlab

@@ -1,0 +1,250 @@
+// The target agent: what a forked target runs. It allocates nothing after the fork and
+// makes only plain syscalls, so it is safe in a child of a multithreaded, sanitized
+// supervisor.
+#include <fcntl.h>
+#include <linux/seccomp.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "addfdlab/agent_protocol.h"
+
+namespace addfdlab::agent {
+namespace {
+
+// Each task is its own process (CLONE_FILES, not CLONE_VM): these are per task.
+volatile sig_atomic_t g_caught = 0;
+int g_tasks = 1;
+bool g_leader = true;
+const AgentConfig* g_config = nullptr;
+
+void CountSignal(int) { g_caught = g_caught + 1; }
+
+void Fill(Reply& reply, long ret) {
+  reply.ret = ret;
+  reply.err = ret < 0 ? errno : 0;
+}
+
+int CloseRange(unsigned first, unsigned last) {
+  if (first > last) return 0;
+  return static_cast<int>(::syscall(SYS_close_range, first, last, 0));
+}
+
+void ListFds(Reply& reply) {
+  reply.count = 0;
+  for (int fd = 0; fd < kHarnessFdBase + kMaxTasks && reply.count < kMaxListed; ++fd) {
+    const int flags = ::fcntl(fd, F_GETFD);
+    if (flags < 0) continue;
+    reply.entries[reply.count++] = FdEntry{fd, flags};
+  }
+  reply.ret = reply.count;
+}
+
+void Reset(Reply& reply) {
+  for (int sig : kHandledSignals) {
+    struct sigaction act {};
+    act.sa_handler = SIG_DFL;
+    ::sigaction(sig, &act, nullptr);
+  }
+  g_caught = 0;
+  struct rlimit limit {};
+  ::getrlimit(RLIMIT_NOFILE, &limit);
+  limit.rlim_cur = kBaselineNofile;
+  if (::setrlimit(RLIMIT_NOFILE, &limit) < 0) return Fill(reply, -1);
+  if (g_leader) {
+    // The table is shared: the leader alone clears what inputs opened.
+    if (CloseRange(0, kHarnessFdBase - 1) < 0 ||
+        CloseRange(static_cast<unsigned>(kHarnessFdBase + g_tasks), ~0U) < 0) {
+      return Fill(reply, -1);
+    }
+  }
+  Fill(reply, 0);
+}
+
+void Execute(const Request& req, Reply& reply) {
+  const int64_t* a = req.args;
+  const auto i = [&](int k) { return static_cast<int>(a[k]); };
+  switch (req.command) {
+    case Command::kPing:
+      return Fill(reply, 0);
+    case Command::kTrap:
+      return Fill(reply, ::syscall(kTrapSyscall, a[0], a[1], a[2], a[3], a[4], a[5]));
+    case Command::kOpenDevNull:
+      return Fill(reply, ::open("/dev/null", i(0)));
+    case Command::kClose:
+      return Fill(reply, ::close(i(0)));
+    case Command::kDup:
+      return Fill(reply, ::fcntl(i(0), a[1] != 0 ? F_DUPFD_CLOEXEC : F_DUPFD, i(2)));
+    case Command::kDup3:
+      return Fill(reply, ::dup3(i(0), i(1), i(2)));
+    case Command::kPipe: {
+      int fds[2] = {-1, -1};
+      Fill(reply, ::pipe2(fds, i(0)));
+      reply.values[0] = fds[0];
+      reply.values[1] = fds[1];
+      return;
+    }
+    case Command::kSocketpair: {
+      int fds[2] = {-1, -1};
+      Fill(reply, ::socketpair(AF_UNIX, SOCK_STREAM | i(0), 0, fds));
+      reply.values[0] = fds[0];
+      reply.values[1] = fds[1];
+      return;
+    }
+    case Command::kMemfd:
+      return Fill(reply, ::memfd_create("addfdlab-target", static_cast<unsigned>(a[0])));
+    case Command::kSetNofile: {
+      struct rlimit limit {};
+      ::getrlimit(RLIMIT_NOFILE, &limit);
+      limit.rlim_cur = static_cast<rlim_t>(a[0]);
+      return Fill(reply, ::setrlimit(RLIMIT_NOFILE, &limit));
+    }
+    case Command::kSigaction: {
+      struct sigaction act {};
+      act.sa_handler = a[1] == 1 ? CountSignal : a[1] == 2 ? SIG_IGN : SIG_DFL;
+      act.sa_flags = a[2] != 0 ? SA_RESTART : 0;
+      return Fill(reply, ::sigaction(i(0), &act, nullptr));
+    }
+    case Command::kOpenFifo:
+      return Fill(reply, ::open(g_config->fifo_path, O_RDONLY | i(0)));
+    case Command::kListFds:
+      return ListFds(reply);
+    case Command::kInstallFilter: {
+      const long ret = ::syscall(SYS_seccomp, 1 /*SET_MODE_FILTER*/, static_cast<unsigned>(a[0]),
+                                 g_config->filter_prog);
+      Fill(reply, ret);
+      if (ret >= 0 && (static_cast<unsigned long>(a[0]) & SECCOMP_FILTER_FLAG_NEW_LISTENER) != 0) {
+        ::close(static_cast<int>(ret));
+      }
+      return;
+    }
+    case Command::kReset:
+      return Reset(reply);
+    case Command::kSignalCount:
+      return Fill(reply, g_caught);
+    case Command::kFcntlGetfd:
+      return Fill(reply, ::fcntl(i(0), F_GETFD));
+  }
+  errno = EINVAL;
+  Fill(reply, -1);
+}
+
+[[noreturn]] void Serve(int control) {
+  for (;;) {
+    Request req;
+    const ssize_t n = ::recv(control, &req, sizeof(req), 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n != static_cast<ssize_t>(sizeof(req))) ::_exit(0);  // supervisor gone
+    Reply reply;
+    Execute(req, reply);
+    while (::send(control, &reply, sizeof(reply), MSG_NOSIGNAL) < 0) {
+      if (errno != EINTR) ::_exit(0);
+    }
+  }
+}
+
+// Dies with `parent`; returns false when the parent is already gone.
+bool TieToParent(pid_t parent) {
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  return ::getppid() == parent;
+}
+
+// Moves the control sockets to kHarnessFdBase + i and closes everything else.
+bool LayOutTable(const AgentConfig& config, int tasks) {
+  struct rlimit limit {};
+  ::getrlimit(RLIMIT_NOFILE, &limit);
+  if (limit.rlim_max < kBaselineNofile) return false;
+  limit.rlim_cur = kBaselineNofile;
+  if (::setrlimit(RLIMIT_NOFILE, &limit) < 0) return false;
+  int tmp[kMaxTasks];
+  for (int t = 0; t < tasks; ++t) {
+    // F_DUPFD returns the lowest free number above the floor, so tmp[] increases.
+    tmp[t] = ::fcntl(config.control_fds[t], F_DUPFD, kHarnessFdBase + kMaxTasks);
+    if (tmp[t] < 0) return false;
+  }
+  unsigned next = 0;
+  for (int t = 0; t < tasks; ++t) {
+    if (tmp[t] > 0 && CloseRange(next, static_cast<unsigned>(tmp[t] - 1)) < 0) return false;
+    next = static_cast<unsigned>(tmp[t] + 1);
+  }
+  if (CloseRange(next, ~0U) < 0) return false;
+  for (int t = 0; t < tasks; ++t) {
+    if (::dup3(tmp[t], kHarnessFdBase + t, O_CLOEXEC) < 0) return false;
+    ::close(tmp[t]);
+  }
+  return true;
+}
+
+void SendHello(int control, const Reply& hello, int listener) {
+  struct iovec iov {};
+  iov.iov_base = const_cast<Reply*>(&hello);
+  iov.iov_len = sizeof(hello);
+  alignas(struct cmsghdr) char space[CMSG_SPACE(sizeof(int))] = {};
+  struct msghdr msg {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  if (listener >= 0) {
+    msg.msg_control = space;
+    msg.msg_controllen = sizeof(space);
+    struct cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
+    cmsg->cmsg_level = SOL_SOCKET;
+    cmsg->cmsg_type = SCM_RIGHTS;
+    cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(cmsg), &listener, sizeof(int));
+  }
+  if (::sendmsg(control, &msg, MSG_NOSIGNAL) < 0) ::_exit(5);
+}
+
+}  // namespace
+
+void RunLeader(const AgentConfig& config) {
+  g_config = &config;
+  g_tasks = 1 + config.callers;
+  if (!TieToParent(config.parent_pid)) ::_exit(1);
+  if (!LayOutTable(config, g_tasks)) ::_exit(2);
+  ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+
+  // Callers are reaped by the kernel; none of them is ever waited for.
+  struct sigaction ignore {};
+  ignore.sa_handler = SIG_IGN;
+  ::sigaction(SIGCHLD, &ignore, nullptr);
+
+  Reply hello;
+  int listener = -1;
+  if (config.install_filter) {
+    const long ret =
+        ::syscall(SYS_seccomp, 1 /*SET_MODE_FILTER*/, config.filter_flags, config.filter_prog);
+    Fill(hello, ret);
+    // The table is empty below the harness fds: the listener is usually fd 0.
+    if (ret >= 0 && (config.filter_flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) != 0) {
+      listener = static_cast<int>(ret);
+    }
+  }
+  // Callers are cloned after the filter so that they inherit it, and share the table.
+  const pid_t leader = ::getpid();
+  for (int t = 1; t < g_tasks; ++t) {
+    const long pid = ::syscall(SYS_clone, CLONE_FILES | SIGCHLD, 0, 0, 0, 0);
+    if (pid < 0) ::_exit(3);
+    if (pid == 0) {
+      g_leader = false;
+      if (!TieToParent(leader)) ::_exit(1);
+      Serve(kHarnessFdBase + t);
+    }
+    hello.values[t] = pid;
+  }
+  hello.values[0] = leader;
+  hello.count = g_tasks;
+  SendHello(kHarnessFdBase, hello, listener);
+  if (listener >= 0) ::close(listener);
+  Serve(kHarnessFdBase);
+}
+
+}  // namespace addfdlab::agent

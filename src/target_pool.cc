@@ -1,0 +1,62 @@
+// TargetPool: reset and reuse.
+#include "addfdlab/target_pool.h"
+
+namespace addfdlab {
+
+Result<bool> AtBaseline(const Target& target) {
+  auto snapshot = SnapshotFds(target.pid());
+  if (!snapshot) return snapshot.error();
+  if (snapshot->fds.size() != static_cast<size_t>(target.tasks())) return false;
+  int expected = agent::kHarnessFdBase;
+  for (const auto& [fd, info] : snapshot->fds) {
+    if (fd != expected++ || !info.cloexec) return false;
+  }
+  return true;
+}
+
+Result<void> ResetTarget(Target& target) {
+  for (int t = 0; t < target.tasks(); ++t) {
+    if (target.busy(t)) return Errno(EBUSY);
+  }
+  ADDFDLAB_TRY(target.Broadcast(MakeRequest(agent::Command::kReset)));
+  // SYNC_WAKE_UP is set absolutely: 0 clears it. Kernels without SET_FLAGS have nothing
+  // to clear.
+  if (target.listener() >= 0) {
+    auto cleared = NotifSetFlags(target.listener(), 0);
+    if (!cleared && cleared.error().value() != EINVAL) return cleared.error();
+  }
+  auto baseline = AtBaseline(target);
+  if (!baseline) return baseline.error();
+  if (!*baseline) return Errno(EEXIST);
+  return {};
+}
+
+Result<std::unique_ptr<Target>> TargetPool::Acquire() {
+  while (!idle_.empty()) {
+    std::unique_ptr<Target> target = std::move(idle_.back());
+    idle_.pop_back();
+    if (target->Alive()) {
+      ++stats_.reused;
+      return target;
+    }
+    ++stats_.replaced;
+  }
+  auto fresh = Target::Spawn(config_);
+  if (fresh) ++stats_.spawned;
+  return fresh;
+}
+
+void TargetPool::Release(std::unique_ptr<Target> target) {
+  if (target == nullptr) return;
+  const bool reusable =
+      !target->tainted() && target->Alive() &&
+      (!config_.install_filter || target->listener() >= 0 || target->filter_errno() != 0) &&
+      ResetTarget(*target).has_value();
+  if (!reusable) {
+    ++stats_.replaced;
+    return;  // the destructor kills and reaps it
+  }
+  idle_.push_back(std::move(target));
+}
+
+}  // namespace addfdlab

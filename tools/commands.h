@@ -1,0 +1,20 @@
+// The subcommands of the addfdlab command: each registers itself on the CLI11 app and
+// runs when chosen. Exit codes: 0 clean, 1 a finding or a missing kernel feature, 2 bad
+// input or usage.
+#ifndef ADDFDLAB_TOOLS_COMMANDS_H_
+#define ADDFDLAB_TOOLS_COMMANDS_H_
+
+#include <CLI/CLI.hpp>
+#include <functional>
+
+namespace addfdlab::tools {
+
+inline constexpr int kExitUsage = 2;
+
+// Registers a subcommand; `run` is set to what runs it.
+using Runner = std::function<int()>;
+void AddProbeCommand(CLI::App& app, Runner& run);
+
+}  // namespace addfdlab::tools
+
+#endif  // ADDFDLAB_TOOLS_COMMANDS_H_
