@@ -1,0 +1,184 @@
+// Scenarios: a typed list of ops between a supervisor and its targets. One type for the
+// fuzzers' byte decoder, the .scn text format and code; see docs/scenario.md.
+#ifndef ADDFDLAB_SCENARIO_H_
+#define ADDFDLAB_SCENARIO_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "addfdlab/uapi.h"
+
+namespace addfdlab {
+
+// Limits that keep every scenario small and every name resolvable.
+inline constexpr int kMaxTargets = 2;
+inline constexpr int kMaxThreads = 4;
+inline constexpr int kMaxNotifs = 16;
+inline constexpr int kMaxFdNames = 32;
+inline constexpr int kMaxOps = 64;
+
+// What an op's kernel call produced.
+struct Outcome {
+  enum class Kind : uint8_t {
+    kOk,       // returned `value` (an fd, 0, or for recv the index of the notification)
+    kError,    // failed with errno `err` (positive)
+    kBlocked,  // still blocked when the target was quiescent (a recv with nothing to get,
+               // or a trapped syscall that was never answered)
+  };
+  Kind kind = Kind::kOk;
+  int64_t value = 0;
+  int err = 0;
+
+  static Outcome Ok(int64_t value = 0) { return {Kind::kOk, value, 0}; }
+  static Outcome Error(int err) { return {Kind::kError, 0, err}; }
+  static Outcome Blocked() { return {Kind::kBlocked, 0, 0}; }
+  friend bool operator==(const Outcome&, const Outcome&) = default;
+};
+
+enum class OpKind : uint8_t {
+  // Target side: each runs in the target and lets it run (a quiescence point).
+  kOpen,          // open a file in the target: `file` (kDevNull or kMemfd); binds `bind`
+  kPipe,          // pipe2 in the target; binds `bind` (read end) and `bind2` (write end)
+  kSocketpair,    // socketpair in the target; binds `bind` and `bind2`
+  kClose,         // close(fd)
+  kDup,           // fcntl(fd, F_DUPFD[_CLOEXEC], value); binds `bind`
+  kDup2,          // dup3(fd, fd2, cloexec ? O_CLOEXEC : 0)
+  kNofile,        // RLIMIT_NOFILE soft limit = value, on every task
+  kHandler,       // signal handler for `signal` on every task: `handler`
+  kInstallFilter, // a further seccomp filter with `flags` (FILTER.FLAGS); the target is
+                  // not reused afterwards
+  kReserve,       // task `task` opens the target's FIFO and blocks holding a reserved fd
+                  // slot; the slot is bound to `bind` once the open returns
+  kRelease,       // lets task `task`'s FIFO open return (the supervisor opens the writer)
+  kTrap,          // task `task` makes the trapped syscall; `notif` names the notification
+  kReturned,      // the trapped syscall of `notif` returns: its value or errno
+  kSignalTask,    // non-fatal `signal` to task `task`
+  kKill,          // SIGKILL every task of the target
+  // Supervisor side: notifier ioctls on the target's listener. With `thread` >= 0 the op
+  // starts on that supervisor thread and the scenario goes on once it blocked or finished.
+  kRecv,          // NOTIF_RECV with `buffer`
+  kAddFd,         // NOTIF_ADDFD on `notif` (or a raw id); every field raw
+  kSend,          // NOTIF_SEND on `notif`: val `fd` (a literal or an fd name), error, flags
+  kIdValid,       // NOTIF_ID_VALID on `notif`; `legacy` uses the old _IOR number
+  kSetFlags,      // NOTIF_SET_FLAGS(value)
+  kIoctl,         // any ioctl number `value` on the listener (IOCTL.UNKNOWN)
+  kCloseListener, // the supervisor closes the listener
+  kWait,          // waits for `thread`'s op: its outcome (a quiescence point)
+  kSignalThread,  // signals supervisor `thread`, with or without SA_RESTART (`restart`)
+  kSettle,        // a quiescence point, then the fd-table oracle against the model
+};
+inline constexpr int kOpKindCount = 25;
+
+// A file the supervisor holds and can inject.
+enum class SourceKind : uint8_t {
+  kMemfd,      // a memfd
+  kMemfd2,     // a second, distinct memfd
+  kPipeRead,   // a pipe's read end
+  kPipeWrite,  // its write end
+  kSocket,     // one end of a socketpair
+  kDevNull,    // /dev/null
+  kOpath,      // an O_PATH file (ADDFD.SRCFD.OPATH)
+  kListener,   // the target's own listener
+  kClosed,     // a number that is not open in the supervisor (ADDFD.SRCFD.BAD)
+  kHuge,       // 0x80000000 (ADDFD.SRCFD.BAD with a number >= 2^31)
+};
+inline constexpr int kSourceKindCount = 10;
+
+// Files a target can open on its own (kOpen).
+enum class FileKind : uint8_t { kDevNull, kMemfd };
+
+// The NOTIF_RECV buffer.
+enum class BufferKind : uint8_t {
+  kZeroed,    // a zeroed, writable buffer
+  kNonZero,   // a byte set (RECV.NONZERO)
+  kUnmapped,  // unreadable (EFAULT before anything)
+  kReadOnly,  // zeroed but not writable (RECV.FAULT: the notification stays receivable)
+};
+
+// The bytes of the NOTIF_ADDFD argument past the struct, and its readability.
+enum class AddFdArg : uint8_t {
+  kPlain,        // the struct, readable
+  kTailZero,     // size > 24, tail zero
+  kTailNonZero,  // size > 24, a tail byte set
+  kUnreadable,   // the argument is unreadable (ADDFD.FAULT)
+};
+
+enum class HandlerKind : uint8_t { kDefault, kRestart, kNoRestart, kIgnore };
+
+// An fd number in a target, or a value: a literal or a name bound by an earlier op.
+struct FdRef {
+  int name = -1;        // index into Scenario::fd_names, or -1 for the literal
+  int64_t literal = 0;  // used when name < 0
+  friend bool operator==(const FdRef&, const FdRef&) = default;
+};
+
+// What a hand-written op expects. Absent: the model decides alone.
+struct Expect {
+  bool present = false;
+  bool any_value = false;  // "expect ok": any successful value
+  Outcome outcome;
+  friend bool operator==(const Expect&, const Expect&) = default;
+};
+
+// One op. A flat record: each kind uses the fields its comment names, the rest stay at
+// their defaults (so that parse(print(s)) == s compares whole ops).
+struct Op {
+  OpKind kind = OpKind::kSettle;
+  int target = 0;  // index into Scenario::targets
+  int thread = -1; // supervisor thread, -1 for the main thread
+  int task = 1;    // target task: 0 the leader, 1.. callers
+  int notif = -1;  // index into Scenario::notifs
+  int bind = -1;   // fd name bound by this op
+  int bind2 = -1;
+  FdRef fd;        // close/dup/dup2 source; addfd newfd; send val
+  FdRef fd2;       // dup2 target
+  int64_t value = 0;  // dup minimum, nofile, set_flags, ioctl number
+  int64_t id_delta = 0;  // the id used is notif's id + id_delta (ADDFD.ID.UNKNOWN, ...)
+  uint32_t flags = 0;    // addfd flags, send resp flags, filter flags
+  uint32_t newfd_flags = 0;
+  int32_t error = 0;     // send: the error to answer (positive errno; sent negated)
+  uint32_t size = static_cast<uint32_t>(uapi::kAddFdSizeVer0);  // addfd ioctl size
+  SourceKind src = SourceKind::kMemfd;
+  FileKind file = FileKind::kDevNull;
+  BufferKind buffer = BufferKind::kZeroed;
+  AddFdArg arg = AddFdArg::kPlain;
+  HandlerKind handler = HandlerKind::kDefault;
+  int signal = 10;  // SIGUSR1
+  bool cloexec = false;
+  bool legacy = false;
+  bool restart = false;
+  Expect expect;
+  friend bool operator==(const Op&, const Op&) = default;
+};
+
+struct TargetDecl {
+  std::string name;
+  uint32_t filter_flags = uapi::kFilterNewListener;
+  int callers = 2;
+  friend bool operator==(const TargetDecl&, const TargetDecl&) = default;
+};
+
+struct Scenario {
+  std::vector<std::string> cells;  // contract cells this scenario is about
+  std::vector<TargetDecl> targets;
+  std::vector<std::string> threads;   // supervisor thread names
+  std::vector<std::string> notifs;    // notification names (each bound by one trap)
+  std::vector<std::string> fd_names;  // names of fd numbers bound by ops
+  std::vector<Op> ops;
+  friend bool operator==(const Scenario&, const Scenario&) = default;
+};
+
+// Names used by the text format and traces.
+const char* OpKindName(OpKind kind);
+const char* SourceKindName(SourceKind kind);
+// "EBADF", "ok 3", "blocked".
+std::string DescribeOutcome(const Outcome& outcome);
+
+// Checks the references of a scenario (indices in range, names bound before use, limits);
+// returns "" or what is wrong. Parsers and decoders only produce valid scenarios.
+std::string ValidateScenario(const Scenario& scenario);
+
+}  // namespace addfdlab
+
+#endif  // ADDFDLAB_SCENARIO_H_
