@@ -24,10 +24,15 @@ Result<std::vector<int>> ListNumbers(const std::string& path) {
   DIR* dir = ::opendir(path.c_str());
   if (dir == nullptr) return Errno::Last();
   std::vector<int> numbers;
+  const int own = ::dirfd(dir);  // listing /proc/self/fd shows the listing's own fd
   while (struct dirent* entry = ::readdir(dir)) {
     char* end = nullptr;
     const long value = std::strtol(entry->d_name, &end, 10);
-    if (end != entry->d_name && *end == '\0') numbers.push_back(static_cast<int>(value));
+    if (end == entry->d_name || *end != '\0') continue;
+    if (value == own && path.rfind("/proc/" + std::to_string(::getpid()) + "/fd", 0) == 0) {
+      continue;
+    }
+    numbers.push_back(static_cast<int>(value));
   }
   ::closedir(dir);
   return numbers;
@@ -151,7 +156,11 @@ Result<ProcessHygiene> SnapshotHygiene(pid_t pid) {
 std::string DescribeHygieneChange(const ProcessHygiene& before, const ProcessHygiene& after) {
   std::ostringstream out;
   for (int fd : after.fds) {
-    if (before.fds.count(fd) == 0) out << "leaked supervisor fd " << fd << "\n";
+    if (before.fds.count(fd) != 0) continue;
+    char link[256] = {};
+    const std::string path = "/proc/self/fd/" + std::to_string(fd);
+    const ssize_t n = ::readlink(path.c_str(), link, sizeof(link) - 1);
+    out << "leaked supervisor fd " << fd << (n > 0 ? std::string(" ") + link : "") << "\n";
   }
   if (after.threads != before.threads) {
     out << "threads " << before.threads << " -> " << after.threads << "\n";

@@ -132,6 +132,7 @@ Result<std::unique_ptr<Target>> Target::Spawn(const TargetConfig& config) {
   std::snprintf(agent_config.fifo_path, sizeof(agent_config.fifo_path), "%s",
                 target->fifo_path_.c_str());
   agent_config.parent_pid = ::getpid();
+  agent_config.idle_sched = config.idle_sched;
 
   const pid_t pid = ::fork();
   if (pid < 0) return Errno::Last();
@@ -236,6 +237,37 @@ void Target::Kill() {
   ::waitid(P_PIDFD, static_cast<id_t>(pidfds_[0].get()), &info, WEXITED | WNOHANG);
   listener_.reset();
   controls_.clear();
+}
+
+std::vector<int> Target::OwnedFds() const {
+  std::vector<int> fds;
+  if (listener_) fds.push_back(listener_.get());
+  for (const UniqueFd& fd : pidfds_) fds.push_back(fd.get());
+  for (const UniqueFd& fd : controls_) fds.push_back(fd.get());
+  return fds;
+}
+
+void Target::KillTasks() {
+  // Callers first, so that the leader (which ignores SIGCHLD) has them reaped at once.
+  for (size_t t = pidfds_.size(); t-- > 0;) {
+    ::syscall(SYS_pidfd_send_signal, pidfds_[t].get(), SIGKILL, nullptr, 0);
+  }
+}
+
+bool Target::ReapExited() {
+  bool all = true;
+  for (size_t t = 0; t < pidfds_.size(); ++t) {
+    struct pollfd pfd {pidfds_[t].get(), POLLIN, 0};
+    if (::poll(&pfd, 1, 0) <= 0) {
+      all = false;
+      continue;
+    }
+    // Our child (the leader), or an orphaned caller when we are its subreaper; ECHILD
+    // for a caller the kernel reaps itself.
+    siginfo_t info{};
+    ::waitid(P_PIDFD, static_cast<id_t>(pidfds_[t].get()), &info, WEXITED | WNOHANG);
+  }
+  return all;
 }
 
 bool Target::BlockedIn(int task, long syscall_nr) const {

@@ -209,6 +209,12 @@ void RunLeader(const AgentConfig& config) {
   g_config = &config;
   g_tasks = 1 + config.callers;
   if (!TieToParent(config.parent_pid)) ::_exit(1);
+  if (config.idle_sched) {
+    // The supervisor's threads are SCHED_FIFO on the same CPU: the target runs only
+    // when every one of them sleeps. Callers inherit the policy.
+    struct sched_param param {};
+    ::sched_setscheduler(0, SCHED_IDLE, &param);
+  }
   if (!LayOutTable(config, g_tasks)) ::_exit(2);
   ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 

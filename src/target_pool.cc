@@ -31,6 +31,20 @@ Result<void> ResetTarget(Target& target) {
   return {};
 }
 
+std::vector<int> TargetPool::OwnedFds() const {
+  std::vector<int> fds;
+  for (const auto& target : idle_) {
+    for (int fd : target->OwnedFds()) fds.push_back(fd);
+  }
+  return fds;
+}
+
+std::vector<pid_t> TargetPool::IdlePids() const {
+  std::vector<pid_t> pids;
+  for (const auto& target : idle_) pids.push_back(target->pid());
+  return pids;
+}
+
 Result<std::unique_ptr<Target>> TargetPool::Acquire() {
   while (!idle_.empty()) {
     std::unique_ptr<Target> target = std::move(idle_.back());

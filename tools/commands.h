@@ -14,6 +14,7 @@ inline constexpr int kExitUsage = 2;
 // Registers a subcommand; `run` is set to what runs it.
 using Runner = std::function<int()>;
 void AddProbeCommand(CLI::App& app, Runner& run);
+void AddReproCommand(CLI::App& app, Runner& run);
 
 }  // namespace addfdlab::tools
 

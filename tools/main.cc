@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   app.set_help_all_flag("--help-all", "Every subcommand's help");
   addfdlab::tools::Runner run;
   addfdlab::tools::AddProbeCommand(app, run);
+  addfdlab::tools::AddReproCommand(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -74,6 +74,7 @@ struct AgentConfig {
   const void* filter_prog = nullptr;  // const sock_fprog*
   char fifo_path[108] = {};
   int parent_pid = 0;
+  bool idle_sched = false;  // run every task SCHED_IDLE (deterministic interleavings)
 };
 
 // Runs a target's leader in a freshly forked child; never returns.

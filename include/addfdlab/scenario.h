@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "addfdlab/uapi.h"
@@ -17,6 +18,10 @@ inline constexpr int kMaxThreads = 4;
 inline constexpr int kMaxNotifs = 16;
 inline constexpr int kMaxFdNames = 32;
 inline constexpr int kMaxOps = 64;
+inline constexpr int kMaxCallers = 4;       // TargetDecl::callers is 0..kMaxCallers
+inline constexpr int kMaxNameLength = 64;   // names and cell IDs
+inline constexpr int kMaxSignal = 64;       // Op::signal is 1..kMaxSignal
+inline constexpr int kMaxErrno = 4095;      // an expected errno is 1..kMaxErrno
 
 // What an op's kernel call produced.
 struct Outcome {
@@ -175,8 +180,19 @@ const char* SourceKindName(SourceKind kind);
 // "EBADF", "ok 3", "blocked".
 std::string DescribeOutcome(const Outcome& outcome);
 
+// A target, thread, notification or fd name: [A-Za-z_][A-Za-z0-9_]*, at most
+// kMaxNameLength characters.
+bool IsScenarioName(std::string_view name);
+// A contract cell ID such as ADDFD.SETFD.RLIMIT: [A-Z0-9_.]+, at most kMaxNameLength
+// characters.
+bool IsCellId(std::string_view id);
+
 // Checks the references of a scenario (indices in range, names bound before use, limits);
 // returns "" or what is wrong. Parsers and decoders only produce valid scenarios.
+// Valid also means canonical, so that the text and binary forms round-trip exactly: at
+// least one target; fields an op's kind does not use stay at their defaults; threads,
+// notifications and fd names are numbered in the order ops first use or bind them, and
+// every one of them is used; names are unique within their kind.
 std::string ValidateScenario(const Scenario& scenario);
 
 }  // namespace addfdlab

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,12 +25,9 @@ struct TargetConfig {
   bool install_filter = true;
   // Caller tasks besides the leader (at most agent::kMaxCallers).
   int callers = 2;
+  // Every task runs SCHED_IDLE (the executor's deterministic mode).
+  bool idle_sched = false;
   Limits limits;
-
-  friend bool operator==(const TargetConfig& a, const TargetConfig& b) {
-    return a.filter_flags == b.filter_flags && a.install_filter == b.install_filter &&
-           a.callers == b.callers;
-  }
 };
 
 class Target {
@@ -75,10 +73,21 @@ class Target {
   bool Alive() const;
   // pidfd_send_signal to one task.
   Result<void> Signal(int task, int sig);
-  // SIGKILLs every task and reaps the leader. Idempotent.
+  // SIGKILLs every task and reaps the leader; closes the listener. Idempotent.
   void Kill();
+  // SIGKILLs every task, callers first, and keeps the listener (a scenario's `kill`).
+  void KillTasks();
+  // Reaps what can be reaped among exited tasks; true when every task has exited and
+  // none is left to reap.
+  bool ReapExited();
+  // The id the listener will give its next notification, when known.
+  std::optional<uint64_t> next_notif_id() const { return next_notif_id_; }
+  void set_next_notif_id(std::optional<uint64_t> id) { next_notif_id_ = id; }
   // True when the task is asleep inside `syscall_nr` (read from /proc).
   bool BlockedIn(int task, long syscall_nr) const;
+
+  // The supervisor-side fds this target owns (listener, pidfds, control sockets).
+  std::vector<int> OwnedFds() const;
 
   // Marks the target as changed beyond what a reset undoes (a second filter, ...).
   void Taint() { tainted_ = true; }
@@ -96,6 +105,7 @@ class Target {
   int filter_errno_ = 0;
   std::string fifo_dir_;
   std::string fifo_path_;
+  std::optional<uint64_t> next_notif_id_;
   bool killed_ = false;
   bool tainted_ = false;
 };

@@ -30,6 +30,9 @@ class TargetPool {
   void Release(std::unique_ptr<Target> target);
 
   const TargetConfig& config() const { return config_; }
+  // The supervisor-side fds and the leaders' pids of the idle targets.
+  std::vector<int> OwnedFds() const;
+  std::vector<pid_t> IdlePids() const;
   const PoolStats& stats() const { return stats_; }
   size_t idle() const { return idle_.size(); }
 

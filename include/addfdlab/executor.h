@@ -1,0 +1,108 @@
+// The executor: runs a scenario on the kernel (pooled targets, supervisor threads) and on
+// the model side by side, and applies the oracles after every op.
+#ifndef ADDFDLAB_EXECUTOR_H_
+#define ADDFDLAB_EXECUTOR_H_
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "addfdlab/limits.h"
+#include "addfdlab/model.h"
+#include "addfdlab/oracle.h"
+#include "addfdlab/probe.h"
+#include "addfdlab/scenario.h"
+#include "addfdlab/target_pool.h"
+
+namespace addfdlab {
+
+struct ExecutorOptions {
+  Limits limits = Limits::FromEnvironment();
+  // The CPU the supervisor and its targets share in deterministic mode; -1: the last.
+  int cpu = -1;
+  // Pin to one CPU, SCHED_FIFO supervisor threads, SCHED_IDLE targets, when allowed.
+  bool deterministic = true;
+  // Probed when absent.
+  std::optional<Features> features;
+  // Check the supervisor's own fds, threads and children around every run.
+  bool hygiene = true;
+  // Test-only: predictions whose cell is this one are altered (the oracle must notice).
+  std::string mutate_cell;
+};
+
+struct TraceEntry {
+  int op = -1;
+  std::string text;          // the op, as the .scn printer writes it
+  Prediction prediction;     // what the model allowed
+  std::optional<Outcome> observed;
+  std::string note;
+};
+
+struct RunResult {
+  std::vector<TraceEntry> trace;
+  std::vector<Verdict> verdicts;
+  bool deterministic = false;
+  bool clean() const { return verdicts.empty(); }
+  // The trace, one op a line, then the verdicts.
+  std::string Format(const Scenario& scenario) const;
+};
+
+// Which op kinds (by OpKind), states and outcomes a run reached: the executor's view of
+// the kernel's state space, for coverage feedback.
+struct Observation {
+  OpKind kind;
+  uint8_t state;     // the notification's state class before the op
+  int err;           // 0 on success, -1 for blocked
+  uint8_t queued;    // requests queued on the notification (capped)
+  uint8_t fd_class;  // the class of fd slot the op named
+  std::string cell;
+};
+
+class Executor {
+ public:
+  explicit Executor(ExecutorOptions options = {});
+  ~Executor();
+  Executor(const Executor&) = delete;
+  Executor& operator=(const Executor&) = delete;
+
+  // Runs a valid scenario (ValidateScenario() == "").
+  RunResult Run(const Scenario& scenario);
+
+  const Features& features() const { return features_; }
+  const ModelEnv& env() const { return env_; }
+  bool deterministic() const { return deterministic_; }
+  // Called once per op with what the run reached (fuzzers turn it into coverage).
+  std::function<void(const Observation&)> observe;
+  // Targets forked, reused and replaced so far.
+  PoolStats pool_stats() const;
+
+ private:
+  class RunState;
+  friend class RunState;
+
+  TargetPool& PoolFor(const TargetDecl& decl);
+  std::vector<int> OwnedFds() const;
+  std::vector<pid_t> OwnedChildren() const;
+
+  ExecutorOptions options_;
+  Features features_;
+  ModelEnv env_;
+  bool deterministic_ = false;
+  int cpu_ = -1;
+  std::map<std::pair<uint32_t, int>, std::unique_ptr<TargetPool>> pools_;
+  struct Sources;
+  std::unique_ptr<Sources> sources_;
+  struct Threads;
+  std::unique_ptr<Threads> threads_;
+  void* pages_ = nullptr;  // RW page, PROT_NONE page, read-only zero page
+};
+
+// ModelEnv from probed features and this process's limits.
+ModelEnv EnvFromFeatures(const Features& features);
+
+}  // namespace addfdlab
+
+#endif  // ADDFDLAB_EXECUTOR_H_

@@ -1,0 +1,221 @@
+// The reference model: a pure state machine (no syscalls) of the seccomp notifier and
+// the target's fd table, implementing every cell of the ADDFD contract. For each op it
+// predicts the outcomes the contract allows and the cell that decides them; the executor
+// then tells it what the kernel did, so that the model follows the kernel where the
+// contract allows several answers.
+#ifndef ADDFDLAB_MODEL_H_
+#define ADDFDLAB_MODEL_H_
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "addfdlab/scenario.h"
+
+namespace addfdlab {
+
+// The kernel features the model is parameterised by (from the probe) and the
+// environment it cannot see.
+struct ModelEnv {
+  bool addfd = true;
+  bool setfd = true;
+  bool send = true;
+  bool wait_killable_recv = true;
+  bool sync_wake_up = true;
+  bool recv_enoent = true;
+  uint64_t nofile_hard = 1u << 20;  // the targets' RLIMIT_NOFILE hard limit
+  uint64_t nr_open = 1u << 20;      // fs.nr_open
+  int harness_fd_base = 512;        // agent::kHarnessFdBase
+};
+
+// A file's identity in the model: a supervisor source, or a file the target made.
+struct ModelFile {
+  enum class Kind : uint8_t { kSource, kLocal, kHarness };
+  Kind kind = Kind::kLocal;
+  int index = 0;  // SourceKind, or the local file's creation number, or the task
+  friend auto operator<=>(const ModelFile&, const ModelFile&) = default;
+};
+
+struct ModelFd {
+  ModelFile file;
+  bool cloexec = false;
+  friend bool operator==(const ModelFd&, const ModelFd&) = default;
+};
+
+// What the model allows for one op.
+struct Prediction {
+  std::vector<Outcome> allowed;  // empty: the op has no outcome to check
+  std::string cell;              // the contract cell that decides it
+  bool skip = false;             // the executor must not issue the op (outside the domain)
+  std::string skip_reason;
+};
+
+// Completed asynchronous work, reported at quiescence points.
+struct AsyncResult {
+  Outcome outcome;
+  std::string cell;
+};
+
+class Model {
+ public:
+  Model(const Scenario& scenario, const ModelEnv& env);
+
+  // The outcomes op `index` may have, given everything before it.
+  Prediction Predict(int index) const;
+  // Applies op `index`, which the kernel answered with `observed` (one of the predicted
+  // outcomes, or for ops without an outcome anything). Asynchronous ops (on a thread, a
+  // trap) record that they started; their results appear at quiescence points.
+  void Apply(int index, const Outcome& observed);
+  // Lets every target run until it sleeps: queued requests are handled newest first,
+  // replies delivered, signals acted on, reservations completed. Called after every op
+  // that waits for a target (Quiesces() says which).
+  void Quiesce();
+  // True when the executor must make the targets quiescent after op `index`.
+  bool Quiesces(int index) const;
+
+  // The result of a supervisor thread's op once it finished; nullopt while blocked.
+  std::optional<AsyncResult> ThreadResult(int thread) const;
+  // The return of notification `notif`'s trapped syscall once it returned.
+  std::optional<AsyncResult> TrapResult(int notif) const;
+  // True when the trap's task is still blocked in the trapped syscall.
+  bool TrapPending(int notif) const;
+
+  // The target's fd table as the contract says it is now, without harness fds.
+  std::map<int, ModelFd> FdTable(int target) const;
+  // The relative id (sequence number on its listener) of a notification's current
+  // instance; -1 before its trap.
+  int64_t Seq(int notif) const;
+  // The notification that has task `task` of `target` blocked right now, or -1.
+  int NotifOfTask(int target, int task) const;
+  bool TargetAlive(int target) const;
+  bool TaskAlive(int target, int task) const;
+  // Notifications created on the target's listener so far (each consumes an id).
+  int64_t NextSeq(int target) const;
+  bool ListenerOpen(int target) const;
+  // fd name bindings made so far.
+  std::optional<int> FdName(int name) const;
+  // Sets a binding the model could not know (a reserved slot's number comes from the
+  // kernel when the open returns).
+  void BindFdName(int name, int number);
+  const Scenario& scenario() const { return scenario_; }
+
+ private:
+  enum class NotifState : uint8_t { kNone, kInit, kSent, kReplied, kGone };
+
+  struct Request {
+    int thread = -1;  // supervisor thread waiting on it (-1: the main thread)
+    ModelFile file;
+    bool cloexec = false;
+    bool setfd = false;
+    bool send = false;
+    uint32_t newfd = 0;
+    int64_t order = 0;
+  };
+  struct Notif {
+    int target = -1;
+    int task = -1;
+    int64_t seq = -1;
+    NotifState state = NotifState::kNone;
+    std::deque<Request> addfds;  // front = newest
+    int done = 0;                // the completion's count
+    int64_t reply_val = 0;
+    int32_t reply_error = 0;
+    bool reply_continue = false;
+    std::optional<AsyncResult> returned;
+    bool restarted = false;
+  };
+  struct Task {
+    bool alive = true;
+    int notif = -1;  // the notification it is blocked in
+    bool signal_pending = false;
+    int pending_signal = 0;
+    bool reserving = false;
+    int reserved_slot = -1;
+    bool released = false;
+    int reserve_bind = -1;
+    int64_t wake_order = 0;  // when it was woken, for the order targets run in
+  };
+  struct TargetState {
+    TargetDecl decl;
+    bool alive = true;
+    bool listener = false;       // the supervisor holds an open listener
+    bool listener_closing = false;
+    int filter_errno = 0;
+    uint64_t nofile = 1024;
+    bool sync_wake_up = false;
+    int requests = 0;            // the RECV semaphore
+    int64_t next_seq = 0;
+    std::map<int, HandlerKind> handlers;
+    std::map<int, ModelFd> fds;  // including harness fds
+    std::vector<Task> tasks;
+    std::vector<int> notif_list;  // notification list order (indices of live instances)
+  };
+  struct Thread {
+    bool busy = false;
+    OpKind op = OpKind::kSettle;
+    int target = 0;
+    int notif = -1;
+    int64_t seq = -1;
+    bool restart_on_signal = false;
+    std::optional<AsyncResult> result;
+    Op pending;  // the op it runs
+  };
+
+  // ADDFD's checks in the kernel's order, up to the queueing point.
+  Prediction PredictAddFd(const Op& op) const;
+  Prediction PredictSend(const Op& op) const;
+  Prediction PredictRecv(const Op& op) const;
+  Prediction PredictTargetOp(const Op& op) const;
+  Prediction PredictFilter(const Op& op) const;
+
+  // ADDFD's argument checks: the errno (and its cell), or 0 when it gets to the lookup.
+  int PreQueueError(const Op& op, const char** cell) const;
+  // The lookup, state checks and queueing; the error, or kBlocked once queued.
+  Outcome StartAddFd(const Op& op, std::string* cell);
+  // recv_wait_event and the search for an INIT notification; kBlocked when it would wait.
+  Outcome TakeNotification(int target, BufferKind buffer, std::string* cell);
+  Outcome StartRecv(const Op& op, std::string* cell);
+  void ApplyTargetOp(const Op& op, const Outcome& observed);
+
+  // Runs one target task's notification loop; true when anything changed.
+  bool RunTask(int target, int task);
+  bool RunReservation(int target, int task);
+  void HandleRequest(Notif& notif, Request request);
+  void Interrupt(int target, int task, bool fatal);
+  void KillTask(int target, int task);
+  void KillTarget(int target);
+  void Detach(int target);
+  void CreateNotification(int target, int task, int notif_index);
+  void DeliverToWaitingRecv(int target);
+  void FinishThread(int thread, const Outcome& outcome, const std::string& cell);
+  // Lowest free fd below the target's limit, or -1 (EMFILE).
+  int LowestFree(const TargetState& target) const;
+  bool SlotReserved(const TargetState& target, int fd) const;
+  // The notification an op names, by its id (seq + delta); nullptr when none has it.
+  const Notif* FindBySeq(int target, int64_t seq) const;
+  Notif* FindBySeq(int target, int64_t seq);
+  int64_t OpSeq(const Op& op) const;
+  int64_t ResolveFd(const FdRef& ref) const;
+  ModelFile LocalFile();
+  bool ThreadInListenerIoctl(int target) const;
+
+  Scenario scenario_;
+  ModelEnv env_;
+  std::vector<TargetState> targets_;
+  std::vector<Notif> notifs_;
+  std::vector<Thread> threads_;
+  std::map<int, int> fd_names_;
+  int next_local_ = 0;
+  Outcome release_result_ = Outcome::Blocked();  // what the last released open returned
+  int64_t clock_ = 0;  // orders wake-ups and requests
+};
+
+// Cell names used by the model, so tests and reports can enumerate them.
+const std::vector<std::string>& ContractCells();
+
+}  // namespace addfdlab
+
+#endif  // ADDFDLAB_MODEL_H_

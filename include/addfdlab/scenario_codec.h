@@ -1,0 +1,32 @@
+// The binary form of scenarios that fuzzers mutate: versioned, and decoded totally,
+// purely and deterministically into valid scenarios. See docs/scenario.md for the layout.
+#ifndef ADDFDLAB_SCENARIO_CODEC_H_
+#define ADDFDLAB_SCENARIO_CODEC_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "addfdlab/scenario.h"
+
+namespace addfdlab {
+
+inline constexpr uint8_t kCodecVersion = 1;
+
+// Decodes any byte string: nullopt when the version byte or the header is wrong or a
+// name table entry is unusable, otherwise a scenario for which ValidateScenario() == "".
+// Typed references (target, task, notification, fd name, thread, source) are taken
+// modulo what exists at that point; an op that cannot be made valid (a notification
+// reference before any trap, a 17th trap) is dropped. A truncated op ends the scenario at
+// the last complete op. Cells are not encoded: the result has none.
+std::optional<Scenario> DecodeScenario(const uint8_t* data, size_t size);
+
+// Encodes a valid scenario so that DecodeScenario(EncodeScenario(s)) == s once s's cells
+// are cleared. Names that differ from the decoder's defaults (t0, th0, n0, f0, ...) go
+// into a name table. An invalid scenario encodes to some bytes without crashing.
+std::vector<uint8_t> EncodeScenario(const Scenario& scenario);
+
+}  // namespace addfdlab
+
+#endif  // ADDFDLAB_SCENARIO_CODEC_H_

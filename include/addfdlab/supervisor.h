@@ -1,0 +1,76 @@
+// Supervisor threads and deterministic scheduling. Ops run on supervisor threads so that
+// several requests can be in the kernel at once; with SCHED_FIFO on one CPU the
+// interleaving is chosen, not hoped for (DESIGN.md, "Determinism").
+#ifndef ADDFDLAB_SUPERVISOR_H_
+#define ADDFDLAB_SUPERVISOR_H_
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "addfdlab/limits.h"
+#include "addfdlab/scenario.h"
+
+namespace addfdlab {
+
+// Signals that interrupt a supervisor thread: one handler installed without SA_RESTART,
+// one with. Real-time signals nothing else here uses.
+int InterruptSignal(bool restart);
+
+// Pins the calling thread to `cpu` and gives it `policy` (SCHED_FIFO with `priority`,
+// SCHED_IDLE, or SCHED_OTHER); false when the kernel refuses.
+bool SetScheduling(int cpu, int policy, int priority);
+
+// One supervisor thread, running one job at a time.
+class SupervisorThread {
+ public:
+  // Starts the thread, pinned to `cpu` with SCHED_FIFO `priority` when `fifo`.
+  SupervisorThread(int cpu, bool fifo, int priority);
+  ~SupervisorThread();
+  SupervisorThread(const SupervisorThread&) = delete;
+  SupervisorThread& operator=(const SupervisorThread&) = delete;
+
+  // Hands the thread a job and returns once the job has finished or is asleep in the
+  // kernel (in FIFO mode the thread preempts us, so that is at once), or at `deadline`
+  // (false).
+  bool Start(std::function<Outcome()> job, Clock::time_point deadline);
+  bool busy() const { return busy_.load(); }
+  // Waits for the job's outcome until `deadline`; nullopt when it is still running.
+  std::optional<Outcome> Result(Clock::time_point deadline);
+  // The outcome, if the job has finished; does not wait.
+  std::optional<Outcome> TryResult();
+  // Sends InterruptSignal(restart) to the thread.
+  void Interrupt(bool restart);
+  // True when the thread is asleep in the kernel (or idle between jobs).
+  bool Sleeping() const;
+  pid_t tid() const { return tid_.load(); }
+
+ private:
+  void Loop(int cpu, bool fifo, int priority);
+
+  std::thread thread_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::function<Outcome()> job_;
+  Outcome outcome_;
+  std::atomic<bool> busy_{false};
+  std::atomic<bool> running_job_{false};
+  std::atomic<pid_t> tid_{0};
+  bool stop_ = false;
+  bool has_job_ = false;
+  bool done_ = false;
+};
+
+// Reads the scheduler state letter of a task ('R', 'S', 'Z', ...), or 0 when it is gone.
+char TaskState(pid_t pid, pid_t tid);
+
+}  // namespace addfdlab
+
+#endif  // ADDFDLAB_SUPERVISOR_H_

@@ -1,0 +1,945 @@
+// The executor. Every op runs the same way on both sides: where the model lets the
+// targets run (a quiescence point), the executor sleeps until every target task is
+// asleep; everywhere else the targets, SCHED_IDLE on the supervisor's CPU, cannot run.
+#include "addfdlab/executor.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <set>
+#include <sstream>
+
+#include "addfdlab/fd_table.h"
+#include "addfdlab/notifier.h"
+#include "addfdlab/scenario_text.h"
+#include "addfdlab/supervisor.h"
+
+namespace addfdlab {
+namespace {
+
+constexpr uint32_t kClosedSrcfd = 0x7ffffff0;  // above fs.nr_open: never open
+constexpr uint32_t kHugeSrcfd = 0x80000000;
+constexpr size_t kPage = 4096;
+constexpr int kMainPriority = 30;
+constexpr int kOpThreadPriority = 40;
+constexpr int kNamedThreadPriority = 60;  // minus the thread's index
+
+uint8_t StateClass(const Model& model, const Op& op) {
+  if (op.notif < 0) return 0;
+  if (model.TrapPending(op.notif)) return 1;
+  return model.TrapResult(op.notif) ? 2 : 3;
+}
+
+}  // namespace
+
+ModelEnv EnvFromFeatures(const Features& features) {
+  ModelEnv env;
+  env.addfd = features.has(Feature::kAddFd);
+  env.setfd = features.has(Feature::kSetFd);
+  env.send = features.has(Feature::kSend);
+  env.wait_killable_recv = features.has(Feature::kWaitKillableRecv);
+  env.sync_wake_up = features.has(Feature::kSyncWakeUp);
+  env.recv_enoent = features.has(Feature::kRecvEnoent);
+  struct rlimit limit {};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0) env.nofile_hard = limit.rlim_max;
+  env.harness_fd_base = agent::kHarnessFdBase;
+  return env;
+}
+
+// Files the supervisor holds for injection, made once.
+struct Executor::Sources {
+  UniqueFd memfd{::memfd_create("addfdlab-source", MFD_CLOEXEC)};
+  UniqueFd memfd2{::memfd_create("addfdlab-source-2", MFD_CLOEXEC)};
+  UniqueFd pipe_r, pipe_w, sock_a, sock_b;
+  UniqueFd devnull{::open("/dev/null", O_RDWR | O_CLOEXEC)};
+  UniqueFd opath{::open("/", O_PATH | O_CLOEXEC)};
+  Sources() {
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC) == 0) {
+      pipe_r.reset(p[0]);
+      pipe_w.reset(p[1]);
+    }
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p) == 0) {
+      sock_a.reset(p[0]);
+      sock_b.reset(p[1]);
+    }
+  }
+  // The supervisor's fd for a source; the listener is the target's.
+  uint32_t Fd(SourceKind kind, int listener) const {
+    switch (kind) {
+      case SourceKind::kMemfd:
+        return static_cast<uint32_t>(memfd.get());
+      case SourceKind::kMemfd2:
+        return static_cast<uint32_t>(memfd2.get());
+      case SourceKind::kPipeRead:
+        return static_cast<uint32_t>(pipe_r.get());
+      case SourceKind::kPipeWrite:
+        return static_cast<uint32_t>(pipe_w.get());
+      case SourceKind::kSocket:
+        return static_cast<uint32_t>(sock_a.get());
+      case SourceKind::kDevNull:
+        return static_cast<uint32_t>(devnull.get());
+      case SourceKind::kOpath:
+        return static_cast<uint32_t>(opath.get());
+      case SourceKind::kListener:
+        return static_cast<uint32_t>(listener);
+      case SourceKind::kClosed:
+        return kClosedSrcfd;
+      case SourceKind::kHuge:
+        return kHugeSrcfd;
+    }
+    return kClosedSrcfd;
+  }
+  std::vector<int> Owned() const {
+    return {memfd.get(), memfd2.get(), pipe_r.get(), pipe_w.get(),
+            sock_a.get(), sock_b.get(), devnull.get(), opath.get()};
+  }
+};
+
+// Supervisor threads: the named ones and one for the main thread's own ops.
+struct Executor::Threads {
+  std::vector<std::unique_ptr<SupervisorThread>> named;
+  std::unique_ptr<SupervisorThread> op;
+};
+
+Executor::Executor(ExecutorOptions options) : options_(std::move(options)) {
+  features_ = options_.features ? *options_.features : ProbeFeatures();
+  env_ = EnvFromFeatures(features_);
+  deterministic_ = options_.deterministic && features_.has(Feature::kSchedFifo);
+  const long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
+  cpu_ = options_.cpu >= 0 ? options_.cpu : static_cast<int>(cpus > 0 ? cpus - 1 : 0);
+  if (deterministic_ && !SetScheduling(cpu_, SCHED_OTHER, 0)) deterministic_ = false;
+  // Orphaned callers (their leader killed by a signal) come back to us to be reaped.
+  ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+  sources_ = std::make_unique<Sources>();
+  threads_ = std::make_unique<Threads>();
+  const int cpu = deterministic_ ? cpu_ : -1;
+  for (int i = 0; i < kMaxThreads; ++i) {
+    threads_->named.push_back(
+        std::make_unique<SupervisorThread>(cpu, deterministic_, kNamedThreadPriority - i));
+  }
+  threads_->op = std::make_unique<SupervisorThread>(cpu, deterministic_, kOpThreadPriority);
+  pages_ = ::mmap(nullptr, 3 * kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+                  0);
+  if (pages_ != MAP_FAILED) {
+    ::mprotect(static_cast<char*>(pages_) + kPage, kPage, PROT_NONE);
+    ::mprotect(static_cast<char*>(pages_) + 2 * kPage, kPage, PROT_READ);
+  } else {
+    pages_ = nullptr;
+  }
+}
+
+Executor::~Executor() {
+  pools_.clear();
+  threads_.reset();
+  if (pages_ != nullptr) ::munmap(pages_, 3 * kPage);
+}
+
+TargetPool& Executor::PoolFor(const TargetDecl& decl) {
+  auto& pool = pools_[{decl.filter_flags, decl.callers}];
+  if (!pool) {
+    TargetConfig config;
+    config.filter_flags = decl.filter_flags;
+    config.callers = decl.callers;
+    config.idle_sched = deterministic_;
+    config.limits = options_.limits;
+    pool = std::make_unique<TargetPool>(config);
+  }
+  return *pool;
+}
+
+PoolStats Executor::pool_stats() const {
+  PoolStats total;
+  for (const auto& [key, pool] : pools_) {
+    total.spawned += pool->stats().spawned;
+    total.reused += pool->stats().reused;
+    total.replaced += pool->stats().replaced;
+  }
+  return total;
+}
+
+std::vector<int> Executor::OwnedFds() const {
+  std::vector<int> fds = sources_->Owned();
+  for (const auto& [key, pool] : pools_) {
+    for (int fd : pool->OwnedFds()) fds.push_back(fd);
+  }
+  return fds;
+}
+
+std::vector<pid_t> Executor::OwnedChildren() const {
+  std::vector<pid_t> pids;
+  for (const auto& [key, pool] : pools_) {
+    for (pid_t pid : pool->IdlePids()) pids.push_back(pid);
+  }
+  return pids;
+}
+
+// One run: the targets it acquired, its model, and what it has seen.
+class Executor::RunState {
+ public:
+  RunState(Executor& executor, const Scenario& scenario)
+      : ex_(executor), scenario_(scenario), model_(scenario, executor.env_) {}
+
+  RunResult Go();
+
+ private:
+  struct TargetSlot {
+    std::unique_ptr<Target> target;
+    TargetPool* pool = nullptr;
+    uint64_t base_id = 0;  // the kernel id of the listener's notification number 0
+    std::map<int, Outcome> returned;  // trapped syscalls whose return was read early
+  };
+
+  Clock::time_point OpDeadline() const { return ex_.options_.limits.Deadline(ex_.options_.limits.op); }
+  bool Acquire();
+  bool Calibrate(TargetSlot& slot);
+  void Release();
+  // Sleeps until every target task is asleep or gone.
+  bool Quiesce();
+  std::optional<Outcome> Execute(int index, const Op& op);
+  std::optional<Outcome> ExecuteTargetOp(const Op& op);
+  std::optional<Outcome> ExecuteSupervisorOp(int index, const Op& op);
+  const Op& TrapOf(int notif) const;
+  std::function<Outcome()> SupervisorJob(const Op& op);
+  Outcome ReadTrapReturn(TargetSlot& slot, int task, int notif);
+  Outcome MapRecv(const Op& op, const Outcome& raw);
+  void TakeLocalCopies(const Op& op, const Outcome& observed);
+  void CheckTables(int op);
+  void Drain();
+  void AddVerdict(Verdict verdict) { result_.verdicts.push_back(std::move(verdict)); }
+  void Hang(int op, const std::string& what) {
+    Verdict v;
+    v.kind = Verdict::Kind::kHang;
+    v.op = op;
+    v.detail = what;
+    AddVerdict(v);
+  }
+  SupervisorThread& ThreadFor(const Op& op) {
+    return op.thread >= 0 ? *ex_.threads_->named[static_cast<size_t>(op.thread)]
+                          : *ex_.threads_->op;
+  }
+  int64_t Resolve(const FdRef& ref) const {
+    if (ref.name < 0) return ref.literal;
+    return model_.FdName(ref.name).value_or(-1);
+  }
+  uint64_t KernelId(const Op& op) const {
+    const TargetSlot& slot = slots_[static_cast<size_t>(op.target)];
+    return slot.base_id + static_cast<uint64_t>(model_.Seq(op.notif) + op.id_delta);
+  }
+
+  Executor& ex_;
+  const Scenario& scenario_;
+  Model model_;
+  std::vector<TargetSlot> slots_;
+  // The trap each task made last, to read its return before it takes another.
+  std::map<std::pair<int, int>, int> last_trap_;
+  int pair_second_ = -1;  // the second fd of the last pipe or socketpair
+  std::map<int, Op> last_thread_op_;  // the op each named thread runs
+  std::vector<UniqueFd> local_copies_;
+  std::vector<UniqueFd> fifo_writers_;
+  RunResult result_;
+  // Kernel ids handed out by RECV in this run, to answer at the end.
+  std::set<std::pair<int, uint64_t>> received_;
+};
+
+bool Executor::RunState::Calibrate(TargetSlot& slot) {
+  Target& t = *slot.target;
+  if (t.next_notif_id()) {
+    slot.base_id = *t.next_notif_id();
+    return true;
+  }
+  if (t.listener() < 0 || t.tasks() < 2) return true;
+  // One throwaway notification tells the listener's current id.
+  if (!t.Start(1, MakeRequest(agent::Command::kTrap))) return false;
+  auto notif = RecvNotification(t.listener(), OpDeadline());
+  if (!notif) return false;
+  seccomp_notif_resp resp{};
+  resp.id = notif->id;
+  resp.error = -ENOSYS;
+  if (!NotifSend(t.listener(), resp)) return false;
+  if (!t.Finish(1, OpDeadline())) return false;
+  slot.base_id = notif->id + 1;
+  t.set_next_notif_id(slot.base_id);
+  return true;
+}
+
+bool Executor::RunState::Acquire() {
+  for (const TargetDecl& decl : scenario_.targets) {
+    TargetSlot slot;
+    slot.pool = &ex_.PoolFor(decl);
+    auto target = slot.pool->Acquire();
+    if (!target) {
+      Verdict v;
+      v.kind = Verdict::Kind::kHarness;
+      v.detail = "cannot start a target: " + target.error().Name();
+      AddVerdict(v);
+      return false;
+    }
+    slot.target = std::move(*target);
+    if (!Calibrate(slot)) {
+      Verdict v;
+      v.kind = Verdict::Kind::kHarness;
+      v.detail = "cannot calibrate notification ids";
+      AddVerdict(v);
+      slots_.push_back(std::move(slot));
+      return false;
+    }
+    slots_.push_back(std::move(slot));
+  }
+  return true;
+}
+
+bool Executor::RunState::Quiesce() {
+  const auto deadline = OpDeadline();
+  for (;;) {
+    bool settled = true;
+    for (TargetSlot& slot : slots_) {
+      Target& t = *slot.target;
+      for (int k = 0; k < t.tasks() && settled; ++k) {
+        const char state = TaskState(t.task_pid(k), t.task_pid(k));
+        if (state == 0) continue;
+        if (state == 'Z' || state == 'X') {
+          t.ReapExited();
+          settled = false;
+        } else if (state != 'S') {
+          settled = false;
+        }
+      }
+    }
+    if (!ex_.deterministic_ && settled) {
+      // Without SCHED_FIFO our threads may still be on their way into the kernel.
+      for (auto& thread : ex_.threads_->named) settled &= !thread->busy() || thread->Sleeping();
+      settled &= !ex_.threads_->op->busy() || ex_.threads_->op->Sleeping();
+    }
+    if (settled) return true;
+    if (Clock::now() > deadline) return false;
+    ::usleep(20);
+  }
+}
+
+Outcome Executor::RunState::ReadTrapReturn(TargetSlot& slot, int task, int notif) {
+  auto early = slot.returned.find(notif);
+  if (early != slot.returned.end()) return early->second;
+  Target& t = *slot.target;
+  if (!t.busy(task) || !t.ReplyReady(task)) return Outcome::Blocked();
+  auto reply = t.Finish(task, OpDeadline());
+  if (!reply) return Outcome::Blocked();
+  const Outcome outcome =
+      reply->err != 0 ? Outcome::Error(reply->err) : Outcome::Ok(reply->ret);
+  slot.returned[notif] = outcome;
+  return outcome;
+}
+
+
+std::optional<Outcome> Executor::RunState::ExecuteTargetOp(const Op& op) {
+  TargetSlot& slot = slots_[static_cast<size_t>(op.target)];
+  Target& t = *slot.target;
+  const auto from_reply = [](const Result<agent::Reply>& reply) {
+    if (!reply) return Outcome::Blocked();
+    return reply->err != 0 ? Outcome::Error(reply->err) : Outcome::Ok(reply->ret);
+  };
+  using agent::Command;
+  switch (op.kind) {
+    case OpKind::kOpen: {
+      const auto req =
+          op.file == FileKind::kMemfd
+              ? MakeRequest(Command::kMemfd, {op.cloexec ? MFD_CLOEXEC : 0})
+              : MakeRequest(Command::kOpenDevNull, {O_RDWR | (op.cloexec ? O_CLOEXEC : 0)});
+      return from_reply(t.Call(0, req));
+    }
+    case OpKind::kPipe:
+    case OpKind::kSocketpair: {
+      const Command command = op.kind == OpKind::kPipe ? Command::kPipe : Command::kSocketpair;
+      auto reply = t.Call(0, MakeRequest(command, {op.cloexec ? O_CLOEXEC : 0}));
+      if (!reply) return Outcome::Blocked();
+      if (reply->err != 0) return Outcome::Error(reply->err);
+      pair_second_ = static_cast<int>(reply->values[1]);
+      return Outcome::Ok(reply->values[0]);
+    }
+    case OpKind::kClose:
+      return from_reply(t.Call(0, MakeRequest(Command::kClose, {Resolve(op.fd)})));
+    case OpKind::kDup:
+      return from_reply(
+          t.Call(0, MakeRequest(Command::kDup, {Resolve(op.fd), op.cloexec ? 1 : 0, op.value})));
+    case OpKind::kDup2:
+      return from_reply(t.Call(
+          0, MakeRequest(Command::kDup3,
+                         {Resolve(op.fd), Resolve(op.fd2), op.cloexec ? O_CLOEXEC : 0})));
+    case OpKind::kNofile: {
+      // prlimit from here: a task blocked in a syscall cannot take a command.
+      if (op.value < 0) return Outcome::Error(EINVAL);
+      for (int k = 0; k < t.tasks(); ++k) {
+        if (!model_.TaskAlive(op.target, k)) continue;
+        struct rlimit limit {};
+        if (::prlimit(t.task_pid(k), RLIMIT_NOFILE, nullptr, &limit) != 0) continue;
+        limit.rlim_cur = static_cast<rlim_t>(op.value);
+        if (::prlimit(t.task_pid(k), RLIMIT_NOFILE, &limit, nullptr) != 0) {
+          return Outcome::Error(errno);
+        }
+      }
+      return Outcome::Ok(0);
+    }
+    case OpKind::kHandler: {
+      const int64_t action = op.handler == HandlerKind::kDefault  ? 0
+                             : op.handler == HandlerKind::kIgnore ? 2
+                                                                   : 1;
+      const int64_t restart = op.handler == HandlerKind::kRestart ? 1 : 0;
+      for (int k = 0; k < t.tasks(); ++k) {
+        if (!model_.TaskAlive(op.target, k)) continue;
+        auto reply = t.Call(k, MakeRequest(Command::kSigaction, {op.signal, action, restart}));
+        if (!reply || reply->err != 0) return from_reply(reply);
+      }
+      return Outcome::Ok(0);
+    }
+    case OpKind::kInstallFilter: {
+      const Outcome outcome =
+          from_reply(t.Call(0, MakeRequest(Command::kInstallFilter, {op.flags})));
+      if (outcome.kind != Outcome::Kind::kOk) return outcome;
+      t.Taint();  // a second filter stays: this target is not reused
+      return Outcome::Ok(0);
+    }
+    case OpKind::kReserve: {
+      if (!t.Start(op.task, MakeRequest(Command::kOpenFifo))) return Outcome::Blocked();
+      if (!Quiesce()) return std::nullopt;
+      if (!t.ReplyReady(op.task)) return Outcome::Blocked();
+      return from_reply(t.Finish(op.task, OpDeadline()));
+    }
+    case OpKind::kRelease: {
+      // A writer lets the blocked open return; it is closed at the end of the run.
+      fifo_writers_.emplace_back(::open(t.fifo_path().c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+      if (!Quiesce()) return std::nullopt;
+      return from_reply(t.Finish(op.task, OpDeadline()));
+    }
+    case OpKind::kTrap: {
+      // The task's previous trap may have returned unread: read it so the task is free.
+      auto last = last_trap_.find({op.target, op.task});
+      if (last != last_trap_.end() && t.busy(op.task)) {
+        ReadTrapReturn(slot, op.task, last->second);
+      }
+      last_trap_[{op.target, op.task}] = op.notif;
+      if (!t.Start(op.task, MakeRequest(Command::kTrap, {op.notif}))) {
+        Verdict v;
+        v.kind = Verdict::Kind::kHarness;
+        v.op = -1;
+        v.detail = "the trap's task is still busy";
+        AddVerdict(v);
+        return std::nullopt;
+      }
+      if (!Quiesce()) return std::nullopt;
+      return ReadTrapReturn(slot, op.task, op.notif);
+    }
+    case OpKind::kReturned: {
+      const Op& trap = TrapOf(op.notif);
+      return ReadTrapReturn(slots_[static_cast<size_t>(trap.target)], trap.task, op.notif);
+    }
+    case OpKind::kSignalTask: {
+      auto sent = t.Signal(op.task, op.signal);
+      (void)sent;  // a task that already exited: nothing to signal
+      return std::nullopt;
+    }
+    case OpKind::kKill:
+      t.KillTasks();
+      return std::nullopt;
+    default:
+      return std::nullopt;
+  }
+}
+
+const Op& Executor::RunState::TrapOf(int notif) const {
+  for (const Op& op : scenario_.ops) {
+    if (op.kind == OpKind::kTrap && op.notif == notif) return op;
+  }
+  return scenario_.ops.front();  // ValidateScenario guarantees a trap
+}
+
+std::function<Outcome()> Executor::RunState::SupervisorJob(const Op& op) {
+  Target& t = *slots_[static_cast<size_t>(op.target)].target;
+  const int listener = t.listener();
+  char* page = static_cast<char*>(ex_.pages_);
+  switch (op.kind) {
+    case OpKind::kRecv:
+      return [listener, page, buffer = op.buffer] {
+        seccomp_notif local{};
+        seccomp_notif* notif = &local;
+        if (buffer == BufferKind::kNonZero) local.pid = 1;
+        if (buffer == BufferKind::kUnmapped) notif = reinterpret_cast<seccomp_notif*>(page + kPage);
+        if (buffer == BufferKind::kReadOnly) {
+          notif = reinterpret_cast<seccomp_notif*>(page + 2 * kPage);
+        }
+        auto recv = NotifRecv(listener, notif);
+        if (!recv) return Outcome::Error(recv.error().value());
+        // The pid and the id, packed for MapRecv.
+        return Outcome::Ok(static_cast<int64_t>(local.pid) << 40 ^
+                           static_cast<int64_t>(local.id & ((1ULL << 40) - 1)));
+      };
+    case OpKind::kAddFd: {
+      seccomp_notif_addfd req{};
+      req.id = KernelId(op);
+      req.flags = op.flags;
+      req.srcfd = ex_.sources_->Fd(op.src, listener);
+      req.newfd = static_cast<uint32_t>(Resolve(op.fd));
+      req.newfd_flags = op.newfd_flags;
+      return [listener, page, req, size = op.size, arg = op.arg] {
+        const char* where = page;
+        if (arg == AddFdArg::kUnreadable) {
+          where = page + kPage;
+        } else {
+          // One writable page: the struct, then a tail up to `size` bytes.
+          std::memset(page, 0, kPage);
+          std::memcpy(page, &req, sizeof(req));
+          if (arg == AddFdArg::kTailNonZero && size > sizeof(req) && size <= kPage) {
+            page[size - 1] = 1;
+          }
+        }
+        auto fd = NotifAddFdRaw(listener, where, size);
+        return fd ? Outcome::Ok(fd->number) : Outcome::Error(fd.error().value());
+      };
+    }
+    case OpKind::kSend: {
+      seccomp_notif_resp resp{};
+      resp.id = KernelId(op);
+      resp.val = Resolve(op.fd);
+      resp.error = -op.error;
+      resp.flags = op.flags;
+      return [listener, resp] {
+        auto sent = NotifSend(listener, resp);
+        return sent ? Outcome::Ok(0) : Outcome::Error(sent.error().value());
+      };
+    }
+    case OpKind::kIdValid:
+      return [listener, id = KernelId(op), legacy = op.legacy] {
+        auto valid = NotifIdValid(listener, id, legacy);
+        return valid ? Outcome::Ok(0) : Outcome::Error(valid.error().value());
+      };
+    case OpKind::kSetFlags:
+      return [listener, flags = static_cast<uint64_t>(op.value)] {
+        auto set = NotifSetFlags(listener, flags);
+        return set ? Outcome::Ok(0) : Outcome::Error(set.error().value());
+      };
+    case OpKind::kIoctl:
+      return [listener, page, cmd = static_cast<uint32_t>(op.value)] {
+        std::memset(page, 0, kPage);
+        auto ret = NotifIoctlRaw(listener, cmd, reinterpret_cast<uintptr_t>(page));
+        return ret ? Outcome::Ok(*ret) : Outcome::Error(ret.error().value());
+      };
+    default:
+      return [] { return Outcome::Error(ENOSYS); };
+  }
+}
+
+// A RECV's raw answer (pid and id) as the model's: the index of the notification.
+Outcome Executor::RunState::MapRecv(const Op& op, const Outcome& raw) {
+  if (raw.kind != Outcome::Kind::kOk) return raw;
+  const auto pid = static_cast<pid_t>(raw.value >> 40);
+  const uint64_t low_id = static_cast<uint64_t>(raw.value) & ((1ULL << 40) - 1);
+  TargetSlot& slot = slots_[static_cast<size_t>(op.target)];
+  Target& t = *slot.target;
+  for (int k = 0; k < t.tasks(); ++k) {
+    if (t.task_pid(k) != pid) continue;
+    const int notif = model_.NotifOfTask(op.target, k);
+    if (notif < 0) break;
+    received_.insert({op.target, slot.base_id + static_cast<uint64_t>(model_.Seq(notif))});
+    const uint64_t expected_low =
+        (slot.base_id + static_cast<uint64_t>(model_.Seq(notif))) & ((1ULL << 40) - 1);
+    if (expected_low != low_id) {
+      Verdict v;
+      v.kind = Verdict::Kind::kContract;
+      v.cell = "NOTIF.IDS";
+      v.expected = "id " + std::to_string(expected_low);
+      v.observed = "id " + std::to_string(low_id);
+      v.detail = "ids increase by one per notification";
+      AddVerdict(v);
+    }
+    return Outcome::Ok(notif);
+  }
+  return Outcome::Ok(-1);  // a notification from a task the model does not expect
+}
+
+std::optional<Outcome> Executor::RunState::ExecuteSupervisorOp(int index, const Op& op) {
+  SupervisorThread& thread = ThreadFor(op);
+  if (thread.busy()) {
+    Verdict v;
+    v.kind = Verdict::Kind::kHarness;
+    v.op = index;
+    v.detail = "supervisor thread still busy";
+    AddVerdict(v);
+    return std::nullopt;
+  }
+  if (!thread.Start(SupervisorJob(op), OpDeadline())) {
+    Hang(index, "the op did not start");
+    return std::nullopt;
+  }
+  std::optional<Outcome> outcome = thread.TryResult();
+  if (op.thread >= 0) {
+    last_thread_op_[op.thread] = op;
+    // Asynchronous: its start is the outcome; `wait` reads the rest.
+    if (!outcome) return Outcome::Blocked();
+    return op.kind == OpKind::kRecv ? MapRecv(op, *outcome) : *outcome;
+  }
+  if (!outcome) {
+    // The main thread's op sleeps in the kernel: the targets run.
+    if (!Quiesce()) {
+      Hang(index, "targets did not go quiet");
+      return std::nullopt;
+    }
+    outcome = thread.TryResult();
+    if (!outcome) {
+      // Still asleep with the targets quiet: it would block forever. Interrupt it.
+      thread.Interrupt(false);
+      if (!thread.Result(OpDeadline())) {
+        Hang(index, "the op ignored an interrupt");
+        return std::nullopt;
+      }
+      return Outcome::Blocked();
+    }
+  }
+  return op.kind == OpKind::kRecv ? MapRecv(op, *outcome) : *outcome;
+}
+
+std::optional<Outcome> Executor::RunState::Execute(int index, const Op& op) {
+  switch (op.kind) {
+    case OpKind::kRecv:
+    case OpKind::kAddFd:
+    case OpKind::kSend:
+    case OpKind::kIdValid:
+    case OpKind::kSetFlags:
+    case OpKind::kIoctl:
+      return ExecuteSupervisorOp(index, op);
+    case OpKind::kCloseListener:
+      slots_[static_cast<size_t>(op.target)].target->CloseListener();
+      return Outcome::Ok(0);
+    case OpKind::kWait: {
+      SupervisorThread& thread = *ex_.threads_->named[static_cast<size_t>(op.thread)];
+      auto outcome = thread.TryResult();
+      if (!outcome) return Outcome::Blocked();
+      const Op& started = last_thread_op_[op.thread];
+      return started.kind == OpKind::kRecv ? MapRecv(started, *outcome) : *outcome;
+    }
+    case OpKind::kSignalThread: {
+      SupervisorThread& thread = *ex_.threads_->named[static_cast<size_t>(op.thread)];
+      if (!thread.busy()) return std::nullopt;
+      thread.Interrupt(op.restart);
+      // Under SCHED_FIFO it has already acted on it; otherwise let it.
+      const auto deadline = OpDeadline();
+      while (thread.busy() && !thread.Sleeping() && Clock::now() < deadline) ::usleep(20);
+      return std::nullopt;
+    }
+    case OpKind::kSettle:
+      return std::nullopt;
+    default:
+      return ExecuteTargetOp(op);
+  }
+}
+
+// Copies of the files a target op made, in the model's order, for kcmp identity checks.
+void Executor::RunState::TakeLocalCopies(const Op& op, const Outcome& observed) {
+  if (observed.kind != Outcome::Kind::kOk) return;
+  std::vector<int> made;
+  if (op.kind == OpKind::kOpen || op.kind == OpKind::kRelease) {
+    made.push_back(static_cast<int>(observed.value));
+  } else if (op.kind == OpKind::kPipe || op.kind == OpKind::kSocketpair) {
+    made = {static_cast<int>(observed.value), pair_second_};
+  }
+  Target& t = *slots_[static_cast<size_t>(op.target)].target;
+  for (int fd : made) {
+    auto copy = SystemNotifier().PidfdGetfd(t.task_pidfd(0), RemoteFd{fd});
+    local_copies_.push_back(copy ? std::move(*copy) : UniqueFd());
+  }
+}
+
+// The fd-table oracle: every alive target's table against the model's.
+void Executor::RunState::CheckTables(int op) {
+  for (size_t ti = 0; ti < slots_.size(); ++ti) {
+    if (!model_.TargetAlive(static_cast<int>(ti))) continue;
+    Target& t = *slots_[ti].target;
+    auto snapshot = SnapshotFds(t.pid());
+    if (!snapshot) continue;  // the target is gone; the model disagrees elsewhere
+    std::vector<KnownFile> known;
+    for (int kind = 0; kind < kSourceKindCount; ++kind) {
+      const auto source = static_cast<SourceKind>(kind);
+      if (source == SourceKind::kClosed || source == SourceKind::kHuge) continue;
+      const auto fd = static_cast<int>(ex_.sources_->Fd(source, t.listener()));
+      if (fd >= 0) known.push_back({std::to_string(kind), fd});
+    }
+    for (size_t i = 0; i < local_copies_.size(); ++i) {
+      if (local_copies_[i]) known.push_back({"L" + std::to_string(i), local_copies_[i].get()});
+    }
+    IdentifyFds(*snapshot, known);
+    std::map<int, ObservedFd> observed;
+    for (const auto& [fd, info] : snapshot->fds) {
+      if (fd >= agent::kHarnessFdBase && fd < agent::kHarnessFdBase + t.tasks()) continue;
+      ObservedFd seen;
+      seen.cloexec = info.cloexec;
+      seen.description = info.description;
+      if (!info.known_as.empty()) {
+        ModelFile file;
+        if (info.known_as[0] == 'L') {
+          file = {ModelFile::Kind::kLocal, std::stoi(info.known_as.substr(1))};
+        } else {
+          file = {ModelFile::Kind::kSource, std::stoi(info.known_as)};
+        }
+        seen.file = file;
+      }
+      observed.emplace(fd, seen);
+    }
+    for (Verdict& v : CompareFdTables(model_.FdTable(static_cast<int>(ti)), observed, op)) {
+      AddVerdict(std::move(v));
+    }
+  }
+}
+
+// Brings every target back to rest: interrupts blocked supervisor threads, answers every
+// notification still pending, lets blocked tasks return.
+void Executor::RunState::Drain() {
+  for (auto& thread : ex_.threads_->named) {
+    if (thread->busy()) {
+      thread->Interrupt(false);
+      thread->Result(OpDeadline());
+    }
+  }
+  for (int round = 0; round < 3; ++round) {
+    bool busy = false;
+    for (size_t ti = 0; ti < slots_.size(); ++ti) {
+      Target& t = *slots_[ti].target;
+      for (int k = 1; k < t.tasks(); ++k) busy |= t.busy(k);
+      if (t.listener() < 0) continue;
+      for (const auto& [target, id] : received_) {
+        if (target != static_cast<int>(ti)) continue;
+        seccomp_notif_resp resp{};
+        resp.id = id;
+        resp.error = -ENOSYS;
+        (void)NotifSend(t.listener(), resp);
+      }
+      // Whatever is still unreceived: receive and answer it.
+      for (;;) {
+        struct pollfd pfd {t.listener(), POLLIN, 0};
+        if (::poll(&pfd, 1, 0) <= 0 || !(pfd.revents & POLLIN)) break;
+        auto notif = RecvNotification(t.listener(), OpDeadline());
+        if (!notif) break;
+        seccomp_notif_resp resp{};
+        resp.id = notif->id;
+        resp.error = -ENOSYS;
+        (void)NotifSend(t.listener(), resp);
+      }
+      // A reservation: let its open return.
+      if (!fifo_writers_.empty() || busy) {
+        fifo_writers_.emplace_back(
+            ::open(t.fifo_path().c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+      }
+    }
+    if (!busy) break;
+    Quiesce();
+    for (TargetSlot& slot : slots_) {
+      Target& t = *slot.target;
+      for (int k = 1; k < t.tasks(); ++k) {
+        if (t.busy(k) && t.ReplyReady(k)) (void)t.Finish(k, OpDeadline());
+      }
+    }
+  }
+  fifo_writers_.clear();
+}
+
+void Executor::RunState::Release() {
+  for (size_t ti = 0; ti < slots_.size(); ++ti) {
+    TargetSlot& slot = slots_[ti];
+    if (!slot.target) continue;
+    // The next run starts where this one's ids ended, unless it went wrong.
+    if (result_.verdicts.empty() && model_.TargetAlive(static_cast<int>(ti))) {
+      slot.target->set_next_notif_id(slot.base_id +
+                                     static_cast<uint64_t>(model_.NextSeq(static_cast<int>(ti))) +
+                                     0);
+    } else {
+      slot.target->set_next_notif_id(std::nullopt);
+    }
+    slot.pool->Release(std::move(slot.target));
+  }
+  slots_.clear();
+}
+
+RunResult Executor::RunState::Go() {
+  result_.deterministic = ex_.deterministic_;
+  if (const std::string invalid = ValidateScenario(scenario_); !invalid.empty()) {
+    Verdict v;
+    v.kind = Verdict::Kind::kHarness;
+    v.detail = "invalid scenario: " + invalid;
+    AddVerdict(v);
+    return result_;
+  }
+  if (!Acquire()) {
+    Release();
+    return result_;
+  }
+  // FILTER.FLAGS for the targets' own filters.
+  for (size_t ti = 0; ti < slots_.size(); ++ti) {
+    const TargetDecl& decl = scenario_.targets[ti];
+    Model fresh(scenario_, ex_.env_);
+    const bool want_listener = fresh.ListenerOpen(static_cast<int>(ti));
+    const bool has_listener = slots_[ti].target->listener() >= 0;
+    if (want_listener != has_listener) {
+      Verdict v;
+      v.kind = Verdict::Kind::kContract;
+      v.cell = "FILTER.FLAGS";
+      v.expected = want_listener ? "a listener" : "no listener";
+      v.observed = has_listener ? "a listener"
+                                : "seccomp() -> " + ErrnoName(slots_[ti].target->filter_errno());
+      v.detail = "target " + decl.name;
+      AddVerdict(v);
+    }
+  }
+  if (ex_.deterministic_) SetScheduling(-1, SCHED_FIFO, kMainPriority);
+  const std::vector<std::string> lines = [this] {
+    std::vector<std::string> out;
+    std::istringstream in(PrintScenario(scenario_));
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.rfind("cell ", 0) == 0 || line.rfind("target ", 0) == 0 || line.empty()) continue;
+      out.push_back(line);
+    }
+    return out;
+  }();
+  for (size_t i = 0; i < scenario_.ops.size() && result_.verdicts.empty(); ++i) {
+    const int index = static_cast<int>(i);
+    const Op& op = scenario_.ops[i];
+    TraceEntry entry;
+    entry.op = index;
+    entry.text = i < lines.size() ? lines[i] : OpKindName(op.kind);
+    if (model_.Quiesces(index)) {
+      if (!Quiesce()) {
+        Hang(index, "targets did not go quiet before the op");
+        break;
+      }
+      model_.Quiesce();
+    }
+    const uint8_t state = StateClass(model_, op);
+    entry.prediction = model_.Predict(index);
+    if (!ex_.options_.mutate_cell.empty() && entry.prediction.cell == ex_.options_.mutate_cell) {
+      // Test-only: the model is made wrong on one cell.
+      for (Outcome& o : entry.prediction.allowed) {
+        o = o.kind == Outcome::Kind::kError ? Outcome::Error(o.err == EINVAL ? EBADF : EINVAL)
+                                            : Outcome::Error(EPERM);
+      }
+    }
+    if (entry.prediction.skip) {
+      entry.note = "skipped: " + entry.prediction.skip_reason;
+      result_.trace.push_back(std::move(entry));
+      continue;
+    }
+    const std::optional<Outcome> observed = Execute(index, op);
+    if (!result_.verdicts.empty()) {
+      result_.trace.push_back(std::move(entry));
+      break;
+    }
+    entry.observed = observed;
+    const Outcome seen = observed.value_or(Outcome::Ok(0));
+    if (observed) {
+      if (auto v = CheckOutcome(entry.prediction, *observed, index)) AddVerdict(*v);
+      if (auto v = CheckExpect(op, *observed, index, entry.prediction.cell)) AddVerdict(*v);
+    }
+    if (ex_.observe) {
+      Observation seen_op{op.kind, state,
+                          !observed || observed->kind == Outcome::Kind::kBlocked ? -1
+                          : observed->kind == Outcome::Kind::kError              ? observed->err
+                                                                                 : 0,
+                          0, 0, entry.prediction.cell};
+      ex_.observe(seen_op);
+    }
+    model_.Apply(index, seen);
+    if (op.kind == OpKind::kRelease && seen.kind == Outcome::Kind::kOk && op.bind >= 0) {
+      model_.BindFdName(op.bind, static_cast<int>(seen.value));
+    }
+    TakeLocalCopies(op, seen);
+    if (model_.Quiesces(index) && result_.verdicts.empty()) {
+      if (!Quiesce()) {
+        Hang(index, "targets did not go quiet after the op");
+      }
+    }
+    if (op.kind == OpKind::kSettle && result_.verdicts.empty()) CheckTables(index);
+    result_.trace.push_back(std::move(entry));
+  }
+  if (result_.verdicts.empty()) {
+    if (Quiesce()) {
+      model_.Quiesce();
+      CheckTables(-1);
+    } else {
+      Hang(-1, "targets did not go quiet at the end");
+    }
+  }
+  if (ex_.deterministic_) SetScheduling(-1, SCHED_OTHER, 0);
+  Drain();
+  local_copies_.clear();
+  Release();
+  return result_;
+}
+
+RunResult Executor::Run(const Scenario& scenario) {
+  std::optional<ProcessHygiene> before;
+  if (options_.hygiene) {
+    auto snapshot = SnapshotHygiene(::getpid());
+    if (snapshot) before = *snapshot;
+  }
+  RunState state(*this, scenario);
+  RunResult result = state.Go();
+  if (before) {
+    auto after = SnapshotHygiene(::getpid());
+    if (after) {
+      // Fds and children of pooled targets come and go with the pool.
+      ProcessHygiene b = *before;
+      ProcessHygiene a = *after;
+      for (int fd : OwnedFds()) {
+        b.fds.erase(fd);
+        a.fds.erase(fd);
+      }
+      for (pid_t pid : OwnedChildren()) {
+        b.children.erase(pid);
+        a.children.erase(pid);
+      }
+      // Children that were pooled before and were replaced are gone, not leaked.
+      std::set<int> gone;
+      for (int fd : b.fds) {
+        if (a.fds.count(fd) == 0) gone.insert(fd);
+      }
+      for (int fd : gone) b.fds.erase(fd);
+      if (const std::string change = DescribeHygieneChange(b, a); !change.empty()) {
+        Verdict v;
+        v.kind = Verdict::Kind::kHygiene;
+        v.detail = change;
+        result.verdicts.push_back(v);
+      }
+    }
+  }
+  return result;
+}
+
+std::string RunResult::Format(const Scenario& scenario) const {
+  std::ostringstream out;
+  for (const TraceEntry& entry : trace) {
+    out << (entry.op + 1) << "\t" << entry.text;
+    if (entry.observed) out << "\t-> " << DescribeOutcome(*entry.observed);
+    if (!entry.prediction.allowed.empty()) {
+      out << "\t(model:";
+      for (const Outcome& o : entry.prediction.allowed) out << " " << DescribeOutcome(o);
+      if (!entry.prediction.cell.empty()) out << " " << entry.prediction.cell;
+      out << ")";
+    }
+    if (!entry.note.empty()) out << "\t" << entry.note;
+    out << "\n";
+  }
+  if (verdicts.empty()) {
+    out << "verdict: clean\n";
+  } else {
+    for (const Verdict& v : verdicts) out << "verdict: " << v.Describe(scenario) << "\n";
+  }
+  return out.str();
+}
+
+}  // namespace addfdlab

@@ -1,0 +1,1266 @@
+// The reference model. Each function names the kernel code it follows (kernel/seccomp.c
+// and fs/file.c, Linux 6.12) and the contract cells it decides.
+#include "addfdlab/model.h"
+
+#include <fcntl.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <utility>
+
+namespace addfdlab {
+namespace {
+
+constexpr uint32_t kKnownAddFdFlags = uapi::kAddFdSetFd | uapi::kAddFdSend;
+constexpr uint32_t kFilterMask = 0x3f;  // SECCOMP_FILTER_FLAG_MASK (TSYNC..WAIT_KILLABLE_RECV)
+constexpr int kPageSize = 4096;
+constexpr long kMaxSyscallErrno = 4095;
+
+// How the agent's syscall() wrapper reports a raw return value.
+Outcome SyscallReturn(int64_t raw) {
+  if (raw < 0 && raw >= -kMaxSyscallErrno) return Outcome::Error(static_cast<int>(-raw));
+  return Outcome::Ok(raw);
+}
+
+}  // namespace
+
+const std::vector<std::string>& ContractCells() {
+  static const std::vector<std::string> cells = {
+      "ADDFD.SIZE.SHORT",
+      "ADDFD.SIZE.PAGE",
+      "ADDFD.SIZE.TAIL_NONZERO",
+      "ADDFD.SIZE.TAIL_ZERO",
+      "ADDFD.FAULT",
+      "ADDFD.NEWFD_FLAGS",
+      "ADDFD.FLAGS.UNKNOWN",
+      "ADDFD.NEWFD_WITHOUT_SETFD",
+      "ADDFD.SRCFD.BAD",
+      "ADDFD.SRCFD.OPATH",
+      "ADDFD.LOCK.EINTR",
+      "ADDFD.ID.UNKNOWN",
+      "ADDFD.STATE.INIT",
+      "ADDFD.STATE.REPLIED",
+      "ADDFD.SEND.BUSY",
+      "ADDFD.ORDER.CHECKS",
+      "ADDFD.ORDER.LIFO",
+      "ADDFD.OK.LOWEST",
+      "ADDFD.OK.CLOEXEC",
+      "ADDFD.RLIMIT",
+      "ADDFD.SETFD.OK",
+      "ADDFD.SETFD.REPLACE",
+      "ADDFD.SETFD.RLIMIT",
+      "ADDFD.SETFD.NR_OPEN",
+      "ADDFD.SETFD.RESERVED",
+      "ADDFD.LSM",
+      "ADDFD.NOMEM",
+      "ADDFD.SEND.OK",
+      "ADDFD.SEND.FAIL_STAYS",
+      "ADDFD.INTR.QUEUED",
+      "ADDFD.INTR.HANDLED",
+      "ADDFD.INTR.SEND",
+      "ADDFD.STRANDED",
+      "ADDFD.TARGET.KILLED",
+      "ADDFD.TARGET.SIGNALLED",
+      "ADDFD.WAIT_KILLABLE",
+      "ADDFD.WAIT_KILLABLE.FAST_REPLY",
+      "RECV.NONZERO",
+      "RECV.FAULT",
+      "RECV.EMPTY",
+      "SEND.STATE.INIT",
+      "SEND.GONE",
+      "SEND.CONTINUE.VAL",
+      "SEND.FLAGS.UNKNOWN",
+      "SEND.WHILE_ADDFD_SEND",
+      "ID_VALID.STATES",
+      "SET_FLAGS.UNKNOWN",
+      "LISTENER.CLOSED",
+      "FILTER.FLAGS",
+      "IOCTL.UNKNOWN",
+  };
+  return cells;
+}
+
+Model::Model(const Scenario& scenario, const ModelEnv& env) : scenario_(scenario), env_(env) {
+  for (const TargetDecl& decl : scenario_.targets) {
+    TargetState target;
+    target.decl = decl;
+    target.tasks.resize(static_cast<size_t>(1 + decl.callers));
+    for (int t = 0; t <= decl.callers; ++t) {
+      target.fds[env_.harness_fd_base + t] =
+          ModelFd{ModelFile{ModelFile::Kind::kHarness, t}, true};
+    }
+    // FILTER.FLAGS, as the leader's seccomp() answers (kernel/seccomp.c,
+    // seccomp_set_mode_filter).
+    const uint32_t flags = decl.filter_flags;
+    if ((flags & ~kFilterMask) != 0 ||
+        ((flags & uapi::kFilterWaitKillableRecv) != 0 && !env_.wait_killable_recv)) {
+      target.filter_errno = EINVAL;
+    } else if ((flags & uapi::kFilterTsync) && (flags & uapi::kFilterNewListener) &&
+               !(flags & uapi::kFilterTsyncEsrch)) {
+      target.filter_errno = EINVAL;
+    } else if ((flags & uapi::kFilterWaitKillableRecv) && !(flags & uapi::kFilterNewListener)) {
+      target.filter_errno = EINVAL;
+    }
+    target.listener = target.filter_errno == 0 && (flags & uapi::kFilterNewListener) != 0;
+    targets_.push_back(std::move(target));
+  }
+  notifs_.resize(scenario_.notifs.size());
+  // One slot per named thread, and the last for the main thread's own ops.
+  threads_.resize(scenario_.threads.size() + 1);
+}
+
+int Model::LowestFree(const TargetState& target) const {
+  int fd = 0;
+  for (;; ++fd) {
+    if (static_cast<uint64_t>(fd) >= target.nofile) return -1;
+    if (target.fds.count(fd) == 0 && !SlotReserved(target, fd)) return fd;
+  }
+}
+
+bool Model::SlotReserved(const TargetState& target, int fd) const {
+  for (const Task& task : target.tasks) {
+    if (task.alive && task.reserving && task.reserved_slot == fd) return true;
+  }
+  return false;
+}
+
+int64_t Model::ResolveFd(const FdRef& ref) const {
+  if (ref.name < 0) return ref.literal;
+  auto it = fd_names_.find(ref.name);
+  return it == fd_names_.end() ? -1 : it->second;
+}
+
+std::optional<int> Model::FdName(int name) const {
+  auto it = fd_names_.find(name);
+  if (it == fd_names_.end()) return std::nullopt;
+  return it->second;
+}
+
+void Model::BindFdName(int name, int number) {
+  if (name >= 0) fd_names_[name] = number;
+}
+
+ModelFile Model::LocalFile() { return ModelFile{ModelFile::Kind::kLocal, next_local_++}; }
+
+int64_t Model::Seq(int notif) const {
+  if (notif < 0 || static_cast<size_t>(notif) >= notifs_.size()) return -1;
+  return notifs_[static_cast<size_t>(notif)].seq;
+}
+
+int64_t Model::OpSeq(const Op& op) const {
+  const int64_t seq = Seq(op.notif);
+  return seq < 0 ? seq : seq + op.id_delta;
+}
+
+const Model::Notif* Model::FindBySeq(int target, int64_t seq) const {
+  for (const Notif& n : notifs_) {
+    if (n.target == target && n.seq == seq &&
+        (n.state == NotifState::kInit || n.state == NotifState::kSent ||
+         n.state == NotifState::kReplied)) {
+      return &n;
+    }
+  }
+  return nullptr;
+}
+
+Model::Notif* Model::FindBySeq(int target, int64_t seq) {
+  return const_cast<Notif*>(std::as_const(*this).FindBySeq(target, seq));
+}
+
+bool Model::TargetAlive(int target) const { return targets_[static_cast<size_t>(target)].alive; }
+
+bool Model::TaskAlive(int target, int task) const {
+  const TargetState& t = targets_[static_cast<size_t>(target)];
+  return t.alive && t.tasks[static_cast<size_t>(task)].alive;
+}
+
+int64_t Model::NextSeq(int target) const {
+  return targets_[static_cast<size_t>(target)].next_seq;
+}
+
+bool Model::ListenerOpen(int target) const {
+  const TargetState& t = targets_[static_cast<size_t>(target)];
+  return t.listener && !t.listener_closing;
+}
+
+int Model::NotifOfTask(int target, int task) const {
+  const TargetState& t = targets_[static_cast<size_t>(target)];
+  if (task < 0 || static_cast<size_t>(task) >= t.tasks.size()) return -1;
+  return t.tasks[static_cast<size_t>(task)].notif;
+}
+
+std::map<int, ModelFd> Model::FdTable(int target) const {
+  std::map<int, ModelFd> table;
+  for (const auto& [fd, entry] : targets_[static_cast<size_t>(target)].fds) {
+    if (entry.file.kind != ModelFile::Kind::kHarness) table.emplace(fd, entry);
+  }
+  return table;
+}
+
+std::optional<AsyncResult> Model::ThreadResult(int thread) const {
+  return threads_[static_cast<size_t>(thread)].result;
+}
+
+std::optional<AsyncResult> Model::TrapResult(int notif) const {
+  return notifs_[static_cast<size_t>(notif)].returned;
+}
+
+bool Model::TrapPending(int notif) const {
+  const Notif& n = notifs_[static_cast<size_t>(notif)];
+  if (n.returned || n.target < 0) return false;
+  const TargetState& t = targets_[static_cast<size_t>(n.target)];
+  const Task& task = t.tasks[static_cast<size_t>(n.task)];
+  return task.alive && task.notif == static_cast<int>(&n - notifs_.data());
+}
+
+bool Model::ThreadInListenerIoctl(int target) const {
+  for (const Thread& thread : threads_) {
+    if (thread.busy && thread.target == target) return true;
+  }
+  return false;
+}
+
+// ---------------------------------------------------------------------------------------
+// Predictions.
+
+Prediction Model::Predict(int index) const {
+  const Op& op = scenario_.ops[static_cast<size_t>(index)];
+  switch (op.kind) {
+    case OpKind::kAddFd:
+      return PredictAddFd(op);
+    case OpKind::kSend:
+      return PredictSend(op);
+    case OpKind::kRecv:
+      return PredictRecv(op);
+    case OpKind::kInstallFilter:
+      return PredictFilter(op);
+    default:
+      break;
+  }
+  if (op.kind == OpKind::kIdValid || op.kind == OpKind::kSetFlags || op.kind == OpKind::kIoctl ||
+      op.kind == OpKind::kCloseListener) {
+    Prediction p;
+    if (!ListenerOpen(op.target)) {
+      p.skip = true;
+      p.skip_reason = "the target has no open listener";
+      return p;
+    }
+    const TargetState& t = targets_[static_cast<size_t>(op.target)];
+    if (op.kind == OpKind::kIdValid) {
+      // ID_VALID.STATES: only SENT is valid.
+      const Notif* n = FindBySeq(op.target, OpSeq(op));
+      p.cell = "ID_VALID.STATES";
+      p.allowed = {n != nullptr && n->state == NotifState::kSent ? Outcome::Ok(0)
+                                                                 : Outcome::Error(ENOENT)};
+    } else if (op.kind == OpKind::kSetFlags) {
+      p.cell = "SET_FLAGS.UNKNOWN";
+      const bool known = env_.sync_wake_up && (static_cast<uint64_t>(op.value) &
+                                               ~static_cast<uint64_t>(uapi::kSyncWakeUp)) == 0;
+      p.allowed = {known ? Outcome::Ok(0) : Outcome::Error(EINVAL)};
+    } else if (op.kind == OpKind::kIoctl) {
+      // IOCTL.UNKNOWN. Numbers the kernel dispatches to a real handler (the notifier's
+      // own, ADDFD's extensible form, or the VFS's generic ioctls) are outside the op.
+      const auto cmd = static_cast<uint32_t>(op.value);
+      const uint32_t ea = cmd & ~((3u << 30) | (0x3fffu << 16));
+      const bool notifier = cmd == uapi::kIoctlRecv || cmd == uapi::kIoctlSend ||
+                            cmd == uapi::kIoctlIdValid || cmd == uapi::kIoctlIdValidWrongDir ||
+                            cmd == uapi::kIoctlSetFlags || ea == (uapi::kIoctlAddFd & 0xffff);
+      // do_vfs_ioctl's own: FIOCLEX FIONCLEX FIONBIO FIOASYNC FIOQSIZE, and the 'X'/'f'
+      // and 0x94/0x15 families (freeze, clone, fiemap, fsuuid, ...).
+      const uint32_t type = (cmd >> 8) & 0xff;
+      const bool vfs = cmd == 0x5450 || cmd == 0x5451 || cmd == 0x5421 || cmd == 0x5452 ||
+                       cmd == 0x5460 || cmd == 0x541b || type == 'X' || type == 'f' ||
+                       type == 0x94 || type == 0x15 || cmd == 2 /*FIBMAP*/ || cmd == 1;
+      if (notifier || vfs) {
+        p.skip = true;
+        p.skip_reason = "ioctl number handled by the notifier or the VFS, not unknown";
+        return p;
+      }
+      p.cell = "IOCTL.UNKNOWN";
+      p.allowed = {Outcome::Error(EINVAL)};
+    } else {
+      p.cell = "LISTENER.CLOSED";
+      p.allowed = {Outcome::Ok(0)};
+    }
+    (void)t;
+    return p;
+  }
+  return PredictTargetOp(op);
+}
+
+Prediction Model::PredictFilter(const Op& op) const {
+  Prediction p;
+  p.cell = "FILTER.FLAGS";
+  const TargetState& t = targets_[static_cast<size_t>(op.target)];
+  if (!t.alive || !t.tasks[0].alive) {
+    p.skip = true;
+    p.skip_reason = "the target is dead";
+    return p;
+  }
+  const uint32_t flags = op.flags;
+  int err = 0;
+  if ((flags & ~kFilterMask) != 0 ||
+      ((flags & uapi::kFilterWaitKillableRecv) != 0 && !env_.wait_killable_recv)) {
+    err = EINVAL;
+  } else if ((flags & uapi::kFilterTsync) && (flags & uapi::kFilterNewListener) &&
+             !(flags & uapi::kFilterTsyncEsrch)) {
+    err = EINVAL;
+  } else if ((flags & uapi::kFilterWaitKillableRecv) && !(flags & uapi::kFilterNewListener)) {
+    err = EINVAL;
+  } else if ((flags & uapi::kFilterNewListener) && LowestFree(t) < 0) {
+    err = EMFILE;  // the listener's fd is allocated before the duplicate check
+  } else if ((flags & uapi::kFilterNewListener) && t.filter_errno == 0 &&
+             (t.decl.filter_flags & uapi::kFilterNewListener)) {
+    err = EBUSY;  // has_duplicate_listener
+  }
+  p.allowed = {err != 0 ? Outcome::Error(err) : Outcome::Ok(0)};
+  return p;
+}
+
+// The argument checks of seccomp_notify_addfd, before the lock, in the kernel's order
+// (ADDFD.ORDER.CHECKS): the errno and its cell, or 0.
+int Model::PreQueueError(const Op& op, const char** cell) const {
+  const auto fail = [cell](int err, const char* name) {
+    if (cell != nullptr) *cell = name;
+    return err;
+  };
+  if (!env_.addfd) return fail(EINVAL, "IOCTL.UNKNOWN");
+  if (op.size < uapi::kAddFdSizeVer0) return fail(EINVAL, "ADDFD.SIZE.SHORT");
+  if (op.size >= static_cast<uint32_t>(kPageSize)) return fail(EINVAL, "ADDFD.SIZE.PAGE");
+  // copy_struct_from_user: the tail is checked (and read) first, then the struct.
+  if (op.arg == AddFdArg::kUnreadable) return fail(EFAULT, "ADDFD.FAULT");
+  if (op.size > uapi::kAddFdSizeVer0 && op.arg == AddFdArg::kTailNonZero) {
+    return fail(E2BIG, "ADDFD.SIZE.TAIL_NONZERO");
+  }
+  if ((op.newfd_flags & ~static_cast<uint32_t>(O_CLOEXEC)) != 0) {
+    return fail(EINVAL, "ADDFD.NEWFD_FLAGS");
+  }
+  uint32_t known = kKnownAddFdFlags;
+  if (!env_.send) known &= ~uapi::kAddFdSend;
+  if (!env_.setfd) known &= ~uapi::kAddFdSetFd;
+  if ((op.flags & ~known) != 0) return fail(EINVAL, "ADDFD.FLAGS.UNKNOWN");
+  if (ResolveFd(op.fd) != 0 && !(op.flags & uapi::kAddFdSetFd)) {
+    return fail(EINVAL, "ADDFD.NEWFD_WITHOUT_SETFD");
+  }
+  if (op.src == SourceKind::kClosed || op.src == SourceKind::kHuge) {
+    return fail(EBADF, "ADDFD.SRCFD.BAD");
+  }
+  return 0;
+}
+
+Prediction Model::PredictAddFd(const Op& op) const {
+  Prediction p;
+  if (!ListenerOpen(op.target)) {
+    p.skip = true;
+    p.skip_reason = "the target has no open listener";
+    return p;
+  }
+  const char* check_cell = "";
+  if (const int err = PreQueueError(op, &check_cell); err != 0) {
+    p.allowed = {Outcome::Error(err)};
+    // Several faults at once: the first failing row decides (ADDFD.ORDER.CHECKS).
+    p.cell = check_cell;
+    return p;
+  }
+  const TargetState& t = targets_[static_cast<size_t>(op.target)];
+  const int64_t newfd = ResolveFd(op.fd);
+  if ((op.flags & uapi::kAddFdSetFd) && newfd >= env_.harness_fd_base &&
+      newfd < env_.harness_fd_base + static_cast<int>(t.tasks.size())) {
+    p.skip = true;
+    p.skip_reason = "SETFD onto a harness fd";
+    return p;
+  }
+  // From here on the outcome is decided by the notification and, once queued, by the
+  // target. Simulate on a copy: queue it, let the target run, read the result.
+  Model copy = *this;
+  std::vector<Outcome> allowed;
+  std::string cell;
+  // ADDFD.SRCFD.OPATH: EBADF today; a queued upstream change accepts O_PATH files.
+  if (op.src == SourceKind::kOpath) allowed.push_back(Outcome::Error(EBADF));
+  const Outcome started = copy.StartAddFd(op, &cell);
+  if (op.thread >= 0 || started.kind != Outcome::Kind::kBlocked) {
+    allowed.push_back(started);
+  } else {
+    // The main thread waits for its own request while the targets run.
+    copy.Quiesce();
+    const auto& result = copy.threads_.back().result;
+    allowed.push_back(result ? result->outcome : Outcome::Blocked());
+    if (result) cell = result->cell;
+  }
+  if (op.src == SourceKind::kOpath && cell.empty()) cell = "ADDFD.SRCFD.OPATH";
+  p.allowed = allowed;
+  p.cell = op.src == SourceKind::kOpath ? "ADDFD.SRCFD.OPATH" : cell;
+  return p;
+}
+
+// The part of seccomp_notify_addfd after the argument checks: the lock, the lookup, the
+// state checks, and queueing. Returns the immediate error, or kBlocked once queued.
+Outcome Model::StartAddFd(const Op& op, std::string* cell) {
+  const int slot = op.thread >= 0 ? op.thread : static_cast<int>(threads_.size()) - 1;
+  Notif* n = FindBySeq(op.target, OpSeq(op));
+  if (n == nullptr) {
+    *cell = "ADDFD.ID.UNKNOWN";
+    return Outcome::Error(ENOENT);
+  }
+  if (n->state != NotifState::kSent) {
+    *cell = n->state == NotifState::kInit ? "ADDFD.STATE.INIT" : "ADDFD.STATE.REPLIED";
+    return Outcome::Error(EINPROGRESS);
+  }
+  if ((op.flags & uapi::kAddFdSend) && !n->addfds.empty()) {
+    *cell = "ADDFD.SEND.BUSY";
+    return Outcome::Error(EBUSY);
+  }
+  if (op.flags & uapi::kAddFdSend) n->state = NotifState::kReplied;
+  Request request;
+  request.thread = slot;
+  request.file = op.src == SourceKind::kListener
+                     ? ModelFile{ModelFile::Kind::kSource, static_cast<int>(SourceKind::kListener)}
+                     : ModelFile{ModelFile::Kind::kSource, static_cast<int>(op.src)};
+  request.cloexec = (op.newfd_flags & static_cast<uint32_t>(O_CLOEXEC)) != 0;
+  request.setfd = (op.flags & uapi::kAddFdSetFd) != 0;
+  request.send = (op.flags & uapi::kAddFdSend) != 0;
+  request.newfd = static_cast<uint32_t>(ResolveFd(op.fd));
+  request.order = ++clock_;
+  n->addfds.push_front(request);
+  ++n->done;
+  TargetState& t = targets_[static_cast<size_t>(n->target)];
+  Task& task = t.tasks[static_cast<size_t>(n->task)];
+  if (task.wake_order == 0) task.wake_order = ++clock_;
+  Thread& thread = threads_[static_cast<size_t>(slot)];
+  thread.busy = true;
+  thread.op = OpKind::kAddFd;
+  thread.target = op.target;
+  thread.notif = static_cast<int>(n - notifs_.data());
+  thread.seq = n->seq;
+  thread.result.reset();
+  thread.pending = op;
+  *cell = "ADDFD.OK.LOWEST";
+  return Outcome::Blocked();
+}
+
+Prediction Model::PredictSend(const Op& op) const {
+  Prediction p;
+  if (!ListenerOpen(op.target)) {
+    p.skip = true;
+    p.skip_reason = "the target has no open listener";
+    return p;
+  }
+  // seccomp_notify_send, in order.
+  const int64_t val = ResolveFd(op.fd);
+  if ((op.flags & ~uapi::kRespContinue) != 0) {
+    p.cell = "SEND.FLAGS.UNKNOWN";
+    p.allowed = {Outcome::Error(EINVAL)};
+  } else if ((op.flags & uapi::kRespContinue) && (op.error != 0 || val != 0)) {
+    p.cell = "SEND.CONTINUE.VAL";
+    p.allowed = {Outcome::Error(EINVAL)};
+  } else if (const Notif* n = FindBySeq(op.target, OpSeq(op)); n == nullptr) {
+    p.cell = "SEND.GONE";
+    p.allowed = {Outcome::Error(ENOENT)};
+  } else if (n->state != NotifState::kSent) {
+    // An ADDFD|SEND in the queue has set REPLIED already.
+    const bool addfd_send =
+        std::any_of(n->addfds.begin(), n->addfds.end(), [](const Request& r) { return r.send; });
+    p.cell = n->state == NotifState::kInit ? "SEND.STATE.INIT"
+             : addfd_send                  ? "SEND.WHILE_ADDFD_SEND"
+                                           : "SEND.GONE";
+    p.allowed = {Outcome::Error(EINPROGRESS)};
+  } else {
+    p.cell = "SEND.OK";
+    p.allowed = {Outcome::Ok(0)};
+  }
+  return p;
+}
+
+Prediction Model::PredictRecv(const Op& op) const {
+  Prediction p;
+  if (!ListenerOpen(op.target)) {
+    p.skip = true;
+    p.skip_reason = "the target has no open listener";
+    return p;
+  }
+  if (op.buffer == BufferKind::kNonZero) {
+    p.cell = "RECV.NONZERO";
+    p.allowed = {Outcome::Error(EINVAL)};
+    return p;
+  }
+  if (op.buffer == BufferKind::kUnmapped) {
+    p.cell = "RECV.FAULT";
+    p.allowed = {Outcome::Error(EFAULT)};
+    return p;
+  }
+  Model copy = *this;
+  std::string cell;
+  Outcome started = copy.StartRecv(op, &cell);
+  if (op.thread < 0 && started.kind == Outcome::Kind::kBlocked) {
+    // Asleep in RECV while the targets run: a notification may come; if none does, the
+    // executor interrupts it.
+    copy.Quiesce();
+    const auto& result = copy.threads_.back().result;
+    started = result && !copy.threads_.back().busy ? result->outcome : Outcome::Blocked();
+    if (result) cell = result->cell;
+  }
+  p.cell = cell.empty() ? "RECV.EMPTY" : cell;
+  p.allowed = {started};
+  return p;
+}
+
+// seccomp_notify_recv after the buffer check: recv_wait_event, then the first INIT.
+Outcome Model::TakeNotification(int target, BufferKind buffer, std::string* cell) {
+  TargetState& t = targets_[static_cast<size_t>(target)];
+  const bool no_users = !t.alive;
+  if (!(no_users && env_.recv_enoent)) {
+    if (t.requests > 0) {
+      --t.requests;
+    } else {
+      return Outcome::Blocked();
+    }
+  }
+  for (int index : t.notif_list) {
+    Notif& n = notifs_[static_cast<size_t>(index)];
+    if (n.state != NotifState::kInit) continue;
+    if (buffer == BufferKind::kReadOnly) {
+      // RECV.FAULT: copy_to_user fails; the notification goes back to INIT.
+      ++t.requests;
+      *cell = "RECV.FAULT";
+      return Outcome::Error(EFAULT);
+    }
+    n.state = NotifState::kSent;
+    *cell = "RECV.OK";
+    return Outcome::Ok(index);
+  }
+  *cell = no_users ? "RECV.EMPTY" : "RECV.STALE";
+  return Outcome::Error(ENOENT);
+}
+
+Outcome Model::StartRecv(const Op& op, std::string* cell) {
+  const Outcome taken = TakeNotification(op.target, op.buffer, cell);
+  if (taken.kind == Outcome::Kind::kBlocked) {
+    const int slot = op.thread >= 0 ? op.thread : static_cast<int>(threads_.size()) - 1;
+    Thread& thread = threads_[static_cast<size_t>(slot)];
+    thread.busy = true;
+    thread.op = OpKind::kRecv;
+    thread.target = op.target;
+    thread.result.reset();
+    thread.pending = op;
+    thread.seq = ++clock_;
+  }
+  return taken;
+}
+
+Prediction Model::PredictTargetOp(const Op& op) const {
+  Prediction p;
+  const TargetState& t = targets_[static_cast<size_t>(op.target)];
+  switch (op.kind) {
+    case OpKind::kWait: {
+      const Thread& thread = threads_[static_cast<size_t>(op.thread)];
+      Model copy = *this;
+      copy.Quiesce();
+      const auto result = copy.ThreadResult(op.thread);
+      p.allowed = {result ? result->outcome : Outcome::Blocked()};
+      p.cell = result ? result->cell : "";
+      (void)thread;
+      return p;
+    }
+    case OpKind::kReturned: {
+      Model copy = *this;
+      copy.Quiesce();
+      const auto result = copy.TrapResult(op.notif);
+      p.allowed = {result ? result->outcome : Outcome::Blocked()};
+      p.cell = result ? result->cell : "";
+      return p;
+    }
+    case OpKind::kSignalThread:
+    case OpKind::kSettle:
+      return p;
+    default:
+      break;
+  }
+  const int task = (op.kind == OpKind::kTrap || op.kind == OpKind::kReserve ||
+                    op.kind == OpKind::kRelease || op.kind == OpKind::kSignalTask)
+                       ? op.task
+                       : 0;
+  if (!t.alive || !t.tasks[static_cast<size_t>(task)].alive) {
+    p.skip = true;
+    p.skip_reason = "the target task is dead";
+    return p;
+  }
+  const Task& tk = t.tasks[static_cast<size_t>(task)];
+  if ((op.kind == OpKind::kTrap || op.kind == OpKind::kReserve) &&
+      (tk.notif >= 0 || tk.reserving)) {
+    p.skip = true;
+    p.skip_reason = "the task is busy";
+    return p;
+  }
+  const auto touches_harness = [&](int64_t fd) {
+    return fd >= env_.harness_fd_base &&
+           fd < env_.harness_fd_base + static_cast<int64_t>(t.tasks.size());
+  };
+  switch (op.kind) {
+    case OpKind::kOpen:
+    case OpKind::kDup: {
+      if (op.kind == OpKind::kDup) {
+        const int64_t fd = ResolveFd(op.fd);
+        if (touches_harness(fd)) break;
+        if (fd < 0 || t.fds.count(static_cast<int>(fd)) == 0) {
+          p.allowed = {Outcome::Error(EBADF)};
+          return p;
+        }
+        if (op.value < 0 || static_cast<uint64_t>(op.value) >= t.nofile) {
+          p.allowed = {Outcome::Error(EINVAL)};
+          return p;
+        }
+        for (int64_t slot = op.value; static_cast<uint64_t>(slot) < t.nofile; ++slot) {
+          if (t.fds.count(static_cast<int>(slot)) == 0 &&
+              !SlotReserved(t, static_cast<int>(slot))) {
+            p.allowed = {Outcome::Ok(slot)};
+            return p;
+          }
+        }
+        p.allowed = {Outcome::Error(EMFILE)};
+        return p;
+      }
+      const int fd = LowestFree(t);
+      p.allowed = {fd < 0 ? Outcome::Error(EMFILE) : Outcome::Ok(fd)};
+      return p;
+    }
+    case OpKind::kPipe:
+    case OpKind::kSocketpair: {
+      // Both ends or neither: the second slot is taken after the first.
+      TargetState copy = t;
+      const int first = LowestFree(copy);
+      if (first >= 0) copy.fds[first] = ModelFd{};
+      const int second = first >= 0 ? LowestFree(copy) : -1;
+      p.allowed = {second < 0 ? Outcome::Error(EMFILE) : Outcome::Ok(first)};
+      return p;
+    }
+    case OpKind::kClose: {
+      const int64_t fd = ResolveFd(op.fd);
+      if (touches_harness(fd)) break;
+      p.allowed = {fd >= 0 && t.fds.count(static_cast<int>(fd)) ? Outcome::Ok(0)
+                                                                : Outcome::Error(EBADF)};
+      return p;
+    }
+    case OpKind::kDup2: {
+      const int64_t from = ResolveFd(op.fd);
+      const int64_t to = ResolveFd(op.fd2);
+      if (touches_harness(from) || touches_harness(to)) break;
+      // dup3: EINVAL for from == to, EBADF for a bad from or a to at/above the limit,
+      // EBUSY for a reserved slot.
+      if (from < 0 || t.fds.count(static_cast<int>(from)) == 0) {
+        p.allowed = {Outcome::Error(EBADF)};
+      } else if (to < 0 || static_cast<uint64_t>(to) >= t.nofile) {
+        p.allowed = {Outcome::Error(EBADF)};
+      } else if (from == to) {
+        p.allowed = {Outcome::Error(EINVAL)};
+      } else if (SlotReserved(t, static_cast<int>(to))) {
+        p.allowed = {Outcome::Error(EBUSY)};
+      } else {
+        p.allowed = {Outcome::Ok(to)};
+      }
+      return p;
+    }
+    case OpKind::kNofile:
+      p.allowed = {op.value < 0 || static_cast<uint64_t>(op.value) > env_.nofile_hard
+                       ? Outcome::Error(EINVAL)
+                       : Outcome::Ok(0)};
+      return p;
+    case OpKind::kHandler:
+      // Each task installs its own handler; a task blocked in a syscall cannot.
+      for (const Task& other : t.tasks) {
+        if (other.alive && (other.notif >= 0 || other.reserving)) {
+          p.skip = true;
+          p.skip_reason = "a task is blocked: it cannot install a handler now";
+          return p;
+        }
+      }
+      p.allowed = {Outcome::Ok(0)};
+      return p;
+    case OpKind::kReserve: {
+      const int fd = LowestFree(t);
+      p.allowed = {fd < 0 ? Outcome::Error(EMFILE) : Outcome::Blocked()};
+      return p;
+    }
+    case OpKind::kRelease: {
+      if (!tk.reserving) {
+        p.skip = true;
+        p.skip_reason = "the task holds no reservation";
+        return p;
+      }
+      Model copy = *this;
+      const int index = static_cast<int>(&op - scenario_.ops.data());
+      copy.Apply(index, Outcome::Blocked());
+      p.allowed = {copy.release_result_};
+      return p;
+    }
+    case OpKind::kTrap: {
+      p.allowed = {Outcome::Blocked()};
+      if (!t.listener) {
+        // No listener (closed and detached, or never): the trapped syscall is answered
+        // ENOSYS at once (LISTENER.CLOSED).
+        p.allowed = {Outcome::Error(ENOSYS)};
+        p.cell = "LISTENER.CLOSED";
+      }
+      return p;
+    }
+    case OpKind::kSignalTask:
+    case OpKind::kKill:
+      return p;
+    default:
+      return p;
+  }
+  p.skip = true;
+  p.skip_reason = "the op names a harness fd";
+  return p;
+}
+
+// ---------------------------------------------------------------------------------------
+// Applying ops.
+
+bool Model::Quiesces(int index) const {
+  const Op& op = scenario_.ops[static_cast<size_t>(index)];
+  switch (op.kind) {
+    case OpKind::kAddFd:
+    case OpKind::kSend:
+    case OpKind::kRecv:
+    case OpKind::kIdValid:
+    case OpKind::kSetFlags:
+    case OpKind::kIoctl:
+    case OpKind::kSignalThread:
+    case OpKind::kSignalTask:
+      return false;
+    default:
+      return true;
+  }
+}
+
+void Model::Apply(int index, const Outcome& observed) {
+  const Op& op = scenario_.ops[static_cast<size_t>(index)];
+  switch (op.kind) {
+    case OpKind::kAddFd: {
+      if (!ListenerOpen(op.target)) return;
+      // An O_PATH srcfd the kernel rejected never got past fget().
+      if (op.src == SourceKind::kOpath && observed == Outcome::Error(EBADF)) {
+        if (op.thread >= 0) FinishThread(op.thread, observed, "ADDFD.SRCFD.OPATH");
+        return;
+      }
+      if (PreQueueError(op, nullptr) != 0) {
+        if (op.thread >= 0) FinishThread(op.thread, observed, "");
+        return;
+      }
+      std::string cell;
+      const Outcome started = StartAddFd(op, &cell);
+      if (started.kind != Outcome::Kind::kBlocked) {
+        if (op.thread >= 0) FinishThread(op.thread, started, cell);
+        return;
+      }
+      if (op.thread < 0) {
+        // The main thread waits for its own request: the targets run.
+        Quiesce();
+        threads_.back().busy = false;
+      }
+      return;
+    }
+    case OpKind::kSend:
+      if (observed == Outcome::Ok(0)) {
+        Notif* n = FindBySeq(op.target, OpSeq(op));
+        if (n == nullptr) return;
+        n->state = NotifState::kReplied;
+        n->reply_val = ResolveFd(op.fd);
+        n->reply_error = -op.error;
+        n->reply_continue = (op.flags & uapi::kRespContinue) != 0;
+        ++n->done;
+        Task& task = targets_[static_cast<size_t>(n->target)].tasks[static_cast<size_t>(n->task)];
+        if (task.wake_order == 0) task.wake_order = ++clock_;
+      }
+      if (op.thread >= 0) {
+        FinishThread(op.thread, observed, "SEND.OK");
+      }
+      return;
+    case OpKind::kRecv: {
+      if (!ListenerOpen(op.target)) return;
+      if (op.buffer == BufferKind::kNonZero || op.buffer == BufferKind::kUnmapped) {
+        if (op.thread >= 0) FinishThread(op.thread, observed, "RECV.NONZERO");
+        return;
+      }
+      std::string cell;
+      const Outcome started = StartRecv(op, &cell);
+      if (started.kind != Outcome::Kind::kBlocked) {
+        if (op.thread >= 0) FinishThread(op.thread, started, cell);
+        return;
+      }
+      if (op.thread < 0) {
+        Quiesce();
+        // Still blocked after the target went quiet: the executor interrupts it.
+        Thread& main = threads_.back();
+        if (main.busy) {
+          main.busy = false;
+          main.result = AsyncResult{Outcome::Blocked(), "RECV.EMPTY"};
+        }
+      }
+      return;
+    }
+    case OpKind::kIdValid:
+    case OpKind::kSetFlags:
+    case OpKind::kIoctl:
+      if (op.kind == OpKind::kSetFlags && observed == Outcome::Ok(0)) {
+        targets_[static_cast<size_t>(op.target)].sync_wake_up = (op.value & 1) != 0;
+      }
+      return;
+    case OpKind::kCloseListener: {
+      TargetState& t = targets_[static_cast<size_t>(op.target)];
+      if (!t.listener) return;
+      t.listener_closing = true;
+      if (!ThreadInListenerIoctl(op.target)) Detach(op.target);
+      Quiesce();
+      return;
+    }
+    case OpKind::kInstallFilter:
+      return;
+    case OpKind::kSignalThread: {
+      Thread& thread = threads_[static_cast<size_t>(op.thread)];
+      if (!thread.busy) return;
+      if (thread.op == OpKind::kAddFd) {
+        // ADDFD.INTR.QUEUED / ADDFD.INTR.SEND: the request is still queued (a handled one
+        // would have finished the thread): remove it; SEND goes back to SENT.
+        Notif& n = notifs_[static_cast<size_t>(thread.notif)];
+        for (auto it = n.addfds.begin(); it != n.addfds.end(); ++it) {
+          if (it->thread == op.thread) {
+            const bool send = it->send;
+            n.addfds.erase(it);
+            if (send) n.state = NotifState::kSent;
+            break;
+          }
+        }
+        thread.busy = false;
+        if (op.restart) {
+          // SA_RESTART: the ioctl starts again from its first check.
+          std::string cell;
+          const Outcome again = StartAddFd(thread.pending, &cell);
+          if (again.kind != Outcome::Kind::kBlocked) FinishThread(op.thread, again, cell);
+        } else {
+          const bool send = (thread.pending.flags & uapi::kAddFdSend) != 0;
+          FinishThread(op.thread, Outcome::Error(EINTR),
+                       send ? "ADDFD.INTR.SEND" : "ADDFD.INTR.QUEUED");
+        }
+      } else if (thread.op == OpKind::kRecv) {
+        // recv_wait_event returns -ERESTARTSYS: restarted, or EINTR.
+        if (!op.restart) {
+          thread.busy = false;
+          FinishThread(op.thread, Outcome::Error(EINTR), "RECV.INTR");
+        }
+      }
+      return;
+    }
+    case OpKind::kWait:
+    case OpKind::kReturned:
+    case OpKind::kSettle:
+      Quiesce();
+      return;
+    default:
+      ApplyTargetOp(op, observed);
+      return;
+  }
+}
+
+void Model::ApplyTargetOp(const Op& op, const Outcome& observed) {
+  TargetState& t = targets_[static_cast<size_t>(op.target)];
+  const auto bind = [this](int name, int64_t fd) {
+    if (name >= 0) fd_names_[name] = static_cast<int>(fd);
+  };
+  switch (op.kind) {
+    case OpKind::kOpen:
+      if (observed.kind == Outcome::Kind::kOk) {
+        t.fds[static_cast<int>(observed.value)] = ModelFd{LocalFile(), op.cloexec};
+        bind(op.bind, observed.value);
+      }
+      break;
+    case OpKind::kPipe:
+    case OpKind::kSocketpair:
+      if (observed.kind == Outcome::Kind::kOk) {
+        const int first = LowestFree(t);
+        t.fds[first] = ModelFd{LocalFile(), op.cloexec};
+        const int second = LowestFree(t);
+        t.fds[second] = ModelFd{LocalFile(), op.cloexec};
+        bind(op.bind, first);
+        bind(op.bind2, second);
+      }
+      break;
+    case OpKind::kClose:
+      if (observed.kind == Outcome::Kind::kOk) t.fds.erase(static_cast<int>(ResolveFd(op.fd)));
+      break;
+    case OpKind::kDup:
+      if (observed.kind == Outcome::Kind::kOk) {
+        ModelFd copy = t.fds[static_cast<int>(ResolveFd(op.fd))];
+        copy.cloexec = op.cloexec;
+        t.fds[static_cast<int>(observed.value)] = copy;
+        bind(op.bind, observed.value);
+      }
+      break;
+    case OpKind::kDup2:
+      if (observed.kind == Outcome::Kind::kOk) {
+        ModelFd copy = t.fds[static_cast<int>(ResolveFd(op.fd))];
+        copy.cloexec = op.cloexec;
+        t.fds[static_cast<int>(ResolveFd(op.fd2))] = copy;
+      }
+      break;
+    case OpKind::kNofile:
+      if (observed.kind == Outcome::Kind::kOk) t.nofile = static_cast<uint64_t>(op.value);
+      break;
+    case OpKind::kHandler:
+      t.handlers[op.signal] = op.handler;
+      break;
+    case OpKind::kReserve: {
+      Task& task = t.tasks[static_cast<size_t>(op.task)];
+      const int fd = LowestFree(t);
+      if (fd >= 0) {
+        task.reserving = true;
+        task.reserved_slot = fd;
+        task.released = false;
+        task.reserve_bind = op.bind;
+      }
+      break;
+    }
+    case OpKind::kRelease: {
+      Task& task = t.tasks[static_cast<size_t>(op.task)];
+      task.released = true;
+      if (task.wake_order == 0) task.wake_order = ++clock_;
+      Quiesce();
+      break;
+    }
+    case OpKind::kTrap: {
+      Task& task = t.tasks[static_cast<size_t>(op.task)];
+      if (!task.alive) break;
+      if (!t.listener) {
+        // LISTENER.CLOSED: no notifier left; the syscall fails with ENOSYS at once.
+        notifs_[static_cast<size_t>(op.notif)].target = op.target;
+        notifs_[static_cast<size_t>(op.notif)].task = op.task;
+        notifs_[static_cast<size_t>(op.notif)].state = NotifState::kGone;
+        notifs_[static_cast<size_t>(op.notif)].returned =
+            AsyncResult{Outcome::Error(ENOSYS), "LISTENER.CLOSED"};
+        break;
+      }
+      CreateNotification(op.target, op.task, op.notif);
+      break;
+    }
+    case OpKind::kSignalTask: {
+      Task& task = t.tasks[static_cast<size_t>(op.task)];
+      if (!task.alive) break;
+      const HandlerKind handler =
+          t.handlers.count(op.signal) ? t.handlers.at(op.signal) : HandlerKind::kDefault;
+      if (handler == HandlerKind::kIgnore) break;  // dropped when sent
+      task.signal_pending = true;
+      task.pending_signal = op.signal;
+      if (task.wake_order == 0) task.wake_order = ++clock_;
+      return;  // acted on when the task runs
+    }
+    case OpKind::kKill:
+      KillTarget(op.target);
+      break;
+    default:
+      break;
+  }
+  Quiesce();
+}
+
+void Model::CreateNotification(int target, int task, int notif_index) {
+  TargetState& t = targets_[static_cast<size_t>(target)];
+  Notif& n = notifs_[static_cast<size_t>(notif_index)];
+  n = Notif{};
+  n.target = target;
+  n.task = task;
+  n.seq = t.next_seq++;
+  n.state = NotifState::kInit;
+  t.tasks[static_cast<size_t>(task)].notif = notif_index;
+  t.notif_list.push_back(notif_index);
+  ++t.requests;
+  DeliverToWaitingRecv(target);
+}
+
+// recv_wait_event wakes every waiter; the highest-priority supervisor thread (the lowest
+// index, then the main thread's op) takes the notification.
+void Model::DeliverToWaitingRecv(int target) {
+  for (;;) {
+    int best = -1;
+    for (size_t i = 0; i < threads_.size(); ++i) {
+      const Thread& thread = threads_[i];
+      if (thread.busy && thread.op == OpKind::kRecv && thread.target == target) {
+        best = static_cast<int>(i);
+        break;
+      }
+    }
+    if (best < 0) return;
+    Thread& thread = threads_[static_cast<size_t>(best)];
+    std::string cell;
+    thread.busy = false;
+    const Outcome taken = TakeNotification(target, thread.pending.buffer, &cell);
+    if (taken.kind == Outcome::Kind::kBlocked) {
+      thread.busy = true;
+      return;
+    }
+    FinishThread(best, taken, cell);
+  }
+}
+
+void Model::FinishThread(int thread, const Outcome& outcome, const std::string& cell) {
+  Thread& t = threads_[static_cast<size_t>(thread)];
+  t.busy = false;
+  t.result = AsyncResult{outcome, cell};
+  // `addfd ... -> F` names the fd the request installed.
+  if (t.pending.kind == OpKind::kAddFd && t.pending.bind >= 0 &&
+      outcome.kind == Outcome::Kind::kOk) {
+    fd_names_[t.pending.bind] = static_cast<int>(outcome.value);
+  }
+  TargetState& target = targets_[static_cast<size_t>(t.target)];
+  if (target.listener_closing && target.listener && !ThreadInListenerIoctl(t.target)) {
+    Detach(t.target);
+  }
+}
+
+// seccomp_handle_addfd, with receive_fd / receive_fd_replace (fs/file.c).
+void Model::HandleRequest(Notif& n, Request request) {
+  TargetState& t = targets_[static_cast<size_t>(n.target)];
+  Outcome result;
+  std::string cell;
+  if (!request.setfd) {
+    const int fd = LowestFree(t);
+    if (fd < 0) {
+      result = Outcome::Error(EMFILE);
+      cell = "ADDFD.RLIMIT";
+    } else {
+      t.fds[fd] = ModelFd{request.file, request.cloexec};
+      result = Outcome::Ok(fd);
+      cell = "ADDFD.OK.LOWEST";
+    }
+  } else if (static_cast<uint64_t>(request.newfd) >= t.nofile) {
+    result = Outcome::Error(EBADF);
+    cell = "ADDFD.SETFD.RLIMIT";
+  } else if (static_cast<uint64_t>(request.newfd) >= env_.nr_open) {
+    result = Outcome::Error(EMFILE);
+    cell = "ADDFD.SETFD.NR_OPEN";
+  } else if (SlotReserved(t, static_cast<int>(request.newfd))) {
+    result = Outcome::Error(EBUSY);
+    cell = "ADDFD.SETFD.RESERVED";
+  } else {
+    const int fd = static_cast<int>(request.newfd);
+    cell = t.fds.count(fd) ? "ADDFD.SETFD.REPLACE" : "ADDFD.SETFD.OK";
+    t.fds[fd] = ModelFd{request.file, request.cloexec};
+    result = Outcome::Ok(fd);
+  }
+  if (request.send) {
+    if (result.kind == Outcome::Kind::kError) {
+      n.state = NotifState::kSent;  // ADDFD.SEND.FAIL_STAYS
+      cell = "ADDFD.SEND.FAIL_STAYS";
+    } else {
+      n.reply_val = result.value;
+      n.reply_error = 0;
+      n.reply_continue = false;
+      cell = "ADDFD.SEND.OK";
+    }
+  }
+  FinishThread(request.thread, result, cell);
+}
+
+// seccomp_do_user_notification's loop for one task, run until it sleeps.
+bool Model::RunTask(int target, int task_index) {
+  TargetState& t = targets_[static_cast<size_t>(target)];
+  Task& task = t.tasks[static_cast<size_t>(task_index)];
+  if (!task.alive) return false;
+  bool changed = false;
+  if (task.notif < 0) {
+    if (task.reserving) changed |= RunReservation(target, task_index);
+    if (task.signal_pending) {
+      // A signal outside the trapped syscall: the handler runs, or it kills the task.
+      const HandlerKind handler = t.handlers.count(task.pending_signal)
+                                      ? t.handlers.at(task.pending_signal)
+                                      : HandlerKind::kDefault;
+      task.signal_pending = false;
+      if (handler == HandlerKind::kDefault) {
+        KillTask(target, task_index);
+      } else if (task.reserving && handler == HandlerKind::kNoRestart) {
+        task.reserving = false;
+        release_result_ = Outcome::Error(EINTR);
+        task.released = false;
+      }
+      changed = true;
+    }
+    task.wake_order = 0;
+    return changed;
+  }
+  const int notif_index = task.notif;
+  Notif& n = notifs_[static_cast<size_t>(notif_index)];
+  const bool wait_killable =
+      (t.decl.filter_flags & uapi::kFilterWaitKillableRecv) != 0 && env_.wait_killable_recv;
+  for (;;) {
+    if (n.done > 0) {
+      --n.done;
+    } else if (task.signal_pending && !(wait_killable && n.state >= NotifState::kSent)) {
+      const HandlerKind handler = t.handlers.count(task.pending_signal)
+                                      ? t.handlers.at(task.pending_signal)
+                                      : HandlerKind::kDefault;
+      task.signal_pending = false;
+      if (handler == HandlerKind::kDefault) {
+        KillTask(target, task_index);
+      } else {
+        Interrupt(target, task_index, false);
+        if (handler == HandlerKind::kRestart) {
+          // The syscall restarts: a new notification, with the next id.
+          CreateNotification(target, task_index, notif_index);
+          notifs_[static_cast<size_t>(notif_index)].restarted = true;
+        } else {
+          notifs_[static_cast<size_t>(notif_index)].returned =
+              AsyncResult{Outcome::Error(EINTR), "ADDFD.TARGET.SIGNALLED"};
+        }
+      }
+      return true;
+    } else {
+      break;  // asleep
+    }
+    changed = true;
+    if (!n.addfds.empty()) {
+      Request request = n.addfds.front();
+      n.addfds.pop_front();
+      HandleRequest(n, request);
+    }
+    if (n.state == NotifState::kReplied) {
+      // The reply is delivered; requests still queued are stranded (ADDFD.STRANDED).
+      while (!n.addfds.empty()) {
+        const Request stranded = n.addfds.front();
+        n.addfds.pop_front();
+        FinishThread(stranded.thread, Outcome::Error(ESRCH), "ADDFD.STRANDED");
+      }
+      n.state = NotifState::kGone;
+      std::erase(t.notif_list, notif_index);
+      task.notif = -1;
+      const bool wk_signal = task.signal_pending;
+      if (n.reply_continue) {
+        n.returned = AsyncResult{Outcome::Error(ENOSYS), "SEND.CONTINUE"};
+      } else {
+        const int64_t raw = n.reply_error != 0 ? n.reply_error : n.reply_val;
+        n.returned = AsyncResult{SyscallReturn(raw), wk_signal && wait_killable
+                                                         ? "ADDFD.WAIT_KILLABLE.FAST_REPLY"
+                                                         : "ADDFD.SEND.OK"};
+      }
+      if (task.signal_pending) {
+        // The handler runs after the syscall; a default action still kills.
+        const HandlerKind handler = t.handlers.count(task.pending_signal)
+                                        ? t.handlers.at(task.pending_signal)
+                                        : HandlerKind::kDefault;
+        task.signal_pending = false;
+        if (handler == HandlerKind::kDefault) KillTask(target, task_index);
+      }
+      return true;
+    }
+  }
+  task.wake_order = 0;
+  return changed;
+}
+
+bool Model::RunReservation(int target, int task_index) {
+  TargetState& t = targets_[static_cast<size_t>(target)];
+  Task& task = t.tasks[static_cast<size_t>(task_index)];
+  if (!task.released) return false;
+  // The FIFO open returns: the reserved slot gets the FIFO's read end.
+  t.fds[task.reserved_slot] = ModelFd{LocalFile(), false};
+  release_result_ = Outcome::Ok(task.reserved_slot);
+  if (task.reserve_bind >= 0) fd_names_[task.reserve_bind] = task.reserved_slot;
+  task.reserving = false;
+  task.released = false;
+  task.reserved_slot = -1;
+  return true;
+}
+
+// The interrupted path of seccomp_do_user_notification.
+void Model::Interrupt(int target, int task_index, bool fatal) {
+  TargetState& t = targets_[static_cast<size_t>(target)];
+  Task& task = t.tasks[static_cast<size_t>(task_index)];
+  if (task.notif < 0) return;
+  Notif& n = notifs_[static_cast<size_t>(task.notif)];
+  while (!n.addfds.empty()) {
+    const Request queued = n.addfds.front();
+    n.addfds.pop_front();
+    FinishThread(queued.thread, Outcome::Error(ESRCH),
+                 fatal ? "ADDFD.TARGET.KILLED" : "ADDFD.TARGET.SIGNALLED");
+  }
+  n.state = NotifState::kGone;
+  std::erase(t.notif_list, task.notif);
+  task.notif = -1;
+}
+
+void Model::KillTask(int target, int task_index) {
+  if (task_index == 0) {
+    // The callers die with the leader (PR_SET_PDEATHSIG).
+    KillTarget(target);
+    return;
+  }
+  TargetState& t = targets_[static_cast<size_t>(target)];
+  Task& task = t.tasks[static_cast<size_t>(task_index)];
+  Interrupt(target, task_index, true);
+  task.alive = false;
+  task.reserving = false;
+  task.signal_pending = false;
+}
+
+void Model::KillTarget(int target) {
+  TargetState& t = targets_[static_cast<size_t>(target)];
+  for (size_t i = 0; i < t.tasks.size(); ++i) {
+    Interrupt(target, static_cast<int>(i), true);
+    t.tasks[i].alive = false;
+    t.tasks[i].reserving = false;
+    t.tasks[i].signal_pending = false;
+  }
+  t.alive = false;
+  t.fds.clear();
+  // No users left: a blocked RECV wakes with ENOENT (RECV.EMPTY, 6.11+).
+  if (env_.recv_enoent) {
+    for (size_t i = 0; i < threads_.size(); ++i) {
+      Thread& thread = threads_[i];
+      if (thread.busy && thread.op == OpKind::kRecv && thread.target == target) {
+        FinishThread(static_cast<int>(i), Outcome::Error(ENOENT), "RECV.EMPTY");
+      }
+    }
+  }
+}
+
+// seccomp_notify_detach: every unanswered notification is answered ENOSYS.
+void Model::Detach(int target) {
+  TargetState& t = targets_[static_cast<size_t>(target)];
+  for (int index : t.notif_list) {
+    Notif& n = notifs_[static_cast<size_t>(index)];
+    if (n.state == NotifState::kReplied) continue;
+    n.state = NotifState::kReplied;
+    n.reply_error = -ENOSYS;
+    n.reply_val = 0;
+    n.reply_continue = false;
+    ++n.done;
+  }
+  t.listener = false;
+  t.listener_closing = false;
+}
+
+void Model::Quiesce() {
+  for (int round = 0; round < 1000; ++round) {
+    // Tasks run in the order they were woken.
+    std::vector<std::pair<int64_t, std::pair<int, int>>> order;
+    for (size_t ti = 0; ti < targets_.size(); ++ti) {
+      const TargetState& t = targets_[ti];
+      for (size_t k = 0; k < t.tasks.size(); ++k) {
+        const Task& task = t.tasks[k];
+        if (!task.alive) continue;
+        const bool runnable =
+            task.signal_pending || (task.reserving && task.released) ||
+            (task.notif >= 0 && notifs_[static_cast<size_t>(task.notif)].done > 0);
+        if (runnable) {
+          order.push_back({task.wake_order == 0 ? clock_ + 1 : task.wake_order,
+                           {static_cast<int>(ti), static_cast<int>(k)}});
+        }
+      }
+    }
+    if (order.empty()) return;
+    std::sort(order.begin(), order.end());
+    bool changed = false;
+    for (const auto& [when, who] : order) changed |= RunTask(who.first, who.second);
+    if (!changed) return;
+  }
+}
+
+}  // namespace addfdlab

@@ -1,0 +1,380 @@
+// Scenario names, outcome text and the validator that keeps every scenario canonical.
+#include "addfdlab/scenario.h"
+
+#include <set>
+
+#include "addfdlab/result.h"
+
+namespace addfdlab {
+namespace {
+
+constexpr const char* kOpKindNames[kOpKindCount] = {
+    "open",     "pipe",      "socketpair", "close",          "dup",
+    "dup2",     "nofile",    "handler",    "install_filter", "reserve",
+    "release",  "trap",      "returned",   "signal",         "kill",
+    "recv",     "addfd",     "send",       "id_valid",       "set_flags",
+    "ioctl",    "close_listener", "wait",  "signal_thread",  "settle",
+};
+
+constexpr const char* kSourceKindNames[kSourceKindCount] = {
+    "memfd", "memfd2", "pipe_r", "pipe_w", "socket", "devnull", "opath", "listener", "closed", "huge",
+};
+
+// The Op fields a kind uses; every other field must stay at its default.
+enum Field : uint32_t {
+  kTarget = 1u << 0,       // target index (notif kinds take the trap's target instead)
+  kThreadOn = 1u << 1,     // -1, or a thread started here or earlier
+  kThreadUsed = 1u << 2,   // a thread an earlier op started on
+  kTask = 1u << 3,         // 0..callers
+  kTaskCaller = 1u << 4,   // 1..callers
+  kNotifUse = 1u << 5,     // a notification an earlier trap bound
+  kNotifBind = 1u << 6,    // binds the next notification
+  kBind = 1u << 7,         // binds the next fd name
+  kBind2 = 1u << 8,        // binds the fd name after that
+  kBindOptional = 1u << 9, // -1 or binds the next fd name
+  kFd = 1u << 10,
+  kFd2 = 1u << 11,
+  kValue = 1u << 12,
+  kIdDelta = 1u << 13,
+  kFlags = 1u << 14,
+  kNewfdFlags = 1u << 15,
+  kError = 1u << 16,
+  kSize = 1u << 17,
+  kSrc = 1u << 18,
+  kFile = 1u << 19,
+  kBuffer = 1u << 20,
+  kArg = 1u << 21,
+  kHandler = 1u << 22,
+  kSignal = 1u << 23,
+  kCloexec = 1u << 24,
+  kLegacy = 1u << 25,
+  kRestart = 1u << 26,
+};
+
+uint32_t FieldsOf(OpKind kind) {
+  switch (kind) {
+    case OpKind::kOpen:
+      return kTarget | kFile | kCloexec | kBind;
+    case OpKind::kPipe:
+    case OpKind::kSocketpair:
+      return kTarget | kCloexec | kBind | kBind2;
+    case OpKind::kClose:
+      return kTarget | kFd;
+    case OpKind::kDup:
+      return kTarget | kFd | kValue | kCloexec | kBind;
+    case OpKind::kDup2:
+      return kTarget | kFd | kFd2 | kCloexec;
+    case OpKind::kNofile:
+      return kTarget | kValue;
+    case OpKind::kHandler:
+      return kTarget | kSignal | kHandler;
+    case OpKind::kInstallFilter:
+      return kTarget | kFlags;
+    case OpKind::kReserve:
+      return kTarget | kTaskCaller | kBind;
+    case OpKind::kRelease:
+      return kTarget | kTask;
+    case OpKind::kTrap:
+      return kTarget | kTaskCaller | kNotifBind;
+    case OpKind::kReturned:
+      return kNotifUse;
+    case OpKind::kSignalTask:
+      return kTarget | kTask | kSignal;
+    case OpKind::kKill:
+    case OpKind::kCloseListener:
+      return kTarget;
+    case OpKind::kRecv:
+      return kTarget | kThreadOn | kBuffer;
+    case OpKind::kAddFd:
+      return kNotifUse | kThreadOn | kIdDelta | kFlags | kSrc | kFd | kNewfdFlags | kSize | kArg |
+             kBindOptional;
+    case OpKind::kSend:
+      return kNotifUse | kThreadOn | kIdDelta | kFd | kError | kFlags;
+    case OpKind::kIdValid:
+      return kNotifUse | kIdDelta | kLegacy;
+    case OpKind::kSetFlags:
+    case OpKind::kIoctl:
+      return kTarget | kValue;
+    case OpKind::kWait:
+      return kThreadUsed;
+    case OpKind::kSignalThread:
+      return kThreadUsed | kRestart;
+    case OpKind::kSettle:
+      return 0;
+  }
+  return 0;
+}
+
+// The name of the first field that `kind` does not use and `op` sets, or nullptr.
+const char* UnusedFieldSet(const Op& op, uint32_t fields) {
+  const Op def;
+  // Notification kinds carry their trap's target; it is checked with the notification.
+  if (!(fields & (kTarget | kNotifUse)) && op.target != def.target) return "target";
+  if (!(fields & (kThreadOn | kThreadUsed)) && op.thread != def.thread) return "thread";
+  if (!(fields & (kTask | kTaskCaller)) && op.task != def.task) return "task";
+  if (!(fields & (kNotifUse | kNotifBind)) && op.notif != def.notif) return "notif";
+  if (!(fields & (kBind | kBindOptional)) && op.bind != def.bind) return "bind";
+  if (!(fields & kBind2) && op.bind2 != def.bind2) return "bind2";
+  if (!(fields & kFd) && op.fd != def.fd) return "fd";
+  if (!(fields & kFd2) && op.fd2 != def.fd2) return "fd2";
+  if (!(fields & kValue) && op.value != def.value) return "value";
+  if (!(fields & kIdDelta) && op.id_delta != def.id_delta) return "id_delta";
+  if (!(fields & kFlags) && op.flags != def.flags) return "flags";
+  if (!(fields & kNewfdFlags) && op.newfd_flags != def.newfd_flags) return "newfd_flags";
+  if (!(fields & kError) && op.error != def.error) return "error";
+  if (!(fields & kSize) && op.size != def.size) return "size";
+  if (!(fields & kSrc) && op.src != def.src) return "src";
+  if (!(fields & kFile) && op.file != def.file) return "file";
+  if (!(fields & kBuffer) && op.buffer != def.buffer) return "buffer";
+  if (!(fields & kArg) && op.arg != def.arg) return "arg";
+  if (!(fields & kHandler) && op.handler != def.handler) return "handler";
+  if (!(fields & kSignal) && op.signal != def.signal) return "signal";
+  if (!(fields & kCloexec) && op.cloexec != def.cloexec) return "cloexec";
+  if (!(fields & kLegacy) && op.legacy != def.legacy) return "legacy";
+  if (!(fields & kRestart) && op.restart != def.restart) return "restart";
+  return nullptr;
+}
+
+std::string CheckExpect(const Expect& expect) {
+  if (!expect.present) {
+    return expect == Expect{} ? "" : "an absent expectation must stay at its defaults";
+  }
+  const Outcome& outcome = expect.outcome;
+  switch (outcome.kind) {
+    case Outcome::Kind::kOk:
+      if (outcome.err != 0) return "an expected success carries an errno";
+      if (expect.any_value && outcome.value != 0) return "'expect ok' carries a value";
+      return "";
+    case Outcome::Kind::kError:
+      if (outcome.err < 1 || outcome.err > kMaxErrno) {
+        return "expected errno " + std::to_string(outcome.err) + " is outside 1.." +
+               std::to_string(kMaxErrno);
+      }
+      if (outcome.value != 0 || expect.any_value) return "an expected error carries a value";
+      return "";
+    case Outcome::Kind::kBlocked:
+      if (outcome.value != 0 || outcome.err != 0 || expect.any_value) {
+        return "an expected block carries a value";
+      }
+      return "";
+  }
+  return "unknown outcome kind";
+}
+
+std::string CheckNames(const std::vector<std::string>& names, const char* what) {
+  std::set<std::string> seen;
+  for (const std::string& name : names) {
+    if (!IsScenarioName(name)) return std::string("invalid ") + what + " name '" + name + "'";
+    if (!seen.insert(name).second) return std::string("duplicate ") + what + " name '" + name + "'";
+  }
+  return "";
+}
+
+std::string TooMany(const char* what, size_t count, int max) {
+  return "too many " + std::string(what) + " (" + std::to_string(count) + ", max " +
+         std::to_string(max) + ")";
+}
+
+// Walks the ops in order, tracking what is bound.
+class Validator {
+ public:
+  explicit Validator(const Scenario& scenario) : s_(scenario) {}
+
+  std::string Run() {
+    if (s_.targets.empty()) return "no target declared";
+    if (s_.targets.size() > kMaxTargets) return TooMany("targets", s_.targets.size(), kMaxTargets);
+    if (s_.threads.size() > kMaxThreads) return TooMany("threads", s_.threads.size(), kMaxThreads);
+    if (s_.notifs.size() > kMaxNotifs) return TooMany("notifications", s_.notifs.size(), kMaxNotifs);
+    if (s_.fd_names.size() > kMaxFdNames) {
+      return TooMany("fd names", s_.fd_names.size(), kMaxFdNames);
+    }
+    if (s_.ops.size() > kMaxOps) return TooMany("ops", s_.ops.size(), kMaxOps);
+    for (const std::string& cell : s_.cells) {
+      if (!IsCellId(cell)) return "invalid cell ID '" + cell + "'";
+    }
+    std::set<std::string> target_names;
+    for (const TargetDecl& target : s_.targets) {
+      if (!IsScenarioName(target.name)) return "invalid target name '" + target.name + "'";
+      if (!target_names.insert(target.name).second) {
+        return "duplicate target name '" + target.name + "'";
+      }
+      if (target.callers < 0 || target.callers > kMaxCallers) {
+        return "target '" + target.name + "' has " + std::to_string(target.callers) +
+               " callers (0.." + std::to_string(kMaxCallers) + ")";
+      }
+    }
+    for (auto [names, what] : {std::pair{&s_.threads, "thread"}, std::pair{&s_.notifs, "notification"},
+                               std::pair{&s_.fd_names, "fd"}}) {
+      std::string problem = CheckNames(*names, what);
+      if (!problem.empty()) return problem;
+    }
+    for (size_t i = 0; i < s_.ops.size(); ++i) {
+      std::string problem = CheckOp(s_.ops[i]);
+      if (!problem.empty()) {
+        const auto kind = static_cast<int>(s_.ops[i].kind);
+        const char* name = kind < kOpKindCount ? kOpKindNames[kind] : "?";
+        return "op " + std::to_string(i + 1) + " (" + name + "): " + problem;
+      }
+    }
+    if (threads_ != s_.threads.size()) {
+      return "thread '" + s_.threads[threads_] + "' is never used";
+    }
+    if (notifs_.size() != s_.notifs.size()) {
+      return "notification '" + s_.notifs[notifs_.size()] + "' is never bound";
+    }
+    if (fds_ != s_.fd_names.size()) return "fd name '" + s_.fd_names[fds_] + "' is never bound";
+    return "";
+  }
+
+ private:
+  std::string CheckOp(const Op& op) {
+    if (static_cast<int>(op.kind) >= kOpKindCount) return "unknown op kind";
+    const uint32_t fields = FieldsOf(op.kind);
+    if (const char* field = UnusedFieldSet(op, fields)) {
+      return std::string("field '") + field + "' is not used by this op and must stay at its default";
+    }
+    if ((fields & kTarget) && (op.target < 0 || static_cast<size_t>(op.target) >= s_.targets.size())) {
+      return "target " + std::to_string(op.target) + " out of range";
+    }
+    if (fields & kNotifUse) {
+      if (op.notif < 0 || static_cast<size_t>(op.notif) >= notifs_.size()) {
+        return "notification " + std::to_string(op.notif) + " used before a trap binds it";
+      }
+      if (op.target != notifs_[static_cast<size_t>(op.notif)]) {
+        return "target " + std::to_string(op.target) + " is not the target of notification '" +
+               s_.notifs[static_cast<size_t>(op.notif)] + "'";
+      }
+    }
+    if (fields & (kTask | kTaskCaller)) {
+      const int callers = s_.targets[static_cast<size_t>(op.target)].callers;
+      const int lowest = (fields & kTaskCaller) ? 1 : 0;
+      if (op.task < lowest || op.task > callers) {
+        return "task " + std::to_string(op.task) + " out of range " + std::to_string(lowest) +
+               ".." + std::to_string(callers);
+      }
+    }
+    if (fields & kThreadOn) {
+      if (op.thread < -1 || static_cast<size_t>(op.thread + 1) > threads_ + 1) {
+        return "thread " + std::to_string(op.thread) + " used out of order";
+      }
+      if (static_cast<size_t>(op.thread) == threads_) {
+        if (threads_ >= s_.threads.size()) return "thread " + std::to_string(op.thread) + " out of range";
+        ++threads_;
+      }
+    }
+    if ((fields & kThreadUsed) && (op.thread < 0 || static_cast<size_t>(op.thread) >= threads_)) {
+      return "thread " + std::to_string(op.thread) + " has no op started on it";
+    }
+    if (fields & kFd) {
+      std::string problem = CheckFdRef(op.fd);
+      if (!problem.empty()) return problem;
+    }
+    if (fields & kFd2) {
+      std::string problem = CheckFdRef(op.fd2);
+      if (!problem.empty()) return problem;
+    }
+    if ((fields & kSrc) && static_cast<int>(op.src) >= kSourceKindCount) return "unknown source";
+    if ((fields & kFile) && static_cast<int>(op.file) > static_cast<int>(FileKind::kMemfd)) {
+      return "unknown file";
+    }
+    if ((fields & kBuffer) && static_cast<int>(op.buffer) > static_cast<int>(BufferKind::kReadOnly)) {
+      return "unknown buffer";
+    }
+    if ((fields & kArg) && static_cast<int>(op.arg) > static_cast<int>(AddFdArg::kUnreadable)) {
+      return "unknown addfd argument";
+    }
+    if ((fields & kHandler) &&
+        static_cast<int>(op.handler) > static_cast<int>(HandlerKind::kIgnore)) {
+      return "unknown handler";
+    }
+    if ((fields & kSignal) && (op.signal < 1 || op.signal > kMaxSignal)) {
+      return "signal " + std::to_string(op.signal) + " out of range 1.." + std::to_string(kMaxSignal);
+    }
+    // Bindings come after the references: `dup f0 -> f1` reads f0 before binding f1.
+    if (fields & kNotifBind) {
+      if (op.notif != static_cast<int>(notifs_.size()) || notifs_.size() >= s_.notifs.size()) {
+        return "trap binds notification " + std::to_string(op.notif) + ", expected " +
+               std::to_string(notifs_.size());
+      }
+      notifs_.push_back(op.target);
+    }
+    if ((fields & kBind) || ((fields & kBindOptional) && op.bind != -1)) {
+      std::string problem = Bind(op.bind);
+      if (!problem.empty()) return problem;
+    }
+    if (fields & kBind2) {
+      std::string problem = Bind(op.bind2);
+      if (!problem.empty()) return problem;
+    }
+    return CheckExpect(op.expect);
+  }
+
+  std::string CheckFdRef(const FdRef& ref) const {
+    if (ref.name == -1) return "";
+    if (ref.name < -1 || static_cast<size_t>(ref.name) >= fds_) {
+      return "fd name " + std::to_string(ref.name) + " used before an op binds it";
+    }
+    if (ref.literal != 0) return "an fd name reference carries a literal";
+    return "";
+  }
+
+  std::string Bind(int name) {
+    if (name != static_cast<int>(fds_) || fds_ >= s_.fd_names.size()) {
+      return "binds fd name " + std::to_string(name) + ", expected " + std::to_string(fds_);
+    }
+    ++fds_;
+    return "";
+  }
+
+  const Scenario& s_;
+  size_t threads_ = 0;       // threads started so far
+  size_t fds_ = 0;           // fd names bound so far
+  std::vector<int> notifs_;  // the target of each notification bound so far
+};
+
+}  // namespace
+
+const char* OpKindName(OpKind kind) {
+  const auto index = static_cast<size_t>(kind);
+  return index < kOpKindCount ? kOpKindNames[index] : "unknown";
+}
+
+const char* SourceKindName(SourceKind kind) {
+  const auto index = static_cast<size_t>(kind);
+  return index < kSourceKindCount ? kSourceKindNames[index] : "unknown";
+}
+
+std::string DescribeOutcome(const Outcome& outcome) {
+  switch (outcome.kind) {
+    case Outcome::Kind::kOk:
+      return outcome.value == 0 ? "ok" : "ok " + std::to_string(outcome.value);
+    case Outcome::Kind::kError:
+      return ErrnoName(outcome.err);
+    case Outcome::Kind::kBlocked:
+      return "blocked";
+  }
+  return "unknown";
+}
+
+bool IsScenarioName(std::string_view name) {
+  if (name.empty() || name.size() > kMaxNameLength) return false;
+  for (size_t i = 0; i < name.size(); ++i) {
+    const char c = name[i];
+    const bool alpha = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
+    const bool digit = c >= '0' && c <= '9';
+    if (!alpha && !(digit && i > 0)) return false;
+  }
+  return true;
+}
+
+bool IsCellId(std::string_view id) {
+  if (id.empty() || id.size() > kMaxNameLength) return false;
+  for (const char c : id) {
+    if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.')) return false;
+  }
+  return true;
+}
+
+std::string ValidateScenario(const Scenario& scenario) { return Validator(scenario).Run(); }
+
+}  // namespace addfdlab

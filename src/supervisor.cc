@@ -1,0 +1,143 @@
+// Supervisor threads and scheduling.
+#include "addfdlab/supervisor.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+
+#include "addfdlab/unique_fd.h"
+
+namespace addfdlab {
+namespace {
+
+void NoteInterrupt(int) {}
+
+void InstallInterruptHandlers() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    for (bool restart : {false, true}) {
+      struct sigaction act {};
+      act.sa_handler = NoteInterrupt;
+      act.sa_flags = restart ? SA_RESTART : 0;
+      sigemptyset(&act.sa_mask);
+      ::sigaction(InterruptSignal(restart), &act, nullptr);
+    }
+  });
+}
+
+}  // namespace
+
+int InterruptSignal(bool restart) { return SIGRTMIN + (restart ? 5 : 4); }
+
+bool SetScheduling(int cpu, int policy, int priority) {
+  if (cpu >= 0) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(static_cast<size_t>(cpu), &set);
+    if (::sched_setaffinity(0, sizeof(set), &set) != 0) return false;
+  }
+  struct sched_param param {};
+  param.sched_priority = policy == SCHED_FIFO ? priority : 0;
+  return ::sched_setscheduler(0, policy, &param) == 0;
+}
+
+char TaskState(pid_t pid, pid_t tid) {
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", pid, tid);
+  UniqueFd fd(::open(path, O_RDONLY | O_CLOEXEC));
+  if (!fd) return 0;
+  char buf[512];
+  const ssize_t n = ::read(fd.get(), buf, sizeof(buf) - 1);
+  if (n <= 0) return 0;
+  buf[n] = '\0';
+  // "pid (comm) S ...": comm may hold spaces and parentheses; the state follows the last ')'.
+  const char* paren = std::strrchr(buf, ')');
+  return paren != nullptr && paren[1] == ' ' ? paren[2] : 0;
+}
+
+SupervisorThread::SupervisorThread(int cpu, bool fifo, int priority) {
+  InstallInterruptHandlers();
+  thread_ = std::thread([this, cpu, fifo, priority] { Loop(cpu, fifo, priority); });
+  while (tid_.load() == 0) std::this_thread::yield();
+}
+
+SupervisorThread::~SupervisorThread() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+void SupervisorThread::Loop(int cpu, bool fifo, int priority) {
+  if (cpu >= 0) SetScheduling(cpu, fifo ? SCHED_FIFO : SCHED_OTHER, priority);
+  tid_.store(static_cast<pid_t>(::syscall(SYS_gettid)));
+  std::unique_lock<std::mutex> lock(mutex_);
+  for (;;) {
+    cv_.wait(lock, [this] { return stop_ || has_job_; });
+    if (stop_) return;
+    std::function<Outcome()> job = std::move(job_);
+    has_job_ = false;
+    lock.unlock();
+    running_job_.store(true);
+    const Outcome outcome = job();
+    running_job_.store(false);
+    lock.lock();
+    outcome_ = outcome;
+    done_ = true;
+    busy_.store(false);
+    cv_.notify_all();
+  }
+}
+
+bool SupervisorThread::Start(std::function<Outcome()> job, Clock::time_point deadline) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    job_ = std::move(job);
+    has_job_ = true;
+    done_ = false;
+    busy_.store(true);
+  }
+  cv_.notify_all();
+  // Under SCHED_FIFO the thread has already run until it slept or finished; otherwise
+  // wait until it has picked up the job and is asleep in the kernel.
+  while (Clock::now() < deadline) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (done_) return true;
+      if (!has_job_ && running_job_.load() && Sleeping()) return true;
+    }
+    ::usleep(20);
+  }
+  return false;
+}
+
+std::optional<Outcome> SupervisorThread::TryResult() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!done_) return std::nullopt;
+  return outcome_;
+}
+
+std::optional<Outcome> SupervisorThread::Result(Clock::time_point deadline) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  if (!cv_.wait_until(lock, deadline, [this] { return done_; })) return std::nullopt;
+  return outcome_;
+}
+
+void SupervisorThread::Interrupt(bool restart) {
+  ::syscall(SYS_tgkill, ::getpid(), tid_.load(), InterruptSignal(restart));
+}
+
+bool SupervisorThread::Sleeping() const {
+  const char state = TaskState(::getpid(), tid_.load());
+  return state == 'S' || state == 'D';
+}
+
+}  // namespace addfdlab

@@ -1,0 +1,252 @@
+// The binary scenario codec: round trips, totality on random bytes, truncation, versions.
+#include "addfdlab/scenario_codec.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "addfdlab/scenario_text.h"
+
+namespace addfdlab {
+namespace {
+
+std::optional<Scenario> Decode(const std::vector<uint8_t>& bytes) {
+  return DecodeScenario(bytes.data(), bytes.size());
+}
+
+Scenario ParseOrDie(const std::string& text) {
+  ParseError error;
+  std::optional<Scenario> s = ParseScenario(text, "test.scn", &error);
+  EXPECT_TRUE(s.has_value()) << error.ToString();
+  return s.value_or(Scenario{});
+}
+
+std::vector<Scenario> TestScenarios() {
+  std::vector<Scenario> out;
+  for (const auto& entry : std::filesystem::directory_iterator(ADDFDLAB_SCN_DIR)) {
+    if (entry.path().extension() != ".scn") continue;
+    std::ifstream in(entry.path(), std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    Scenario s = ParseOrDie(text.str());
+    s.cells.clear();  // cells are text only
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+// A decoded scenario is valid and round-trips through both forms.
+void ExpectDecodedIsSound(const Scenario& s) {
+  ASSERT_EQ(ValidateScenario(s), "") << PrintScenario(s);
+  EXPECT_TRUE(s.cells.empty());
+  const std::string text = PrintScenario(s);
+  ParseError error;
+  const std::optional<Scenario> parsed = ParseScenario(text, "decoded.scn", &error);
+  ASSERT_TRUE(parsed.has_value()) << error.ToString() << "\n" << text;
+  EXPECT_EQ(*parsed, s) << text;
+  const std::optional<Scenario> again = Decode(EncodeScenario(s));
+  ASSERT_TRUE(again.has_value()) << text;
+  EXPECT_EQ(*again, s) << text;
+}
+
+TEST(ScenarioCodec, RoundTripsTestScenarios) {
+  const std::vector<Scenario> scenarios = TestScenarios();
+  ASSERT_GE(scenarios.size(), 4u);
+  for (const Scenario& s : scenarios) {
+    ASSERT_EQ(ValidateScenario(s), "");
+    const std::optional<Scenario> decoded = Decode(EncodeScenario(s));
+    ASSERT_TRUE(decoded.has_value()) << PrintScenario(s);
+    EXPECT_EQ(*decoded, s) << PrintScenario(s);
+  }
+}
+
+TEST(ScenarioCodec, RoundTripsExtremeValues) {
+  const Scenario s = ParseOrDie(
+      "target t0 filter=0xffffffff callers=4\n"
+      "target t1 filter=0x7f callers=0\n"
+      "trap t0.4 -> n0\n"
+      "on th0: addfd n0-9223372036854775808 flags=0xffffffff newfd=-9223372036854775808 "
+      "newfd_flags=0xffffffff size=4294967295 src=huge arg=unreadable -> f0 expect ok\n"
+      "on th1: addfd n0+127 newfd=-256 expect ok=-127\n"
+      "on th1: addfd n0-127 newfd=255 expect ok=128\n"
+      "send n0+128 val=-257 error=-2147483648 flags=4294967295 expect 4095\n"
+      "send n0 val=256 error=2147483647 expect EPERM\n"
+      "nofile t1 -9223372036854775808\n"
+      "dup t0 f0 min=9223372036854775807 -> f1\n"
+      "set_flags t0 0xffffffffffffffff\n"
+      "ioctl t1 0x8000000000000000\n"
+      "handler t1 64 ignore\n"
+      "signal t0.0 1 expect blocked\n"
+      "returned n0 expect ok=-9223372036854775808\n"
+      "wait th1 expect ok=n0\n"
+      "signal_thread th0 restart\n");
+  ASSERT_EQ(ValidateScenario(s), "");
+  const std::vector<uint8_t> bytes = EncodeScenario(s);
+  EXPECT_EQ(bytes[1] & 0x80, 0);  // default names: no name table
+  const std::optional<Scenario> decoded = Decode(bytes);
+  ASSERT_TRUE(decoded.has_value());
+  EXPECT_EQ(*decoded, s);
+}
+
+TEST(ScenarioCodec, SmallScenarioHasTheDocumentedLayout) {
+  const Scenario s = ParseOrDie("target t0\ntrap t0.1 -> n0\nrecv t0\nsettle\n");
+  // version, header, filter NEW_LISTENER, callers 2, trap(11) t0 task 1+0, recv(15) main
+  // thread, t0, zeroed buffer, settle(24).
+  EXPECT_EQ(EncodeScenario(s),
+            (std::vector<uint8_t>{1, 0x00, 8, 2, 11, 0, 0, 15, 0, 0, 0, 24}));
+  const Scenario named = ParseOrDie("target t0\ntrap t0.1 -> n\n");
+  // The name table: 0 target, 0 thread, 1 notification ("n"), 0 fd names.
+  EXPECT_EQ(EncodeScenario(named),
+            (std::vector<uint8_t>{1, 0x80, 8, 2, 1, 2, 't', '0', 0, 1, 1, 'n', 0, 11, 0, 0}));
+}
+
+std::vector<uint8_t> Cat(std::initializer_list<std::vector<uint8_t>> parts) {
+  std::vector<uint8_t> out;
+  for (const std::vector<uint8_t>& part : parts) out.insert(out.end(), part.begin(), part.end());
+  return out;
+}
+
+// An addfd's fields after its thread and notification bytes, all zero.
+const std::vector<uint8_t> kAddFdZeroTail(18, 0);
+
+TEST(ScenarioCodec, TypedReferencesWrapAndUnusableOpsAreDropped) {
+  // trap (11 + 25) with target byte 7 (mod 1 target) and task byte 9 (1 + 9 % 2 = 2);
+  // then an addfd (16) on the main thread and notification byte 200 (mod 1).
+  const std::vector<uint8_t> bytes =
+      Cat({{1, 0, 8, 2}, {36, 7, 9}, {16, 0, 200}, kAddFdZeroTail, {24}});
+  const std::optional<Scenario> s = Decode(bytes);
+  ASSERT_TRUE(s.has_value());
+  ExpectDecodedIsSound(*s);
+  ASSERT_EQ(s->ops.size(), 3u);
+  EXPECT_EQ(s->ops[0].kind, OpKind::kTrap);
+  EXPECT_EQ(s->ops[0].task, 2);
+  EXPECT_EQ(s->ops[1].kind, OpKind::kAddFd);
+  EXPECT_EQ(s->ops[1].notif, 0);
+  EXPECT_EQ(s->ops[1].size, 0u);  // raw: the kernel decides what a size of 0 means
+  EXPECT_EQ(s->ops[2].kind, OpKind::kSettle);
+  EXPECT_EQ(s->notifs, (std::vector<std::string>{"n0"}));
+
+  // Without a trap first, the addfd has no notification to name: it is dropped, and
+  // so are a wait with no thread and a trap on a target without callers.
+  const std::optional<Scenario> dropped =
+      Decode(Cat({{1, 0, 8, 0}, {16, 0, 200}, kAddFdZeroTail, {22, 0}, {11, 0, 0}, {24}}));
+  ASSERT_TRUE(dropped.has_value());
+  ExpectDecodedIsSound(*dropped);
+  ASSERT_EQ(dropped->ops.size(), 1u);
+  EXPECT_EQ(dropped->ops[0].kind, OpKind::kSettle);
+}
+
+TEST(ScenarioCodec, WrongVersionAndShortHeadersAreRejected) {
+  EXPECT_FALSE(DecodeScenario(nullptr, 0).has_value());
+  EXPECT_FALSE(Decode({}).has_value());
+  EXPECT_FALSE(Decode({0, 0, 8, 2}).has_value());
+  EXPECT_FALSE(Decode({2, 0, 8, 2}).has_value());
+  EXPECT_FALSE(Decode({0xff, 0, 8, 2}).has_value());
+  EXPECT_FALSE(Decode({1}).has_value());
+  EXPECT_FALSE(Decode({1, 0}).has_value());
+  EXPECT_FALSE(Decode({1, 0, 8}).has_value());
+  EXPECT_FALSE(Decode({1, 0, 0x80, 0, 0, 0}).has_value());  // wide filter cut short
+  EXPECT_FALSE(Decode({1, 1, 8, 2, 8}).has_value());        // second target cut short
+  const std::optional<Scenario> empty = Decode({1, 0, 8, 2});
+  ASSERT_TRUE(empty.has_value());
+  EXPECT_TRUE(empty->ops.empty());
+  ExpectDecodedIsSound(*empty);
+  // Every version byte but kCodecVersion is rejected, whatever follows.
+  std::vector<uint8_t> bytes = EncodeScenario(TestScenarios().front());
+  for (int version = 0; version < 256; ++version) {
+    bytes[0] = static_cast<uint8_t>(version);
+    EXPECT_EQ(Decode(bytes).has_value(), version == kCodecVersion) << version;
+  }
+}
+
+TEST(ScenarioCodec, BadNameTablesAreRejected) {
+  // A name that is not an identifier.
+  EXPECT_FALSE(Decode({1, 0x80, 8, 2, 1, 1, '9', 0, 0, 0}).has_value());
+  // An empty name, a table longer than the limit, a cut-short table.
+  EXPECT_FALSE(Decode({1, 0x80, 8, 2, 1, 0, 0, 0, 0}).has_value());
+  EXPECT_FALSE(Decode({1, 0x80, 8, 2, 3, 1, 'a', 1, 'b', 1, 'c', 0, 0, 0}).has_value());
+  EXPECT_FALSE(Decode({1, 0x80, 8, 2, 0, 0, 0, 1, 5, 'a'}).has_value());
+  // The table names fd 0 "f1"; a pipe binds two fds, and fd 1's default name is "f1" too.
+  EXPECT_FALSE(Decode({1, 0x80, 8, 2, 0, 0, 0, 1, 2, 'f', '1', 1, 0, 0}).has_value());
+  // Unused table entries are ignored.
+  const std::optional<Scenario> s = Decode({1, 0x80, 8, 2, 1, 1, 'x', 0, 1, 1, 'n', 0, 24});
+  ASSERT_TRUE(s.has_value());
+  EXPECT_EQ(s->targets[0].name, "x");
+  EXPECT_TRUE(s->notifs.empty());
+  ExpectDecodedIsSound(*s);
+}
+
+TEST(ScenarioCodec, TruncationStopsAtTheLastCompleteOp) {
+  for (const Scenario& s : TestScenarios()) {
+    const std::vector<uint8_t> bytes = EncodeScenario(s);
+    size_t last_ops = 0;
+    bool decoded_any = false;
+    for (size_t length = 0; length <= bytes.size(); ++length) {
+      const std::optional<Scenario> prefix = DecodeScenario(bytes.data(), length);
+      if (!prefix.has_value()) {
+        EXPECT_FALSE(decoded_any) << "a longer prefix decoded, then " << length << " did not";
+        continue;
+      }
+      decoded_any = true;
+      ExpectDecodedIsSound(*prefix);
+      ASSERT_LE(prefix->ops.size(), s.ops.size());
+      EXPECT_GE(prefix->ops.size(), last_ops);
+      last_ops = prefix->ops.size();
+      for (size_t i = 0; i < prefix->ops.size(); ++i) EXPECT_EQ(prefix->ops[i], s.ops[i]) << i;
+      EXPECT_EQ(prefix->targets, s.targets);
+    }
+    EXPECT_EQ(Decode(bytes), s);
+  }
+}
+
+TEST(ScenarioCodec, RandomBytesDecodeToValidScenarios) {
+  constexpr int kInputs = 2000;
+  int decoded = 0;
+  size_t ops = 0;
+  for (int seed = 0; seed < kInputs; ++seed) {
+    std::mt19937 rng(static_cast<uint32_t>(seed));
+    std::vector<uint8_t> bytes(rng() % 400);
+    for (uint8_t& b : bytes) b = static_cast<uint8_t>(rng());
+    // Mostly the right version and no name table, so that decoding goes deep.
+    if (!bytes.empty() && rng() % 10 != 0) bytes[0] = kCodecVersion;
+    if (bytes.size() > 1 && rng() % 4 != 0) bytes[1] &= 0x7f;
+    const std::optional<Scenario> s = Decode(bytes);
+    if (!s.has_value()) continue;
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    ++decoded;
+    ops += s->ops.size();
+    ExpectDecodedIsSound(*s);
+    // Decoding is deterministic.
+    EXPECT_EQ(Decode(bytes), s);
+    if (HasFatalFailure()) return;
+  }
+  EXPECT_GT(decoded, kInputs / 2);
+  EXPECT_GT(ops, static_cast<size_t>(decoded) * 5);  // not just empty scenarios
+}
+
+TEST(ScenarioCodec, EncodingAnInvalidScenarioDoesNotCrash) {
+  Scenario s;
+  Op op;
+  op.kind = OpKind::kAddFd;
+  op.target = 7;
+  op.notif = 99;
+  op.thread = 42;
+  op.fd.name = 1000;
+  op.task = -5;
+  s.ops.push_back(op);
+  op.kind = static_cast<OpKind>(200);
+  s.ops.push_back(op);
+  s.targets.resize(5);
+  s.fd_names.push_back("");
+  const std::vector<uint8_t> bytes = EncodeScenario(s);
+  const std::optional<Scenario> decoded = Decode(bytes);
+  if (decoded.has_value()) {
+    EXPECT_EQ(ValidateScenario(*decoded), "");
+  }
+}
+
+}  // namespace
+}  // namespace addfdlab

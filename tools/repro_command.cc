@@ -1,0 +1,108 @@
+// addfdlab repro: replays a scenario and prints its trace and verdict; with --runs, the
+// reproduction rate of each verdict.
+#include <iostream>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "addfdlab/executor.h"
+#include "commands.h"
+#include "scenario_file.h"
+
+namespace addfdlab::tools {
+namespace {
+
+struct ReproOptions {
+  std::string file;
+  int runs = 1;
+  bool json = false;
+};
+
+nlohmann::json TraceJson(const RunResult& result, const Scenario& scenario) {
+  nlohmann::json ops = nlohmann::json::array();
+  for (const TraceEntry& entry : result.trace) {
+    nlohmann::json op = {{"op", entry.op + 1}, {"text", entry.text}};
+    if (entry.observed) op["observed"] = DescribeOutcome(*entry.observed);
+    nlohmann::json allowed = nlohmann::json::array();
+    for (const Outcome& o : entry.prediction.allowed) allowed.push_back(DescribeOutcome(o));
+    op["allowed"] = allowed;
+    if (!entry.prediction.cell.empty()) op["cell"] = entry.prediction.cell;
+    if (!entry.note.empty()) op["note"] = entry.note;
+    ops.push_back(op);
+  }
+  nlohmann::json verdicts = nlohmann::json::array();
+  for (const Verdict& v : result.verdicts) {
+    verdicts.push_back({{"kind", VerdictKindName(v.kind)},
+                        {"cell", v.cell},
+                        {"op", v.op + 1},
+                        {"fd", v.fd},
+                        {"expected", v.expected},
+                        {"observed", v.observed},
+                        {"detail", v.detail},
+                        {"signature", v.Signature(scenario)},
+                        {"text", v.Describe(scenario)}});
+  }
+  return {{"trace", ops}, {"verdicts", verdicts}, {"deterministic", result.deterministic}};
+}
+
+int RunRepro(const ReproOptions& options) {
+  std::string error;
+  auto scenario = LoadScenario(options.file, &error);
+  if (!scenario) {
+    std::cerr << error << "\n";
+    return kExitUsage;
+  }
+  if (const std::string invalid = ValidateScenario(*scenario); !invalid.empty()) {
+    std::cerr << options.file << ": invalid scenario: " << invalid << "\n";
+    return kExitUsage;
+  }
+  Executor executor;
+  RunResult first = executor.Run(*scenario);
+  std::map<std::string, int> seen;  // verdict signature -> runs it appeared in
+  const auto count = [&](const RunResult& result) {
+    std::map<std::string, bool> once;
+    for (const Verdict& v : result.verdicts) once[v.Signature(*scenario)] = true;
+    for (const auto& [signature, unused] : once) ++seen[signature];
+  };
+  count(first);
+  for (int run = 1; run < options.runs; ++run) count(executor.Run(*scenario));
+
+  if (options.json) {
+    nlohmann::json out = TraceJson(first, *scenario);
+    out["file"] = options.file;
+    out["kernel"] = executor.features().release;
+    out["runs"] = options.runs;
+    nlohmann::json rates = nlohmann::json::object();
+    for (const auto& [signature, runs] : seen) {
+      rates[signature] = static_cast<double>(runs) / options.runs;
+    }
+    out["reproduction"] = rates;
+    std::cout << out.dump(2) << "\n";
+  } else {
+    std::cout << first.Format(*scenario);
+    if (!executor.deterministic()) {
+      std::cout << "note: no SCHED_FIFO here; interleavings are not chosen\n";
+    }
+    if (options.runs > 1) {
+      for (const auto& [signature, runs] : seen) {
+        std::cout << "reproduced " << runs << "/" << options.runs << ": " << signature << "\n";
+      }
+    }
+  }
+  return seen.empty() ? 0 : 1;
+}
+
+}  // namespace
+
+void AddReproCommand(CLI::App& app, Runner& run) {
+  auto options = std::make_shared<ReproOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "repro", "Replay a scenario (.scn text or binary) and print its trace and verdict");
+  cmd->add_option("file", options->file, "The scenario")->required();
+  cmd->add_option("--runs", options->runs, "Replay N times and report each verdict's rate")
+      ->check(CLI::Range(1, 100000));
+  cmd->add_flag("--json", options->json, "Print JSON");
+  cmd->callback([&run, options] { run = [options] { return RunRepro(*options); }; });
+}
+
+}  // namespace addfdlab::tools
