@@ -1,6 +1,8 @@
 // The executor. Every op runs the same way on both sides: where the model lets the
 // targets run (a quiescence point), the executor sleeps until every target task is
-// asleep; everywhere else the targets, SCHED_IDLE on the supervisor's CPU, cannot run.
+// asleep; everywhere else the targets (SCHED_OTHER on the supervisor's CPU, where every
+// supervisor thread is SCHED_FIFO) cannot run. Targets are not made real-time: a dying
+// task waits in the kernel for others on its CPU, and equal FIFO priorities never yield.
 #include "addfdlab/executor.h"
 
 #include <fcntl.h>
@@ -15,6 +17,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <set>
 #include <sstream>
@@ -115,7 +119,9 @@ struct Executor::Threads {
 Executor::Executor(ExecutorOptions options) : options_(std::move(options)) {
   features_ = options_.features ? *options_.features : ProbeFeatures();
   env_ = EnvFromFeatures(features_);
-  deterministic_ = options_.deterministic && features_.has(Feature::kSchedFifo);
+  const char* no_fifo = std::getenv("ADDFDLAB_NO_FIFO");
+  deterministic_ = options_.deterministic && features_.has(Feature::kSchedFifo) &&
+                   (no_fifo == nullptr || *no_fifo == '\0' || *no_fifo == '0');
   const long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
   cpu_ = options_.cpu >= 0 ? options_.cpu : static_cast<int>(cpus > 0 ? cpus - 1 : 0);
   if (deterministic_ && !SetScheduling(cpu_, SCHED_OTHER, 0)) deterministic_ = false;
@@ -151,7 +157,7 @@ TargetPool& Executor::PoolFor(const TargetDecl& decl) {
     TargetConfig config;
     config.filter_flags = decl.filter_flags;
     config.callers = decl.callers;
-    config.idle_sched = deterministic_;
+    config.fifo_priority = 0;  // SCHED_OTHER: see SetScheduling's SCHED_RESET_ON_FORK
     config.limits = options_.limits;
     pool = std::make_unique<TargetPool>(config);
   }
@@ -301,16 +307,23 @@ bool Executor::RunState::Acquire() {
 
 bool Executor::RunState::Quiesce() {
   const auto deadline = OpDeadline();
+  // Short sleeps first (most ops settle within microseconds), then longer ones, so that a
+  // dying task's exit, which may need other tasks on this CPU, is not starved by polling.
+  useconds_t pause = 10;
   for (;;) {
     bool settled = true;
-    for (TargetSlot& slot : slots_) {
-      Target& t = *slot.target;
+    for (size_t ti = 0; ti < slots_.size() && settled; ++ti) {
+      Target& t = *slots_[ti].target;
       for (int k = 0; k < t.tasks() && settled; ++k) {
         const char state = TaskState(t.task_pid(k), t.task_pid(k));
         if (state == 0) continue;
         if (state == 'Z' || state == 'X') {
           t.ReapExited();
           settled = false;
+        } else if (state == 'D') {
+          // A killable notification wait sleeps in 'D'; anything else in 'D' (an RCU grace
+          // period while the fd table grows, a lock) is still on its way.
+          settled = model_.KillableWait(static_cast<int>(ti), k);
         } else if (state != 'S') {
           settled = false;
         }
@@ -322,8 +335,19 @@ bool Executor::RunState::Quiesce() {
       settled &= !ex_.threads_->op->busy() || ex_.threads_->op->Sleeping();
     }
     if (settled) return true;
-    if (Clock::now() > deadline) return false;
-    ::usleep(20);
+    if (Clock::now() > deadline) {
+      if (std::getenv("ADDFDLAB_DEBUG") != nullptr) {
+        for (TargetSlot& slot : slots_) {
+          for (int k = 0; k < slot.target->tasks(); ++k) {
+            std::fprintf(stderr, "task %d pid %d state %d\n", k, slot.target->task_pid(k),
+                         TaskState(slot.target->task_pid(k), slot.target->task_pid(k)));
+          }
+        }
+      }
+      return false;
+    }
+    ::usleep(pause);
+    pause = std::min<useconds_t>(pause * 2, 2000);
   }
 }
 

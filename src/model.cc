@@ -174,6 +174,14 @@ bool Model::TaskAlive(int target, int task) const {
   return t.alive && t.tasks[static_cast<size_t>(task)].alive;
 }
 
+bool Model::KillableWait(int target, int task) const {
+  const TargetState& t = targets_[static_cast<size_t>(target)];
+  const int notif = NotifOfTask(target, task);
+  return notif >= 0 && env_.wait_killable_recv &&
+         (t.decl.filter_flags & uapi::kFilterWaitKillableRecv) != 0 &&
+         notifs_[static_cast<size_t>(notif)].state >= NotifState::kSent;
+}
+
 int64_t Model::NextSeq(int target) const {
   return targets_[static_cast<size_t>(target)].next_seq;
 }
@@ -948,8 +956,13 @@ void Model::ApplyTargetOp(const Op& op, const Outcome& observed) {
       const HandlerKind handler =
           t.handlers.count(op.signal) ? t.handlers.at(op.signal) : HandlerKind::kDefault;
       if (handler == HandlerKind::kIgnore) break;  // dropped when sent
-      task.signal_pending = true;
-      task.pending_signal = op.signal;
+      if (handler == HandlerKind::kDefault) {
+        // SIGUSR1, SIGUSR2 and SIGALRM terminate: fatal when sent (complete_signal).
+        task.fatal_pending = true;
+      } else {
+        task.signal_pending = true;
+        task.pending_signal = op.signal;
+      }
       if (task.wake_order == 0) task.wake_order = ++clock_;
       return;  // acted on when the task runs
     }
@@ -1067,6 +1080,10 @@ bool Model::RunTask(int target, int task_index) {
   if (!task.alive) return false;
   bool changed = false;
   if (task.notif < 0) {
+    if (task.fatal_pending) {
+      KillTask(target, task_index);
+      return true;
+    }
     if (task.reserving) changed |= RunReservation(target, task_index);
     if (task.signal_pending) {
       // A signal outside the trapped syscall: the handler runs, or it kills the task.
@@ -1093,6 +1110,9 @@ bool Model::RunTask(int target, int task_index) {
   for (;;) {
     if (n.done > 0) {
       --n.done;
+    } else if (task.fatal_pending) {
+      KillTask(target, task_index);
+      return true;
     } else if (task.signal_pending && !(wait_killable && n.state >= NotifState::kSent)) {
       const HandlerKind handler = t.handlers.count(task.pending_signal)
                                       ? t.handlers.at(task.pending_signal)
@@ -1140,7 +1160,9 @@ bool Model::RunTask(int target, int task_index) {
                                                          ? "ADDFD.WAIT_KILLABLE.FAST_REPLY"
                                                          : "ADDFD.SEND.OK"};
       }
-      if (task.signal_pending) {
+      if (task.fatal_pending) {
+        KillTask(target, task_index);
+      } else if (task.signal_pending) {
         // The handler runs after the syscall; a default action still kills.
         const HandlerKind handler = t.handlers.count(task.pending_signal)
                                         ? t.handlers.at(task.pending_signal)
@@ -1186,31 +1208,47 @@ void Model::Interrupt(int target, int task_index, bool fatal) {
   task.notif = -1;
 }
 
+// A task exits (a fatal signal acted on).
 void Model::KillTask(int target, int task_index) {
-  if (task_index == 0) {
-    // The callers die with the leader (PR_SET_PDEATHSIG).
-    KillTarget(target);
-    return;
-  }
   TargetState& t = targets_[static_cast<size_t>(target)];
   Task& task = t.tasks[static_cast<size_t>(task_index)];
   Interrupt(target, task_index, true);
   task.alive = false;
   task.reserving = false;
   task.signal_pending = false;
+  task.fatal_pending = false;
+  if (task_index == 0) {
+    // The callers die with the leader (PR_SET_PDEATHSIG).
+    for (Task& caller : t.tasks) {
+      if (caller.alive && !caller.fatal_pending) {
+        caller.fatal_pending = true;
+        if (caller.wake_order == 0) caller.wake_order = ++clock_;
+      }
+    }
+  }
+  const bool any_alive =
+      std::any_of(t.tasks.begin(), t.tasks.end(), [](const Task& other) { return other.alive; });
+  if (!any_alive) TargetExited(target);
 }
 
+// SIGKILL to every task. Each dies when it next runs; a task woken for a queued request
+// handles it first (do_wait_for_common checks the completion before signals), so only
+// requests queued after it passed its wait get ESRCH (ADDFD.TARGET.KILLED).
 void Model::KillTarget(int target) {
   TargetState& t = targets_[static_cast<size_t>(target)];
-  for (size_t i = 0; i < t.tasks.size(); ++i) {
-    Interrupt(target, static_cast<int>(i), true);
-    t.tasks[i].alive = false;
-    t.tasks[i].reserving = false;
-    t.tasks[i].signal_pending = false;
+  for (Task& task : t.tasks) {
+    if (!task.alive) continue;
+    task.fatal_pending = true;
+    if (task.wake_order == 0) task.wake_order = ++clock_;
   }
+}
+
+// The last task of a target exited: its fd table goes, and with no users left a blocked
+// RECV wakes with ENOENT (RECV.EMPTY, 6.11+).
+void Model::TargetExited(int target) {
+  TargetState& t = targets_[static_cast<size_t>(target)];
   t.alive = false;
   t.fds.clear();
-  // No users left: a blocked RECV wakes with ENOENT (RECV.EMPTY, 6.11+).
   if (env_.recv_enoent) {
     for (size_t i = 0; i < threads_.size(); ++i) {
       Thread& thread = threads_[i];
@@ -1247,7 +1285,7 @@ void Model::Quiesce() {
         const Task& task = t.tasks[k];
         if (!task.alive) continue;
         const bool runnable =
-            task.signal_pending || (task.reserving && task.released) ||
+            task.signal_pending || task.fatal_pending || (task.reserving && task.released) ||
             (task.notif >= 0 && notifs_[static_cast<size_t>(task.notif)].done > 0);
         if (runnable) {
           order.push_back({task.wake_order == 0 ? clock_ + 1 : task.wake_order,

@@ -9,29 +9,30 @@ namespace addfdlab {
 namespace {
 
 constexpr const char* kOpKindNames[kOpKindCount] = {
-    "open",     "pipe",      "socketpair", "close",          "dup",
-    "dup2",     "nofile",    "handler",    "install_filter", "reserve",
-    "release",  "trap",      "returned",   "signal",         "kill",
-    "recv",     "addfd",     "send",       "id_valid",       "set_flags",
-    "ioctl",    "close_listener", "wait",  "signal_thread",  "settle",
+    "open",    "pipe",           "socketpair", "close",          "dup",
+    "dup2",    "nofile",         "handler",    "install_filter", "reserve",
+    "release", "trap",           "returned",   "signal",         "kill",
+    "recv",    "addfd",          "send",       "id_valid",       "set_flags",
+    "ioctl",   "close_listener", "wait",       "signal_thread",  "settle",
 };
 
 constexpr const char* kSourceKindNames[kSourceKindCount] = {
-    "memfd", "memfd2", "pipe_r", "pipe_w", "socket", "devnull", "opath", "listener", "closed", "huge",
+    "memfd",   "memfd2", "pipe_r",   "pipe_w", "socket",
+    "devnull", "opath",  "listener", "closed", "huge",
 };
 
 // The Op fields a kind uses; every other field must stay at its default.
 enum Field : uint32_t {
-  kTarget = 1u << 0,       // target index (notif kinds take the trap's target instead)
-  kThreadOn = 1u << 1,     // -1, or a thread started here or earlier
-  kThreadUsed = 1u << 2,   // a thread an earlier op started on
-  kTask = 1u << 3,         // 0..callers
-  kTaskCaller = 1u << 4,   // 1..callers
-  kNotifUse = 1u << 5,     // a notification an earlier trap bound
-  kNotifBind = 1u << 6,    // binds the next notification
-  kBind = 1u << 7,         // binds the next fd name
-  kBind2 = 1u << 8,        // binds the fd name after that
-  kBindOptional = 1u << 9, // -1 or binds the next fd name
+  kTarget = 1u << 0,        // target index (notif kinds take the trap's target instead)
+  kThreadOn = 1u << 1,      // -1, or a thread started here or earlier
+  kThreadUsed = 1u << 2,    // a thread an earlier op started on
+  kTask = 1u << 3,          // 0..callers
+  kTaskCaller = 1u << 4,    // 1..callers
+  kNotifUse = 1u << 5,      // a notification an earlier trap bound
+  kNotifBind = 1u << 6,     // binds the next notification
+  kBind = 1u << 7,          // binds the next fd name
+  kBind2 = 1u << 8,         // binds the fd name after that
+  kBindOptional = 1u << 9,  // -1 or binds the next fd name
   kFd = 1u << 10,
   kFd2 = 1u << 11,
   kValue = 1u << 12,
@@ -184,7 +185,8 @@ class Validator {
     if (s_.targets.empty()) return "no target declared";
     if (s_.targets.size() > kMaxTargets) return TooMany("targets", s_.targets.size(), kMaxTargets);
     if (s_.threads.size() > kMaxThreads) return TooMany("threads", s_.threads.size(), kMaxThreads);
-    if (s_.notifs.size() > kMaxNotifs) return TooMany("notifications", s_.notifs.size(), kMaxNotifs);
+    if (s_.notifs.size() > kMaxNotifs)
+      return TooMany("notifications", s_.notifs.size(), kMaxNotifs);
     if (s_.fd_names.size() > kMaxFdNames) {
       return TooMany("fd names", s_.fd_names.size(), kMaxFdNames);
     }
@@ -203,8 +205,9 @@ class Validator {
                " callers (0.." + std::to_string(kMaxCallers) + ")";
       }
     }
-    for (auto [names, what] : {std::pair{&s_.threads, "thread"}, std::pair{&s_.notifs, "notification"},
-                               std::pair{&s_.fd_names, "fd"}}) {
+    for (auto [names, what] :
+         {std::pair{&s_.threads, "thread"}, std::pair{&s_.notifs, "notification"},
+          std::pair{&s_.fd_names, "fd"}}) {
       std::string problem = CheckNames(*names, what);
       if (!problem.empty()) return problem;
     }
@@ -231,9 +234,11 @@ class Validator {
     if (static_cast<int>(op.kind) >= kOpKindCount) return "unknown op kind";
     const uint32_t fields = FieldsOf(op.kind);
     if (const char* field = UnusedFieldSet(op, fields)) {
-      return std::string("field '") + field + "' is not used by this op and must stay at its default";
+      return std::string("field '") + field +
+             "' is not used by this op and must stay at its default";
     }
-    if ((fields & kTarget) && (op.target < 0 || static_cast<size_t>(op.target) >= s_.targets.size())) {
+    if ((fields & kTarget) &&
+        (op.target < 0 || static_cast<size_t>(op.target) >= s_.targets.size())) {
       return "target " + std::to_string(op.target) + " out of range";
     }
     if (fields & kNotifUse) {
@@ -258,7 +263,8 @@ class Validator {
         return "thread " + std::to_string(op.thread) + " used out of order";
       }
       if (static_cast<size_t>(op.thread) == threads_) {
-        if (threads_ >= s_.threads.size()) return "thread " + std::to_string(op.thread) + " out of range";
+        if (threads_ >= s_.threads.size())
+          return "thread " + std::to_string(op.thread) + " out of range";
         ++threads_;
       }
     }
@@ -277,7 +283,8 @@ class Validator {
     if ((fields & kFile) && static_cast<int>(op.file) > static_cast<int>(FileKind::kMemfd)) {
       return "unknown file";
     }
-    if ((fields & kBuffer) && static_cast<int>(op.buffer) > static_cast<int>(BufferKind::kReadOnly)) {
+    if ((fields & kBuffer) &&
+        static_cast<int>(op.buffer) > static_cast<int>(BufferKind::kReadOnly)) {
       return "unknown buffer";
     }
     if ((fields & kArg) && static_cast<int>(op.arg) > static_cast<int>(AddFdArg::kUnreadable)) {
@@ -288,7 +295,8 @@ class Validator {
       return "unknown handler";
     }
     if ((fields & kSignal) && (op.signal < 1 || op.signal > kMaxSignal)) {
-      return "signal " + std::to_string(op.signal) + " out of range 1.." + std::to_string(kMaxSignal);
+      return "signal " + std::to_string(op.signal) + " out of range 1.." +
+             std::to_string(kMaxSignal);
     }
     // Bindings come after the references: `dup f0 -> f1` reads f0 before binding f1.
     if (fields & kNotifBind) {

@@ -6,6 +6,8 @@
 #include <set>
 #include <string>
 
+#include "addfdlab/scenario_text.h"
+
 namespace addfdlab {
 namespace {
 
@@ -120,8 +122,8 @@ class Decoder {
 
   bool ReadNames() {
     return ReadNameList(kMaxTargets, &table_targets_) &&
-           ReadNameList(kMaxThreads, &table_threads_) &&
-           ReadNameList(kMaxNotifs, &table_notifs_) && ReadNameList(kMaxFdNames, &table_fds_);
+           ReadNameList(kMaxThreads, &table_threads_) && ReadNameList(kMaxNotifs, &table_notifs_) &&
+           ReadNameList(kMaxFdNames, &table_fds_);
   }
 
   // The first names come from the table, the rest are defaults; they must be distinct.
@@ -618,5 +620,24 @@ std::optional<Scenario> DecodeScenario(const uint8_t* data, size_t size) {
 }
 
 std::vector<uint8_t> EncodeScenario(const Scenario& scenario) { return Encoder(scenario).Run(); }
+
+std::string RoundTripProblem(const Scenario& scenario) {
+  const std::string invalid = ValidateScenario(scenario);
+  if (!invalid.empty()) return "invalid scenario: " + invalid;
+  const std::string text = PrintScenario(scenario);
+  ParseError error;
+  const std::optional<Scenario> parsed = ParseScenario(text, "printed.scn", &error);
+  if (!parsed) return "printed text does not parse: " + error.ToString() + "\n" + text;
+  if (*parsed != scenario) return "parse(print(s)) != s:\n" + text;
+  Scenario without_cells = scenario;
+  without_cells.cells.clear();
+  const std::vector<uint8_t> bytes = EncodeScenario(without_cells);
+  const std::optional<Scenario> decoded = DecodeScenario(bytes.data(), bytes.size());
+  if (!decoded) return "encoding does not decode:\n" + text;
+  if (*decoded != without_cells) {
+    return "decode(encode(s)) != s:\n" + text + "decoded as:\n" + PrintScenario(*decoded);
+  }
+  return "";
+}
 
 }  // namespace addfdlab

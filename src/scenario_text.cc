@@ -41,8 +41,8 @@ constexpr const char* kFileNames[] = {"devnull", "memfd"};
 constexpr const char* kBufferNames[] = {"zeroed", "nonzero", "unmapped", "readonly"};
 constexpr const char* kArgNames[] = {"plain", "tail_zero", "tail_nonzero", "unreadable"};
 constexpr const char* kHandlerNames[] = {"default", "restart", "norestart", "ignore"};
-constexpr const char* kSourceNames[] = {"memfd",  "memfd2", "pipe_r",   "pipe_w", "socket",
-                                        "devnull", "opath", "listener", "closed", "huge"};
+constexpr const char* kSourceNames[] = {"memfd",   "memfd2", "pipe_r",   "pipe_w", "socket",
+                                        "devnull", "opath",  "listener", "closed", "huge"};
 static_assert(std::size(kSourceNames) == kSourceKindCount);
 
 constexpr FlagName kSignalNames[] = {{"SIGUSR1", 10}, {"SIGUSR2", 12}, {"SIGALRM", 14}};
@@ -311,7 +311,8 @@ class Parser {
                             std::to_string(kMaxNameLength) + " characters)");
     }
     if (pos_ < tokens_.size()) {
-      return FailAt(tokens_[pos_], "unexpected " + Quote(tokens_[pos_].text) + " after the cell ID");
+      return FailAt(tokens_[pos_],
+                    "unexpected " + Quote(tokens_[pos_].text) + " after the cell ID");
     }
     s_.cells.emplace_back(id.text);
     return true;
@@ -376,8 +377,8 @@ class Parser {
           if (keys.size() == 0) {
             return FailAt(token, std::string(what) + " takes no options, got " + Quote(token.text));
           }
-          return FailAt(token, "unknown option " + Quote(key) + " for " + std::string(what) +
-                                   " (" + KeyList(keys) + ")");
+          return FailAt(token, "unknown option " + Quote(key) + " for " + std::string(what) + " (" +
+                                   KeyList(keys) + ")");
         }
         if (tail->Get(key) != nullptr) return FailAt(token, "duplicate option " + Quote(key));
         const Token value{token.text.substr(eq + 1), Advance(token.column, eq + 1)};
@@ -417,15 +418,15 @@ class Parser {
     }
     if (pos_ < tokens_.size() && tokens_[pos_].text == "expect") {
       if (!allow_expect) {
-        return FailAt(tokens_[pos_], std::string("a '") + std::string(what) +
-                                         "' line takes no expect clause");
+        return FailAt(tokens_[pos_],
+                      std::string("a '") + std::string(what) + "' line takes no expect clause");
       }
       ++pos_;
       if (!ParseExpect(op)) return false;
     }
     if (pos_ < tokens_.size()) {
-      return FailAt(tokens_[pos_], "unexpected " + Quote(tokens_[pos_].text) +
-                                       " at the end of the line");
+      return FailAt(tokens_[pos_],
+                    "unexpected " + Quote(tokens_[pos_].text) + " at the end of the line");
     }
     return true;
   }
@@ -503,8 +504,8 @@ class Parser {
     uint64_t magnitude = 0;
     const NumberStatus status = ParseMagnitude(text, &magnitude);
     if (status == NumberStatus::kSyntax) {
-      return FailAt(token, std::string("expected a number for ") + what + ", got " +
-                               Quote(token.text));
+      return FailAt(token,
+                    std::string("expected a number for ") + what + ", got " + Quote(token.text));
     }
     const uint64_t limit = static_cast<uint64_t>(INT64_MAX) + (negative ? 1 : 0);
     if (status == NumberStatus::kOverflow || magnitude > limit) {
@@ -531,8 +532,8 @@ class Parser {
       uint64_t magnitude = 0;
       const NumberStatus status = ParseMagnitude(token.text, &magnitude);
       if (status == NumberStatus::kSyntax) {
-        return FailAt(token, std::string("expected a number for ") + what + ", got " +
-                                 Quote(token.text));
+        return FailAt(token,
+                      std::string("expected a number for ") + what + ", got " + Quote(token.text));
       }
       if (status == NumberStatus::kOverflow) {
         return FailAt(token, "number " + Quote(token.text) + " out of range for " + what);
@@ -563,12 +564,12 @@ class Parser {
       if (!known) {
         uint64_t number = 0;
         if (!IsDigit(part[0])) {
-          return FailAt(piece, "unknown flag " + Quote(part) + " (" + List(names) +
-                                   ", or a number)");
+          return FailAt(piece,
+                        "unknown flag " + Quote(part) + " (" + List(names) + ", or a number)");
         }
         if (ParseMagnitude(part, &number) != NumberStatus::kOk || number > max) {
-          return FailAt(piece, "flag value " + Quote(part) + " out of range (max " + Hex(max) +
-                                   ")");
+          return FailAt(piece,
+                        "flag value " + Quote(part) + " out of range (max " + Hex(max) + ")");
         }
         value |= number;
       }
@@ -661,9 +662,8 @@ class Parser {
       return FailAt(k, "target " + target_name + " has no calling tasks (callers=0)");
     }
     if (value < (caller ? 1 : 0) || value > callers) {
-      return FailAt(k, "task " + std::to_string(value) + " out of range for target " +
-                           target_name + " (" + (caller ? "1" : "0") + ".." +
-                           std::to_string(callers) + ")");
+      return FailAt(k, "task " + std::to_string(value) + " out of range for target " + target_name +
+                           " (" + (caller ? "1" : "0") + ".." + std::to_string(callers) + ")");
     }
     *task = static_cast<int>(value);
     return true;
@@ -697,8 +697,8 @@ class Parser {
     uint64_t magnitude = 0;
     const NumberStatus status = ParseMagnitude(delta.text.substr(1), &magnitude);
     if (status == NumberStatus::kSyntax) {
-      return FailAt(delta, "expected a number after " + Quote(delta.text.substr(0, 1)) +
-                               " in " + Quote(token.text));
+      return FailAt(delta, "expected a number after " + Quote(delta.text.substr(0, 1)) + " in " +
+                               Quote(token.text));
     }
     const bool negative = delta.text[0] == '-';
     const uint64_t limit = static_cast<uint64_t>(INT64_MAX) + (negative ? 1 : 0);
@@ -846,7 +846,8 @@ class Parser {
         op->cloexec = tail.Has("cloexec");
         return true;
       case OpKind::kNofile:
-        return Target(op) && Next("a limit", &token) && ParseInt64(token, "the limit", &op->value) &&
+        return Target(op) && Next("a limit", &token) &&
+               ParseInt64(token, "the limit", &op->value) &&
                ParseTail(name, {}, {}, 0, 0, true, &tail, op);
       case OpKind::kHandler:
         return Target(op) && Next("a signal", &token) && ParseSignal(token, &op->signal) &&

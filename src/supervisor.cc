@@ -44,7 +44,9 @@ bool SetScheduling(int cpu, int policy, int priority) {
   }
   struct sched_param param {};
   param.sched_priority = policy == SCHED_FIFO ? priority : 0;
-  return ::sched_setscheduler(0, policy, &param) == 0;
+  // Targets forked by a real-time thread start as SCHED_OTHER.
+  const int flags = policy == SCHED_FIFO ? SCHED_RESET_ON_FORK : 0;
+  return ::sched_setscheduler(0, policy | flags, &param) == 0;
 }
 
 char TaskState(pid_t pid, pid_t tid) {

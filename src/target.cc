@@ -132,7 +132,7 @@ Result<std::unique_ptr<Target>> Target::Spawn(const TargetConfig& config) {
   std::snprintf(agent_config.fifo_path, sizeof(agent_config.fifo_path), "%s",
                 target->fifo_path_.c_str());
   agent_config.parent_pid = ::getpid();
-  agent_config.idle_sched = config.idle_sched;
+  agent_config.fifo_priority = config.fifo_priority;
 
   const pid_t pid = ::fork();
   if (pid < 0) return Errno::Last();
@@ -227,14 +227,11 @@ Result<void> Target::Signal(int task, int sig) {
 void Target::Kill() {
   if (killed_ || pidfds_.empty()) return;
   killed_ = true;
-  for (const UniqueFd& pidfd : pidfds_) {
-    ::syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0);
-  }
+  KillTasks();
   const auto deadline = config_.limits.Deadline(config_.limits.reap);
-  // Callers are the leader's children, not ours: wait until each has exited.
-  for (const UniqueFd& pidfd : pidfds_) PollIn(pidfd.get(), deadline);
-  siginfo_t info{};
-  ::waitid(P_PIDFD, static_cast<id_t>(pidfds_[0].get()), &info, WEXITED | WNOHANG);
+  // Callers are the leader's children (auto-reaped) or, orphaned, ours as a subreaper.
+  while (!ReapExited() && Clock::now() < deadline) ::usleep(100);
+  ReapExited();
   listener_.reset();
   controls_.clear();
 }
@@ -263,9 +260,12 @@ bool Target::ReapExited() {
       continue;
     }
     // Our child (the leader), or an orphaned caller when we are its subreaper; ECHILD
-    // for a caller the kernel reaps itself.
+    // for a caller its leader reaps.
     siginfo_t info{};
     ::waitid(P_PIDFD, static_cast<id_t>(pidfds_[t].get()), &info, WEXITED | WNOHANG);
+    char path[32];
+    std::snprintf(path, sizeof(path), "/proc/%d", pids_[t]);
+    if (::access(path, F_OK) == 0) all = false;  // a zombie someone has yet to reap
   }
   return all;
 }

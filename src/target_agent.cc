@@ -209,11 +209,13 @@ void RunLeader(const AgentConfig& config) {
   g_config = &config;
   g_tasks = 1 + config.callers;
   if (!TieToParent(config.parent_pid)) ::_exit(1);
-  if (config.idle_sched) {
-    // The supervisor's threads are SCHED_FIFO on the same CPU: the target runs only
-    // when every one of them sleeps. Callers inherit the policy.
+  if (config.fifo_priority > 0) {
+    // The supervisor's threads are SCHED_FIFO above us on the same CPU: the target runs
+    // exactly when every one of them sleeps, and tasks woken in turn run in that order.
+    // Callers inherit the policy.
     struct sched_param param {};
-    ::sched_setscheduler(0, SCHED_IDLE, &param);
+    param.sched_priority = config.fifo_priority;
+    ::sched_setscheduler(0, SCHED_FIFO, &param);
   }
   if (!LayOutTable(config, g_tasks)) ::_exit(2);
   ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);

@@ -74,7 +74,9 @@ struct AgentConfig {
   const void* filter_prog = nullptr;  // const sock_fprog*
   char fifo_path[108] = {};
   int parent_pid = 0;
-  bool idle_sched = false;  // run every task SCHED_IDLE (deterministic interleavings)
+  // When > 0, every task runs SCHED_FIFO at this priority, below the supervisor's threads
+  // (deterministic interleavings that other load on the CPU cannot disturb).
+  int fifo_priority = 0;
 };
 
 // Runs a target's leader in a freshly forked child; never returns.

@@ -23,7 +23,7 @@ struct ExecutorOptions {
   Limits limits = Limits::FromEnvironment();
   // The CPU the supervisor and its targets share in deterministic mode; -1: the last.
   int cpu = -1;
-  // Pin to one CPU, SCHED_FIFO supervisor threads, SCHED_IDLE targets, when allowed.
+  // Pin to one CPU with SCHED_FIFO supervisor threads above the targets, when allowed.
   bool deterministic = true;
   // Probed when absent.
   std::optional<Features> features;

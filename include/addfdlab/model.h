@@ -92,6 +92,9 @@ class Model {
   int NotifOfTask(int target, int task) const;
   bool TargetAlive(int target) const;
   bool TaskAlive(int target, int task) const;
+  // True when the task sleeps killable (TASK_KILLABLE shows as 'D' in /proc): blocked in
+  // a notification already received, under WAIT_KILLABLE_RECV.
+  bool KillableWait(int target, int task) const;
   // Notifications created on the target's listener so far (each consumes an id).
   int64_t NextSeq(int target) const;
   bool ListenerOpen(int target) const;
@@ -132,6 +135,7 @@ class Model {
     int notif = -1;  // the notification it is blocked in
     bool signal_pending = false;
     int pending_signal = 0;
+    bool fatal_pending = false;  // SIGKILL, or a signal whose default action kills
     bool reserving = false;
     int reserved_slot = -1;
     bool released = false;
@@ -187,6 +191,7 @@ class Model {
   void Interrupt(int target, int task, bool fatal);
   void KillTask(int target, int task);
   void KillTarget(int target);
+  void TargetExited(int target);
   void Detach(int target);
   void CreateNotification(int target, int task, int notif_index);
   void DeliverToWaitingRecv(int target);

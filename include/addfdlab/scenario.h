@@ -18,10 +18,10 @@ inline constexpr int kMaxThreads = 4;
 inline constexpr int kMaxNotifs = 16;
 inline constexpr int kMaxFdNames = 32;
 inline constexpr int kMaxOps = 64;
-inline constexpr int kMaxCallers = 4;       // TargetDecl::callers is 0..kMaxCallers
-inline constexpr int kMaxNameLength = 64;   // names and cell IDs
-inline constexpr int kMaxSignal = 64;       // Op::signal is 1..kMaxSignal
-inline constexpr int kMaxErrno = 4095;      // an expected errno is 1..kMaxErrno
+inline constexpr int kMaxCallers = 4;      // TargetDecl::callers is 0..kMaxCallers
+inline constexpr int kMaxNameLength = 64;  // names and cell IDs
+inline constexpr int kMaxSignal = 64;      // Op::signal is 1..kMaxSignal
+inline constexpr int kMaxErrno = 4095;     // an expected errno is 1..kMaxErrno
 
 // What an op's kernel call produced.
 struct Outcome {
@@ -43,35 +43,35 @@ struct Outcome {
 
 enum class OpKind : uint8_t {
   // Target side: each runs in the target and lets it run (a quiescence point).
-  kOpen,          // open a file in the target: `file` (kDevNull or kMemfd); binds `bind`
-  kPipe,          // pipe2 in the target; binds `bind` (read end) and `bind2` (write end)
-  kSocketpair,    // socketpair in the target; binds `bind` and `bind2`
-  kClose,         // close(fd)
-  kDup,           // fcntl(fd, F_DUPFD[_CLOEXEC], value); binds `bind`
-  kDup2,          // dup3(fd, fd2, cloexec ? O_CLOEXEC : 0)
-  kNofile,        // RLIMIT_NOFILE soft limit = value, on every task
-  kHandler,       // signal handler for `signal` on every task: `handler`
-  kInstallFilter, // a further seccomp filter with `flags` (FILTER.FLAGS); the target is
-                  // not reused afterwards
-  kReserve,       // task `task` opens the target's FIFO and blocks holding a reserved fd
-                  // slot; the slot is bound to `bind` once the open returns
-  kRelease,       // lets task `task`'s FIFO open return (the supervisor opens the writer)
-  kTrap,          // task `task` makes the trapped syscall; `notif` names the notification
-  kReturned,      // the trapped syscall of `notif` returns: its value or errno
-  kSignalTask,    // non-fatal `signal` to task `task`
-  kKill,          // SIGKILL every task of the target
+  kOpen,           // open a file in the target: `file` (kDevNull or kMemfd); binds `bind`
+  kPipe,           // pipe2 in the target; binds `bind` (read end) and `bind2` (write end)
+  kSocketpair,     // socketpair in the target; binds `bind` and `bind2`
+  kClose,          // close(fd)
+  kDup,            // fcntl(fd, F_DUPFD[_CLOEXEC], value); binds `bind`
+  kDup2,           // dup3(fd, fd2, cloexec ? O_CLOEXEC : 0)
+  kNofile,         // RLIMIT_NOFILE soft limit = value, on every task
+  kHandler,        // signal handler for `signal` on every task: `handler`
+  kInstallFilter,  // a further seccomp filter with `flags` (FILTER.FLAGS); the target is
+                   // not reused afterwards
+  kReserve,        // task `task` opens the target's FIFO and blocks holding a reserved fd
+                   // slot; the slot is bound to `bind` once the open returns
+  kRelease,        // lets task `task`'s FIFO open return (the supervisor opens the writer)
+  kTrap,           // task `task` makes the trapped syscall; `notif` names the notification
+  kReturned,       // the trapped syscall of `notif` returns: its value or errno
+  kSignalTask,     // non-fatal `signal` to task `task`
+  kKill,           // SIGKILL every task of the target
   // Supervisor side: notifier ioctls on the target's listener. With `thread` >= 0 the op
   // starts on that supervisor thread and the scenario goes on once it blocked or finished.
-  kRecv,          // NOTIF_RECV with `buffer`
-  kAddFd,         // NOTIF_ADDFD on `notif` (or a raw id); every field raw
-  kSend,          // NOTIF_SEND on `notif`: val `fd` (a literal or an fd name), error, flags
-  kIdValid,       // NOTIF_ID_VALID on `notif`; `legacy` uses the old _IOR number
-  kSetFlags,      // NOTIF_SET_FLAGS(value)
-  kIoctl,         // any ioctl number `value` on the listener (IOCTL.UNKNOWN)
-  kCloseListener, // the supervisor closes the listener
-  kWait,          // waits for `thread`'s op: its outcome (a quiescence point)
-  kSignalThread,  // signals supervisor `thread`, with or without SA_RESTART (`restart`)
-  kSettle,        // a quiescence point, then the fd-table oracle against the model
+  kRecv,           // NOTIF_RECV with `buffer`
+  kAddFd,          // NOTIF_ADDFD on `notif` (or a raw id); every field raw
+  kSend,           // NOTIF_SEND on `notif`: val `fd` (a literal or an fd name), error, flags
+  kIdValid,        // NOTIF_ID_VALID on `notif`; `legacy` uses the old _IOR number
+  kSetFlags,       // NOTIF_SET_FLAGS(value)
+  kIoctl,          // any ioctl number `value` on the listener (IOCTL.UNKNOWN)
+  kCloseListener,  // the supervisor closes the listener
+  kWait,           // waits for `thread`'s op: its outcome (a quiescence point)
+  kSignalThread,   // signals supervisor `thread`, with or without SA_RESTART (`restart`)
+  kSettle,         // a quiescence point, then the fd-table oracle against the model
 };
 inline constexpr int kOpKindCount = 25;
 
@@ -130,19 +130,19 @@ struct Expect {
 // their defaults (so that parse(print(s)) == s compares whole ops).
 struct Op {
   OpKind kind = OpKind::kSettle;
-  int target = 0;  // index into Scenario::targets
-  int thread = -1; // supervisor thread, -1 for the main thread
-  int task = 1;    // target task: 0 the leader, 1.. callers
-  int notif = -1;  // index into Scenario::notifs
-  int bind = -1;   // fd name bound by this op
+  int target = 0;   // index into Scenario::targets
+  int thread = -1;  // supervisor thread, -1 for the main thread
+  int task = 1;     // target task: 0 the leader, 1.. callers
+  int notif = -1;   // index into Scenario::notifs
+  int bind = -1;    // fd name bound by this op
   int bind2 = -1;
-  FdRef fd;        // close/dup/dup2 source; addfd newfd; send val
-  FdRef fd2;       // dup2 target
-  int64_t value = 0;  // dup minimum, nofile, set_flags, ioctl number
+  FdRef fd;              // close/dup/dup2 source; addfd newfd; send val
+  FdRef fd2;             // dup2 target
+  int64_t value = 0;     // dup minimum, nofile, set_flags, ioctl number
   int64_t id_delta = 0;  // the id used is notif's id + id_delta (ADDFD.ID.UNKNOWN, ...)
   uint32_t flags = 0;    // addfd flags, send resp flags, filter flags
   uint32_t newfd_flags = 0;
-  int32_t error = 0;     // send: the error to answer (positive errno; sent negated)
+  int32_t error = 0;  // send: the error to answer (positive errno; sent negated)
   uint32_t size = static_cast<uint32_t>(uapi::kAddFdSizeVer0);  // addfd ioctl size
   SourceKind src = SourceKind::kMemfd;
   FileKind file = FileKind::kDevNull;

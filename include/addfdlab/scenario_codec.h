@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "addfdlab/scenario.h"
@@ -26,6 +27,10 @@ std::optional<Scenario> DecodeScenario(const uint8_t* data, size_t size);
 // are cleared. Names that differ from the decoder's defaults (t0, th0, n0, f0, ...) go
 // into a name table. An invalid scenario encodes to some bytes without crashing.
 std::vector<uint8_t> EncodeScenario(const Scenario& scenario);
+
+// The scenario fuzzers' oracle: "" when `scenario` is valid, parses back from its printed
+// text, and (cells left out) decodes back from its encoding; otherwise what failed.
+std::string RoundTripProblem(const Scenario& scenario);
 
 }  // namespace addfdlab
 

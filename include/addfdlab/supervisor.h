@@ -25,7 +25,8 @@ namespace addfdlab {
 int InterruptSignal(bool restart);
 
 // Pins the calling thread to `cpu` and gives it `policy` (SCHED_FIFO with `priority`,
-// SCHED_IDLE, or SCHED_OTHER); false when the kernel refuses.
+// or SCHED_OTHER); false when the kernel refuses. A SCHED_FIFO thread resets its
+// children to SCHED_OTHER (SCHED_RESET_ON_FORK).
 bool SetScheduling(int cpu, int policy, int priority);
 
 // One supervisor thread, running one job at a time.

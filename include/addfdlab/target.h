@@ -25,8 +25,9 @@ struct TargetConfig {
   bool install_filter = true;
   // Caller tasks besides the leader (at most agent::kMaxCallers).
   int callers = 2;
-  // Every task runs SCHED_IDLE (the executor's deterministic mode).
-  bool idle_sched = false;
+  // When > 0 every task runs SCHED_FIFO at this priority (the executor's deterministic
+  // mode); 0 keeps the forking thread's policy.
+  int fifo_priority = 0;
   Limits limits;
 };
 

@@ -95,8 +95,7 @@ TEST(ScenarioCodec, SmallScenarioHasTheDocumentedLayout) {
   const Scenario s = ParseOrDie("target t0\ntrap t0.1 -> n0\nrecv t0\nsettle\n");
   // version, header, filter NEW_LISTENER, callers 2, trap(11) t0 task 1+0, recv(15) main
   // thread, t0, zeroed buffer, settle(24).
-  EXPECT_EQ(EncodeScenario(s),
-            (std::vector<uint8_t>{1, 0x00, 8, 2, 11, 0, 0, 15, 0, 0, 0, 24}));
+  EXPECT_EQ(EncodeScenario(s), (std::vector<uint8_t>{1, 0x00, 8, 2, 11, 0, 0, 15, 0, 0, 0, 24}));
   const Scenario named = ParseOrDie("target t0\ntrap t0.1 -> n\n");
   // The name table: 0 target, 0 thread, 1 notification ("n"), 0 fd names.
   EXPECT_EQ(EncodeScenario(named),

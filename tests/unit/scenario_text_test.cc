@@ -38,18 +38,16 @@ void ExpectRoundTrip(const Scenario& scenario) {
 }
 
 TEST(ScenarioText, ParsesEveryOpKind) {
-  const Scenario s =
-      MustParse(ReadFile(std::filesystem::path(ADDFDLAB_SCN_DIR) / "every_op.scn"));
+  const Scenario s = MustParse(ReadFile(std::filesystem::path(ADDFDLAB_SCN_DIR) / "every_op.scn"));
   ASSERT_EQ(ValidateScenario(s), "");
   EXPECT_EQ(s.cells, (std::vector<std::string>{"ADDFD.SETFD.RLIMIT", "RECV.NONZERO"}));
   ASSERT_EQ(s.targets.size(), 2u);
   EXPECT_EQ(s.targets[0], (TargetDecl{"t0", uapi::kFilterNewListener, 2}));
-  EXPECT_EQ(s.targets[1], (TargetDecl{"t1",
-                                      uapi::kFilterNewListener | uapi::kFilterWaitKillableRecv, 3}));
+  EXPECT_EQ(s.targets[1],
+            (TargetDecl{"t1", uapi::kFilterNewListener | uapi::kFilterWaitKillableRecv, 3}));
   EXPECT_EQ(s.threads, (std::vector<std::string>{"A", "B"}));
   EXPECT_EQ(s.notifs, (std::vector<std::string>{"n0"}));
-  EXPECT_EQ(s.fd_names,
-            (std::vector<std::string>{"m", "r", "w", "s1", "s2", "r2", "slot", "got"}));
+  EXPECT_EQ(s.fd_names, (std::vector<std::string>{"m", "r", "w", "s1", "s2", "r2", "slot", "got"}));
   std::vector<bool> seen(kOpKindCount);
   for (const Op& op : s.ops) seen[static_cast<size_t>(op.kind)] = true;
   for (int kind = 0; kind < kOpKindCount; ++kind) {
@@ -309,9 +307,8 @@ TEST_P(ScenarioTextErrors, ReportLineColumnAndMessage) {
   EXPECT_EQ(error.line, bad.line) << error.ToString();
   EXPECT_EQ(error.column, bad.column) << error.ToString();
   EXPECT_NE(error.message.find(bad.message), std::string::npos) << error.ToString();
-  EXPECT_EQ(error.ToString().rfind("bad.scn:" + std::to_string(bad.line) + ":" +
-                                       std::to_string(bad.column) + ": ",
-                                   0),
+  EXPECT_EQ(error.ToString().rfind(
+                "bad.scn:" + std::to_string(bad.line) + ":" + std::to_string(bad.column) + ": ", 0),
             0u);
 }
 
@@ -414,11 +411,12 @@ TEST(ScenarioText, HostileBytesFailCleanly) {
   ParseError error;
   const std::string nul("target t0\nsettle\0\n", 18);
   EXPECT_FALSE(ParseScenario(nul, "x", &error).has_value());
-  EXPECT_EQ(error.ToString(), "x:2:1: unknown op 'settle\\x00' (cell, target, open, pipe, "
-                              "socketpair, close, dup, dup2, nofile, handler, install_filter, "
-                              "reserve, release, trap, returned, signal, kill, recv, addfd, send, "
-                              "id_valid, set_flags, ioctl, close_listener, wait, signal_thread, "
-                              "settle)");
+  EXPECT_EQ(error.ToString(),
+            "x:2:1: unknown op 'settle\\x00' (cell, target, open, pipe, "
+            "socketpair, close, dup, dup2, nofile, handler, install_filter, "
+            "reserve, release, trap, returned, signal, kill, recv, addfd, send, "
+            "id_valid, set_flags, ioctl, close_listener, wait, signal_thread, "
+            "settle)");
 
   const std::string long_line = "target t0\nnofile t0 " + std::string(1 << 20, '9') + "\n";
   EXPECT_FALSE(ParseScenario(long_line, "x", &error).has_value());
