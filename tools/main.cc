@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   addfdlab::tools::Runner run;
   addfdlab::tools::AddProbeCommand(app, run);
   addfdlab::tools::AddReproCommand(app, run);
+  addfdlab::tools::AddContractCommand(app, run);
   addfdlab::tools::AddScnCommand(app, run);
   try {
     app.parse(argc, argv);
