@@ -385,4 +385,6 @@ bool IsCellId(std::string_view id) {
 
 std::string ValidateScenario(const Scenario& scenario) { return Validator(scenario).Run(); }
 
+void PrintTo(const Outcome& outcome, std::ostream* out) { *out << DescribeOutcome(outcome); }
+
 }  // namespace addfdlab

@@ -4,6 +4,7 @@
 #define ADDFDLAB_SCENARIO_H_
 
 #include <cstdint>
+#include <ostream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -179,6 +180,8 @@ const char* OpKindName(OpKind kind);
 const char* SourceKindName(SourceKind kind);
 // "EBADF", "ok 3", "blocked".
 std::string DescribeOutcome(const Outcome& outcome);
+// For GoogleTest's messages.
+void PrintTo(const Outcome& outcome, std::ostream* out);
 
 // A target, thread, notification or fd name: [A-Za-z_][A-Za-z0-9_]*, at most
 // kMaxNameLength characters.

@@ -1,0 +1,160 @@
+// The model on its own (no kernel): every contract scenario's expect clauses hold in the
+// model's predictions, and every contract cell is carried by a scenario.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "addfdlab/model.h"
+#include "addfdlab/oracle.h"
+#include "addfdlab/scenario_text.h"
+
+namespace addfdlab {
+namespace {
+
+const std::string kContractDir = ADDFDLAB_SOURCE_DIR "/corpus/contract";
+
+std::vector<std::filesystem::path> ContractFiles() {
+  std::vector<std::filesystem::path> files;
+  for (const auto& entry : std::filesystem::directory_iterator(kContractDir)) {
+    if (entry.path().extension() == ".scn") files.push_back(entry.path());
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+Scenario Load(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  ParseError error;
+  auto scenario = ParseScenario(text.str(), path.string(), &error);
+  EXPECT_TRUE(scenario) << error.ToString();
+  return scenario.value_or(Scenario{});
+}
+
+// Runs a scenario on the model alone, taking its first allowed outcome as what happened.
+// Returns the failed expect clauses.
+std::vector<std::string> RunOnModel(const Scenario& scenario, const ModelEnv& env) {
+  Model model(scenario, env);
+  std::vector<std::string> failures;
+  for (size_t i = 0; i < scenario.ops.size(); ++i) {
+    const int index = static_cast<int>(i);
+    if (model.Quiesces(index)) model.Quiesce();
+    const Prediction p = model.Predict(index);
+    if (p.skip) {
+      failures.push_back("op " + std::to_string(i + 1) + " skipped: " + p.skip_reason);
+      continue;
+    }
+    const Outcome outcome = p.allowed.empty() ? Outcome::Ok(0) : p.allowed.front();
+    if (!p.allowed.empty()) {
+      if (auto v = CheckExpect(scenario.ops[i], outcome, index, p.cell)) {
+        failures.push_back(v->Describe(scenario));
+      }
+    }
+    model.Apply(index, outcome);
+  }
+  return failures;
+}
+
+class ModelContract : public ::testing::TestWithParam<std::filesystem::path> {};
+
+TEST_P(ModelContract, ExpectClausesHoldInTheModel) {
+  const Scenario scenario = Load(GetParam());
+  ModelEnv env;
+  env.nofile_hard = 20000;
+  const auto failures = RunOnModel(scenario, env);
+  std::string text;
+  for (const auto& f : failures) text += f + "\n";
+  // ADDFD.SETFD.NR_OPEN needs fs.nr_open lowered; its scenario expects nothing there.
+  EXPECT_TRUE(failures.empty()) << GetParam().filename() << "\n" << text;
+}
+
+INSTANTIATE_TEST_SUITE_P(Contract, ModelContract, ::testing::ValuesIn(ContractFiles()),
+                         [](const auto& param_info) {
+                           std::string name = param_info.param.stem().string();
+                           for (char& c : name) {
+                             if (!isalnum(static_cast<unsigned char>(c))) c = '_';
+                           }
+                           return name;
+                         });
+
+TEST(ModelContract, EveryCellHasAScenario) {
+  std::set<std::string> carried;
+  for (const auto& path : ContractFiles()) {
+    for (const std::string& cell : Load(path).cells) carried.insert(cell);
+  }
+  for (const std::string& cell : ContractCells()) {
+    EXPECT_TRUE(carried.count(cell)) << cell << " has no scenario in corpus/contract/";
+  }
+  for (const std::string& cell : carried) {
+    EXPECT_NE(std::find(ContractCells().begin(), ContractCells().end(), cell),
+              ContractCells().end())
+        << cell << " is not a contract cell";
+  }
+}
+
+// Kernel features change the model's answers: without SEND, ADDFD|SEND is an unknown
+// flag; without SYNC_WAKE_UP, SET_FLAGS is unknown; without RECV ENOENT, RECV blocks.
+TEST(ModelFeatures, OlderKernels) {
+  ParseError error;
+  auto scenario = ParseScenario(
+      "target t\ntrap t.1 -> n1\nrecv t\naddfd n1 flags=SEND\nset_flags t SYNC_WAKE_UP\n"
+      "send n1 error=ENOSYS\nreturned n1\nkill t\nrecv t\n",
+      "old.scn", &error);
+  ASSERT_TRUE(scenario) << error.ToString();
+  ModelEnv old;
+  old.send = false;
+  old.sync_wake_up = false;
+  old.recv_enoent = false;
+  Model model(*scenario, old);
+  std::vector<Outcome> seen;
+  for (int i = 0; i < static_cast<int>(scenario->ops.size()); ++i) {
+    if (model.Quiesces(i)) model.Quiesce();
+    const Prediction p = model.Predict(i);
+    const Outcome o = p.allowed.empty() ? Outcome::Ok(0) : p.allowed.front();
+    seen.push_back(o);
+    model.Apply(i, o);
+  }
+  EXPECT_EQ(seen[2], Outcome::Error(EINVAL));  // ADDFD.FLAGS.UNKNOWN
+  EXPECT_EQ(seen[3], Outcome::Error(EINVAL));  // SET_FLAGS.UNKNOWN
+  EXPECT_EQ(seen[5], Outcome::Error(ENOSYS));
+  EXPECT_EQ(seen[7], Outcome::Blocked());  // RECV.EMPTY: blocks before 6.11
+}
+
+// The check order: several faults at once give the first failing row's errno.
+TEST(ModelChecks, FirstFailingRowDecides) {
+  ParseError error;
+  auto scenario = ParseScenario(
+      "target t\ntrap t.1 -> n1\nrecv t\n"
+      "addfd n1 size=16 arg=unreadable flags=0x8 src=closed\n"
+      "addfd n1 arg=unreadable newfd_flags=1\n"
+      "addfd n1 newfd_flags=1 flags=0x8\n"
+      "addfd n1 flags=0x8 newfd=3\n"
+      "addfd n1 newfd=3 src=huge\n"
+      "addfd n1+9 src=huge\n",
+      "order.scn", &error);
+  ASSERT_TRUE(scenario) << error.ToString();
+  Model model(*scenario, ModelEnv{});
+  const std::vector<std::pair<Outcome, std::string>> want = {
+      {Outcome::Error(EINVAL), "ADDFD.SIZE.SHORT"},  {Outcome::Error(EFAULT), "ADDFD.FAULT"},
+      {Outcome::Error(EINVAL), "ADDFD.NEWFD_FLAGS"}, {Outcome::Error(EINVAL), "ADDFD.FLAGS.UNKNOWN"},
+      {Outcome::Error(EINVAL), "ADDFD.NEWFD_WITHOUT_SETFD"},
+      {Outcome::Error(EBADF), "ADDFD.SRCFD.BAD"},
+  };
+  for (int i = 0; i < static_cast<int>(scenario->ops.size()); ++i) {
+    if (model.Quiesces(i)) model.Quiesce();
+    const Prediction p = model.Predict(i);
+    if (i >= 2) {
+      ASSERT_EQ(p.allowed.size(), 1u);
+      EXPECT_EQ(p.allowed[0], want[static_cast<size_t>(i - 2)].first) << "op " << i + 1;
+      EXPECT_EQ(p.cell, want[static_cast<size_t>(i - 2)].second) << "op " << i + 1;
+    }
+    model.Apply(i, p.allowed.empty() ? Outcome::Ok(0) : p.allowed.front());
+  }
+}
+
+}  // namespace
+}  // namespace addfdlab
