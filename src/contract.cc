@@ -181,7 +181,26 @@ ContractReport RunContract(const std::string& dir, const std::vector<KnownDeviat
       if (skip.empty()) skip = CellSkipReason(cell, executor.features());
     }
     RunResult result;
-    if (skip.empty()) result = executor.Run(*scenario);
+    std::string flaky;
+    if (skip.empty()) {
+      result = executor.Run(*scenario);
+      // A finding counts once it reproduces: run a deviating scenario twice more.
+      if (!result.clean()) {
+        const std::string signature = result.verdicts.front().Signature(*scenario);
+        int reproduced = 1;
+        for (int again = 0; again < 2; ++again) {
+          const RunResult retry = executor.Run(*scenario);
+          if (!retry.clean() && retry.verdicts.front().Signature(*scenario) == signature) {
+            ++reproduced;
+          }
+        }
+        if (reproduced < 3) {
+          flaky = "did not reproduce (" + std::to_string(reproduced) + "/3): " +
+                  result.verdicts.front().Describe(*scenario);
+          if (reproduced == 1) result = RunResult{};
+        }
+      }
+    }
     for (const std::string& cell : scenario->cells) {
       auto it = rows.find(cell);
       if (it == rows.end()) {
@@ -204,10 +223,11 @@ ContractReport RunContract(const std::string& dir, const std::vector<KnownDeviat
         row.status = CellRow::Status::kDeviates;
         row.expected = v.expected;
         row.observed = v.observed;
-        row.reason = v.Describe(*scenario);
+        row.reason = flaky.empty() ? v.Describe(*scenario) : flaky;
         continue;
       }
       row.status = CellRow::Status::kPass;
+      row.reason = flaky;
       // The op the model decided by this cell, or the first checked one.
       for (const TraceEntry& entry : result.trace) {
         if (!entry.observed || entry.prediction.allowed.empty()) continue;

@@ -60,7 +60,7 @@ int RunContractCommand(const ContractOptions& options) {
     for (const CellRow& row : report.rows) {
       ++counts[static_cast<int>(row.status)];
       std::string note = row.scenario;
-      if (row.status != CellRow::Status::kPass) note += (note.empty() ? "" : ": ") + row.reason;
+      if (!row.reason.empty()) note += (note.empty() ? "" : ": ") + row.reason;
       std::printf("%-32s %-9s %-14s %-14s %s\n", row.cell.c_str(), CellStatusName(row.status),
                   row.expected.c_str(), row.observed.c_str(), note.c_str());
     }
