@@ -402,6 +402,7 @@ std::optional<Outcome> Executor::RunState::ExecuteTargetOp(const Op& op) {
     case OpKind::kNofile: {
       // prlimit from here: a task blocked in a syscall cannot take a command.
       if (op.value < 0) return Outcome::Error(EINVAL);
+      t.MarkTasksDirty();
       for (int k = 0; k < t.tasks(); ++k) {
         if (!model_.TaskAlive(op.target, k)) continue;
         struct rlimit limit {};

@@ -169,6 +169,9 @@ Result<void> Target::Start(int task, const agent::Request& req) {
   if (task < 0 || t >= controls_.size() || busy_[t]) return Errno(EBUSY);
   if (::send(controls_[t].get(), &req, sizeof(req), MSG_NOSIGNAL) < 0) return Errno::Last();
   busy_[t] = true;
+  if (req.command == agent::Command::kSigaction || req.command == agent::Command::kSetNofile) {
+    tasks_dirty_ = true;
+  }
   return {};
 }
 
@@ -227,10 +230,15 @@ Result<void> Target::Signal(int task, int sig) {
 void Target::Kill() {
   if (killed_ || pidfds_.empty()) return;
   killed_ = true;
-  KillTasks();
   const auto deadline = config_.limits.Deadline(config_.limits.reap);
-  // Callers are the leader's children (auto-reaped) or, orphaned, ours as a subreaper.
-  while (!ReapExited() && Clock::now() < deadline) ::usleep(100);
+  // Callers first, while the leader lives to have them reaped (it ignores SIGCHLD);
+  // then the leader, our child.
+  for (size_t t = 1; t < pidfds_.size(); ++t) {
+    ::syscall(SYS_pidfd_send_signal, pidfds_[t].get(), SIGKILL, nullptr, 0);
+  }
+  for (size_t t = 1; t < pidfds_.size(); ++t) PollIn(pidfds_[t].get(), deadline);
+  ::syscall(SYS_pidfd_send_signal, pidfds_[0].get(), SIGKILL, nullptr, 0);
+  PollIn(pidfds_[0].get(), deadline);
   ReapExited();
   listener_.reset();
   controls_.clear();

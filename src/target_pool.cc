@@ -18,7 +18,17 @@ Result<void> ResetTarget(Target& target) {
   for (int t = 0; t < target.tasks(); ++t) {
     if (target.busy(t)) return Errno(EBUSY);
   }
-  ADDFDLAB_TRY(target.Broadcast(MakeRequest(agent::Command::kReset)));
+  // The leader's reset clears the shared table; the others only matter when a handler or
+  // a limit of theirs changed.
+  const agent::Request reset = MakeRequest(agent::Command::kReset);
+  if (target.tasks_dirty()) {
+    ADDFDLAB_TRY(target.Broadcast(reset));
+    target.ClearTasksDirty();
+  } else {
+    auto reply = target.Call(0, reset);
+    if (!reply) return reply.error();
+    if (reply->err != 0) return Errno(reply->err);
+  }
   // SYNC_WAKE_UP is set absolutely: 0 clears it. Kernels without SET_FLAGS have nothing
   // to clear.
   if (target.listener() >= 0) {

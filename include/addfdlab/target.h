@@ -90,6 +90,12 @@ class Target {
   // The supervisor-side fds this target owns (listener, pidfds, control sockets).
   std::vector<int> OwnedFds() const;
 
+  // True once any task's signal handlers or limits may differ from the leader's: a reset
+  // must then visit every task, not only the leader.
+  bool tasks_dirty() const { return tasks_dirty_; }
+  void MarkTasksDirty() { tasks_dirty_ = true; }
+  void ClearTasksDirty() { tasks_dirty_ = false; }
+
   // Marks the target as changed beyond what a reset undoes (a second filter, ...).
   void Taint() { tainted_ = true; }
   bool tainted() const { return tainted_; }
@@ -109,6 +115,7 @@ class Target {
   std::optional<uint64_t> next_notif_id_;
   bool killed_ = false;
   bool tainted_ = false;
+  bool tasks_dirty_ = false;
 };
 
 // Builds a request for an agent task.
