@@ -66,8 +66,8 @@ std::optional<std::vector<KnownDeviation>> LoadKnownDeviations(const std::string
   for (const auto& entry : doc["deviations"]) {
     const std::string where = path + ": deviations[" + std::to_string(index++) + "]";
     if (!entry.is_object() || !entry.contains("cell") || !entry["cell"].is_string() ||
-        !entry.contains("kernels") || !entry["kernels"].is_array() ||
-        !entry.contains("evidence") || !entry["evidence"].is_string()) {
+        !entry.contains("kernels") || !entry["kernels"].is_array() || !entry.contains("evidence") ||
+        !entry["evidence"].is_string()) {
       *error = where + ": needs \"cell\" (string), \"kernels\" (array) and \"evidence\"";
       return std::nullopt;
     }
@@ -195,8 +195,8 @@ ContractReport RunContract(const std::string& dir, const std::vector<KnownDeviat
           }
         }
         if (reproduced < 3) {
-          flaky = "did not reproduce (" + std::to_string(reproduced) + "/3): " +
-                  result.verdicts.front().Describe(*scenario);
+          flaky = "did not reproduce (" + std::to_string(reproduced) +
+                  "/3): " + result.verdicts.front().Describe(*scenario);
           if (reproduced == 1) result = RunResult{};
         }
       }
@@ -257,8 +257,7 @@ ContractReport RunContract(const std::string& dir, const std::vector<KnownDeviat
     }
     report.rows.push_back(row);
   }
-  report.seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return report;
 }
 

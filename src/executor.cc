@@ -105,7 +105,7 @@ struct Executor::Sources {
     return kClosedSrcfd;
   }
   std::vector<int> Owned() const {
-    return {memfd.get(), memfd2.get(), pipe_r.get(), pipe_w.get(),
+    return {memfd.get(),  memfd2.get(), pipe_r.get(),  pipe_w.get(),
             sock_a.get(), sock_b.get(), devnull.get(), opath.get()};
   }
 };
@@ -135,8 +135,7 @@ Executor::Executor(ExecutorOptions options) : options_(std::move(options)) {
         std::make_unique<SupervisorThread>(cpu, deterministic_, kNamedThreadPriority - i));
   }
   threads_->op = std::make_unique<SupervisorThread>(cpu, deterministic_, kOpThreadPriority);
-  pages_ = ::mmap(nullptr, 3 * kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
-                  0);
+  pages_ = ::mmap(nullptr, 3 * kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (pages_ != MAP_FAILED) {
     ::mprotect(static_cast<char*>(pages_) + kPage, kPage, PROT_NONE);
     ::mprotect(static_cast<char*>(pages_) + 2 * kPage, kPage, PROT_READ);
@@ -202,11 +201,13 @@ class Executor::RunState {
   struct TargetSlot {
     std::unique_ptr<Target> target;
     TargetPool* pool = nullptr;
-    uint64_t base_id = 0;  // the kernel id of the listener's notification number 0
+    uint64_t base_id = 0;             // the kernel id of the listener's notification number 0
     std::map<int, Outcome> returned;  // trapped syscalls whose return was read early
   };
 
-  Clock::time_point OpDeadline() const { return ex_.options_.limits.Deadline(ex_.options_.limits.op); }
+  Clock::time_point OpDeadline() const {
+    return ex_.options_.limits.Deadline(ex_.options_.limits.op);
+  }
   bool Acquire();
   bool Calibrate(TargetSlot& slot);
   void Release();
@@ -249,7 +250,7 @@ class Executor::RunState {
   std::vector<TargetSlot> slots_;
   // The trap each task made last, to read its return before it takes another.
   std::map<std::pair<int, int>, int> last_trap_;
-  int pair_second_ = -1;  // the second fd of the last pipe or socketpair
+  int pair_second_ = -1;              // the second fd of the last pipe or socketpair
   std::map<int, Op> last_thread_op_;  // the op each named thread runs
   std::vector<UniqueFd> local_copies_;
   std::vector<UniqueFd> fifo_writers_;
@@ -358,12 +359,10 @@ Outcome Executor::RunState::ReadTrapReturn(TargetSlot& slot, int task, int notif
   if (!t.busy(task) || !t.ReplyReady(task)) return Outcome::Blocked();
   auto reply = t.Finish(task, OpDeadline());
   if (!reply) return Outcome::Blocked();
-  const Outcome outcome =
-      reply->err != 0 ? Outcome::Error(reply->err) : Outcome::Ok(reply->ret);
+  const Outcome outcome = reply->err != 0 ? Outcome::Error(reply->err) : Outcome::Ok(reply->ret);
   slot.returned[notif] = outcome;
   return outcome;
 }
-
 
 std::optional<Outcome> Executor::RunState::ExecuteTargetOp(const Op& op) {
   TargetSlot& slot = slots_[static_cast<size_t>(op.target)];
@@ -396,9 +395,8 @@ std::optional<Outcome> Executor::RunState::ExecuteTargetOp(const Op& op) {
       return from_reply(
           t.Call(0, MakeRequest(Command::kDup, {Resolve(op.fd), op.cloexec ? 1 : 0, op.value})));
     case OpKind::kDup2:
-      return from_reply(t.Call(
-          0, MakeRequest(Command::kDup3,
-                         {Resolve(op.fd), Resolve(op.fd2), op.cloexec ? O_CLOEXEC : 0})));
+      return from_reply(t.Call(0, MakeRequest(Command::kDup3, {Resolve(op.fd), Resolve(op.fd2),
+                                                               op.cloexec ? O_CLOEXEC : 0})));
     case OpKind::kNofile: {
       // prlimit from here: a task blocked in a syscall cannot take a command.
       if (op.value < 0) return Outcome::Error(EINVAL);
@@ -417,7 +415,7 @@ std::optional<Outcome> Executor::RunState::ExecuteTargetOp(const Op& op) {
     case OpKind::kHandler: {
       const int64_t action = op.handler == HandlerKind::kDefault  ? 0
                              : op.handler == HandlerKind::kIgnore ? 2
-                                                                   : 1;
+                                                                  : 1;
       const int64_t restart = op.handler == HandlerKind::kRestart ? 1 : 0;
       for (int k = 0; k < t.tasks(); ++k) {
         if (!model_.TaskAlive(op.target, k)) continue;
@@ -747,7 +745,9 @@ void Executor::RunState::Drain() {
       }
       // Whatever is still unreceived: receive and answer it.
       for (;;) {
-        struct pollfd pfd {t.listener(), POLLIN, 0};
+        struct pollfd pfd {
+          t.listener(), POLLIN, 0
+        };
         if (::poll(&pfd, 1, 0) <= 0 || !(pfd.revents & POLLIN)) break;
         auto notif = RecvNotification(t.listener(), OpDeadline());
         if (!notif) break;
@@ -780,9 +780,8 @@ void Executor::RunState::Release() {
     if (!slot.target) continue;
     // The next run starts where this one's ids ended, unless it went wrong.
     if (result_.verdicts.empty() && model_.TargetAlive(static_cast<int>(ti))) {
-      slot.target->set_next_notif_id(slot.base_id +
-                                     static_cast<uint64_t>(model_.NextSeq(static_cast<int>(ti))) +
-                                     0);
+      slot.target->set_next_notif_id(
+          slot.base_id + static_cast<uint64_t>(model_.NextSeq(static_cast<int>(ti))) + 0);
     } else {
       slot.target->set_next_notif_id(std::nullopt);
     }
@@ -871,11 +870,14 @@ RunResult Executor::RunState::Go() {
       if (auto v = CheckExpect(op, *observed, index, entry.prediction.cell)) AddVerdict(*v);
     }
     if (ex_.observe) {
-      Observation seen_op{op.kind, state,
+      Observation seen_op{op.kind,
+                          state,
                           !observed || observed->kind == Outcome::Kind::kBlocked ? -1
                           : observed->kind == Outcome::Kind::kError              ? observed->err
                                                                                  : 0,
-                          0, 0, entry.prediction.cell};
+                          0,
+                          0,
+                          entry.prediction.cell};
       ex_.observe(seen_op);
     }
     model_.Apply(index, seen);

@@ -86,8 +86,7 @@ Model::Model(const Scenario& scenario, const ModelEnv& env) : scenario_(scenario
     target.decl = decl;
     target.tasks.resize(static_cast<size_t>(1 + decl.callers));
     for (int t = 0; t <= decl.callers; ++t) {
-      target.fds[env_.harness_fd_base + t] =
-          ModelFd{ModelFile{ModelFile::Kind::kHarness, t}, true};
+      target.fds[env_.harness_fd_base + t] = ModelFd{ModelFile{ModelFile::Kind::kHarness, t}, true};
     }
     // FILTER.FLAGS, as the leader's seccomp() answers (kernel/seccomp.c,
     // seccomp_set_mode_filter).
@@ -182,9 +181,7 @@ bool Model::KillableWait(int target, int task) const {
          notifs_[static_cast<size_t>(notif)].state >= NotifState::kSent;
 }
 
-int64_t Model::NextSeq(int target) const {
-  return targets_[static_cast<size_t>(target)].next_seq;
-}
+int64_t Model::NextSeq(int target) const { return targets_[static_cast<size_t>(target)].next_seq; }
 
 bool Model::ListenerOpen(int target) const {
   const TargetState& t = targets_[static_cast<size_t>(target)];

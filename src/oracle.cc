@@ -70,8 +70,8 @@ std::string Verdict::Describe(const Scenario& scenario) const {
   out << VerdictKindName(kind);
   if (!cell.empty()) out << " [" << cell << "]";
   if (op >= 0 && static_cast<size_t>(op) < scenario.ops.size()) {
-    out << " at op " << op + 1 << " ("
-        << OpKindName(scenario.ops[static_cast<size_t>(op)].kind) << ")";
+    out << " at op " << op + 1 << " (" << OpKindName(scenario.ops[static_cast<size_t>(op)].kind)
+        << ")";
   } else if (op < 0) {
     out << " at the end";
   }
@@ -120,8 +120,7 @@ std::vector<Verdict> CompareFdTables(const std::map<int, ModelFd>& expected,
   return verdicts;
 }
 
-std::optional<Verdict> CheckOutcome(const Prediction& prediction, const Outcome& observed,
-                                    int op) {
+std::optional<Verdict> CheckOutcome(const Prediction& prediction, const Outcome& observed, int op) {
   if (prediction.allowed.empty()) return std::nullopt;
   for (const Outcome& allowed : prediction.allowed) {
     if (allowed == observed) return std::nullopt;

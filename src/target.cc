@@ -262,7 +262,9 @@ void Target::KillTasks() {
 bool Target::ReapExited() {
   bool all = true;
   for (size_t t = 0; t < pidfds_.size(); ++t) {
-    struct pollfd pfd {pidfds_[t].get(), POLLIN, 0};
+    struct pollfd pfd {
+      pidfds_[t].get(), POLLIN, 0
+    };
     if (::poll(&pfd, 1, 0) <= 0) {
       all = false;
       continue;

@@ -64,10 +64,11 @@ int RunContractCommand(const ContractOptions& options) {
       std::printf("%-32s %-9s %-14s %-14s %s\n", row.cell.c_str(), CellStatusName(row.status),
                   row.expected.c_str(), row.observed.c_str(), note.c_str());
     }
-    std::printf("\n%zu cells: %d pass, %d known deviations, %d skip, %d deviate, %d stale, %d "
-                "missing; %.2f s\n",
-                report.rows.size(), counts[0], counts[2], counts[4], counts[1], counts[3],
-                counts[5], report.seconds);
+    std::printf(
+        "\n%zu cells: %d pass, %d known deviations, %d skip, %d deviate, %d stale, %d "
+        "missing; %.2f s\n",
+        report.rows.size(), counts[0], counts[2], counts[4], counts[1], counts[3], counts[5],
+        report.seconds);
   }
   return report.ok() ? 0 : 1;
 }

@@ -30,8 +30,7 @@ std::optional<Scenario> LoadScenario(const std::string& path, std::string* error
     if (!scenario) *error = parse_error.ToString();
     return scenario;
   }
-  auto scenario =
-      DecodeScenario(reinterpret_cast<const uint8_t*>(data.data()), data.size());
+  auto scenario = DecodeScenario(reinterpret_cast<const uint8_t*>(data.data()), data.size());
   if (!scenario) {
     *error = path + ": not a scenario in the binary form (version " +
              std::to_string(static_cast<int>(kCodecVersion)) + ")";

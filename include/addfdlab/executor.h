@@ -35,8 +35,8 @@ struct ExecutorOptions {
 
 struct TraceEntry {
   int op = -1;
-  std::string text;          // the op, as the .scn printer writes it
-  Prediction prediction;     // what the model allowed
+  std::string text;       // the op, as the .scn printer writes it
+  Prediction prediction;  // what the model allowed
   std::optional<Outcome> observed;
   std::string note;
 };

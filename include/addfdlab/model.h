@@ -145,12 +145,12 @@ class Model {
   struct TargetState {
     TargetDecl decl;
     bool alive = true;
-    bool listener = false;       // the supervisor holds an open listener
+    bool listener = false;  // the supervisor holds an open listener
     bool listener_closing = false;
     int filter_errno = 0;
     uint64_t nofile = 1024;
     bool sync_wake_up = false;
-    int requests = 0;            // the RECV semaphore
+    int requests = 0;  // the RECV semaphore
     int64_t next_seq = 0;
     std::map<int, HandlerKind> handlers;
     std::map<int, ModelFd> fds;  // including harness fds
@@ -215,7 +215,7 @@ class Model {
   std::map<int, int> fd_names_;
   int next_local_ = 0;
   Outcome release_result_ = Outcome::Blocked();  // what the last released open returned
-  int64_t clock_ = 0;  // orders wake-ups and requests
+  int64_t clock_ = 0;                            // orders wake-ups and requests
 };
 
 // Cell names used by the model, so tests and reports can enumerate them.

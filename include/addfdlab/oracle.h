@@ -15,15 +15,15 @@ namespace addfdlab {
 
 struct Verdict {
   enum class Kind : uint8_t {
-    kContract,  // the kernel's outcome is not one the model allows
-    kExpect,    // a hand-written expect clause did not hold
-    kLeaked,    // an fd in the target that the model does not account for
-    kDangling,  // an fd the model says the target holds, closed
-    kWrongFile, // an fd holding another file than the model says
-    kCloexec,   // an fd whose FD_CLOEXEC differs from the model's
-    kHygiene,   // the supervisor leaked an fd, a thread or a child
-    kHang,      // an op missed its deadline
-    kHarness,   // the harness could not do what the op asks (a bug in addfdlab)
+    kContract,   // the kernel's outcome is not one the model allows
+    kExpect,     // a hand-written expect clause did not hold
+    kLeaked,     // an fd in the target that the model does not account for
+    kDangling,   // an fd the model says the target holds, closed
+    kWrongFile,  // an fd holding another file than the model says
+    kCloexec,    // an fd whose FD_CLOEXEC differs from the model's
+    kHygiene,    // the supervisor leaked an fd, a thread or a child
+    kHang,       // an op missed its deadline
+    kHarness,    // the harness could not do what the op asks (a bug in addfdlab)
   };
   Kind kind = Kind::kContract;
   int op = -1;       // the op index, -1 for the end of the run
@@ -54,8 +54,7 @@ std::vector<Verdict> CompareFdTables(const std::map<int, ModelFd>& expected,
                                      const std::map<int, ObservedFd>& observed, int op);
 
 // The contract oracle for one op: a verdict when `observed` is not in `allowed`.
-std::optional<Verdict> CheckOutcome(const Prediction& prediction, const Outcome& observed,
-                                    int op);
+std::optional<Verdict> CheckOutcome(const Prediction& prediction, const Outcome& observed, int op);
 // The expect clause of an op, when it has one and it does not hold.
 std::optional<Verdict> CheckExpect(const Op& op, const Outcome& observed, int index,
                                    const std::string& cell);

@@ -63,11 +63,11 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values("ADDFD.SIZE.SHORT", "ADDFD.SIZE.PAGE", "ADDFD.SIZE.TAIL_NONZERO",
                       "ADDFD.FAULT", "ADDFD.NEWFD_FLAGS", "ADDFD.FLAGS.UNKNOWN",
                       "ADDFD.NEWFD_WITHOUT_SETFD", "ADDFD.SRCFD.BAD", "ADDFD.ID.UNKNOWN",
-                      "ADDFD.STATE.INIT", "ADDFD.STATE.REPLIED", "ADDFD.SEND.BUSY",
-                      "ADDFD.RLIMIT", "ADDFD.SETFD.RLIMIT", "ADDFD.SETFD.RESERVED",
-                      "ADDFD.STRANDED", "ADDFD.INTR.QUEUED", "RECV.NONZERO", "RECV.FAULT",
-                      "SEND.STATE.INIT", "SEND.CONTINUE.VAL", "SEND.FLAGS.UNKNOWN",
-                      "ID_VALID.STATES", "FILTER.FLAGS", "IOCTL.UNKNOWN"),
+                      "ADDFD.STATE.INIT", "ADDFD.STATE.REPLIED", "ADDFD.SEND.BUSY", "ADDFD.RLIMIT",
+                      "ADDFD.SETFD.RLIMIT", "ADDFD.SETFD.RESERVED", "ADDFD.STRANDED",
+                      "ADDFD.INTR.QUEUED", "RECV.NONZERO", "RECV.FAULT", "SEND.STATE.INIT",
+                      "SEND.CONTINUE.VAL", "SEND.FLAGS.UNKNOWN", "ID_VALID.STATES", "FILTER.FLAGS",
+                      "IOCTL.UNKNOWN"),
     [](const auto& param_info) {
       std::string name = param_info.param;
       for (char& c : name) {

@@ -139,8 +139,10 @@ TEST(ModelChecks, FirstFailingRowDecides) {
   ASSERT_TRUE(scenario) << error.ToString();
   Model model(*scenario, ModelEnv{});
   const std::vector<std::pair<Outcome, std::string>> want = {
-      {Outcome::Error(EINVAL), "ADDFD.SIZE.SHORT"},  {Outcome::Error(EFAULT), "ADDFD.FAULT"},
-      {Outcome::Error(EINVAL), "ADDFD.NEWFD_FLAGS"}, {Outcome::Error(EINVAL), "ADDFD.FLAGS.UNKNOWN"},
+      {Outcome::Error(EINVAL), "ADDFD.SIZE.SHORT"},
+      {Outcome::Error(EFAULT), "ADDFD.FAULT"},
+      {Outcome::Error(EINVAL), "ADDFD.NEWFD_FLAGS"},
+      {Outcome::Error(EINVAL), "ADDFD.FLAGS.UNKNOWN"},
       {Outcome::Error(EINVAL), "ADDFD.NEWFD_WITHOUT_SETFD"},
       {Outcome::Error(EBADF), "ADDFD.SRCFD.BAD"},
   };
