@@ -166,6 +166,11 @@ Model::Notif* Model::FindBySeq(int target, int64_t seq) {
   return const_cast<Notif*>(std::as_const(*this).FindBySeq(target, seq));
 }
 
+std::string Model::CellFor(const Notif* notif, std::string cell) const {
+  if (notif != nullptr && notif->send_interrupted) return "ADDFD.INTR.SEND";
+  return cell;
+}
+
 bool Model::TargetAlive(int target) const { return targets_[static_cast<size_t>(target)].alive; }
 
 bool Model::TaskAlive(int target, int task) const {
@@ -254,7 +259,7 @@ Prediction Model::Predict(int index) const {
     if (op.kind == OpKind::kIdValid) {
       // ID_VALID.STATES: only SENT is valid.
       const Notif* n = FindBySeq(op.target, OpSeq(op));
-      p.cell = "ID_VALID.STATES";
+      p.cell = CellFor(n, "ID_VALID.STATES");
       p.allowed = {n != nullptr && n->state == NotifState::kSent ? Outcome::Ok(0)
                                                                  : Outcome::Error(ENOENT)};
     } else if (op.kind == OpKind::kSetFlags) {
@@ -394,7 +399,8 @@ Prediction Model::PredictAddFd(const Op& op) const {
   }
   if (op.src == SourceKind::kOpath && cell.empty()) cell = "ADDFD.SRCFD.OPATH";
   p.allowed = allowed;
-  p.cell = op.src == SourceKind::kOpath ? "ADDFD.SRCFD.OPATH" : cell;
+  p.cell = op.src == SourceKind::kOpath ? "ADDFD.SRCFD.OPATH"
+                                        : CellFor(FindBySeq(op.target, OpSeq(op)), cell);
   return p;
 }
 
@@ -473,6 +479,7 @@ Prediction Model::PredictSend(const Op& op) const {
     p.cell = "SEND.OK";
     p.allowed = {Outcome::Ok(0)};
   }
+  p.cell = CellFor(FindBySeq(op.target, OpSeq(op)), p.cell);
   return p;
 }
 
@@ -571,7 +578,9 @@ Prediction Model::PredictTargetOp(const Op& op) const {
       copy.Quiesce();
       const auto result = copy.TrapResult(op.notif);
       p.allowed = {result ? result->outcome : Outcome::Blocked()};
-      p.cell = result ? result->cell : "";
+      p.cell = notifs_[static_cast<size_t>(op.notif)].send_interrupted
+                   ? "ADDFD.INTR.SEND"
+                   : (result ? result->cell : "");
       return p;
     }
     case OpKind::kSignalThread:
@@ -832,7 +841,10 @@ void Model::Apply(int index, const Outcome& observed) {
           if (it->thread == op.thread) {
             const bool send = it->send;
             n.addfds.erase(it);
-            if (send) n.state = NotifState::kSent;
+            if (send) {
+              n.state = NotifState::kSent;
+              n.send_interrupted = true;
+            }
             break;
           }
         }

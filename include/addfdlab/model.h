@@ -129,6 +129,9 @@ class Model {
     bool reply_continue = false;
     std::optional<AsyncResult> returned;
     bool restarted = false;
+    // An ADDFD|SEND on it was interrupted and put it back to SENT (ADDFD.INTR.SEND):
+    // what follows depends on that reset, and its predictions name that cell.
+    bool send_interrupted = false;
   };
   struct Task {
     bool alive = true;
@@ -203,6 +206,9 @@ class Model {
   const Notif* FindBySeq(int target, int64_t seq) const;
   Notif* FindBySeq(int target, int64_t seq);
   int64_t OpSeq(const Op& op) const;
+  // The cell a prediction about `notif` names: ADDFD.INTR.SEND once an interrupted
+  // ADDFD|SEND reset it, else `cell`.
+  std::string CellFor(const Notif* notif, std::string cell) const;
   int64_t ResolveFd(const FdRef& ref) const;
   ModelFile LocalFile();
   bool ThreadInListenerIoctl(int target) const;

@@ -1,0 +1,23 @@
+// Decodes a scenario and runs it on the kernel and the model with every oracle. A finding
+// (a verdict that is not a known deviation of this kernel) traps, so libFuzzer keeps it.
+#include <cstdint>
+#include <cstdio>
+
+#include "addfdlab/fuzz_harness.h"
+#include "addfdlab/scenario_codec.h"
+
+// Kernel-state coverage: libFuzzer reads these as extra counters.
+__attribute__((section("__libfuzzer_extra_counters"))) static uint8_t g_state_counters[4096];
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  static addfdlab::FuzzHarness harness(g_state_counters, sizeof(g_state_counters));
+  const auto scenario = addfdlab::DecodeScenario(data, size);
+  if (!scenario) return -1;
+  const auto findings = harness.Run(*scenario);
+  if (findings.empty()) return 0;
+  for (const auto& finding : findings) {
+    std::fprintf(stderr, "addfd_sequence_fuzzer: %s\n  signature %s\n",
+                 finding.Describe(*scenario).c_str(), finding.Signature(*scenario).c_str());
+  }
+  __builtin_trap();
+}

@@ -1,0 +1,46 @@
+// What the kernel-driving fuzz targets share: one executor for the process, the known
+// deviations of this kernel, and coverage of the kernel's state (not only of our code).
+#ifndef ADDFDLAB_FUZZ_HARNESS_H_
+#define ADDFDLAB_FUZZ_HARNESS_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "addfdlab/contract.h"
+#include "addfdlab/executor.h"
+
+namespace addfdlab {
+
+class FuzzHarness {
+ public:
+  // `counters` (may be null) is libFuzzer's extra-counters array: each (op kind, state,
+  // outcome, cell) tuple the executor observes bumps one counter, so reaching a new
+  // contract cell or a new outcome counts as new coverage.
+  FuzzHarness(uint8_t* counters, size_t counter_count);
+
+  // Runs a scenario; returns the verdicts that are findings (known deviations of this
+  // kernel removed).
+  std::vector<Verdict> Run(const Scenario& scenario);
+
+  // Contract cells reached so far, and how many apply to this kernel.
+  const std::set<std::string>& cells_reached() const { return cells_reached_; }
+  size_t cells_applicable() const;
+  Executor& executor() { return executor_; }
+
+ private:
+  Executor executor_;
+  std::vector<KnownDeviation> known_;
+  uint8_t* counters_;
+  size_t counter_count_;
+  std::set<std::string> cells_reached_;
+};
+
+// The known-deviations file: $ADDFDLAB_KNOWN_DEVIATIONS, else the repository's.
+std::string KnownDeviationsPath();
+
+}  // namespace addfdlab
+
+#endif  // ADDFDLAB_FUZZ_HARNESS_H_

@@ -1,0 +1,53 @@
+// The kernel fuzz targets' shared harness.
+#include "addfdlab/fuzz_harness.h"
+
+#include <cstdlib>
+#include <functional>
+
+#include "addfdlab/model.h"
+
+namespace addfdlab {
+
+std::string KnownDeviationsPath() {
+  if (const char* path = std::getenv("ADDFDLAB_KNOWN_DEVIATIONS")) return path;
+  return ADDFDLAB_SOURCE_DIR "/corpus/contract/known-deviations.json";
+}
+
+FuzzHarness::FuzzHarness(uint8_t* counters, size_t counter_count)
+    : counters_(counters), counter_count_(counter_count) {
+  std::string error;
+  if (auto known = LoadKnownDeviations(KnownDeviationsPath(), &error)) known_ = *known;
+  executor_.observe = [this](const Observation& seen) {
+    if (!seen.cell.empty()) cells_reached_.insert(seen.cell);
+    if (counters_ == nullptr || counter_count_ == 0) return;
+    const size_t key = std::hash<std::string>{}(seen.cell) ^
+                       (static_cast<size_t>(seen.kind) << 1) ^
+                       (static_cast<size_t>(seen.state) << 8) ^
+                       (static_cast<size_t>(seen.err + 1) << 12);
+    uint8_t& counter = counters_[key % counter_count_];
+    if (counter != 0xff) ++counter;
+  };
+}
+
+std::vector<Verdict> FuzzHarness::Run(const Scenario& scenario) {
+  const RunResult result = executor_.Run(scenario);
+  std::vector<Verdict> findings;
+  for (const Verdict& v : result.verdicts) {
+    bool known = false;
+    for (const KnownDeviation& d : known_) {
+      known |= d.cell == v.cell && d.Matches(executor_.features().release);
+    }
+    if (!known) findings.push_back(v);
+  }
+  return findings;
+}
+
+size_t FuzzHarness::cells_applicable() const {
+  size_t count = 0;
+  for (const std::string& cell : ContractCells()) {
+    if (CellSkipReason(cell, executor_.features()).empty()) ++count;
+  }
+  return count;
+}
+
+}  // namespace addfdlab
