@@ -1,6 +1,6 @@
 # addfdlab's front door. Each target installs the Debian packages it needs when they are
 # missing, then configures, builds and runs through the CMake presets.
-.PHONY: all deps build test test-asan bench fuzz vm format clean
+.PHONY: all deps build test test-asan seeds format clean
 
 all: build
 
@@ -15,11 +15,16 @@ build: deps
 test: deps
 	cmake --workflow --preset ci
 
+# The same suite under clang-19 with AddressSanitizer and UndefinedBehaviorSanitizer.
 test-asan: deps
 	@scripts/deps.sh build fuzz
 	cmake --preset asan >/dev/null
 	cmake --build --preset asan
 	ctest --preset asan
+
+# Regenerates corpus/addfd_sequence_fuzzer/ from the contract and regression scenarios.
+seeds: build
+	scripts/make_seeds.sh
 
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')

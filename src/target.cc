@@ -155,6 +155,10 @@ Result<std::unique_ptr<Target>> Target::Spawn(const TargetConfig& config) {
     if (!caller_fd) return caller_fd.error();
     target->pidfds_.push_back(std::move(*caller_fd));
   }
+  // The leader closes its copy of the listener after sending it: one round trip makes sure
+  // the table is at its baseline when Spawn returns.
+  auto ping = target->Call(0, MakeRequest(agent::Command::kPing));
+  if (!ping) return ping.error();
   return target;
 }
 
