@@ -119,6 +119,9 @@ struct Executor::Threads {
 Executor::Executor(ExecutorOptions options) : options_(std::move(options)) {
   features_ = options_.features ? *options_.features : ProbeFeatures();
   env_ = EnvFromFeatures(features_);
+  for (const std::string& cell : options_.quirks) {
+    if (cell == "ADDFD.INTR.SEND") env_.quirk_intr_send_stays_replied = true;
+  }
   const char* no_fifo = std::getenv("ADDFDLAB_NO_FIFO");
   deterministic_ = options_.deterministic && features_.has(Feature::kSchedFifo) &&
                    (no_fifo == nullptr || *no_fifo == '\0' || *no_fifo == '0');
@@ -217,6 +220,7 @@ class Executor::RunState {
   std::optional<Outcome> ExecuteTargetOp(const Op& op);
   std::optional<Outcome> ExecuteSupervisorOp(int index, const Op& op);
   const Op& TrapOf(int notif) const;
+  void FreeTask(TargetSlot& slot, int target, int task);
   std::function<Outcome()> SupervisorJob(const Op& op);
   Outcome ReadTrapReturn(TargetSlot& slot, int task, int notif);
   Outcome MapRecv(const Op& op, const Outcome& raw);
@@ -419,6 +423,7 @@ std::optional<Outcome> Executor::RunState::ExecuteTargetOp(const Op& op) {
       const int64_t restart = op.handler == HandlerKind::kRestart ? 1 : 0;
       for (int k = 0; k < t.tasks(); ++k) {
         if (!model_.TaskAlive(op.target, k)) continue;
+        FreeTask(slot, op.target, k);
         auto reply = t.Call(k, MakeRequest(Command::kSigaction, {op.signal, action, restart}));
         if (!reply || reply->err != 0) return from_reply(reply);
       }
@@ -432,6 +437,7 @@ std::optional<Outcome> Executor::RunState::ExecuteTargetOp(const Op& op) {
       return Outcome::Ok(0);
     }
     case OpKind::kReserve: {
+      FreeTask(slot, op.target, op.task);
       if (!t.Start(op.task, MakeRequest(Command::kOpenFifo))) return Outcome::Blocked();
       if (!Quiesce()) return std::nullopt;
       if (!t.ReplyReady(op.task)) return Outcome::Blocked();
@@ -444,11 +450,7 @@ std::optional<Outcome> Executor::RunState::ExecuteTargetOp(const Op& op) {
       return from_reply(t.Finish(op.task, OpDeadline()));
     }
     case OpKind::kTrap: {
-      // The task's previous trap may have returned unread: read it so the task is free.
-      auto last = last_trap_.find({op.target, op.task});
-      if (last != last_trap_.end() && t.busy(op.task)) {
-        ReadTrapReturn(slot, op.task, last->second);
-      }
+      FreeTask(slot, op.target, op.task);
       last_trap_[{op.target, op.task}] = op.notif;
       if (!t.Start(op.task, MakeRequest(Command::kTrap, {op.notif}))) {
         Verdict v;
@@ -475,6 +477,14 @@ std::optional<Outcome> Executor::RunState::ExecuteTargetOp(const Op& op) {
       return std::nullopt;
     default:
       return std::nullopt;
+  }
+}
+
+// The task's previous trap may have returned unread: read it so the task is free.
+void Executor::RunState::FreeTask(TargetSlot& slot, int target, int task) {
+  auto last = last_trap_.find({target, task});
+  if (last != last_trap_.end() && slot.target->busy(task)) {
+    ReadTrapReturn(slot, task, last->second);
   }
 }
 
@@ -512,7 +522,7 @@ std::function<Outcome()> Executor::RunState::SupervisorJob(const Op& op) {
       req.srcfd = ex_.sources_->Fd(op.src, listener);
       req.newfd = static_cast<uint32_t>(Resolve(op.fd));
       req.newfd_flags = op.newfd_flags;
-      return [listener, page, req, size = op.size, arg = op.arg] {
+      return [listener, page, req, size = uapi::IoctlSize(op.size), arg = op.arg] {
         const char* where = page;
         if (arg == AddFdArg::kUnreadable) {
           where = page + kPage;

@@ -16,6 +16,9 @@ constexpr uint32_t kFilterMask = 0x3f;  // SECCOMP_FILTER_FLAG_MASK (TSYNC..WAIT
 constexpr int kPageSize = 4096;
 constexpr long kMaxSyscallErrno = 4095;
 
+// The agent passes fd arguments as C ints: a wider literal is what its low 32 bits say.
+int AsInt(int64_t value) { return static_cast<int>(static_cast<uint32_t>(value)); }
+
 // How the agent's syscall() wrapper reports a raw return value.
 Outcome SyscallReturn(int64_t raw) {
   if (raw < 0 && raw >= -kMaxSyscallErrno) return Outcome::Error(static_cast<int>(-raw));
@@ -235,6 +238,14 @@ bool Model::ThreadInListenerIoctl(int target) const {
 
 Prediction Model::Predict(int index) const {
   const Op& op = scenario_.ops[static_cast<size_t>(index)];
+  const bool on_thread = op.kind == OpKind::kRecv || op.kind == OpKind::kAddFd ||
+                         op.kind == OpKind::kSend;
+  if (on_thread && op.thread >= 0 && threads_[static_cast<size_t>(op.thread)].busy) {
+    Prediction p;
+    p.skip = true;
+    p.skip_reason = "the supervisor thread is still in its previous op";
+    return p;
+  }
   switch (op.kind) {
     case OpKind::kAddFd:
       return PredictAddFd(op);
@@ -319,9 +330,8 @@ Prediction Model::PredictFilter(const Op& op) const {
     err = EINVAL;
   } else if ((flags & uapi::kFilterNewListener) && LowestFree(t) < 0) {
     err = EMFILE;  // the listener's fd is allocated before the duplicate check
-  } else if ((flags & uapi::kFilterNewListener) && t.filter_errno == 0 &&
-             (t.decl.filter_flags & uapi::kFilterNewListener)) {
-    err = EBUSY;  // has_duplicate_listener
+  } else if ((flags & uapi::kFilterNewListener) && t.listener) {
+    err = EBUSY;  // has_duplicate_listener: a filter in the chain still has a notifier
   }
   p.allowed = {err != 0 ? Outcome::Error(err) : Outcome::Ok(0)};
   return p;
@@ -335,11 +345,13 @@ int Model::PreQueueError(const Op& op, const char** cell) const {
     return err;
   };
   if (!env_.addfd) return fail(EINVAL, "IOCTL.UNKNOWN");
-  if (op.size < uapi::kAddFdSizeVer0) return fail(EINVAL, "ADDFD.SIZE.SHORT");
-  if (op.size >= static_cast<uint32_t>(kPageSize)) return fail(EINVAL, "ADDFD.SIZE.PAGE");
+  // The kernel sees the size the ioctl number's 14 size bits hold.
+  const uint32_t size = uapi::IoctlSize(op.size);
+  if (size < uapi::kAddFdSizeVer0) return fail(EINVAL, "ADDFD.SIZE.SHORT");
+  if (size >= static_cast<uint32_t>(kPageSize)) return fail(EINVAL, "ADDFD.SIZE.PAGE");
   // copy_struct_from_user: the tail is checked (and read) first, then the struct.
   if (op.arg == AddFdArg::kUnreadable) return fail(EFAULT, "ADDFD.FAULT");
-  if (op.size > uapi::kAddFdSizeVer0 && op.arg == AddFdArg::kTailNonZero) {
+  if (size > uapi::kAddFdSizeVer0 && op.arg == AddFdArg::kTailNonZero) {
     return fail(E2BIG, "ADDFD.SIZE.TAIL_NONZERO");
   }
   if ((op.newfd_flags & ~static_cast<uint32_t>(O_CLOEXEC)) != 0) {
@@ -613,17 +625,18 @@ Prediction Model::PredictTargetOp(const Op& op) const {
     case OpKind::kOpen:
     case OpKind::kDup: {
       if (op.kind == OpKind::kDup) {
-        const int64_t fd = ResolveFd(op.fd);
+        const int64_t fd = AsInt(ResolveFd(op.fd));
         if (touches_harness(fd)) break;
         if (fd < 0 || t.fds.count(static_cast<int>(fd)) == 0) {
           p.allowed = {Outcome::Error(EBADF)};
           return p;
         }
-        if (op.value < 0 || static_cast<uint64_t>(op.value) >= t.nofile) {
+        const int64_t min = AsInt(op.value);
+        if (min < 0 || static_cast<uint64_t>(min) >= t.nofile) {
           p.allowed = {Outcome::Error(EINVAL)};
           return p;
         }
-        for (int64_t slot = op.value; static_cast<uint64_t>(slot) < t.nofile; ++slot) {
+        for (int64_t slot = min; static_cast<uint64_t>(slot) < t.nofile; ++slot) {
           if (t.fds.count(static_cast<int>(slot)) == 0 &&
               !SlotReserved(t, static_cast<int>(slot))) {
             p.allowed = {Outcome::Ok(slot)};
@@ -648,24 +661,24 @@ Prediction Model::PredictTargetOp(const Op& op) const {
       return p;
     }
     case OpKind::kClose: {
-      const int64_t fd = ResolveFd(op.fd);
+      const int64_t fd = AsInt(ResolveFd(op.fd));
       if (touches_harness(fd)) break;
       p.allowed = {fd >= 0 && t.fds.count(static_cast<int>(fd)) ? Outcome::Ok(0)
                                                                 : Outcome::Error(EBADF)};
       return p;
     }
     case OpKind::kDup2: {
-      const int64_t from = ResolveFd(op.fd);
-      const int64_t to = ResolveFd(op.fd2);
+      const int64_t from = AsInt(ResolveFd(op.fd));
+      const int64_t to = AsInt(ResolveFd(op.fd2));
       if (touches_harness(from) || touches_harness(to)) break;
-      // dup3: EINVAL for from == to, EBADF for a bad from or a to at/above the limit,
-      // EBUSY for a reserved slot.
-      if (from < 0 || t.fds.count(static_cast<int>(from)) == 0) {
-        p.allowed = {Outcome::Error(EBADF)};
-      } else if (to < 0 || static_cast<uint64_t>(to) >= t.nofile) {
-        p.allowed = {Outcome::Error(EBADF)};
-      } else if (from == to) {
+      // ksys_dup3's order: from == to is EINVAL, a `to` at/above the limit EBADF, then a
+      // bad `from` EBADF, and a reserved `to` EBUSY.
+      if (from == to) {
         p.allowed = {Outcome::Error(EINVAL)};
+      } else if (static_cast<uint32_t>(to) >= t.nofile) {
+        p.allowed = {Outcome::Error(EBADF)};
+      } else if (from < 0 || t.fds.count(static_cast<int>(from)) == 0) {
+        p.allowed = {Outcome::Error(EBADF)};
       } else if (SlotReserved(t, static_cast<int>(to))) {
         p.allowed = {Outcome::Error(EBUSY)};
       } else {
@@ -842,7 +855,7 @@ void Model::Apply(int index, const Outcome& observed) {
             const bool send = it->send;
             n.addfds.erase(it);
             if (send) {
-              n.state = NotifState::kSent;
+              if (!env_.quirk_intr_send_stays_replied) n.state = NotifState::kSent;
               n.send_interrupted = true;
             }
             break;
@@ -903,11 +916,11 @@ void Model::ApplyTargetOp(const Op& op, const Outcome& observed) {
       }
       break;
     case OpKind::kClose:
-      if (observed.kind == Outcome::Kind::kOk) t.fds.erase(static_cast<int>(ResolveFd(op.fd)));
+      if (observed.kind == Outcome::Kind::kOk) t.fds.erase(AsInt(ResolveFd(op.fd)));
       break;
     case OpKind::kDup:
       if (observed.kind == Outcome::Kind::kOk) {
-        ModelFd copy = t.fds[static_cast<int>(ResolveFd(op.fd))];
+        ModelFd copy = t.fds[AsInt(ResolveFd(op.fd))];
         copy.cloexec = op.cloexec;
         t.fds[static_cast<int>(observed.value)] = copy;
         bind(op.bind, observed.value);
@@ -915,9 +928,9 @@ void Model::ApplyTargetOp(const Op& op, const Outcome& observed) {
       break;
     case OpKind::kDup2:
       if (observed.kind == Outcome::Kind::kOk) {
-        ModelFd copy = t.fds[static_cast<int>(ResolveFd(op.fd))];
+        ModelFd copy = t.fds[AsInt(ResolveFd(op.fd))];
         copy.cloexec = op.cloexec;
-        t.fds[static_cast<int>(ResolveFd(op.fd2))] = copy;
+        t.fds[AsInt(ResolveFd(op.fd2))] = copy;
       }
       break;
     case OpKind::kNofile:
@@ -1170,6 +1183,8 @@ bool Model::RunTask(int target, int task_index) {
                                                          : "ADDFD.SEND.OK"};
       }
       if (task.fatal_pending) {
+        // It dies on its way back to user space: the return is never reported.
+        n.returned = AsyncResult{Outcome::Blocked(), n.returned->cell};
         KillTask(target, task_index);
       } else if (task.signal_pending) {
         // The handler runs after the syscall; a default action still kills.
@@ -1177,7 +1192,10 @@ bool Model::RunTask(int target, int task_index) {
                                         ? t.handlers.at(task.pending_signal)
                                         : HandlerKind::kDefault;
         task.signal_pending = false;
-        if (handler == HandlerKind::kDefault) KillTask(target, task_index);
+        if (handler == HandlerKind::kDefault) {
+          n.returned = AsyncResult{Outcome::Blocked(), n.returned->cell};
+          KillTask(target, task_index);
+        }
       }
       return true;
     }

@@ -28,9 +28,11 @@ const AgentConfig* g_config = nullptr;
 
 void CountSignal(int) { g_caught = g_caught + 1; }
 
+// libc reports failure as -1 and errno; any other value, negative ones too (a trapped
+// syscall answered with an error outside [-4095, -1]), is the syscall's return.
 void Fill(Reply& reply, long ret) {
   reply.ret = ret;
-  reply.err = ret < 0 ? errno : 0;
+  reply.err = ret == -1 ? errno : 0;
 }
 
 int CloseRange(unsigned first, unsigned last) {

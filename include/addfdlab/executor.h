@@ -31,6 +31,8 @@ struct ExecutorOptions {
   bool hygiene = true;
   // Test-only: predictions whose cell is this one are altered (the oracle must notice).
   std::string mutate_cell;
+  // Known deviations the model follows (ModelEnv's quirk_* fields), by cell.
+  std::vector<std::string> quirks;
 };
 
 struct TraceEntry {

@@ -31,8 +31,8 @@ class FuzzHarness {
   Executor& executor() { return executor_; }
 
  private:
-  Executor executor_;
   std::vector<KnownDeviation> known_;
+  Executor executor_;
   uint8_t* counters_;
   size_t counter_count_;
   std::set<std::string> cells_reached_;

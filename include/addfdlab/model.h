@@ -29,6 +29,11 @@ struct ModelEnv {
   uint64_t nofile_hard = 1u << 20;  // the targets' RLIMIT_NOFILE hard limit
   uint64_t nr_open = 1u << 20;      // fs.nr_open
   int harness_fd_base = 512;        // agent::kHarnessFdBase
+  // Known deviations the model follows instead of the contract, so that a fuzzer on such
+  // a kernel is not stopped by their consequences (the contract suite keeps them off).
+  // ADDFD.INTR.SEND before the fix: an interrupted ADDFD|SEND leaves the notification
+  // REPLIED, and the target returns 0 with no fd.
+  bool quirk_intr_send_stays_replied = false;
 };
 
 // A file's identity in the model: a supervisor source, or a file the target made.

@@ -43,8 +43,13 @@ inline constexpr unsigned long kIoctlIdValid = NotifIoctl(_IOC_WRITE, 2, 8);
 // The first ID_VALID number, _IOR by mistake; kernels still accept it.
 inline constexpr unsigned long kIoctlIdValidWrongDir = NotifIoctl(_IOC_READ, 2, 8);
 inline constexpr unsigned long kIoctlSetFlags = NotifIoctl(_IOC_WRITE, 4, 8);
+// The ioctl number holds 14 bits of size: a larger size is what those bits say.
+inline constexpr uint32_t kIocSizeMask = (1u << _IOC_SIZEBITS) - 1;
+constexpr uint32_t IoctlSize(size_t size) { return static_cast<uint32_t>(size) & kIocSizeMask; }
 // NOTIF_ADDFD with an explicit argument size (the size bits are what the kernel reads).
-constexpr unsigned long IoctlAddFd(size_t size) { return NotifIoctl(_IOC_WRITE, 3, size); }
+constexpr unsigned long IoctlAddFd(size_t size) {
+  return NotifIoctl(_IOC_WRITE, 3, IoctlSize(size));
+}
 inline constexpr unsigned long kIoctlAddFd = IoctlAddFd(kAddFdSizeVer0);
 
 static_assert(kIoctlRecv == 0xc0502100UL);
