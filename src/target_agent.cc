@@ -222,6 +222,18 @@ void RunLeader(const AgentConfig& config) {
   if (!LayOutTable(config, g_tasks)) ::_exit(2);
   ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 
+  // Every signal at its default and unblocked: the supervisor's own handlers (libFuzzer's
+  // SIGUSR1/SIGUSR2, the sanitizers', the interrupt signals) must not leak into targets.
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    ::sigaction(sig, &dfl, nullptr);
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+
   // Callers are reaped by the kernel; none of them is ever waited for.
   struct sigaction ignore {};
   ignore.sa_handler = SIG_IGN;
