@@ -311,7 +311,16 @@ bool Executor::RunState::Acquire() {
 }
 
 bool Executor::RunState::Quiesce() {
-  const auto deadline = OpDeadline();
+  // A dying process may take long to tear down (a large address space copied from a
+  // sanitized supervisor): give deaths the reaping budget.
+  bool dying = false;
+  for (size_t ti = 0; ti < slots_.size(); ++ti) {
+    for (int k = 0; k < slots_[ti].target->tasks(); ++k) {
+      dying |= !model_.TaskAlive(static_cast<int>(ti), k);
+    }
+  }
+  const Limits& limits = ex_.options_.limits;
+  const auto deadline = limits.Deadline(dying ? limits.reap : limits.op);
   // Short sleeps first (most ops settle within microseconds), then longer ones, so that a
   // dying task's exit, which may need other tasks on this CPU, is not starved by polling.
   useconds_t pause = 10;
@@ -465,7 +474,13 @@ std::optional<Outcome> Executor::RunState::ExecuteTargetOp(const Op& op) {
     }
     case OpKind::kReturned: {
       const Op& trap = TrapOf(op.notif);
-      return ReadTrapReturn(slots_[static_cast<size_t>(trap.target)], trap.task, op.notif);
+      TargetSlot& trap_slot = slots_[static_cast<size_t>(trap.target)];
+      if (trap_slot.returned.count(op.notif) == 0) {
+        // Only the trap the task is in now can be read (a skipped trap never ran).
+        auto last = last_trap_.find({trap.target, trap.task});
+        if (last == last_trap_.end() || last->second != op.notif) return Outcome::Blocked();
+      }
+      return ReadTrapReturn(trap_slot, trap.task, op.notif);
     }
     case OpKind::kSignalTask: {
       auto sent = t.Signal(op.task, op.signal);
@@ -542,7 +557,7 @@ std::function<Outcome()> Executor::RunState::SupervisorJob(const Op& op) {
       seccomp_notif_resp resp{};
       resp.id = KernelId(op);
       resp.val = Resolve(op.fd);
-      resp.error = -op.error;
+      resp.error = SentError(op);
       resp.flags = op.flags;
       return [listener, resp] {
         auto sent = NotifSend(listener, resp);
@@ -652,6 +667,8 @@ std::optional<Outcome> Executor::RunState::Execute(int index, const Op& op) {
       slots_[static_cast<size_t>(op.target)].target->CloseListener();
       return Outcome::Ok(0);
     case OpKind::kWait: {
+      // A thread whose op was skipped in this run has nothing to wait for.
+      if (last_thread_op_.count(op.thread) == 0) return Outcome::Blocked();
       SupervisorThread& thread = *ex_.threads_->named[static_cast<size_t>(op.thread)];
       auto outcome = thread.TryResult();
       if (!outcome) return Outcome::Blocked();
@@ -660,7 +677,7 @@ std::optional<Outcome> Executor::RunState::Execute(int index, const Op& op) {
     }
     case OpKind::kSignalThread: {
       SupervisorThread& thread = *ex_.threads_->named[static_cast<size_t>(op.thread)];
-      if (!thread.busy()) return std::nullopt;
+      if (last_thread_op_.count(op.thread) == 0 || !thread.busy()) return std::nullopt;
       thread.Interrupt(op.restart);
       // Under SCHED_FIFO it has already acted on it; otherwise let it.
       const auto deadline = OpDeadline();

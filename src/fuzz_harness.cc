@@ -42,8 +42,7 @@ FuzzHarness::FuzzHarness(uint8_t* counters, size_t counter_count)
   executor_.observe = [this](const Observation& seen) {
     if (!seen.cell.empty()) cells_reached_.insert(seen.cell);
     if (counters_ == nullptr || counter_count_ == 0) return;
-    const size_t key = std::hash<std::string>{}(seen.cell) ^
-                       (static_cast<size_t>(seen.kind) << 1) ^
+    const size_t key = std::hash<std::string>{}(seen.cell) ^ (static_cast<size_t>(seen.kind) << 1) ^
                        (static_cast<size_t>(seen.state) << 8) ^
                        (static_cast<size_t>(seen.err + 1) << 12);
     uint8_t& counter = counters_[key % counter_count_];
@@ -51,8 +50,7 @@ FuzzHarness::FuzzHarness(uint8_t* counters, size_t counter_count)
   };
 }
 
-std::vector<Verdict> FuzzHarness::Run(const Scenario& scenario) {
-  const RunResult result = executor_.Run(scenario);
+std::vector<Verdict> FuzzHarness::Findings(const RunResult& result) const {
   std::vector<Verdict> findings;
   for (const Verdict& v : result.verdicts) {
     // Expect clauses are a hand-written scenario's own claims; a mutated one keeps them
@@ -63,6 +61,21 @@ std::vector<Verdict> FuzzHarness::Run(const Scenario& scenario) {
       known |= d.cell == v.cell && d.Matches(executor_.features().release);
     }
     if (!known) findings.push_back(v);
+  }
+  return findings;
+}
+
+std::vector<Verdict> FuzzHarness::Run(const Scenario& scenario) {
+  std::vector<Verdict> findings = Findings(executor_.Run(scenario));
+  if (findings.empty()) return findings;
+  // A verdict is a finding only once it reproduces: twice more, the same signature.
+  const std::string signature = findings.front().Signature(scenario);
+  for (int again = 0; again < 2; ++again) {
+    const std::vector<Verdict> retry = Findings(executor_.Run(scenario));
+    if (retry.empty() || retry.front().Signature(scenario) != signature) {
+      ++unreproduced_;
+      return {};
+    }
   }
   return findings;
 }

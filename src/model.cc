@@ -16,6 +16,13 @@ constexpr uint32_t kFilterMask = 0x3f;  // SECCOMP_FILTER_FLAG_MASK (TSYNC..WAIT
 constexpr int kPageSize = 4096;
 constexpr long kMaxSyscallErrno = 4095;
 
+// Signals whose default action is to stop, or to do nothing.
+bool StopsByDefault(int sig) { return sig >= 19 && sig <= 22; }  // STOP TSTP TTIN TTOU
+// 32 and 33 are glibc's own (SIGCANCEL, SIGSETXID): its handlers stay, and do nothing here.
+bool IgnoredByDefault(int sig) {
+  return sig == 17 || sig == 18 || sig == 23 || sig == 28 || sig == 32 || sig == 33;
+}
+
 // The agent passes fd arguments as C ints: a wider literal is what its low 32 bits say.
 int AsInt(int64_t value) { return static_cast<int>(static_cast<uint32_t>(value)); }
 
@@ -238,8 +245,8 @@ bool Model::ThreadInListenerIoctl(int target) const {
 
 Prediction Model::Predict(int index) const {
   const Op& op = scenario_.ops[static_cast<size_t>(index)];
-  const bool on_thread = op.kind == OpKind::kRecv || op.kind == OpKind::kAddFd ||
-                         op.kind == OpKind::kSend;
+  const bool on_thread =
+      op.kind == OpKind::kRecv || op.kind == OpKind::kAddFd || op.kind == OpKind::kSend;
   if (on_thread && op.thread >= 0 && threads_[static_cast<size_t>(op.thread)].busy) {
     Prediction p;
     p.skip = true;
@@ -692,6 +699,12 @@ Prediction Model::PredictTargetOp(const Op& op) const {
                        : Outcome::Ok(0)};
       return p;
     case OpKind::kHandler:
+      // glibc's sigaction refuses SIGKILL, SIGSTOP, its own 32 and 33, and out-of-range.
+      if (op.signal < 1 || op.signal > 64 || op.signal == 9 || op.signal == 19 || op.signal == 32 ||
+          op.signal == 33) {
+        p.allowed = {Outcome::Error(EINVAL)};
+        return p;
+      }
       // Each task installs its own handler; a task blocked in a syscall cannot.
       for (const Task& other : t.tasks) {
         if (other.alive && (other.notif >= 0 || other.reserving)) {
@@ -730,6 +743,12 @@ Prediction Model::PredictTargetOp(const Op& op) const {
       return p;
     }
     case OpKind::kSignalTask:
+      if (StopsByDefault(op.signal) &&
+          (!t.handlers.count(op.signal) || t.handlers.at(op.signal) == HandlerKind::kDefault)) {
+        p.skip = true;
+        p.skip_reason = "a stop signal: stopped targets are outside the model";
+      }
+      return p;
     case OpKind::kKill:
       return p;
     default:
@@ -793,7 +812,7 @@ void Model::Apply(int index, const Outcome& observed) {
         if (n == nullptr) return;
         n->state = NotifState::kReplied;
         n->reply_val = ResolveFd(op.fd);
-        n->reply_error = -op.error;
+        n->reply_error = SentError(op);
         n->reply_continue = (op.flags & uapi::kRespContinue) != 0;
         ++n->done;
         Task& task = targets_[static_cast<size_t>(n->target)].tasks[static_cast<size_t>(n->task)];
@@ -978,6 +997,7 @@ void Model::ApplyTargetOp(const Op& op, const Outcome& observed) {
       const HandlerKind handler =
           t.handlers.count(op.signal) ? t.handlers.at(op.signal) : HandlerKind::kDefault;
       if (handler == HandlerKind::kIgnore) break;  // dropped when sent
+      if (handler == HandlerKind::kDefault && IgnoredByDefault(op.signal)) break;
       if (handler == HandlerKind::kDefault) {
         // SIGUSR1, SIGUSR2 and SIGALRM terminate: fatal when sent (complete_signal).
         task.fatal_pending = true;

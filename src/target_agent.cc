@@ -50,12 +50,23 @@ void ListFds(Reply& reply) {
   reply.ret = reply.count;
 }
 
-void Reset(Reply& reply) {
-  for (int sig : kHandledSignals) {
+// Every signal at its default and unblocked, but SIGCHLD ignored (callers are reaped by
+// the kernel): the supervisor's handlers (libFuzzer's SIGUSR1/SIGUSR2, the sanitizers')
+// must not leak into a target, nor one run's handlers into the next.
+void ResetSignals() {
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
     struct sigaction act {};
-    act.sa_handler = SIG_DFL;
+    act.sa_handler = sig == SIGCHLD ? SIG_IGN : SIG_DFL;
     ::sigaction(sig, &act, nullptr);
   }
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+}
+
+void Reset(Reply& reply) {
+  ResetSignals();
   g_caught = 0;
   struct rlimit limit {};
   ::getrlimit(RLIMIT_NOFILE, &limit);
@@ -222,22 +233,7 @@ void RunLeader(const AgentConfig& config) {
   if (!LayOutTable(config, g_tasks)) ::_exit(2);
   ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 
-  // Every signal at its default and unblocked: the supervisor's own handlers (libFuzzer's
-  // SIGUSR1/SIGUSR2, the sanitizers', the interrupt signals) must not leak into targets.
-  for (int sig = 1; sig < NSIG; ++sig) {
-    if (sig == SIGKILL || sig == SIGSTOP) continue;
-    struct sigaction dfl {};
-    dfl.sa_handler = SIG_DFL;
-    ::sigaction(sig, &dfl, nullptr);
-  }
-  sigset_t none;
-  sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);
-
-  // Callers are reaped by the kernel; none of them is ever waited for.
-  struct sigaction ignore {};
-  ignore.sa_handler = SIG_IGN;
-  ::sigaction(SIGCHLD, &ignore, nullptr);
+  ResetSignals();
 
   Reply hello;
   int listener = -1;

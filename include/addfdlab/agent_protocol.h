@@ -21,8 +21,6 @@ inline constexpr int kMaxTasks = 1 + kMaxCallers;
 // The trapped syscall. tuxcall is reserved and unimplemented on x86-64: no libc or
 // sanitizer runtime ever makes it, so the filter never catches the harness.
 inline constexpr int kTrapSyscall = SYS_tuxcall;
-// The signals a scenario may deliver or handle.
-inline constexpr int kHandledSignals[] = {10 /*SIGUSR1*/, 12 /*SIGUSR2*/, 14 /*SIGALRM*/};
 
 enum class Command : uint32_t {
   kPing = 0,       // reply 0
@@ -39,7 +37,8 @@ enum class Command : uint32_t {
   kOpenFifo,       // open(the target's FIFO, O_RDONLY | args[0]); blocks until a writer
   kListFds,        // the fd table: entries[] (fd, fd flags), count
   kInstallFilter,  // seccomp(SET_MODE_FILTER, args[0], the notify filter); closes a listener
-  kReset,          // back to baseline: close inputs' fds, rlimit, handlers; reply 0
+  kReset,          // back to baseline: close inputs' fds (leader), rlimit, every signal
+                   // at its default; reply 0
   kSignalCount,    // how many handled signals this task has caught
   kFcntlGetfd,     // fcntl(args[0], F_GETFD)
 };

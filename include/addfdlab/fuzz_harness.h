@@ -21,9 +21,11 @@ class FuzzHarness {
   // contract cell or a new outcome counts as new coverage.
   FuzzHarness(uint8_t* counters, size_t counter_count);
 
-  // Runs a scenario; returns the verdicts that are findings (known deviations of this
-  // kernel removed).
+  // Runs a scenario; returns the verdicts that are findings: known deviations of this
+  // kernel and expect clauses left out, and only when the first one reproduces twice more.
   std::vector<Verdict> Run(const Scenario& scenario);
+  // Verdicts seen once that did not reproduce (racy; not reported).
+  uint64_t unreproduced() const { return unreproduced_; }
 
   // Contract cells reached so far, and how many apply to this kernel.
   const std::set<std::string>& cells_reached() const { return cells_reached_; }
@@ -36,6 +38,9 @@ class FuzzHarness {
   uint8_t* counters_;
   size_t counter_count_;
   std::set<std::string> cells_reached_;
+  uint64_t unreproduced_ = 0;
+
+  std::vector<Verdict> Findings(const RunResult& result) const;
 };
 
 // The known-deviations file: $ADDFDLAB_KNOWN_DEVIATIONS, else the repository's.

@@ -175,6 +175,11 @@ struct Scenario {
   friend bool operator==(const Scenario&, const Scenario&) = default;
 };
 
+// The error a `send` op puts in seccomp_notif_resp: its errno negated (INT32_MIN wraps).
+inline int32_t SentError(const Op& op) {
+  return static_cast<int32_t>(0u - static_cast<uint32_t>(op.error));
+}
+
 // Names used by the text format and traces.
 const char* OpKindName(OpKind kind);
 const char* SourceKindName(SourceKind kind);
