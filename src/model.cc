@@ -779,6 +779,17 @@ bool Model::Quiesces(int index) const {
   }
 }
 
+// After an op started in the kernel: a thread's op that failed at once is finished; one
+// that sleeps stays busy, and on the main thread the targets run. True when it slept.
+bool Model::Started(const Op& op, const Outcome& started, const std::string& cell) {
+  if (started.kind != Outcome::Kind::kBlocked) {
+    if (op.thread >= 0) FinishThread(op.thread, started, cell);
+    return false;
+  }
+  if (op.thread < 0) Quiesce();
+  return true;
+}
+
 void Model::Apply(int index, const Outcome& observed) {
   const Op& op = scenario_.ops[static_cast<size_t>(index)];
   switch (op.kind) {
@@ -794,16 +805,8 @@ void Model::Apply(int index, const Outcome& observed) {
         return;
       }
       std::string cell;
-      const Outcome started = StartAddFd(op, &cell);
-      if (started.kind != Outcome::Kind::kBlocked) {
-        if (op.thread >= 0) FinishThread(op.thread, started, cell);
-        return;
-      }
-      if (op.thread < 0) {
-        // The main thread waits for its own request: the targets run.
-        Quiesce();
-        threads_.back().busy = false;
-      }
+      // The main thread waits for its own request: the targets ran and handled it.
+      if (Started(op, StartAddFd(op, &cell), cell) && op.thread < 0) threads_.back().busy = false;
       return;
     }
     case OpKind::kSend:
@@ -829,13 +832,7 @@ void Model::Apply(int index, const Outcome& observed) {
         return;
       }
       std::string cell;
-      const Outcome started = StartRecv(op, &cell);
-      if (started.kind != Outcome::Kind::kBlocked) {
-        if (op.thread >= 0) FinishThread(op.thread, started, cell);
-        return;
-      }
-      if (op.thread < 0) {
-        Quiesce();
+      if (Started(op, StartRecv(op, &cell), cell) && op.thread < 0) {
         // Still blocked after the target went quiet: the executor interrupts it.
         Thread& main = threads_.back();
         if (main.busy) {

@@ -190,6 +190,7 @@ class Model {
   // recv_wait_event and the search for an INIT notification; kBlocked when it would wait.
   Outcome TakeNotification(int target, BufferKind buffer, std::string* cell);
   Outcome StartRecv(const Op& op, std::string* cell);
+  bool Started(const Op& op, const Outcome& started, const std::string& cell);
   void ApplyTargetOp(const Op& op, const Outcome& observed);
 
   // Runs one target task's notification loop; true when anything changed.
