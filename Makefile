@@ -1,6 +1,6 @@
 # addfdlab's front door. Each target installs the Debian packages it needs when they are
 # missing, then configures, builds and runs through the CMake presets.
-.PHONY: all deps build test test-asan seeds format clean
+.PHONY: all deps build test test-asan fuzz seeds format clean
 
 all: build
 
@@ -23,6 +23,11 @@ test-asan: deps
 	cmake --preset asan >/dev/null
 	cmake --build --preset asan
 	ctest --preset asan -L '$(ASAN_LABELS)'
+
+# The main job: a fuzzing campaign with the defaults (./addfdlab fuzz --help).
+fuzz: build
+	@scripts/deps.sh build fuzz
+	./addfdlab fuzz $(FUZZ_ARGS)
 
 # Regenerates corpus/addfd_sequence_fuzzer/ from the contract and regression scenarios.
 seeds: build

@@ -125,8 +125,12 @@ Executor::Executor(ExecutorOptions options) : options_(std::move(options)) {
   const char* no_fifo = std::getenv("ADDFDLAB_NO_FIFO");
   deterministic_ = options_.deterministic && features_.has(Feature::kSchedFifo) &&
                    (no_fifo == nullptr || *no_fifo == '\0' || *no_fifo == '0');
-  const long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
-  cpu_ = options_.cpu >= 0 ? options_.cpu : static_cast<int>(cpus > 0 ? cpus - 1 : 0);
+  // One CPU per executor: $ADDFDLAB_CPU, else spread parallel fuzzing jobs by pid.
+  const long cpus = std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN));
+  const char* cpu_env = std::getenv("ADDFDLAB_CPU");
+  cpu_ = options_.cpu >= 0  ? options_.cpu
+         : cpu_env != nullptr ? std::atoi(cpu_env) % static_cast<int>(cpus)
+                              : static_cast<int>((::getpid() + cpus - 1) % cpus);
   if (deterministic_ && !SetScheduling(cpu_, SCHED_OTHER, 0)) deterministic_ = false;
   // Orphaned callers (their leader killed by a signal) come back to us to be reaped.
   ::prctl(PR_SET_CHILD_SUBREAPER, 1);

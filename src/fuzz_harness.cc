@@ -1,6 +1,7 @@
 // The kernel fuzz targets' shared harness.
 #include "addfdlab/fuzz_harness.h"
 
+#include <cstdio>
 #include <cstdlib>
 #include <functional>
 
@@ -39,8 +40,16 @@ FuzzHarness::FuzzHarness(uint8_t* counters, size_t counter_count)
       executor_(OptionsFor(known_)),
       counters_(counters),
       counter_count_(counter_count) {
+  const char* cells_file = std::getenv("ADDFDLAB_CELLS_FILE");
+  if (cells_file != nullptr) cells_file_ = cells_file;
   executor_.observe = [this](const Observation& seen) {
-    if (!seen.cell.empty()) cells_reached_.insert(seen.cell);
+    if (!seen.cell.empty() && cells_reached_.insert(seen.cell).second && !cells_file_.empty()) {
+      // `addfdlab fuzz` counts the cells its jobs reached from this file.
+      if (FILE* out = std::fopen(cells_file_.c_str(), "a")) {
+        std::fprintf(out, "%s\n", seen.cell.c_str());
+        std::fclose(out);
+      }
+    }
     if (counters_ == nullptr || counter_count_ == 0) return;
     const size_t key = std::hash<std::string>{}(seen.cell) ^ (static_cast<size_t>(seen.kind) << 1) ^
                        (static_cast<size_t>(seen.state) << 8) ^

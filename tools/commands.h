@@ -16,6 +16,7 @@ using Runner = std::function<int()>;
 void AddProbeCommand(CLI::App& app, Runner& run);
 void AddReproCommand(CLI::App& app, Runner& run);
 void AddContractCommand(CLI::App& app, Runner& run);
+void AddFuzzCommand(CLI::App& app, Runner& run);
 void AddScnCommand(CLI::App& app, Runner& run);
 
 }  // namespace addfdlab::tools

@@ -21,7 +21,8 @@ namespace addfdlab {
 
 struct ExecutorOptions {
   Limits limits = Limits::FromEnvironment();
-  // The CPU the supervisor and its targets share in deterministic mode; -1: the last.
+  // The CPU the supervisor and its targets share in deterministic mode; -1: $ADDFDLAB_CPU,
+  // else one chosen by pid (parallel fuzzing jobs spread over the CPUs).
   int cpu = -1;
   // Pin to one CPU with SCHED_FIFO supervisor threads above the targets, when allowed.
   bool deterministic = true;

@@ -38,6 +38,7 @@ class FuzzHarness {
   uint8_t* counters_;
   size_t counter_count_;
   std::set<std::string> cells_reached_;
+  std::string cells_file_;  // $ADDFDLAB_CELLS_FILE: newly reached cells are appended
   uint64_t unreproduced_ = 0;
 
   std::vector<Verdict> Findings(const RunResult& result) const;

@@ -1,0 +1,363 @@
+// addfdlab fuzz: a fuzzing campaign. Builds the fuzz preset when needed, runs libFuzzer
+// (fork mode over --jobs processes) with a scratch corpus, shows one live progress line,
+// merges new inputs into the work folder (never into corpus/), then reproduces, minimizes
+// and deduplicates every crash into findings/, and prints a summary.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "addfdlab/executor.h"
+#include "addfdlab/fuzz_harness.h"
+#include "addfdlab/minimize.h"
+#include "addfdlab/scenario_codec.h"
+#include "addfdlab/scenario_text.h"
+#include "commands.h"
+#include "scenario_file.h"
+
+extern char** environ;
+
+namespace addfdlab::tools {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct FuzzOptions {
+  std::string target = "addfd_sequence_fuzzer";
+  int seconds = 180;
+  int jobs = 0;  // 0: the core count
+  std::string work = "work/fuzz";
+  std::string findings = "findings";
+  int repro_runs = 5;
+};
+
+volatile sig_atomic_t g_interrupted = 0;
+void OnInterrupt(int) { g_interrupted = 1; }
+
+// Runs a command to completion, its output to `log`; its exit status, or -1.
+int RunCommand(const std::vector<std::string>& argv, const std::string& log) {
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  pid_t pid = 0;
+  const int rc = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) return -1;
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// Builds the fuzz preset's target when it is missing or older than the sources.
+bool EnsureFuzzer(const fs::path& source, const std::string& target, const fs::path& log,
+                  fs::path* binary) {
+  *binary = source / "build/fuzz/fuzzers" / target;
+  std::cerr << "addfdlab fuzz: building " << target << " (fuzz preset; log " << log.string()
+            << ")\n";
+  if (RunCommand({(source / "scripts/deps.sh").string(), "build", "fuzz"}, log.string()) != 0) {
+    return false;
+  }
+  if (!fs::exists(source / "build/fuzz/CMakeCache.txt") &&
+      RunCommand({"cmake", "-S", source.string(), "--preset", "fuzz"}, log.string()) != 0) {
+    return false;
+  }
+  const std::string build_dir = (source / "build/fuzz").string();
+  return RunCommand({"cmake", "--build", build_dir, "--target", target}, log.string()) == 0 &&
+         fs::exists(*binary);
+}
+
+struct Progress {
+  long execs = 0;
+  long exec_per_sec = 0;
+  long cov = 0;
+  long crashes = 0;
+};
+
+// libFuzzer's status lines: "#123\tNEW cov: 10 ft: ... exec/s: 45" and, in fork mode,
+// "#123: cov: 10 ft: 20 corp: 3 exec/s 45 oom/timeout/crash: 0/0/1 time: 5s ...".
+void ParseStatus(const std::string& line, Progress& p) {
+  static const std::regex execs(R"(^#(\d+))");
+  static const std::regex cov(R"(cov: (\d+))");
+  static const std::regex rate(R"(exec/s:? (\d+))");
+  static const std::regex crash(R"(oom/timeout/crash: \d+/\d+/(\d+))");
+  std::smatch m;
+  if (std::regex_search(line, m, execs)) p.execs = std::stol(m[1]);
+  if (std::regex_search(line, m, cov)) p.cov = std::stol(m[1]);
+  if (std::regex_search(line, m, rate)) p.exec_per_sec = std::stol(m[1]);
+  if (std::regex_search(line, m, crash)) p.crashes = std::stol(m[1]);
+}
+
+size_t CountLines(const fs::path& file) {
+  std::ifstream in(file);
+  std::set<std::string> unique;
+  std::string line;
+  while (std::getline(in, line)) unique.insert(line);
+  return unique.size();
+}
+
+size_t CountFiles(const fs::path& dir, const std::string& prefix = "") {
+  size_t n = 0;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    if (e.path().filename().string().rfind(prefix, 0) == 0) ++n;
+  }
+  return n;
+}
+
+std::string Sanitize(const std::string& text) {
+  std::string out;
+  for (char c : text) out += std::isalnum(static_cast<unsigned char>(c)) || c == '.' ? c : '_';
+  return out;
+}
+
+struct FindingStats {
+  int reported = 0;
+  int duplicates = 0;
+  int unreproduced = 0;
+  std::vector<std::string> new_dirs;
+};
+
+// Reproduces, minimizes and files one crash of addfd_sequence_fuzzer.
+void FileFinding(const fs::path& crash, const FuzzOptions& options, FuzzHarness& harness,
+                 FindingStats& stats) {
+  std::ifstream in(crash, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto scenario = DecodeScenario(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+  if (!scenario) return;
+  Executor& executor = harness.executor();
+  std::map<std::string, int> seen;
+  RunResult first;
+  for (int run = 0; run < options.repro_runs; ++run) {
+    RunResult result = executor.Run(*scenario);
+    if (run == 0) first = result;
+    std::set<std::string> once;
+    for (const Verdict& v : result.verdicts) {
+      if (v.kind != Verdict::Kind::kExpect) once.insert(v.Signature(*scenario));
+    }
+    for (const std::string& s : once) ++seen[s];
+  }
+  if (seen.empty()) {
+    ++stats.unreproduced;
+    return;
+  }
+  // The most frequent signature names the finding.
+  auto top = std::max_element(seen.begin(), seen.end(),
+                              [](const auto& a, const auto& b) { return a.second < b.second; });
+  const std::string signature = top->first;
+  const int rate = top->second;
+  const fs::path dir = fs::path(options.findings) / Sanitize(signature);
+  if (fs::exists(dir)) {
+    ++stats.duplicates;
+    return;
+  }
+  const auto fails = [&](const Scenario& candidate) {
+    for (int again = 0; again < 2; ++again) {
+      const RunResult r = executor.Run(candidate);
+      for (const Verdict& v : r.verdicts) {
+        if (v.Signature(candidate) == signature) return true;
+      }
+    }
+    return false;
+  };
+  const Scenario minimal = MinimizeScenario(*scenario, fails);
+  const RunResult trace = executor.Run(minimal);
+  fs::create_directories(dir);
+  std::string error;
+  WriteNewFile((dir / "input.bin").string(), bytes, false, &error);
+  WriteNewFile((dir / "original.scn").string(), PrintScenario(*scenario), false, &error);
+  WriteNewFile((dir / "repro.scn").string(),
+               "# " + signature + "\n# reproduced " + std::to_string(rate) + "/" +
+                   std::to_string(options.repro_runs) + " on " + executor.features().release +
+                   "\n" + PrintScenario(minimal),
+               false, &error);
+  WriteNewFile((dir / "trace.txt").string(),
+               trace.Format(minimal) + "\n# first run of the original:\n" +
+                   first.Format(*scenario),
+               false, &error);
+  ++stats.reported;
+  stats.new_dirs.push_back(dir.string());
+}
+
+int RunFuzz(const FuzzOptions& options) {
+  const fs::path source = ADDFDLAB_SOURCE_DIR;
+  const fs::path work = fs::path(options.work) / options.target;
+  const fs::path corpus = work / "corpus";
+  const fs::path crashes = work / "crashes";
+  const fs::path scratch = work / ("scratch-" + std::to_string(::getpid()));
+  const fs::path log = work / "fuzz.log";
+  const fs::path cells = work / "cells.txt";
+  std::error_code ec;
+  for (const fs::path& dir : {corpus, crashes, scratch, fs::path(options.findings)}) {
+    fs::create_directories(dir, ec);
+    if (ec) {
+      std::cerr << "addfdlab fuzz: cannot create " << dir.string() << ": " << ec.message()
+                << "\n";
+      return kExitUsage;
+    }
+  }
+  fs::path binary;
+  if (!EnsureFuzzer(source, options.target, log, &binary)) {
+    std::cerr << "addfdlab fuzz: could not build " << options.target << "; see " << log.string()
+              << "\n";
+    return 1;
+  }
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  const int jobs = options.jobs > 0 ? options.jobs : static_cast<int>(cores);
+  std::vector<std::string> argv = {binary.string(),
+                                   "-max_total_time=" + std::to_string(options.seconds),
+                                   "-artifact_prefix=" + crashes.string() + "/",
+                                   "-print_final_stats=1"};
+  if (jobs > 1) {
+    argv.push_back("-fork=" + std::to_string(jobs));
+    argv.push_back("-ignore_crashes=1");
+  }
+  const fs::path dict = source / "fuzzers" / (options.target + ".dict");
+  if (fs::exists(dict)) argv.push_back("-dict=" + dict.string());
+  // The scratch folder comes first: libFuzzer writes there, never into corpus/.
+  argv.push_back(scratch.string());
+  argv.push_back(corpus.string());
+  const fs::path seeds = source / "corpus" / options.target;
+  if (fs::exists(seeds)) argv.push_back(seeds.string());
+
+  ::setenv("ADDFDLAB_CELLS_FILE", cells.c_str(), 1);
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return 1;
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], 2);
+  posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], 1);
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  struct sigaction act {};
+  act.sa_handler = OnInterrupt;
+  ::sigaction(SIGINT, &act, nullptr);
+  ::sigaction(SIGTERM, &act, nullptr);
+  pid_t child = 0;
+  if (posix_spawn(&child, args[0], &actions, nullptr, args.data(), environ) != 0) {
+    std::cerr << "addfdlab fuzz: cannot start " << binary.string() << "\n";
+    return 1;
+  }
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(pipe_fds[1]);
+
+  std::ofstream log_out(log, std::ios::app);
+  const auto start = std::chrono::steady_clock::now();
+  const bool tty = ::isatty(2) != 0;
+  Progress progress;
+  std::string pending;
+  bool forwarded = false;
+  auto last_line = start;
+  for (;;) {
+    if (g_interrupted && !forwarded) {
+      ::kill(child, SIGINT);  // libFuzzer stops its jobs and exits
+      forwarded = true;
+    }
+    struct pollfd pfd {pipe_fds[0], POLLIN, 0};
+    const int ready = ::poll(&pfd, 1, 500);
+    if (ready > 0) {
+      char buf[4096];
+      const ssize_t n = ::read(pipe_fds[0], buf, sizeof(buf));
+      if (n <= 0) break;
+      log_out.write(buf, n);
+      pending.append(buf, static_cast<size_t>(n));
+      size_t nl;
+      while ((nl = pending.find('\n')) != std::string::npos) {
+        ParseStatus(pending.substr(0, nl), progress);
+        pending.erase(0, nl + 1);
+      }
+    }
+    const auto now = std::chrono::steady_clock::now();
+    const long elapsed =
+        std::chrono::duration_cast<std::chrono::seconds>(now - start).count();
+    if (tty || now - last_line > std::chrono::seconds(10)) {
+      const long left = std::max(0L, static_cast<long>(options.seconds) - elapsed);
+      std::fprintf(stderr,
+                   "%s[%lds, %lds left] %ld execs, %ld exec/s, cov %ld, cells %zu, crashes %zu%s",
+                   tty ? "\r" : "", elapsed, left, progress.execs, progress.exec_per_sec,
+                   progress.cov, CountLines(cells), CountFiles(crashes, "crash-"),
+                   tty ? "   " : "\n");
+      last_line = now;
+    }
+  }
+  int status = 0;
+  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  ::close(pipe_fds[0]);
+  if (tty) std::fprintf(stderr, "\n");
+
+  // New inputs go into the work corpus; the scratch folder goes.
+  std::cerr << "addfdlab fuzz: merging new inputs into " << corpus.string() << "\n";
+  RunCommand({binary.string(), "-merge=1", corpus.string(), scratch.string()}, log.string());
+  fs::remove_all(scratch, ec);
+
+  FindingStats stats;
+  if (options.target == "addfd_sequence_fuzzer") {
+    FuzzHarness harness(nullptr, 0);
+    for (const auto& e : fs::directory_iterator(crashes, ec)) {
+      if (e.path().filename().string().rfind("crash-", 0) != 0) continue;
+      FileFinding(e.path(), options, harness, stats);
+    }
+    std::printf("\ncontract cells reached: %zu of %zu that apply to %s\n", CountLines(cells),
+                harness.cells_applicable(), harness.executor().features().release.c_str());
+  }
+  const long elapsed = std::chrono::duration_cast<std::chrono::seconds>(
+                           std::chrono::steady_clock::now() - start)
+                           .count();
+  std::printf("%s: %lds%s, %ld execs (%ld exec/s), coverage %ld\n", options.target.c_str(),
+              elapsed, forwarded ? " (interrupted)" : "", progress.execs, progress.exec_per_sec,
+              progress.cov);
+  std::printf("corpus: %zu inputs in %s\n", CountFiles(corpus), corpus.string().c_str());
+  std::printf("crashes: %zu in %s; findings: %d new, %d already filed, %d did not reproduce\n",
+              CountFiles(crashes, "crash-"), crashes.string().c_str(), stats.reported,
+              stats.duplicates, stats.unreproduced);
+  for (const std::string& dir : stats.new_dirs) std::printf("  new finding: %s\n", dir.c_str());
+  std::printf("log: %s\n", log.string().c_str());
+  return stats.reported > 0 ? 1 : 0;
+}
+
+}  // namespace
+
+void AddFuzzCommand(CLI::App& app, Runner& run) {
+  auto options = std::make_shared<FuzzOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "fuzz", "Run a fuzzing campaign; reproduce, minimize and file what it finds");
+  cmd->add_option("--target", options->target, "Fuzz target")
+      ->check(CLI::IsMember({"addfd_sequence_fuzzer", "scenario_text_fuzzer"}))
+      ->capture_default_str();
+  cmd->add_option("--time", options->seconds, "Seconds to fuzz")
+      ->check(CLI::Range(1, 7 * 24 * 3600))
+      ->capture_default_str();
+  cmd->add_option("--jobs", options->jobs, "Parallel jobs (libFuzzer -fork); default: cores")
+      ->check(CLI::Range(0, 256));
+  cmd->add_option("--work", options->work, "Work folder (corpus, crashes, log)")
+      ->capture_default_str();
+  cmd->add_option("--findings", options->findings, "Where findings are filed")
+      ->capture_default_str();
+  cmd->add_option("--repro-runs", options->repro_runs, "Replays per crash before filing")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  cmd->callback([&run, options] { run = [options] { return RunFuzz(*options); }; });
+}
+
+}  // namespace addfdlab::tools
