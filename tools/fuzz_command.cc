@@ -191,8 +191,7 @@ void FileFinding(const fs::path& crash, const FuzzOptions& options, FuzzHarness&
                    "\n" + PrintScenario(minimal),
                false, &error);
   WriteNewFile((dir / "trace.txt").string(),
-               trace.Format(minimal) + "\n# first run of the original:\n" +
-                   first.Format(*scenario),
+               trace.Format(minimal) + "\n# first run of the original:\n" + first.Format(*scenario),
                false, &error);
   ++stats.reported;
   stats.new_dirs.push_back(dir.string());
@@ -210,8 +209,7 @@ int RunFuzz(const FuzzOptions& options) {
   for (const fs::path& dir : {corpus, crashes, scratch, fs::path(options.findings)}) {
     fs::create_directories(dir, ec);
     if (ec) {
-      std::cerr << "addfdlab fuzz: cannot create " << dir.string() << ": " << ec.message()
-                << "\n";
+      std::cerr << "addfdlab fuzz: cannot create " << dir.string() << ": " << ec.message() << "\n";
       return kExitUsage;
     }
   }
@@ -223,10 +221,9 @@ int RunFuzz(const FuzzOptions& options) {
   }
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   const int jobs = options.jobs > 0 ? options.jobs : static_cast<int>(cores);
-  std::vector<std::string> argv = {binary.string(),
-                                   "-max_total_time=" + std::to_string(options.seconds),
-                                   "-artifact_prefix=" + crashes.string() + "/",
-                                   "-print_final_stats=1"};
+  std::vector<std::string> argv = {
+      binary.string(), "-max_total_time=" + std::to_string(options.seconds),
+      "-artifact_prefix=" + crashes.string() + "/", "-print_final_stats=1"};
   if (jobs > 1) {
     argv.push_back("-fork=" + std::to_string(jobs));
     argv.push_back("-ignore_crashes=1");
@@ -273,7 +270,9 @@ int RunFuzz(const FuzzOptions& options) {
       ::kill(child, SIGINT);  // libFuzzer stops its jobs and exits
       forwarded = true;
     }
-    struct pollfd pfd {pipe_fds[0], POLLIN, 0};
+    struct pollfd pfd {
+      pipe_fds[0], POLLIN, 0
+    };
     const int ready = ::poll(&pfd, 1, 500);
     if (ready > 0) {
       char buf[4096];
@@ -288,15 +287,13 @@ int RunFuzz(const FuzzOptions& options) {
       }
     }
     const auto now = std::chrono::steady_clock::now();
-    const long elapsed =
-        std::chrono::duration_cast<std::chrono::seconds>(now - start).count();
+    const long elapsed = std::chrono::duration_cast<std::chrono::seconds>(now - start).count();
     if (tty || now - last_line > std::chrono::seconds(10)) {
       const long left = std::max(0L, static_cast<long>(options.seconds) - elapsed);
-      std::fprintf(stderr,
-                   "%s[%lds, %lds left] %ld execs, %ld exec/s, cov %ld, cells %zu, crashes %zu%s",
-                   tty ? "\r" : "", elapsed, left, progress.execs, progress.exec_per_sec,
-                   progress.cov, CountLines(cells), CountFiles(crashes, "crash-"),
-                   tty ? "   " : "\n");
+      std::fprintf(
+          stderr, "%s[%lds, %lds left] %ld execs, %ld exec/s, cov %ld, cells %zu, crashes %zu%s",
+          tty ? "\r" : "", elapsed, left, progress.execs, progress.exec_per_sec, progress.cov,
+          CountLines(cells), CountFiles(crashes, "crash-"), tty ? "   " : "\n");
       last_line = now;
     }
   }
@@ -321,11 +318,11 @@ int RunFuzz(const FuzzOptions& options) {
     std::printf("\ncontract cells reached: %zu of %zu that apply to %s\n", CountLines(cells),
                 harness.cells_applicable(), harness.executor().features().release.c_str());
   }
-  const long elapsed = std::chrono::duration_cast<std::chrono::seconds>(
-                           std::chrono::steady_clock::now() - start)
-                           .count();
-  std::printf("%s: %lds%s, %ld execs (%ld exec/s), coverage %ld\n", options.target.c_str(),
-              elapsed, forwarded ? " (interrupted)" : "", progress.execs, progress.exec_per_sec,
+  const long elapsed =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - start)
+          .count();
+  std::printf("%s: %lds%s, %ld execs (%ld exec/s), coverage %ld\n", options.target.c_str(), elapsed,
+              forwarded ? " (interrupted)" : "", progress.execs, progress.exec_per_sec,
               progress.cov);
   std::printf("corpus: %zu inputs in %s\n", CountFiles(corpus), corpus.string().c_str());
   std::printf("crashes: %zu in %s; findings: %d new, %d already filed, %d did not reproduce\n",
