@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "addfdlab/model.h"
+#include "addfdlab/oracle.h"
 #include "addfdlab/scenario_text.h"
 
 namespace addfdlab {
@@ -233,10 +234,7 @@ ContractReport RunContract(const std::string& dir, const std::vector<KnownDeviat
         if (!entry.observed || entry.prediction.allowed.empty()) continue;
         const bool by_cell = entry.prediction.cell == cell;
         if (by_cell || row.expected.empty()) {
-          row.expected.clear();
-          for (const Outcome& o : entry.prediction.allowed) {
-            row.expected += (row.expected.empty() ? "" : " or ") + DescribeOutcome(o);
-          }
+          row.expected = DescribeAllowed(entry.prediction.allowed);
           row.observed = DescribeOutcome(*entry.observed);
           if (by_cell) break;
         }

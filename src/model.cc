@@ -23,6 +23,13 @@ bool IgnoredByDefault(int sig) {
   return sig == 17 || sig == 18 || sig == 23 || sig == 28 || sig == 32 || sig == 33;
 }
 
+Prediction Skip(std::string reason) {
+  Prediction p;
+  p.skip = true;
+  p.skip_reason = std::move(reason);
+  return p;
+}
+
 // The agent passes fd arguments as C ints: a wider literal is what its low 32 bits say.
 int AsInt(int64_t value) { return static_cast<int>(static_cast<uint32_t>(value)); }
 
@@ -248,11 +255,12 @@ Prediction Model::Predict(int index) const {
   const bool on_thread =
       op.kind == OpKind::kRecv || op.kind == OpKind::kAddFd || op.kind == OpKind::kSend;
   if (on_thread && op.thread >= 0 && threads_[static_cast<size_t>(op.thread)].busy) {
-    Prediction p;
-    p.skip = true;
-    p.skip_reason = "the supervisor thread is still in its previous op";
-    return p;
+    return Skip("the supervisor thread is still in its previous op");
   }
+  const bool on_listener = on_thread || op.kind == OpKind::kIdValid ||
+                           op.kind == OpKind::kSetFlags || op.kind == OpKind::kIoctl ||
+                           op.kind == OpKind::kCloseListener;
+  if (on_listener && !ListenerOpen(op.target)) return Skip("the target has no open listener");
   switch (op.kind) {
     case OpKind::kAddFd:
       return PredictAddFd(op);
@@ -268,11 +276,6 @@ Prediction Model::Predict(int index) const {
   if (op.kind == OpKind::kIdValid || op.kind == OpKind::kSetFlags || op.kind == OpKind::kIoctl ||
       op.kind == OpKind::kCloseListener) {
     Prediction p;
-    if (!ListenerOpen(op.target)) {
-      p.skip = true;
-      p.skip_reason = "the target has no open listener";
-      return p;
-    }
     const TargetState& t = targets_[static_cast<size_t>(op.target)];
     if (op.kind == OpKind::kIdValid) {
       // ID_VALID.STATES: only SENT is valid.
@@ -379,11 +382,6 @@ int Model::PreQueueError(const Op& op, const char** cell) const {
 
 Prediction Model::PredictAddFd(const Op& op) const {
   Prediction p;
-  if (!ListenerOpen(op.target)) {
-    p.skip = true;
-    p.skip_reason = "the target has no open listener";
-    return p;
-  }
   const char* check_cell = "";
   if (const int err = PreQueueError(op, &check_cell); err != 0) {
     p.allowed = {Outcome::Error(err)};
@@ -470,11 +468,6 @@ Outcome Model::StartAddFd(const Op& op, std::string* cell) {
 
 Prediction Model::PredictSend(const Op& op) const {
   Prediction p;
-  if (!ListenerOpen(op.target)) {
-    p.skip = true;
-    p.skip_reason = "the target has no open listener";
-    return p;
-  }
   // seccomp_notify_send, in order.
   const int64_t val = ResolveFd(op.fd);
   if ((op.flags & ~uapi::kRespContinue) != 0) {
@@ -504,11 +497,6 @@ Prediction Model::PredictSend(const Op& op) const {
 
 Prediction Model::PredictRecv(const Op& op) const {
   Prediction p;
-  if (!ListenerOpen(op.target)) {
-    p.skip = true;
-    p.skip_reason = "the target has no open listener";
-    return p;
-  }
   if (op.buffer == BufferKind::kNonZero) {
     p.cell = "RECV.NONZERO";
     p.allowed = {Outcome::Error(EINVAL)};

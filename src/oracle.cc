@@ -4,8 +4,6 @@
 #include <sstream>
 
 namespace addfdlab {
-namespace {
-
 std::string DescribeAllowed(const std::vector<Outcome>& allowed) {
   std::string text;
   for (const Outcome& o : allowed) {
@@ -14,8 +12,6 @@ std::string DescribeAllowed(const std::vector<Outcome>& allowed) {
   }
   return text;
 }
-
-}  // namespace
 
 const char* VerdictKindName(Verdict::Kind kind) {
   switch (kind) {

@@ -60,6 +60,8 @@ std::optional<Verdict> CheckExpect(const Op& op, const Outcome& observed, int in
                                    const std::string& cell);
 
 std::string DescribeModelFile(const std::optional<ModelFile>& file);
+// "EBADF or ok 3".
+std::string DescribeAllowed(const std::vector<Outcome>& allowed);
 
 }  // namespace addfdlab
 
