@@ -296,7 +296,7 @@ bool Executor::RunState::Acquire() {
     if (!target) {
       Verdict v;
       v.kind = Verdict::Kind::kHarness;
-      v.detail = "cannot start a target: " + target.error().Name();
+      v.detail = "cannot start a target: " + target.error().Name() + ", " + LastSpawnFailure();
       AddVerdict(v);
       return false;
     }

@@ -96,6 +96,11 @@ agent::Request MakeRequest(agent::Command command, std::initializer_list<int64_t
   return req;
 }
 
+std::string& LastSpawnFailure() {
+  static thread_local std::string text;
+  return text;
+}
+
 Result<seccomp_notif> RecvNotification(int listener, Clock::time_point deadline) {
   if (!PollIn(listener, deadline)) return Errno(ETIMEDOUT);
   seccomp_notif notif{};
@@ -146,7 +151,17 @@ Result<std::unique_ptr<Target>> Target::Spawn(const TargetConfig& config) {
 
   auto hello = RecvHello(target->controls_[0].get(), target->listener_,
                          config.limits.Deadline(config.limits.spawn));
-  if (!hello) return hello.error();
+  if (!hello) {
+    // Say why the leader is gone: its exit code names the step (target_agent.cc).
+    siginfo_t info{};
+    ::waitid(P_PIDFD, static_cast<id_t>(target->pidfds_[0].get()), &info, WEXITED | WNOHANG);
+    LastSpawnFailure() = info.si_pid == 0 ? "no hello (" + hello.error().Name() + ")"
+                         : info.si_code == CLD_EXITED
+                             ? "leader exited with " + std::to_string(info.si_status) +
+                                   " (1 parent gone, 2 fd layout, 3 clone, 5 sendmsg)"
+                             : "leader killed by signal " + std::to_string(info.si_status);
+    return hello.error();
+  }
   target->filter_errno_ = hello->err;
   for (int t = 1; t < tasks; ++t) {
     const auto caller = static_cast<pid_t>(hello->values[t]);

@@ -18,7 +18,7 @@ inline constexpr uint64_t kBaselineNofile = 1024;
 // Tasks per target: the leader (task 0) and up to kMaxCallers tasks sharing its fd table.
 inline constexpr int kMaxCallers = 4;
 inline constexpr int kMaxTasks = 1 + kMaxCallers;
-// The trapped syscall. tuxcall is reserved and unimplemented on x86-64: no libc or
+// The trapped syscall. tuxcall is reserved and has no implementation on x86-64: no libc or
 // sanitizer runtime ever makes it, so the filter never catches the harness.
 inline constexpr int kTrapSyscall = SYS_tuxcall;
 

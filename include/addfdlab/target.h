@@ -118,6 +118,9 @@ class Target {
   bool tasks_dirty_ = false;
 };
 
+// Why the calling thread's last Target::Spawn failed, in words.
+std::string& LastSpawnFailure();
+
 // Builds a request for an agent task.
 agent::Request MakeRequest(agent::Command command, std::initializer_list<int64_t> args = {});
 
