@@ -1,6 +1,6 @@
 # addfdlab's front door. Each target installs the Debian packages it needs when they are
 # missing, then configures, builds and runs through the CMake presets.
-.PHONY: all deps build test test-asan fuzz seeds format clean
+.PHONY: all deps build test test-asan test-tsan fuzz seeds format clean
 
 all: build
 
@@ -28,6 +28,14 @@ test-asan: deps
 fuzz: build
 	@scripts/deps.sh build fuzz
 	./addfdlab fuzz $(FUZZ_ARGS)
+
+# The suite under ThreadSanitizer (the supervisor's threads): every label by default.
+TSAN_LABELS ?= .
+test-tsan: deps
+	@scripts/deps.sh build fuzz
+	cmake --preset tsan >/dev/null
+	cmake --build --preset tsan
+	ctest --preset tsan -L '$(TSAN_LABELS)'
 
 # Regenerates corpus/addfd_sequence_fuzzer/ from the contract and regression scenarios.
 seeds: build

@@ -142,10 +142,9 @@ Executor::Executor(ExecutorOptions options) : options_(std::move(options)) {
         std::make_unique<SupervisorThread>(cpu, deterministic_, kNamedThreadPriority - i));
   }
   threads_->op = std::make_unique<SupervisorThread>(cpu, deterministic_, kOpThreadPriority);
-  pages_ = ::mmap(nullptr, 3 * kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  pages_ = ::mmap(nullptr, 2 * kPage, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (pages_ != MAP_FAILED) {
-    ::mprotect(static_cast<char*>(pages_) + kPage, kPage, PROT_NONE);
-    ::mprotect(static_cast<char*>(pages_) + 2 * kPage, kPage, PROT_READ);
+    ::mprotect(static_cast<char*>(pages_) + kPage, kPage, PROT_READ);
   } else {
     pages_ = nullptr;
   }
@@ -154,7 +153,7 @@ Executor::Executor(ExecutorOptions options) : options_(std::move(options)) {
 Executor::~Executor() {
   pools_.clear();
   threads_.reset();
-  if (pages_ != nullptr) ::munmap(pages_, 3 * kPage);
+  if (pages_ != nullptr) ::munmap(pages_, 2 * kPage);
 }
 
 TargetPool& Executor::PoolFor(const TargetDecl& decl) {
@@ -524,9 +523,9 @@ std::function<Outcome()> Executor::RunState::SupervisorJob(const Op& op) {
         seccomp_notif local{};
         seccomp_notif* notif = &local;
         if (buffer == BufferKind::kNonZero) local.pid = 1;
-        if (buffer == BufferKind::kUnmapped) notif = reinterpret_cast<seccomp_notif*>(page + kPage);
+        if (buffer == BufferKind::kUnmapped) notif = reinterpret_cast<seccomp_notif*>(page);
         if (buffer == BufferKind::kReadOnly) {
-          notif = reinterpret_cast<seccomp_notif*>(page + 2 * kPage);
+          notif = reinterpret_cast<seccomp_notif*>(page + kPage);
         }
         auto recv = NotifRecv(listener, notif);
         if (!recv) return Outcome::Error(recv.error().value());
@@ -542,17 +541,12 @@ std::function<Outcome()> Executor::RunState::SupervisorJob(const Op& op) {
       req.newfd = static_cast<uint32_t>(Resolve(op.fd));
       req.newfd_flags = op.newfd_flags;
       return [listener, page, req, size = uapi::IoctlSize(op.size), arg = op.arg] {
-        const char* where = page;
-        if (arg == AddFdArg::kUnreadable) {
-          where = page + kPage;
-        } else {
-          // One writable page: the struct, then a tail up to `size` bytes.
-          std::memset(page, 0, kPage);
-          std::memcpy(page, &req, sizeof(req));
-          if (arg == AddFdArg::kTailNonZero && size > sizeof(req) && size <= kPage) {
-            page[size - 1] = 1;
-          }
-        }
+        // Each thread builds its argument on its own stack: several may be in the kernel at
+        // once. The struct, then a tail up to `size` bytes (the size bits stop below 16 KiB).
+        alignas(8) char buffer[uapi::kIocSizeMask + 1] = {};
+        std::memcpy(buffer, &req, sizeof(req));
+        if (arg == AddFdArg::kTailNonZero && size > sizeof(req)) buffer[size - 1] = 1;
+        const char* where = arg == AddFdArg::kUnreadable ? page : buffer;
         auto fd = NotifAddFdRaw(listener, where, size);
         return fd ? Outcome::Ok(fd->number) : Outcome::Error(fd.error().value());
       };
@@ -579,9 +573,9 @@ std::function<Outcome()> Executor::RunState::SupervisorJob(const Op& op) {
         return set ? Outcome::Ok(0) : Outcome::Error(set.error().value());
       };
     case OpKind::kIoctl:
-      return [listener, page, cmd = static_cast<uint32_t>(op.value)] {
-        std::memset(page, 0, kPage);
-        auto ret = NotifIoctlRaw(listener, cmd, reinterpret_cast<uintptr_t>(page));
+      return [listener, cmd = static_cast<uint32_t>(op.value)] {
+        alignas(8) char zeroes[kPage] = {};
+        auto ret = NotifIoctlRaw(listener, cmd, reinterpret_cast<uintptr_t>(zeroes));
         return ret ? Outcome::Ok(*ret) : Outcome::Error(ret.error().value());
       };
     default:

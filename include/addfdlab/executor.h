@@ -100,7 +100,9 @@ class Executor {
   std::unique_ptr<Sources> sources_;
   struct Threads;
   std::unique_ptr<Threads> threads_;
-  void* pages_ = nullptr;  // RW page, PROT_NONE page, read-only zero page
+  // Two pages: unreadable (PROT_NONE), and zeroed read-only: arguments the kernel cannot
+  // read, or cannot write back to.
+  void* pages_ = nullptr;
 };
 
 // ModelEnv from probed features and this process's limits.
