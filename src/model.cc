@@ -984,8 +984,14 @@ void Model::ApplyTargetOp(const Op& op, const Outcome& observed) {
       if (handler == HandlerKind::kIgnore) break;  // dropped when sent
       if (handler == HandlerKind::kDefault && IgnoredByDefault(op.signal)) break;
       if (handler == HandlerKind::kDefault) {
-        // SIGUSR1, SIGUSR2 and SIGALRM terminate: fatal when sent (complete_signal).
-        task.fatal_pending = true;
+        // A terminating signal is made fatal when sent (complete_signal) only if the task
+        // wants it then: not with another signal already pending (wants_signal). Then it
+        // kills only when delivered, once the task leaves its wait.
+        if (task.signal_pending) {
+          task.dies_on_delivery = true;
+        } else {
+          task.fatal_pending = true;
+        }
       } else {
         task.signal_pending = true;
         task.pending_signal = op.signal;
@@ -1118,7 +1124,7 @@ bool Model::RunTask(int target, int task_index) {
                                       ? t.handlers.at(task.pending_signal)
                                       : HandlerKind::kDefault;
       task.signal_pending = false;
-      if (handler == HandlerKind::kDefault) {
+      if (handler == HandlerKind::kDefault || task.dies_on_delivery) {
         KillTask(target, task_index);
       } else if (task.reserving && handler == HandlerKind::kNoRestart) {
         task.reserving = false;
@@ -1145,7 +1151,7 @@ bool Model::RunTask(int target, int task_index) {
                                       ? t.handlers.at(task.pending_signal)
                                       : HandlerKind::kDefault;
       task.signal_pending = false;
-      if (handler == HandlerKind::kDefault) {
+      if (handler == HandlerKind::kDefault || task.dies_on_delivery) {
         KillTask(target, task_index);
       } else {
         Interrupt(target, task_index, false);
@@ -1187,7 +1193,7 @@ bool Model::RunTask(int target, int task_index) {
                                                          ? "ADDFD.WAIT_KILLABLE.FAST_REPLY"
                                                          : "ADDFD.SEND.OK"};
       }
-      if (task.fatal_pending) {
+      if (task.fatal_pending || task.dies_on_delivery) {
         // It dies on its way back to user space: the return is never reported.
         n.returned = AsyncResult{Outcome::Blocked(), n.returned->cell};
         KillTask(target, task_index);
@@ -1249,6 +1255,7 @@ void Model::KillTask(int target, int task_index) {
   task.reserving = false;
   task.signal_pending = false;
   task.fatal_pending = false;
+  task.dies_on_delivery = false;
   if (task_index == 0) {
     // The callers die with the leader (PR_SET_PDEATHSIG).
     for (Task& caller : t.tasks) {

@@ -224,10 +224,9 @@ int RunFuzz(const FuzzOptions& options) {
   std::vector<std::string> argv = {
       binary.string(), "-max_total_time=" + std::to_string(options.seconds),
       "-artifact_prefix=" + crashes.string() + "/", "-print_final_stats=1"};
-  if (jobs > 1) {
-    argv.push_back("-fork=" + std::to_string(jobs));
-    argv.push_back("-ignore_crashes=1");
-  }
+  // Fork mode even for one job: a crash ends that job, not the campaign.
+  argv.push_back("-fork=" + std::to_string(jobs));
+  argv.push_back("-ignore_crashes=1");
   const fs::path dict = source / "fuzzers" / (options.target + ".dict");
   if (fs::exists(dict)) argv.push_back("-dict=" + dict.string());
   // The scratch folder comes first: libFuzzer writes there, never into corpus/.
