@@ -456,8 +456,9 @@ std::optional<Outcome> Executor::RunState::ExecuteTargetOp(const Op& op) {
       return from_reply(t.Finish(op.task, OpDeadline()));
     }
     case OpKind::kRelease: {
-      // A writer lets the blocked open return; it is closed at the end of the run.
-      fifo_writers_.emplace_back(::open(t.fifo_path().c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+      // A writer lets the blocked open return. It goes once the open has returned: a writer
+      // left open would let a later reservation's open return at once.
+      UniqueFd writer(::open(t.fifo_path().c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
       if (!Quiesce()) return std::nullopt;
       return from_reply(t.Finish(op.task, OpDeadline()));
     }
@@ -775,7 +776,7 @@ void Executor::RunState::Drain() {
         (void)NotifSend(t.listener(), resp);
       }
       // A reservation: let its open return.
-      if (!fifo_writers_.empty() || busy) {
+      if (busy) {
         fifo_writers_.emplace_back(
             ::open(t.fifo_path().c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
       }
