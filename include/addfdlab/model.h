@@ -143,7 +143,7 @@ class Model {
     int notif = -1;  // the notification it is blocked in
     bool signal_pending = false;
     int pending_signal = 0;
-    bool fatal_pending = false;  // SIGKILL, or a signal whose default action kills
+    bool fatal_pending = false;     // SIGKILL, or a signal whose default action kills
     bool dies_on_delivery = false;  // a terminating signal that was not made fatal when sent
     bool reserving = false;
     int reserved_slot = -1;
