@@ -693,6 +693,8 @@ Prediction Model::PredictTargetOp(const Op& op) const {
         p.allowed = {Outcome::Error(EINVAL)};
         return p;
       }
+      // SIGCHLD stays ignored: that is how the leader's dead callers are reaped.
+      if (op.signal == 17) return Skip("SIGCHLD belongs to the harness (callers' reaping)");
       // Each task installs its own handler; a task blocked in a syscall cannot.
       for (const Task& other : t.tasks) {
         if (other.alive && (other.notif >= 0 || other.reserving)) {
