@@ -15,27 +15,19 @@ build: deps
 test: deps
 	cmake --workflow --preset ci
 
-# The suite under clang-19 with AddressSanitizer and UndefinedBehaviorSanitizer: every
-# label by default; CI runs the kernel-free labels (ASAN_LABELS='unit|cli'), see README.
-ASAN_LABELS ?= .
-test-asan: deps
+# The suite under a sanitizer preset: asan (clang-19 ASan+UBSan) or tsan (ThreadSanitizer),
+# every label by default; LABELS narrows it (CI: make test-asan LABELS='unit|cli').
+LABELS ?= .
+test-asan test-tsan: test-%: deps
 	@scripts/deps.sh build fuzz
-	cmake --preset asan >/dev/null
-	cmake --build --preset asan
-	ctest --preset asan -L '$(ASAN_LABELS)'
+	cmake --preset $* >/dev/null
+	cmake --build --preset $*
+	ctest --preset $* -L '$(LABELS)'
 
 # The main job: a fuzzing campaign with the defaults (./addfdlab fuzz --help).
 fuzz: build
 	@scripts/deps.sh build fuzz
 	./addfdlab fuzz $(FUZZ_ARGS)
-
-# The suite under ThreadSanitizer (the supervisor's threads): every label by default.
-TSAN_LABELS ?= .
-test-tsan: deps
-	@scripts/deps.sh build fuzz
-	cmake --preset tsan >/dev/null
-	cmake --build --preset tsan
-	ctest --preset tsan -L '$(TSAN_LABELS)'
 
 # Regenerates corpus/addfd_sequence_fuzzer/ from the contract and regression scenarios.
 seeds: build

@@ -190,6 +190,11 @@ std::string Model::CellFor(const Notif* notif, std::string cell) const {
 
 bool Model::TargetAlive(int target) const { return targets_[static_cast<size_t>(target)].alive; }
 
+HandlerKind Model::HandlerOf(const TargetState& target, int signal) {
+  auto it = target.handlers.find(signal);
+  return it == target.handlers.end() ? HandlerKind::kDefault : it->second;
+}
+
 bool Model::TaskAlive(int target, int task) const {
   const TargetState& t = targets_[static_cast<size_t>(target)];
   return t.alive && t.tasks[static_cast<size_t>(task)].alive;
@@ -733,8 +738,7 @@ Prediction Model::PredictTargetOp(const Op& op) const {
       return p;
     }
     case OpKind::kSignalTask:
-      if (StopsByDefault(op.signal) &&
-          (!t.handlers.count(op.signal) || t.handlers.at(op.signal) == HandlerKind::kDefault)) {
+      if (StopsByDefault(op.signal) && HandlerOf(t, op.signal) == HandlerKind::kDefault) {
         p.skip = true;
         p.skip_reason = "a stop signal: stopped targets are outside the model";
       }
@@ -981,8 +985,7 @@ void Model::ApplyTargetOp(const Op& op, const Outcome& observed) {
     case OpKind::kSignalTask: {
       Task& task = t.tasks[static_cast<size_t>(op.task)];
       if (!task.alive) break;
-      const HandlerKind handler =
-          t.handlers.count(op.signal) ? t.handlers.at(op.signal) : HandlerKind::kDefault;
+      const HandlerKind handler = HandlerOf(t, op.signal);
       if (handler == HandlerKind::kIgnore) break;  // dropped when sent
       if (handler == HandlerKind::kDefault && IgnoredByDefault(op.signal)) break;
       if (handler == HandlerKind::kDefault) {
@@ -1122,9 +1125,7 @@ bool Model::RunTask(int target, int task_index) {
     if (task.reserving) changed |= RunReservation(target, task_index);
     if (task.signal_pending) {
       // A signal outside the trapped syscall: the handler runs, or it kills the task.
-      const HandlerKind handler = t.handlers.count(task.pending_signal)
-                                      ? t.handlers.at(task.pending_signal)
-                                      : HandlerKind::kDefault;
+      const HandlerKind handler = HandlerOf(t, task.pending_signal);
       task.signal_pending = false;
       if (handler == HandlerKind::kDefault || task.dies_on_delivery) {
         KillTask(target, task_index);
@@ -1149,9 +1150,7 @@ bool Model::RunTask(int target, int task_index) {
       KillTask(target, task_index);
       return true;
     } else if (task.signal_pending && !(wait_killable && n.state >= NotifState::kSent)) {
-      const HandlerKind handler = t.handlers.count(task.pending_signal)
-                                      ? t.handlers.at(task.pending_signal)
-                                      : HandlerKind::kDefault;
+      const HandlerKind handler = HandlerOf(t, task.pending_signal);
       task.signal_pending = false;
       if (handler == HandlerKind::kDefault || task.dies_on_delivery) {
         KillTask(target, task_index);
@@ -1201,9 +1200,7 @@ bool Model::RunTask(int target, int task_index) {
         KillTask(target, task_index);
       } else if (task.signal_pending) {
         // The handler runs after the syscall; a default action still kills.
-        const HandlerKind handler = t.handlers.count(task.pending_signal)
-                                        ? t.handlers.at(task.pending_signal)
-                                        : HandlerKind::kDefault;
+        const HandlerKind handler = HandlerOf(t, task.pending_signal);
         task.signal_pending = false;
         if (handler == HandlerKind::kDefault) {
           n.returned = AsyncResult{Outcome::Blocked(), n.returned->cell};

@@ -206,6 +206,8 @@ class Model {
   void CreateNotification(int target, int task, int notif_index);
   void DeliverToWaitingRecv(int target);
   void FinishThread(int thread, const Outcome& outcome, const std::string& cell);
+  // The handler the target's tasks have for `signal` (kDefault when none was set).
+  static HandlerKind HandlerOf(const TargetState& target, int signal);
   // Lowest free fd below the target's limit, or -1 (EMFILE).
   int LowestFree(const TargetState& target) const;
   bool SlotReserved(const TargetState& target, int fd) const;
