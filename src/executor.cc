@@ -17,7 +17,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <set>
@@ -235,7 +234,7 @@ class Executor::RunState {
     Verdict v;
     v.kind = Verdict::Kind::kHang;
     v.op = op;
-    v.detail = what;
+    v.detail = unsettled_.empty() ? what : what + "; tasks: " + unsettled_;
     AddVerdict(v);
   }
   SupervisorThread& ThreadFor(const Op& op) {
@@ -259,6 +258,7 @@ class Executor::RunState {
   std::map<std::pair<int, int>, int> last_trap_;
   int pair_second_ = -1;              // the second fd of the last pipe or socketpair
   std::map<int, Op> last_thread_op_;  // the op each named thread runs
+  std::string unsettled_;             // task states when quiescence last timed out
   std::vector<UniqueFd> local_copies_;
   std::vector<UniqueFd> fifo_writers_;
   RunResult result_;
@@ -353,12 +353,14 @@ bool Executor::RunState::Quiesce() {
     }
     if (settled) return true;
     if (Clock::now() > deadline) {
-      if (std::getenv("ADDFDLAB_DEBUG") != nullptr) {
-        for (TargetSlot& slot : slots_) {
-          for (int k = 0; k < slot.target->tasks(); ++k) {
-            std::fprintf(stderr, "task %d pid %d state %d\n", k, slot.target->task_pid(k),
-                         TaskState(slot.target->task_pid(k), slot.target->task_pid(k)));
-          }
+      // What was still awake goes into the hang verdict.
+      unsettled_.clear();
+      for (size_t ti = 0; ti < slots_.size(); ++ti) {
+        const Target& t = *slots_[ti].target;
+        for (int k = 0; k < t.tasks(); ++k) {
+          const char state = TaskState(t.task_pid(k), t.task_pid(k));
+          unsettled_ += (unsettled_.empty() ? "" : ", ") + scenario_.targets[ti].name + "." +
+                        std::to_string(k) + " " + (state != 0 ? std::string(1, state) : "gone");
         }
       }
       return false;
@@ -889,13 +891,10 @@ RunResult Executor::RunState::Go() {
       if (auto v = CheckExpect(op, *observed, index, entry.prediction.cell)) AddVerdict(*v);
     }
     if (ex_.observe) {
-      Observation seen_op{op.kind,
-                          state,
+      Observation seen_op{op.kind, state,
                           !observed || observed->kind == Outcome::Kind::kBlocked ? -1
                           : observed->kind == Outcome::Kind::kError              ? observed->err
                                                                                  : 0,
-                          0,
-                          0,
                           entry.prediction.cell};
       ex_.observe(seen_op);
     }

@@ -464,7 +464,6 @@ Outcome Model::StartAddFd(const Op& op, std::string* cell) {
   thread.op = OpKind::kAddFd;
   thread.target = op.target;
   thread.notif = static_cast<int>(n - notifs_.data());
-  thread.seq = n->seq;
   thread.result.reset();
   thread.pending = op;
   *cell = "ADDFD.OK.LOWEST";
@@ -566,7 +565,6 @@ Outcome Model::StartRecv(const Op& op, std::string* cell) {
     thread.target = op.target;
     thread.result.reset();
     thread.pending = op;
-    thread.seq = ++clock_;
   }
   return taken;
 }

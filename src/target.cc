@@ -299,17 +299,4 @@ bool Target::ReapExited() {
   return all;
 }
 
-bool Target::BlockedIn(int task, long syscall_nr) const {
-  char path[64];
-  std::snprintf(path, sizeof(path), "/proc/%d/syscall", task_pid(task));
-  UniqueFd fd(::open(path, O_RDONLY | O_CLOEXEC));
-  if (!fd) return false;
-  char buf[128] = {};
-  if (::read(fd.get(), buf, sizeof(buf) - 1) <= 0) return false;
-  // "running" while on a CPU; "<nr> <args...>" while asleep in a syscall.
-  char* end = nullptr;
-  const long nr = std::strtol(buf, &end, 10);
-  return end != buf && nr == syscall_nr;
-}
-
 }  // namespace addfdlab

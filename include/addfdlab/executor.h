@@ -57,10 +57,8 @@ struct RunResult {
 // the kernel's state space, for coverage feedback.
 struct Observation {
   OpKind kind;
-  uint8_t state;     // the notification's state class before the op
-  int err;           // 0 on success, -1 for blocked
-  uint8_t queued;    // requests queued on the notification (capped)
-  uint8_t fd_class;  // the class of fd slot the op named
+  uint8_t state;  // the notification's state class before the op
+  int err;        // 0 on success, -1 for blocked
   std::string cell;
 };
 

@@ -171,8 +171,6 @@ class Model {
     OpKind op = OpKind::kSettle;
     int target = 0;
     int notif = -1;
-    int64_t seq = -1;
-    bool restart_on_signal = false;
     std::optional<AsyncResult> result;
     Op pending;  // the op it runs
   };

@@ -84,8 +84,6 @@ class Target {
   // The id the listener will give its next notification, when known.
   std::optional<uint64_t> next_notif_id() const { return next_notif_id_; }
   void set_next_notif_id(std::optional<uint64_t> id) { next_notif_id_ = id; }
-  // True when the task is asleep inside `syscall_nr` (read from /proc).
-  bool BlockedIn(int task, long syscall_nr) const;
 
   // The supervisor-side fds this target owns (listener, pidfds, control sockets).
   std::vector<int> OwnedFds() const;
