@@ -197,6 +197,40 @@ void FileFinding(const fs::path& crash, const FuzzOptions& options, FuzzHarness&
   stats.new_dirs.push_back(dir.string());
 }
 
+// The [libfuzzer] section of fuzzers/<target>.options, which ClusterFuzz reads too, as
+// libFuzzer flags; its `dict` names a file beside it. Without a dict there, <target>.dict.
+std::vector<std::string> LibFuzzerFlags(const fs::path& fuzzers, const std::string& target) {
+  const auto trim = [](std::string text) {
+    const size_t begin = text.find_first_not_of(" \t\r");
+    const size_t end = text.find_last_not_of(" \t\r");
+    return begin == std::string::npos ? std::string() : text.substr(begin, end - begin + 1);
+  };
+  std::vector<std::string> flags;
+  bool has_dict = false;
+  std::ifstream in(fuzzers / (target + ".options"));
+  bool section = false;
+  for (std::string line; std::getline(in, line);) {
+    line = trim(line);
+    if (line.empty() || line[0] == '#' || line[0] == ';') continue;
+    if (line[0] == '[') {
+      section = line == "[libfuzzer]";
+      continue;
+    }
+    const size_t eq = line.find('=');
+    if (!section || eq == std::string::npos) continue;
+    const std::string key = trim(line.substr(0, eq));
+    std::string value = trim(line.substr(eq + 1));
+    if (key == "dict") {
+      value = (fuzzers / value).string();
+      has_dict = true;
+    }
+    flags.push_back("-" + key + "=" + value);
+  }
+  const fs::path dict = fuzzers / (target + ".dict");
+  if (!has_dict && fs::exists(dict)) flags.push_back("-dict=" + dict.string());
+  return flags;
+}
+
 int RunFuzz(const FuzzOptions& options) {
   const fs::path source = ADDFDLAB_SOURCE_DIR;
   const fs::path work = fs::path(options.work) / options.target;
@@ -227,8 +261,8 @@ int RunFuzz(const FuzzOptions& options) {
   // Fork mode even for one job: a crash ends that job, not the campaign.
   argv.push_back("-fork=" + std::to_string(jobs));
   argv.push_back("-ignore_crashes=1");
-  const fs::path dict = source / "fuzzers" / (options.target + ".dict");
-  if (fs::exists(dict)) argv.push_back("-dict=" + dict.string());
+  const std::vector<std::string> flags = LibFuzzerFlags(source / "fuzzers", options.target);
+  argv.insert(argv.end(), flags.begin(), flags.end());
   // The scratch folder comes first: libFuzzer writes there, never into corpus/.
   argv.push_back(scratch.string());
   argv.push_back(corpus.string());
@@ -304,7 +338,11 @@ int RunFuzz(const FuzzOptions& options) {
 
   // New inputs go into the work corpus; the scratch folder goes.
   std::cerr << "addfdlab fuzz: merging new inputs into " << corpus.string() << "\n";
-  RunCommand({binary.string(), "-merge=1", corpus.string(), scratch.string()}, log.string());
+  std::vector<std::string> merge = {binary.string(), "-merge=1"};
+  merge.insert(merge.end(), flags.begin(), flags.end());
+  merge.push_back(corpus.string());
+  merge.push_back(scratch.string());
+  RunCommand(merge, log.string());
   fs::remove_all(scratch, ec);
 
   FindingStats stats;
