@@ -25,6 +25,7 @@
 #include "addfdlab/fd_table.h"
 #include "addfdlab/notifier.h"
 #include "addfdlab/scenario_text.h"
+#include "addfdlab/spawner.h"
 #include "addfdlab/supervisor.h"
 
 namespace addfdlab {
@@ -113,6 +114,7 @@ struct Executor::Sources {
 struct Executor::Threads {
   std::vector<std::unique_ptr<SupervisorThread>> named;
   std::unique_ptr<SupervisorThread> op;
+  std::unique_ptr<IdleWaker> idle;  // deterministic mode only
 };
 
 Executor::Executor(ExecutorOptions options) : options_(std::move(options)) {
@@ -141,6 +143,7 @@ Executor::Executor(ExecutorOptions options) : options_(std::move(options)) {
         std::make_unique<SupervisorThread>(cpu, deterministic_, kNamedThreadPriority - i));
   }
   threads_->op = std::make_unique<SupervisorThread>(cpu, deterministic_, kOpThreadPriority);
+  if (deterministic_) threads_->idle = std::make_unique<IdleWaker>(cpu_);
   pages_ = ::mmap(nullptr, 2 * kPage, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (pages_ != MAP_FAILED) {
     ::mprotect(static_cast<char*>(pages_) + kPage, kPage, PROT_READ);
@@ -183,6 +186,7 @@ std::vector<int> Executor::OwnedFds() const {
   for (const auto& [key, pool] : pools_) {
     for (int fd : pool->OwnedFds()) fds.push_back(fd);
   }
+  if (const int spawner = SpawnerFd(); spawner >= 0) fds.push_back(spawner);
   return fds;
 }
 
@@ -191,6 +195,7 @@ std::vector<pid_t> Executor::OwnedChildren() const {
   for (const auto& [key, pool] : pools_) {
     for (pid_t pid : pool->IdlePids()) pids.push_back(pid);
   }
+  if (const pid_t spawner = SpawnerPid(); spawner > 0) pids.push_back(spawner);
   return pids;
 }
 
@@ -216,8 +221,9 @@ class Executor::RunState {
   bool Acquire();
   bool Calibrate(TargetSlot& slot);
   void Release();
-  // Sleeps until every target task is asleep or gone.
+  // Waits until every target task is asleep or gone; Settled() checks it once.
   bool Quiesce();
+  bool Settled();
   std::optional<Outcome> Execute(int index, const Op& op);
   std::optional<Outcome> ExecuteTargetOp(const Op& op);
   std::optional<Outcome> ExecuteSupervisorOp(int index, const Op& op);
@@ -324,41 +330,27 @@ bool Executor::RunState::Quiesce() {
   }
   const Limits& limits = ex_.options_.limits;
   const auto deadline = limits.Deadline(dying ? limits.reap : limits.op);
+  if (Settled()) return true;
+  // Pinned to one CPU, the targets have run out of work when the idle thread runs. Work
+  // elsewhere (a dying task's teardown) may still be on its way: then fall back to polling.
+  if (IdleWaker* idle = ex_.threads_->idle.get()) {
+    for (int round = 0; round < 2; ++round) {
+      idle->WaitIdle(std::min(deadline, Clock::now() + std::chrono::milliseconds(5)));
+      if (Settled()) return true;
+    }
+  }
   // Short sleeps first (most ops settle within microseconds), then longer ones, so that a
   // dying task's exit, which may need other tasks on this CPU, is not starved by polling.
   useconds_t pause = 10;
   for (;;) {
-    bool settled = true;
-    for (size_t ti = 0; ti < slots_.size() && settled; ++ti) {
-      Target& t = *slots_[ti].target;
-      for (int k = 0; k < t.tasks() && settled; ++k) {
-        const char state = TaskState(t.task_pid(k), t.task_pid(k));
-        if (state == 0) continue;
-        if (state == 'Z' || state == 'X') {
-          t.ReapExited();
-          settled = false;
-        } else if (state == 'D') {
-          // A killable notification wait sleeps in 'D'; anything else in 'D' (an RCU grace
-          // period while the fd table grows, a lock) is still on its way.
-          settled = model_.KillableWait(static_cast<int>(ti), k);
-        } else if (state != 'S') {
-          settled = false;
-        }
-      }
-    }
-    if (!ex_.deterministic_ && settled) {
-      // Without SCHED_FIFO our threads may still be on their way into the kernel.
-      for (auto& thread : ex_.threads_->named) settled &= !thread->busy() || thread->Sleeping();
-      settled &= !ex_.threads_->op->busy() || ex_.threads_->op->Sleeping();
-    }
-    if (settled) return true;
+    if (Settled()) return true;
     if (Clock::now() > deadline) {
       // What was still awake goes into the hang verdict.
       unsettled_.clear();
       for (size_t ti = 0; ti < slots_.size(); ++ti) {
         const Target& t = *slots_[ti].target;
         for (int k = 0; k < t.tasks(); ++k) {
-          const char state = TaskState(t.task_pid(k), t.task_pid(k));
+          const char state = t.TaskState(k);
           unsettled_ += (unsettled_.empty() ? "" : ", ") + scenario_.targets[ti].name + "." +
                         std::to_string(k) + " " + (state != 0 ? std::string(1, state) : "gone");
         }
@@ -368,6 +360,32 @@ bool Executor::RunState::Quiesce() {
     ::usleep(pause);
     pause = std::min<useconds_t>(pause * 2, 2000);
   }
+}
+
+bool Executor::RunState::Settled() {
+  for (size_t ti = 0; ti < slots_.size(); ++ti) {
+    Target& t = *slots_[ti].target;
+    for (int k = 0; k < t.tasks(); ++k) {
+      const char state = t.TaskState(k);
+      if (state == 0) continue;
+      if (state == 'Z' || state == 'X') {
+        t.ReapExited();
+        return false;
+      }
+      // A killable notification wait sleeps in 'D'; anything else in 'D' (an RCU grace
+      // period while the fd table grows, a lock) is still on its way.
+      if (state == 'D' && !model_.KillableWait(static_cast<int>(ti), k)) return false;
+      if (state != 'S' && state != 'D') return false;
+    }
+  }
+  if (!ex_.deterministic_) {
+    // Without SCHED_FIFO our threads may still be on their way into the kernel.
+    for (auto& thread : ex_.threads_->named) {
+      if (thread->busy() && !thread->Sleeping()) return false;
+    }
+    if (ex_.threads_->op->busy() && !ex_.threads_->op->Sleeping()) return false;
+  }
+  return true;
 }
 
 Outcome Executor::RunState::ReadTrapReturn(TargetSlot& slot, int task, int notif) {

@@ -376,7 +376,8 @@ int Model::PreQueueError(const Op& op, const char** cell) const {
   if (!env_.send) known &= ~uapi::kAddFdSend;
   if (!env_.setfd) known &= ~uapi::kAddFdSetFd;
   if ((op.flags & ~known) != 0) return fail(EINVAL, "ADDFD.FLAGS.UNKNOWN");
-  if (ResolveFd(op.fd) != 0 && !(op.flags & uapi::kAddFdSetFd)) {
+  // struct seccomp_notif_addfd holds newfd as a __u32: the kernel sees the low 32 bits.
+  if (static_cast<uint32_t>(ResolveFd(op.fd)) != 0 && !(op.flags & uapi::kAddFdSetFd)) {
     return fail(EINVAL, "ADDFD.NEWFD_WITHOUT_SETFD");
   }
   if (op.src == SourceKind::kClosed || op.src == SourceKind::kHuge) {
@@ -395,7 +396,7 @@ Prediction Model::PredictAddFd(const Op& op) const {
     return p;
   }
   const TargetState& t = targets_[static_cast<size_t>(op.target)];
-  const int64_t newfd = ResolveFd(op.fd);
+  const int64_t newfd = static_cast<uint32_t>(ResolveFd(op.fd));
   if ((op.flags & uapi::kAddFdSetFd) && newfd >= env_.harness_fd_base &&
       newfd < env_.harness_fd_base + static_cast<int>(t.tasks.size())) {
     p.skip = true;

@@ -2,9 +2,11 @@
 #include "addfdlab/supervisor.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -50,12 +52,20 @@ bool SetScheduling(int cpu, int policy, int priority) {
 }
 
 char TaskState(pid_t pid, pid_t tid) {
+  UniqueFd fd(OpenTaskStat(pid, tid));
+  return fd ? TaskStateAt(fd.get()) : 0;
+}
+
+int OpenTaskStat(pid_t pid, pid_t tid) {
   char path[64];
   std::snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", pid, tid);
-  UniqueFd fd(::open(path, O_RDONLY | O_CLOEXEC));
-  if (!fd) return 0;
+  return ::open(path, O_RDONLY | O_CLOEXEC);
+}
+
+char TaskStateAt(int stat_fd) {
   char buf[512];
-  const ssize_t n = ::read(fd.get(), buf, sizeof(buf) - 1);
+  // The file is generated afresh on every read from offset 0; a reaped task reads ESRCH.
+  const ssize_t n = ::pread(stat_fd, buf, sizeof(buf) - 1, 0);
   if (n <= 0) return 0;
   buf[n] = '\0';
   // "pid (comm) S ...": comm may hold spaces and parentheses; the state follows the last ')'.
@@ -67,6 +77,7 @@ SupervisorThread::SupervisorThread(int cpu, bool fifo, int priority) {
   InstallInterruptHandlers();
   thread_ = std::thread([this, cpu, fifo, priority] { Loop(cpu, fifo, priority); });
   while (tid_.load() == 0) std::this_thread::yield();
+  stat_fd_ = OpenTaskStat(::getpid(), tid_.load());
 }
 
 SupervisorThread::~SupervisorThread() {
@@ -76,6 +87,7 @@ SupervisorThread::~SupervisorThread() {
   }
   cv_.notify_all();
   thread_.join();
+  if (stat_fd_ >= 0) ::close(stat_fd_);
 }
 
 void SupervisorThread::Loop(int cpu, bool fifo, int priority) {
@@ -138,8 +150,50 @@ void SupervisorThread::Interrupt(bool restart) {
 }
 
 bool SupervisorThread::Sleeping() const {
-  const char state = TaskState(::getpid(), tid_.load());
+  const char state = stat_fd_ >= 0 ? TaskStateAt(stat_fd_) : TaskState(::getpid(), tid_.load());
   return state == 'S' || state == 'D';
+}
+
+IdleWaker::IdleWaker(int cpu)
+    : arm_fd_(::eventfd(0, EFD_CLOEXEC)), wake_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
+  thread_ = std::thread([this, cpu] {
+    SetScheduling(cpu, SCHED_OTHER, 0);
+    struct sched_param param {};
+    ::sched_setscheduler(0, SCHED_IDLE, &param);
+    for (;;) {
+      uint64_t armed = 0;
+      if (::read(arm_fd_, &armed, sizeof(armed)) != sizeof(armed)) continue;
+      if (stop_.load()) return;
+      const uint64_t one = 1;
+      ::write(wake_fd_, &one, sizeof(one));
+    }
+  });
+}
+
+IdleWaker::~IdleWaker() {
+  stop_.store(true);
+  const uint64_t one = 1;
+  ::write(arm_fd_, &one, sizeof(one));
+  thread_.join();
+  ::close(arm_fd_);
+  ::close(wake_fd_);
+}
+
+bool IdleWaker::WaitIdle(Clock::time_point deadline) {
+  uint64_t value = 0;
+  ::read(wake_fd_, &value, sizeof(value));  // a stale wake from an earlier wait
+  const uint64_t one = 1;
+  if (::write(arm_fd_, &one, sizeof(one)) != sizeof(one)) return false;
+  struct pollfd pfd {
+    wake_fd_, POLLIN, 0
+  };
+  const auto left = std::max<Clock::duration>(deadline - Clock::now(), Clock::duration::zero());
+  const auto secs = std::chrono::duration_cast<std::chrono::seconds>(left);
+  const struct timespec timeout {
+    secs.count(), std::chrono::duration_cast<std::chrono::nanoseconds>(left - secs).count()
+  };
+  if (::ppoll(&pfd, 1, &timeout, nullptr) <= 0) return false;
+  return ::read(wake_fd_, &value, sizeof(value)) == sizeof(value);
 }
 
 }  // namespace addfdlab

@@ -14,6 +14,9 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "addfdlab/spawner.h"
+#include "addfdlab/supervisor.h"
+
 namespace addfdlab {
 namespace {
 
@@ -139,22 +142,24 @@ Result<std::unique_ptr<Target>> Target::Spawn(const TargetConfig& config) {
   agent_config.parent_pid = ::getpid();
   agent_config.fifo_priority = config.fifo_priority;
 
-  const pid_t pid = ::fork();
-  if (pid < 0) return Errno::Last();
-  if (pid == 0) agent::RunLeader(agent_config);
+  std::vector<int> child_fds;
+  for (const UniqueFd& fd : child_ends) child_fds.push_back(fd.get());
+  auto leader = SpawnLeader(agent_config, child_fds);
+  if (!leader) return leader.error();
   child_ends.clear();
-  target->pids_.push_back(pid);
+  target->pids_.push_back(leader->pid);
   target->busy_.assign(static_cast<size_t>(tasks), false);
-  auto pidfd = PidfdOpen(pid);
-  if (!pidfd) return pidfd.error();
-  target->pidfds_.push_back(std::move(*pidfd));
+  target->pidfds_.push_back(std::move(leader->pidfd));
 
   auto hello = RecvHello(target->controls_[0].get(), target->listener_,
                          config.limits.Deadline(config.limits.spawn));
   if (!hello) {
-    // Say why the leader is gone: its exit code names the step (target_agent.cc).
+    // Say why the leader is gone: its exit code names the step (target_agent.cc). The
+    // spawner reaps its own children: then only its death is known.
     siginfo_t info{};
-    ::waitid(P_PIDFD, static_cast<id_t>(target->pidfds_[0].get()), &info, WEXITED | WNOHANG);
+    if (!leader->via_spawner) {
+      ::waitid(P_PIDFD, static_cast<id_t>(target->pidfds_[0].get()), &info, WEXITED | WNOHANG);
+    }
     LastSpawnFailure() = info.si_pid == 0 ? "no hello (" + hello.error().Name() + ")"
                          : info.si_code == CLD_EXITED
                              ? "leader exited with " + std::to_string(info.si_status) +
@@ -261,10 +266,21 @@ void Target::Kill() {
   ReapExited();
   listener_.reset();
   controls_.clear();
+  stat_fds_.clear();
+}
+
+char Target::TaskState(int task) const {
+  const auto t = static_cast<size_t>(task);
+  if (stat_fds_.size() < pids_.size()) stat_fds_.resize(pids_.size());
+  if (!stat_fds_[t]) stat_fds_[t].reset(OpenTaskStat(pids_[t], pids_[t]));
+  return stat_fds_[t] ? TaskStateAt(stat_fds_[t].get()) : 0;
 }
 
 std::vector<int> Target::OwnedFds() const {
   std::vector<int> fds;
+  for (const UniqueFd& fd : stat_fds_) {
+    if (fd) fds.push_back(fd.get());
+  }
   if (listener_) fds.push_back(listener_.get());
   for (const UniqueFd& fd : pidfds_) fds.push_back(fd.get());
   for (const UniqueFd& fd : controls_) fds.push_back(fd.get());
@@ -292,9 +308,9 @@ bool Target::ReapExited() {
     // for a caller its leader reaps.
     siginfo_t info{};
     ::waitid(P_PIDFD, static_cast<id_t>(pidfds_[t].get()), &info, WEXITED | WNOHANG);
-    char path[32];
-    std::snprintf(path, sizeof(path), "/proc/%d", pids_[t]);
-    if (::access(path, F_OK) == 0) all = false;  // a zombie someone has yet to reap
+    // Signal 0 reaches a zombie someone has yet to reap, and fails once it is reaped
+    // (cheaper than looking up /proc/PID, which walks the dead pid's dentries).
+    if (::syscall(SYS_pidfd_send_signal, pidfds_[t].get(), 0, nullptr, 0) == 0) all = false;
   }
   return all;
 }

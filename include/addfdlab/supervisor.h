@@ -64,13 +64,41 @@ class SupervisorThread {
   std::atomic<bool> busy_{false};
   std::atomic<bool> running_job_{false};
   std::atomic<pid_t> tid_{0};
+  int stat_fd_ = -1;  // its /proc stat file, read by Sleeping()
   bool stop_ = false;
   bool has_job_ = false;
   bool done_ = false;
 };
 
+// Tells when a CPU has run out of work. A SCHED_IDLE thread pinned to the CPU, which the
+// scheduler runs only when nothing else there is runnable, wakes the waiter: after an op,
+// the targets have gone quiet by then (the waiter still confirms it from /proc). Without
+// it, settling means sleeping and polling.
+class IdleWaker {
+ public:
+  explicit IdleWaker(int cpu);
+  ~IdleWaker();
+  IdleWaker(const IdleWaker&) = delete;
+  IdleWaker& operator=(const IdleWaker&) = delete;
+
+  // Blocks until the idle thread has run (true) or `deadline` (false).
+  bool WaitIdle(Clock::time_point deadline);
+  // The eventfds it holds (harness fds, for hygiene accounting).
+  std::vector<int> OwnedFds() const { return {arm_fd_, wake_fd_}; }
+
+ private:
+  int arm_fd_ = -1;
+  int wake_fd_ = -1;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
 // Reads the scheduler state letter of a task ('R', 'S', 'Z', ...), or 0 when it is gone.
 char TaskState(pid_t pid, pid_t tid);
+// The same through a kept /proc/PID/task/TID/stat fd, which polling loops reuse: a path
+// lookup per poll is costly once /proc holds many dead pids.
+int OpenTaskStat(pid_t pid, pid_t tid);
+char TaskStateAt(int stat_fd);
 
 }  // namespace addfdlab
 

@@ -47,6 +47,8 @@ class Target {
   int tasks() const { return static_cast<int>(pids_.size()); }
   pid_t task_pid(int task) const { return pids_[static_cast<size_t>(task)]; }
   int task_pidfd(int task) const { return pidfds_[static_cast<size_t>(task)].get(); }
+  // The task's scheduler state letter ('S', 'D', 'Z', ...), or 0 once it is reaped.
+  char TaskState(int task) const;
   // The listener, or -1 when the filter had no NEW_LISTENER or failed to install.
   int listener() const { return listener_.get(); }
   // What seccomp() answered in the leader (0 or the errno).
@@ -105,6 +107,7 @@ class Target {
   std::vector<pid_t> pids_;
   std::vector<UniqueFd> pidfds_;
   std::vector<UniqueFd> controls_;
+  mutable std::vector<UniqueFd> stat_fds_;  // opened on first TaskState(), by task
   std::vector<bool> busy_;
   UniqueFd listener_;
   int filter_errno_ = 0;
