@@ -34,6 +34,7 @@ struct ModelEnv {
   // ADDFD.INTR.SEND before the fix: an interrupted ADDFD|SEND leaves the notification
   // REPLIED, and the target returns 0 with no fd.
   bool quirk_intr_send_stays_replied = false;
+  friend bool operator==(const ModelEnv&, const ModelEnv&) = default;
 };
 
 // A file's identity in the model: a supervisor source, or a file the target made.
@@ -56,12 +57,14 @@ struct Prediction {
   std::string cell;              // the contract cell that decides it
   bool skip = false;             // the executor must not issue the op (outside the domain)
   std::string skip_reason;
+  friend bool operator==(const Prediction&, const Prediction&) = default;
 };
 
 // Completed asynchronous work, reported at quiescence points.
 struct AsyncResult {
   Outcome outcome;
   std::string cell;
+  friend bool operator==(const AsyncResult&, const AsyncResult&) = default;
 };
 
 class Model {
@@ -110,6 +113,42 @@ class Model {
   void BindFdName(int name, int number);
   const Scenario& scenario() const { return scenario_; }
 
+  // Consistency checks for the model fuzzer (model_check.h; defined in model_check.cc).
+  // "" when the state is consistent (fd tables with their harness fds intact, tasks,
+  // notifications and their queues, the RECV count, supervisor threads); else what is not.
+  std::string StateProblem() const;
+  // Where each notification and target is in its lifecycle: cheap enough to take at every
+  // step, for TransitionProblem.
+  struct Lifecycle {
+    struct NotifFacts {
+      uint8_t state = 0;  // NotifState
+      int target = -1;
+      int task = -1;
+      int64_t seq = -1;
+      int done = 0;
+      size_t queued = 0;
+      std::optional<Outcome> returned;
+    };
+    struct TargetFacts {
+      bool alive = false;
+      bool listener = false;
+      int64_t next_seq = 0;
+      uint64_t tasks_alive = 0;  // one bit per task
+    };
+    std::vector<NotifFacts> notifs;
+    std::vector<TargetFacts> targets;
+    int next_local = 0;
+    int64_t clock = 0;
+  };
+  Lifecycle LifecycleNow() const;
+  // "" when every notification and target got here from `before` (taken from this model
+  // some steps earlier) along the model's lifecycle: NONE -> INIT -> SENT <-> REPLIED ->
+  // GONE (a restart is a new instance with a larger id); a GONE one, a dead task or
+  // target, a closed listener and a trap's return never change again; else what did.
+  std::string TransitionProblem(const Lifecycle& before) const;
+  // Every member equal: the same scenario in the same state.
+  friend bool operator==(const Model&, const Model&) = default;
+
  private:
   enum class NotifState : uint8_t { kNone, kInit, kSent, kReplied, kGone };
 
@@ -121,6 +160,7 @@ class Model {
     bool send = false;
     uint32_t newfd = 0;
     int64_t order = 0;
+    friend bool operator==(const Request&, const Request&) = default;
   };
   struct Notif {
     int target = -1;
@@ -137,6 +177,7 @@ class Model {
     // An ADDFD|SEND on it was interrupted and put it back to SENT (ADDFD.INTR.SEND):
     // what follows depends on that reset, and its predictions name that cell.
     bool send_interrupted = false;
+    friend bool operator==(const Notif&, const Notif&) = default;
   };
   struct Task {
     bool alive = true;
@@ -150,6 +191,7 @@ class Model {
     bool released = false;
     int reserve_bind = -1;
     int64_t wake_order = 0;  // when it was woken, for the order targets run in
+    friend bool operator==(const Task&, const Task&) = default;
   };
   struct TargetState {
     TargetDecl decl;
@@ -165,6 +207,7 @@ class Model {
     std::map<int, ModelFd> fds;  // including harness fds
     std::vector<Task> tasks;
     std::vector<int> notif_list;  // notification list order (indices of live instances)
+    friend bool operator==(const TargetState&, const TargetState&) = default;
   };
   struct Thread {
     bool busy = false;
@@ -173,6 +216,7 @@ class Model {
     int notif = -1;
     std::optional<AsyncResult> result;
     Op pending;  // the op it runs
+    friend bool operator==(const Thread&, const Thread&) = default;
   };
 
   // ADDFD's checks in the kernel's order, up to the queueing point.

@@ -1,0 +1,19 @@
+// Decodes a scenario (the addfd_sequence_fuzzer's encoding, so both share seeds) and checks
+// the reference model's own invariants on it, with no kernel: a violation traps.
+#include <cstdint>
+#include <cstdio>
+#include <string>
+
+#include "addfdlab/model_check.h"
+#include "addfdlab/scenario_codec.h"
+#include "addfdlab/scenario_text.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const auto scenario = addfdlab::DecodeScenario(data, size);
+  if (!scenario) return -1;
+  const std::string problem = addfdlab::ModelInvariantProblem(*scenario);
+  if (problem.empty()) return 0;
+  std::fprintf(stderr, "model_fuzzer: %s\n%s", problem.c_str(),
+               addfdlab::PrintScenario(*scenario).c_str());
+  __builtin_trap();
+}
