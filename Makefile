@@ -1,6 +1,6 @@
 # addfdlab's front door. Each target installs the Debian packages it needs when they are
 # missing, then configures, builds and runs through the CMake presets.
-.PHONY: all deps build test test-asan test-tsan fuzz seeds format clean
+.PHONY: all deps build test test-asan test-tsan fuzz fuzz-smoke seeds format clean
 
 all: build
 
@@ -28,6 +28,16 @@ test-asan test-tsan: test-%: deps
 fuzz: build
 	@scripts/deps.sh build fuzz
 	./addfdlab fuzz $(FUZZ_ARGS)
+
+# CI's bounded campaign: every target briefly (about a minute in all), in a throwaway
+# work folder. Fails on a finding, a crash, or a target that does not run.
+fuzz-smoke: build
+	@scripts/deps.sh build fuzz
+	dir=$$(mktemp -d /tmp/addfdlab-smoke-XXXXXX) && trap 'rm -rf "$$dir"' EXIT && \
+	for run in addfd_sequence_fuzzer:40 model_fuzzer:10 scenario_text_fuzzer:10; do \
+	  ./addfdlab fuzz --target $${run%%:*} --time $${run##*:} --jobs 1 \
+	    --work "$$dir/work" --findings "$$dir/findings" || exit 1; \
+	done
 
 # Regenerates corpus/addfd_sequence_fuzzer/ from the contract and regression scenarios.
 seeds: build

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Generates the seed corpus of addfd_sequence_fuzzer from the contract and regression
-# scenarios: each .scn encoded to the binary form with `addfdlab scn encode`.
+# Generates the seed corpora: addfd_sequence_fuzzer's from the contract and regression
+# scenarios (each .scn encoded with `addfdlab scn encode`), rollback_fuzzer's from the
+# rollback matrix (every strategy x fault point for k = 1, 2: `rollback-matrix --seeds`).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cli=${ADDFDLAB_CLI:-"$root/build/dev/tools/addfdlab"}
@@ -12,3 +13,6 @@ for scn in "$root"/corpus/contract/*.scn "$root"/corpus/regressions/*.scn; do
   "$cli" scn encode "$scn" -o "$out/$name.bin" --force 2> >(grep -v "cells are text-only" >&2)
 done
 echo "$(ls "$out" | wc -l) seeds in $out"
+rollback="$root/corpus/rollback_fuzzer"
+"$cli" rollback-matrix --k 1 --k 2 --seeds "$rollback" >/dev/null
+echo "$(ls "$rollback" | wc -l) seeds in $rollback"

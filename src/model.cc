@@ -1055,11 +1055,13 @@ void Model::FinishThread(int thread, const Outcome& outcome, const std::string& 
   Thread& t = threads_[static_cast<size_t>(thread)];
   t.busy = false;
   t.result = AsyncResult{outcome, cell};
-  // `addfd ... -> F` names the fd the request installed.
+  // `addfd ... -> F` names the fd the request installed. The request is done: a later op
+  // of this thread that finishes at once (a send, a recv with one waiting) binds nothing.
   if (t.pending.kind == OpKind::kAddFd && t.pending.bind >= 0 &&
       outcome.kind == Outcome::Kind::kOk) {
     fd_names_[t.pending.bind] = static_cast<int>(outcome.value);
   }
+  t.pending = Op{};
   TargetState& target = targets_[static_cast<size_t>(t.target)];
   if (target.listener_closing && target.listener && !ThreadInListenerIoctl(t.target)) {
     Detach(t.target);

@@ -20,6 +20,8 @@ namespace {
 
 void NoteInterrupt(int) {}
 
+}  // namespace
+
 void InstallInterruptHandlers() {
   static std::once_flag once;
   std::call_once(once, [] {
@@ -32,8 +34,6 @@ void InstallInterruptHandlers() {
     }
   });
 }
-
-}  // namespace
 
 int InterruptSignal(bool restart) { return SIGRTMIN + (restart ? 5 : 4); }
 

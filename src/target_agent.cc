@@ -82,6 +82,74 @@ void Reset(Reply& reply) {
   Fill(reply, 0);
 }
 
+bool IsHarnessFd(long fd) { return fd >= kHarnessFdBase && fd < kHarnessFdBase + g_tasks; }
+
+void TrapLoop(const int64_t* a, Reply& reply) {
+  int64_t failed = 0;
+  long ret = 0;
+  int64_t done = 0;
+  const bool close_returned = a[1] != 0;
+  const unsigned close_below =
+      a[2] <= 0 ? 0u : static_cast<unsigned>(a[2] > kHarnessFdBase ? kHarnessFdBase : a[2]);
+  for (; done < a[0]; ++done) {
+    ret = ::syscall(kTrapSyscall, a[3], a[4], a[5], 0, 0, 0);
+    if (ret == -1) {
+      ++failed;
+      reply.values[2] = errno;
+    } else if (close_returned && ret >= 0 && !IsHarnessFd(ret)) {
+      ::close(static_cast<int>(ret));
+    }
+    if (close_below > 0) CloseRange(0, close_below - 1);
+  }
+  reply.ret = done;
+  reply.values[0] = ret;
+  reply.values[1] = failed;
+}
+
+void RecvFdLoop(const int64_t* a, Reply& reply) {
+  const int sock = static_cast<int>(a[1]);
+  int64_t done = 0;
+  int last = -1;
+  for (; done < a[0]; ++done) {
+    char byte = 0;
+    struct iovec iov {
+      &byte, 1
+    };
+    alignas(struct cmsghdr) char space[CMSG_SPACE(sizeof(int))] = {};
+    struct msghdr msg {};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = space;
+    msg.msg_controllen = sizeof(space);
+    const ssize_t n = ::recvmsg(sock, &msg, 0);
+    if (n != 1) {
+      if (n == 0) errno = EPIPE;
+      break;
+    }
+    struct cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
+    if (cmsg == nullptr || cmsg->cmsg_type != SCM_RIGHTS) {
+      errno = EBADMSG;
+      break;
+    }
+    std::memcpy(&last, CMSG_DATA(cmsg), sizeof(last));
+    if (a[2] != 0 && !IsHarnessFd(last)) ::close(last);
+    if (::send(sock, &byte, 1, MSG_NOSIGNAL) != 1) break;
+  }
+  reply.ret = done;
+  reply.err = done == a[0] ? 0 : errno;
+  reply.values[0] = last;
+}
+
+void DupMany(const int64_t* a, Reply& reply) {
+  int64_t done = 0;
+  const int command = a[2] != 0 ? F_DUPFD_CLOEXEC : F_DUPFD;
+  for (; done < a[1]; ++done) {
+    if (::fcntl(static_cast<int>(a[0]), command, 0) < 0) break;
+  }
+  reply.ret = done;
+  reply.err = done == a[1] ? 0 : errno;
+}
+
 void Execute(const Request& req, Reply& reply) {
   const int64_t* a = req.args;
   const auto i = [&](int k) { return static_cast<int>(a[k]); };
@@ -145,6 +213,12 @@ void Execute(const Request& req, Reply& reply) {
       return Fill(reply, g_caught);
     case Command::kFcntlGetfd:
       return Fill(reply, ::fcntl(i(0), F_GETFD));
+    case Command::kTrapLoop:
+      return TrapLoop(a, reply);
+    case Command::kRecvFdLoop:
+      return RecvFdLoop(a, reply);
+    case Command::kDupMany:
+      return DupMany(a, reply);
   }
   errno = EINVAL;
   Fill(reply, -1);

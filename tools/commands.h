@@ -18,6 +18,8 @@ void AddReproCommand(CLI::App& app, Runner& run);
 void AddContractCommand(CLI::App& app, Runner& run);
 void AddFuzzCommand(CLI::App& app, Runner& run);
 void AddScnCommand(CLI::App& app, Runner& run);
+void AddBenchCommand(CLI::App& app, Runner& run);
+void AddRollbackMatrixCommand(CLI::App& app, Runner& run);
 
 }  // namespace addfdlab::tools
 

@@ -266,8 +266,12 @@ int RunFuzz(const FuzzOptions& options) {
   // The scratch folder comes first: libFuzzer writes there, never into corpus/.
   argv.push_back(scratch.string());
   argv.push_back(corpus.string());
-  const fs::path seeds = source / "corpus" / options.target;
+  // model_fuzzer reads addfd_sequence_fuzzer's input format and shares its seeds.
+  const fs::path seeds =
+      source / "corpus" /
+      (options.target == "model_fuzzer" ? std::string("addfd_sequence_fuzzer") : options.target);
   if (fs::exists(seeds)) argv.push_back(seeds.string());
+  const size_t crashes_before = CountFiles(crashes, "crash-");
 
   ::setenv("ADDFDLAB_CELLS_FILE", cells.c_str(), 1);
   int pipe_fds[2];
@@ -366,8 +370,17 @@ int RunFuzz(const FuzzOptions& options) {
               CountFiles(crashes, "crash-"), crashes.string().c_str(), stats.reported,
               stats.duplicates, stats.unreproduced);
   for (const std::string& dir : stats.new_dirs) std::printf("  new finding: %s\n", dir.c_str());
+  // The other targets check our own code (parser, model): each crash is a finding, kept
+  // in the crashes folder for `repro`.
+  const size_t new_crashes = CountFiles(crashes, "crash-") - crashes_before;
+  if (options.target != "addfd_sequence_fuzzer" && new_crashes > 0) {
+    std::printf("  %zu new crashes of %s: replay with %s CRASH_FILE\n", new_crashes,
+                options.target.c_str(), binary.string().c_str());
+  }
   std::printf("log: %s\n", log.string().c_str());
-  return stats.reported > 0 ? 1 : 0;
+  return stats.reported > 0 || (options.target != "addfd_sequence_fuzzer" && new_crashes > 0)
+             ? 1
+             : 0;
 }
 
 }  // namespace
@@ -377,7 +390,7 @@ void AddFuzzCommand(CLI::App& app, Runner& run) {
   CLI::App* cmd = app.add_subcommand(
       "fuzz", "Run a fuzzing campaign; reproduce, minimize and file what it finds");
   cmd->add_option("--target", options->target, "Fuzz target")
-      ->check(CLI::IsMember({"addfd_sequence_fuzzer", "scenario_text_fuzzer"}))
+      ->check(CLI::IsMember({"addfd_sequence_fuzzer", "model_fuzzer", "scenario_text_fuzzer"}))
       ->capture_default_str();
   cmd->add_option("--time", options->seconds, "Seconds to fuzz")
       ->check(CLI::Range(1, 7 * 24 * 3600))

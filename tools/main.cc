@@ -16,6 +16,8 @@ int main(int argc, char** argv) {
   addfdlab::tools::AddContractCommand(app, run);
   addfdlab::tools::AddFuzzCommand(app, run);
   addfdlab::tools::AddScnCommand(app, run);
+  addfdlab::tools::AddBenchCommand(app, run);
+  addfdlab::tools::AddRollbackMatrixCommand(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

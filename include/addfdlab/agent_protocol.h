@@ -41,6 +41,18 @@ enum class Command : uint32_t {
                    // at its default; reply 0
   kSignalCount,    // how many handled signals this task has caught
   kFcntlGetfd,     // fcntl(args[0], F_GETFD)
+  // Loops for the benchmarks (bench/): many round trips with one command, so that the
+  // control socket is not part of what they time.
+  kTrapLoop,    // args[0] times syscall(kTrapSyscall, args[3], args[4], args[5]); after each,
+                // close a returned fd (never a harness fd) when args[1] != 0, and
+                // close_range(0, args[2] - 1) when args[2] > 0 (args[2] <= kHarnessFdBase).
+                // ret: traps made; values[0]: the last return; values[1]: how many returned
+                // -1; values[2]: the last errno
+  kRecvFdLoop,  // args[0] times: recvmsg one byte with an SCM_RIGHTS fd from socket args[1],
+                // close that fd when args[2] != 0, send one byte back. ret: fds received;
+                // values[0]: the last one; stops at the first failure (err)
+  kDupMany,     // args[1] times fcntl(args[0], args[2] ? F_DUPFD_CLOEXEC : F_DUPFD, 0): fills
+                // the lowest free numbers. ret: dups made; stops at the first failure (err)
 };
 
 struct Request {

@@ -23,6 +23,8 @@ namespace addfdlab {
 // Signals that interrupt a supervisor thread: one handler installed without SA_RESTART,
 // one with. Real-time signals nothing else here uses.
 int InterruptSignal(bool restart);
+// Installs the handlers of both (they only note the signal); idempotent.
+void InstallInterruptHandlers();
 
 // Pins the calling thread to `cpu` and gives it `policy` (SCHED_FIFO with `priority`,
 // or SCHED_OTHER); false when the kernel refuses. A SCHED_FIFO thread resets its

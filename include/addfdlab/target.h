@@ -33,8 +33,9 @@ struct TargetConfig {
 
 class Target {
  public:
-  // Forks a target. Call it from a long-lived thread: the target dies with the thread that
-  // forked it (PR_SET_PDEATHSIG), so a killed supervisor leaves nothing behind.
+  // Forks a target (through the spawner, spawner.h). Its leader dies with its parent
+  // (PR_SET_PDEATHSIG), and the spawner exits with this process, so a killed supervisor
+  // leaves nothing behind.
   static Result<std::unique_ptr<Target>> Spawn(const TargetConfig& config);
 
   Target(const Target&) = delete;

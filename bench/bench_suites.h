@@ -1,0 +1,18 @@
+// The suites of addfd_bench, registered at run time (names depend on the probed kernel
+// features and the CPUs). docs/bench.md lists them.
+#ifndef ADDFDLAB_BENCH_BENCH_SUITES_H_
+#define ADDFDLAB_BENCH_BENCH_SUITES_H_
+
+#include <string>
+#include <vector>
+
+namespace addfdlab::bench {
+
+// inject/... and reference/...; appends to `skipped` what this machine cannot run, and why.
+void RegisterInjectSuites(std::vector<std::string>& skipped);
+// scale/...
+void RegisterScaleSuites(std::vector<std::string>& skipped);
+
+}  // namespace addfdlab::bench
+
+#endif  // ADDFDLAB_BENCH_BENCH_SUITES_H_

@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""Smoke test of addfd_bench (CTest label `bench`): runs every benchmark briefly and
+checks its JSON: it parses with no NaN or Infinity, every name follows the scheme of
+docs/bench.md, no run failed, and every run exported verified = 1. A second, filtered run
+with repetitions checks the aggregates (mean, median, stddev, cv) the same way.
+
+usage: check_bench_json.py ADDFD_BENCH [extra benchmark flags...]
+"""
+import json
+import re
+import subprocess
+import sys
+
+SECCOMP = r"(addfd_then_send|addfd_send|setfd_send_replace|notif_continue|notif_errno)"
+PLACEMENT = r"(same_cpu|cross_cpu)"
+WAKE = r"(plain|sync_wakeup)"
+NAMES = [
+    rf"inject/{SECCOMP}/{WAKE}/{PLACEMENT}",
+    rf"inject/(scm_rights|pidfd_getfd)/plain/{PLACEMENT}",
+    r"reference/syscall",
+    rf"reference/pipe_pingpong/{PLACEMENT}",
+    rf"reference/raw_loop/{SECCOMP}/{WAKE}/{PLACEMENT}",
+    r"scale/fdtable/(10|100|1000|10000|19000)",
+    r"scale/setfd_number/(3|64|1024|8192|19000)",
+    r"scale/queued/\d+",
+    r"scale/targets/(1|2|4|8|16)",
+]
+NAME = re.compile("(" + "|".join(NAMES) + ")")
+# The suites every run must have (the others depend on the kernel and the CPUs).
+REQUIRED = ["reference/syscall", "reference/pipe_pingpong/same_cpu",
+            "inject/addfd_send/plain/same_cpu", "reference/raw_loop/addfd_send/plain/same_cpu"]
+
+
+def reject_constant(name):
+    raise ValueError(f"non-JSON number {name}")
+
+
+def run(binary, flags):
+    cmd = [binary, "--benchmark_format=json", *flags]
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          timeout=600)
+    if proc.returncode != 0:
+        sys.exit(f"{' '.join(cmd)}: exit {proc.returncode}\n{proc.stderr}")
+    try:
+        return json.loads(proc.stdout, parse_constant=reject_constant)
+    except ValueError as error:
+        sys.exit(f"{' '.join(cmd)}: bad JSON: {error}")
+
+
+def check(doc, what):
+    problems = []
+    runs = doc.get("benchmarks", [])
+    if not runs:
+        problems.append("no benchmarks")
+    for bench in runs:
+        name = bench["name"]
+        if bench.get("error_occurred"):
+            problems.append(f"{name}: {bench.get('error_message')}")
+            continue
+        if not NAME.fullmatch(bench["run_name"]):
+            problems.append(f"{name}: not a name of docs/bench.md")
+        if bench.get("run_type") == "aggregate":
+            continue
+        if bench.get("verified") != 1:
+            problems.append(f"{name}: verified is {bench.get('verified')}, not 1")
+    for problem in problems:
+        print(f"{what}: {problem}", file=sys.stderr)
+    return {b["run_name"] for b in runs}, not problems
+
+
+def main():
+    if len(sys.argv) < 2:
+        sys.exit(__doc__)
+    binary, extra = sys.argv[1], sys.argv[2:]
+    names, ok = check(run(binary, ["--benchmark_min_time=0.01", *extra]), "all suites")
+    missing = [name for name in REQUIRED if name not in names]
+    if missing:
+        print(f"all suites: missing {missing}", file=sys.stderr)
+        ok = False
+    _, ok_aggregates = check(
+        run(binary, ["--benchmark_min_time=0.005", "--benchmark_repetitions=2",
+                     "--benchmark_filter=^(reference/syscall|inject/pidfd_getfd/plain/same_cpu"
+                     "|scale/setfd_number/64)$", *extra]),
+        "aggregates")
+    print(f"{len(names)} benchmarks checked")
+    sys.exit(0 if ok and ok_aggregates else 1)
+
+
+if __name__ == "__main__":
+    main()

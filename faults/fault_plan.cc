@@ -1,0 +1,542 @@
+// Fault plans and the injection lab.
+#include "faults/fault_plan.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <iterator>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "addfdlab/agent_protocol.h"
+#include "addfdlab/supervisor.h"
+
+namespace addfdlab::faults {
+namespace {
+
+constexpr std::string_view kKindNames[] = {
+    "none",          "interrupt",   "signal",     "signal-restart", "kill-supervisor",
+    "signal-target", "kill-target", "fail-ioctl", "fail-getfd",     "squeeze-rlimit"};
+
+constexpr int kInjectPriority = 60;
+constexpr int kFaultPriority = 50;
+constexpr int kTrappedTask = 1;
+constexpr int kTargetSignal = SIGUSR1;
+
+bool SeamFault(FaultKind kind) {
+  return kind == FaultKind::kFailIoctl || kind == FaultKind::kFailGetfd;
+}
+
+int ParseErrno(std::string_view name) {
+  for (int e = 1; e < 134; ++e) {
+    if (Errno(e).Name() == name) return e;
+  }
+  return 0;
+}
+
+}  // namespace
+
+std::string_view FaultKindName(FaultKind kind) { return kKindNames[static_cast<size_t>(kind)]; }
+
+std::string FaultPlan::Format() const {
+  if (kind == FaultKind::kNone) return "none";
+  std::string out = std::string(FaultKindName(kind)) +
+                    (when == When::kBefore ? "@before:" : "@during:") + std::to_string(ioctl);
+  if (SeamFault(kind)) out += "=" + Errno(err).Name();
+  return out;
+}
+
+Result<FaultPlan> FaultPlan::Parse(std::string_view text, std::string* error) {
+  FaultPlan plan;
+  const auto fail = [&](size_t col, const std::string& what) -> Result<FaultPlan> {
+    *error = "col " + std::to_string(col + 1) + ": " + what;
+    return Errno(EINVAL);
+  };
+  if (text == "none") return plan;
+  const size_t at = text.find('@');
+  if (at == std::string_view::npos) return fail(0, "expected KIND@before:I or KIND@during:I");
+  const std::string_view kind = text.substr(0, at);
+  bool found = false;
+  for (size_t i = 1; i < std::size(kKindNames); ++i) {
+    if (kKindNames[i] == kind) {
+      plan.kind = static_cast<FaultKind>(i);
+      found = true;
+    }
+  }
+  if (!found) return fail(0, "unknown fault '" + std::string(kind) + "'");
+  std::string_view rest = text.substr(at + 1);
+  size_t col = at + 1;
+  if (rest.rfind("before:", 0) == 0) {
+    plan.when = When::kBefore;
+    rest.remove_prefix(7);
+    col += 7;
+  } else if (rest.rfind("during:", 0) == 0) {
+    plan.when = When::kDuring;
+    rest.remove_prefix(7);
+    col += 7;
+  } else {
+    return fail(col, "expected before: or during:");
+  }
+  const size_t eq = rest.find('=');
+  const std::string number(rest.substr(0, eq));
+  char* end = nullptr;
+  const long index = std::strtol(number.c_str(), &end, 10);
+  if (number.empty() || *end != '\0' || index < 0 || index > 1000) {
+    return fail(col, "expected an ioctl index 0..1000");
+  }
+  plan.ioctl = static_cast<int>(index);
+  if (eq != std::string_view::npos) {
+    if (!SeamFault(plan.kind)) return fail(col + eq, "only fail-ioctl and fail-getfd take =ERRNO");
+    plan.err = ParseErrno(rest.substr(eq + 1));
+    if (plan.err == 0) return fail(col + eq + 1, "unknown errno name");
+  }
+  return plan;
+}
+
+std::string RunReport::Format(const RunSpec& spec) const {
+  std::string out = std::string(rollback::StrategyName(spec.strategy)) +
+                    " k=" + std::to_string(spec.k) + " fault " + spec.fault.Format();
+  if (!fault_note.empty()) out += " (" + fault_note + ")";
+  out += "\n  journal: " + journal.Format();
+  out += "\n  trap returned: " + (trap_return ? std::to_string(*trap_return) : "nothing");
+  out += "\n  residue: " + residue.Format();
+  if (target_left_blocked) out += "\n  the strategy never answered: the harness did";
+  if (!harness_error.empty()) out += "\n  harness: " + harness_error;
+  out += "\n  guarantee: " + (broken.empty() ? std::string("kept") : "BROKEN: " + broken);
+  return out;
+}
+
+// Byte layout: strategy, k, fault kind, when, ioctl, errno, cloexec, then the layout as a
+// count and numbers, then restore-on-replace's numbers as a count and numbers.
+std::vector<uint8_t> EncodeRunSpec(const RunSpec& spec) {
+  std::vector<uint8_t> out = {
+      static_cast<uint8_t>(spec.strategy),    static_cast<uint8_t>(spec.k - 1),
+      static_cast<uint8_t>(spec.fault.kind),  static_cast<uint8_t>(spec.fault.when),
+      static_cast<uint8_t>(spec.fault.ioctl), static_cast<uint8_t>(spec.fault.err - 1),
+      static_cast<uint8_t>(spec.cloexec),     static_cast<uint8_t>(spec.layout.size())};
+  for (int n : spec.layout) out.push_back(static_cast<uint8_t>(n));
+  out.push_back(static_cast<uint8_t>(spec.numbers.size()));
+  for (int n : spec.numbers) out.push_back(static_cast<uint8_t>(n));
+  return out;
+}
+
+std::optional<RunSpec> DecodeRunSpec(const uint8_t* data, size_t size, bool allow_mutant) {
+  size_t at = 0;
+  const auto next = [&]() -> int { return at < size ? data[at++] : 0; };
+  RunSpec spec;
+  const int strategies =
+      static_cast<int>(rollback::Strategy::kBrokenCooperative) + (allow_mutant ? 1 : 0);
+  spec.strategy = static_cast<rollback::Strategy>(next() % strategies);
+  spec.k = 1 + next() % kMaxFiles;
+  spec.fault.kind = static_cast<FaultKind>(static_cast<size_t>(next()) % std::size(kKindNames));
+  spec.fault.when = next() % 2 == 0 ? FaultPlan::When::kBefore : FaultPlan::When::kDuring;
+  spec.fault.ioctl = next() % 24;
+  spec.fault.err = 1 + next() % 133;
+  spec.cloexec = next() % 2 == 1;
+  const int layout = next() % 9;
+  std::set<int> used;
+  for (int i = 0; i < layout; ++i) {
+    const int n = next() % 32;
+    if (used.insert(n).second) spec.layout.push_back(n);
+  }
+  const int numbers = next() % (kMaxFiles + 1);
+  std::set<int> chosen;
+  for (int i = 0; i < numbers; ++i) {
+    const int n = next() % 32;
+    if (chosen.insert(n).second) spec.numbers.push_back(n);
+  }
+  // Only the strategies that install at numbers use them, and they need k of them:
+  // fixed-numbers free ones (else it chooses), restore-on-replace any (padded).
+  if (spec.strategy == rollback::Strategy::kRestoreOnReplace) {
+    spec.numbers.resize(std::min(spec.numbers.size(), static_cast<size_t>(spec.k)));
+    for (int n = 0; static_cast<int>(spec.numbers.size()) < spec.k; ++n) {
+      if (chosen.insert(n).second) spec.numbers.push_back(n);
+    }
+  } else if (spec.strategy != rollback::Strategy::kFixedNumbers ||
+             static_cast<int>(spec.numbers.size()) != spec.k ||
+             std::any_of(spec.numbers.begin(), spec.numbers.end(),
+                         [&](int n) { return used.count(n) != 0; })) {
+    spec.numbers.clear();
+  }
+  if (!InjectionLab::Validate(spec).empty()) return std::nullopt;
+  return spec;
+}
+
+// Acts on the injecting thread's behalf when it sleeps inside an ioctl: SCHED_FIFO below
+// the injecting thread and above the target on the same CPU, it runs exactly then.
+struct InjectionLab::FaultThread {
+  explicit FaultThread(int cpu, bool fifo) : event(::eventfd(0, EFD_CLOEXEC)) {
+    thread = std::thread([this, cpu, fifo] {
+      SetScheduling(cpu, fifo ? SCHED_FIFO : SCHED_OTHER, kFaultPriority);
+      ready = true;
+      for (;;) {
+        uint64_t value = 0;
+        if (::read(event, &value, sizeof(value)) != sizeof(value)) continue;
+        std::lock_guard<std::mutex> lock(mutex);
+        if (stop) return;
+        if (!action) continue;
+        // Without SCHED_FIFO it may get here first: wait for the sleep it is meant for.
+        for (int i = 0; i < 2000 && armed.load(); ++i) {
+          const char state = TaskState(::getpid(), victim);
+          if (state == 'S' || state == 'D') break;
+          ::usleep(5);
+        }
+        if (!armed.exchange(false)) continue;
+        action();
+        fired = true;
+      }
+    });
+    // Armed before it has its priority, it could lose the CPU to the target.
+    while (!ready.load()) std::this_thread::yield();
+  }
+  ~FaultThread() {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      stop = true;
+    }
+    const uint64_t one = 1;
+    ::write(event, &one, sizeof(one));
+    thread.join();
+    ::close(event);
+  }
+  void Arm(pid_t tid, std::function<void()> what) {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      victim = tid;
+      action = std::move(what);
+      fired = false;
+      armed = true;
+    }
+    const uint64_t one = 1;
+    ::write(event, &one, sizeof(one));
+  }
+  // True when the action ran (while the ioctl slept); else it never will.
+  bool Disarm() {
+    if (armed.exchange(false)) return false;
+    std::lock_guard<std::mutex> lock(mutex);  // it may be running the action right now
+    return fired;
+  }
+
+  int event;
+  std::thread thread;
+  std::mutex mutex;
+  std::atomic<bool> armed{false};
+  std::atomic<bool> ready{false};
+  std::function<void()> action;
+  pid_t victim = 0;
+  bool fired = false;
+  bool stop = false;
+};
+
+// Applies a plan at its point.
+class InjectionLab::Hooks final : public rollback::InjectionHooks {
+ public:
+  Hooks(const FaultPlan& plan, Target& target, FailNthNotifier& seam, FaultThread* thread,
+        RunReport& report)
+      : plan_(plan), target_(target), seam_(seam), thread_(thread), report_(report) {}
+
+  bool BeforeIoctl(int index, NotifierCall call) override {
+    if (plan_.kind != FaultKind::kNone && plan_.ioctl == index &&
+        plan_.kind != FaultKind::kFailGetfd) {
+      if (plan_.kind == FaultKind::kFailIoctl) {
+        seam_.FailNth(call, 1, Errno(plan_.err));
+        Fired("before ioctl " + std::to_string(index));
+      } else if (plan_.when == FaultPlan::When::kDuring && thread_ != nullptr) {
+        armed_index_ = index;
+        thread_->Arm(static_cast<pid_t>(::syscall(SYS_gettid)), [this] { Act(); });
+      } else {
+        Act();
+        Fired("before ioctl " + std::to_string(index));
+      }
+    }
+    return !stop_;
+  }
+
+  void AfterIoctl(int index) override {
+    if (armed_index_ != index) return;
+    armed_index_ = -1;
+    if (thread_->Disarm()) {
+      Fired("during ioctl " + std::to_string(index));
+    } else {
+      Act();
+      Fired("after ioctl " + std::to_string(index) + ", which did not sleep");
+    }
+  }
+
+  void set_injecting_tid(pid_t tid) { injecting_tid_ = tid; }
+
+ private:
+  void Fired(const std::string& where) {
+    report_.fault_fired = true;
+    report_.fault_note = where;
+  }
+
+  // The fault itself; runs on the fault thread (during) or the injecting thread.
+  void Act() {
+    const pid_t trapped = target_.task_pid(kTrappedTask);
+    switch (plan_.kind) {
+      case FaultKind::kInterrupt:
+        stop_ = true;
+        ::syscall(SYS_tgkill, ::getpid(), injecting_tid_, InterruptSignal(false));
+        break;
+      case FaultKind::kSignal:
+        ::syscall(SYS_tgkill, ::getpid(), injecting_tid_, InterruptSignal(false));
+        break;
+      case FaultKind::kSignalRestart:
+        ::syscall(SYS_tgkill, ::getpid(), injecting_tid_, InterruptSignal(true));
+        break;
+      case FaultKind::kKillSupervisor:
+        ::kill(::getpid(), SIGKILL);
+        break;
+      case FaultKind::kSignalTarget:
+        ::syscall(SYS_pidfd_send_signal, target_.task_pidfd(kTrappedTask), kTargetSignal, nullptr,
+                  0);
+        break;
+      case FaultKind::kKillTarget:
+        target_.KillTasks();
+        break;
+      case FaultKind::kSqueezeRlimit: {
+        struct rlimit limit {};
+        ::prlimit(trapped, RLIMIT_NOFILE, nullptr, &limit);
+        limit.rlim_cur = 0;
+        ::prlimit(trapped, RLIMIT_NOFILE, &limit, nullptr);
+        break;
+      }
+      case FaultKind::kNone:
+      case FaultKind::kFailIoctl:
+      case FaultKind::kFailGetfd:
+        break;
+    }
+  }
+
+  const FaultPlan& plan_;
+  Target& target_;
+  FailNthNotifier& seam_;
+  FaultThread* thread_;
+  RunReport& report_;
+  int armed_index_ = -1;
+  pid_t injecting_tid_ = 0;
+  std::atomic<bool> stop_{false};
+};
+
+InjectionLab::InjectionLab(int cpu)
+    : pool_([] {
+        TargetConfig config;
+        config.callers = 1;
+        return config;
+      }()) {
+  const long cpus = std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN));
+  const char* cpu_env = std::getenv("ADDFDLAB_CPU");
+  cpu_ = cpu >= 0             ? cpu
+         : cpu_env != nullptr ? std::atoi(cpu_env) % static_cast<int>(cpus)
+                              : static_cast<int>(::getpid() % cpus);
+  InstallInterruptHandlers();
+  // The targets take the spawning thread's CPU: everything shares one.
+  SetScheduling(cpu_, SCHED_OTHER, 0);
+  // Probe SCHED_FIFO on a short-lived thread: the lab's own thread keeps its policy.
+  std::thread([this] { deterministic_ = SetScheduling(cpu_, SCHED_FIFO, kFaultPriority); }).join();
+  fault_thread_ = std::make_unique<FaultThread>(cpu_, deterministic_);
+  for (int i = 0; i < kMaxFiles; ++i) {
+    files_.emplace_back(
+        static_cast<int>(::syscall(SYS_memfd_create, "addfdlab-inject", MFD_CLOEXEC)));
+  }
+}
+
+InjectionLab::~InjectionLab() = default;
+
+std::vector<int> InjectionLab::OwnedFds() const {
+  std::vector<int> fds = pool_.OwnedFds();
+  for (const UniqueFd& fd : files_) fds.push_back(fd.get());
+  fds.push_back(fault_thread_->event);
+  return fds;
+}
+
+std::string InjectionLab::Validate(const RunSpec& spec) {
+  if (spec.k < 1 || spec.k > kMaxFiles) return "k must be 1.." + std::to_string(kMaxFiles);
+  std::set<int> seen;
+  for (int n : spec.layout) {
+    if (n < 0 || n >= agent::kInputFdLimit) return "layout fds must be in [0, 256)";
+    if (!seen.insert(n).second) return "layout fd " + std::to_string(n) + " twice";
+  }
+  if (spec.strategy == rollback::Strategy::kRestoreOnReplace &&
+      static_cast<int>(spec.numbers.size()) != spec.k) {
+    return "restore-on-replace needs k numbers";
+  }
+  if (!spec.numbers.empty() && static_cast<int>(spec.numbers.size()) != spec.k) {
+    return "numbers: give k of them";
+  }
+  std::set<int> numbers;
+  for (int n : spec.numbers) {
+    if (n < 0 || n >= agent::kInputFdLimit) return "numbers must be in [0, 256)";
+    if (!numbers.insert(n).second) return "number " + std::to_string(n) + " twice";
+  }
+  if (spec.strategy == rollback::Strategy::kFixedNumbers) {
+    for (int n : spec.numbers) {
+      if (seen.count(n) != 0) return "fixed-numbers installs onto free numbers only";
+    }
+  }
+  return "";
+}
+
+RunReport InjectionLab::Run(const RunSpec& spec) {
+  RunReport report;
+  if (const std::string invalid = Validate(spec); !invalid.empty()) {
+    report.harness_error = invalid;
+    return report;
+  }
+  auto acquired = pool_.Acquire();
+  if (!acquired) {
+    report.harness_error = "no target: " + acquired.error().Name();
+    return report;
+  }
+  std::unique_ptr<Target> target = std::move(*acquired);
+  Target& t = *target;
+  const auto harness = [&](const std::string& what) {
+    report.harness_error = what;
+    t.Taint();
+    pool_.Release(std::move(target));
+    return report;
+  };
+  // The layout: each number holds its own /dev/null.
+  for (int n : spec.layout) {
+    auto opened = t.Call(0, MakeRequest(agent::Command::kOpenDevNull, {O_RDONLY}));
+    if (!opened || opened->ret < 0) return harness("layout: open failed");
+    if (opened->ret != n) {
+      auto dup = t.Call(0, MakeRequest(agent::Command::kDup3, {opened->ret, n, 0}));
+      auto close = t.Call(0, MakeRequest(agent::Command::kClose, {opened->ret}));
+      if (!dup || dup->ret != n || !close) return harness("layout: dup3 failed");
+    }
+  }
+  if (spec.fault.kind == FaultKind::kSignalTarget) {
+    auto handled =
+        t.Call(kTrappedTask, MakeRequest(agent::Command::kSigaction, {kTargetSignal, 1, 0}));
+    if (!handled || handled->ret != 0) return harness("cannot install the target's handler");
+  }
+  auto before = rollback::TakeTableBefore(t);
+  if (!before) return harness("cannot read the table before: " + before.error().Name());
+
+  rollback::InjectionRequest request;
+  request.cloexec = spec.cloexec;
+  for (int i = 0; i < spec.k; ++i) request.files.push_back(files_[static_cast<size_t>(i)].get());
+  request.numbers = spec.numbers;
+  if (spec.strategy == rollback::Strategy::kFixedNumbers && request.numbers.empty()) {
+    // Free numbers well above what the target uses, chosen from its table.
+    int next = 100;
+    for (int i = 0; i < spec.k; ++i, ++next) {
+      while (before->snapshot.fds.count(next) != 0) ++next;
+      request.numbers.push_back(next);
+    }
+  }
+
+  if (!t.Start(kTrappedTask, MakeRequest(agent::Command::kTrap))) return harness("trap failed");
+  const Limits limits = Limits::FromEnvironment();
+  auto notif = RecvNotification(t.listener(), limits.Deadline(limits.op));
+  if (!notif) return harness("no notification: " + notif.error().Name());
+
+  FailNthNotifier seam(SystemNotifier());
+  if (spec.fault.kind == FaultKind::kFailGetfd) {
+    seam.FailNth(NotifierCall::kPidfdGetfd, spec.fault.ioctl + 1, Errno(spec.fault.err));
+  }
+  rollback::InjectionContext ctx;
+  ctx.api = &seam;
+  ctx.listener = t.listener();
+  ctx.id = notif->id;
+  ctx.target = &t;
+  ctx.trapped_task = kTrappedTask;
+
+  if (spec.fault.kind == FaultKind::kKillSupervisor) {
+    // The supervisor is a forked child holding the only listener; its journal comes out
+    // through a pipe, entry by entry, so that a kill loses none of it.
+    int pipe_fds[2];
+    if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return harness("pipe failed");
+    UniqueFd journal_in(pipe_fds[0]);
+    UniqueFd journal_out(pipe_fds[1]);
+    const pid_t child = ::fork();
+    if (child < 0) return harness("fork failed");
+    if (child == 0) {
+      journal_in.reset();
+      FaultThread thread(cpu_, deterministic_);
+      SetScheduling(cpu_, deterministic_ ? SCHED_FIFO : SCHED_OTHER, kInjectPriority);
+      Hooks hooks(spec.fault, t, seam, &thread, report);
+      hooks.set_injecting_tid(static_cast<pid_t>(::syscall(SYS_gettid)));
+      ctx.hooks = &hooks;
+      const int out = journal_out.get();
+      ctx.on_entry = [out](const rollback::JournalEntry& e) { (void)::write(out, &e, sizeof(e)); };
+      rollback::Inject(spec.strategy, ctx, request);
+      ::_exit(0);
+    }
+    journal_out.reset();
+    t.CloseListener();  // the child's copy is now the only one
+    int status = 0;
+    while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+    }
+    rollback::JournalEntry e;
+    while (::read(journal_in.get(), &e, sizeof(e)) == sizeof(e)) {
+      report.journal.entries.push_back(e);
+      if (e.action == rollback::JournalEntry::Action::kReplied) {
+        report.journal.replied = true;
+        report.journal.succeeded = e.err == 0;
+      }
+    }
+    report.fault_fired = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+    report.fault_note = report.fault_fired ? "supervisor killed" : "the supervisor finished first";
+    report.facts.supervisor_survived = !report.fault_fired;
+    report.facts.notification_survived = !report.fault_fired;
+  } else {
+    Hooks hooks(spec.fault, t, seam, fault_thread_.get(), report);
+    ctx.hooks = &hooks;
+    std::thread injector([&] {
+      SetScheduling(cpu_, deterministic_ ? SCHED_FIFO : SCHED_OTHER, kInjectPriority);
+      hooks.set_injecting_tid(static_cast<pid_t>(::syscall(SYS_gettid)));
+      report.journal = rollback::Inject(spec.strategy, ctx, request);
+    });
+    injector.join();
+    if (report.fault_fired) {
+      const FaultKind kind = spec.fault.kind;
+      report.facts.notification_survived =
+          kind != FaultKind::kSignalTarget && kind != FaultKind::kKillTarget;
+      report.facts.syscalls_failed = SeamFault(kind);
+      report.facts.rlimit_squeezed = kind == FaultKind::kSqueezeRlimit;
+    }
+  }
+
+  // The trapped syscall's return: the reply, the listener's close, or the target's death.
+  auto returned = t.Finish(kTrappedTask, limits.Deadline(limits.op));
+  if (!returned && returned.error().value() == ETIMEDOUT && t.listener() >= 0) {
+    report.target_left_blocked = true;
+    seccomp_notif_resp resp{};
+    resp.id = notif->id;
+    resp.error = -EIO;
+    (void)NotifSend(t.listener(), resp);  // ENOENT once the target left it
+    returned = t.Finish(kTrappedTask, limits.Deadline(limits.op));
+  }
+  if (returned) {
+    report.trap_return = returned->ret >= 0 ? returned->ret : -returned->err;
+  }
+  report.facts.target_alive = t.Alive();
+  report.residue = rollback::CheckResidue(t, *before, report.journal, request, report.trap_return);
+  report.broken = rollback::GuaranteeBroken(spec.strategy, report.journal, report.residue,
+                                            report.facts, spec.k);
+  if (report.target_left_blocked && report.broken.empty()) {
+    report.broken = "left the target blocked in the notification";
+  }
+  if (spec.fault.kind == FaultKind::kSqueezeRlimit || !t.Alive()) t.Taint();
+  pool_.Release(std::move(target));
+  return report;
+}
+
+}  // namespace addfdlab::faults

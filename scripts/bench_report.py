@@ -1,0 +1,716 @@
+#!/usr/bin/python3
+"""Renders one `addfdlab bench` run folder as an HTML page with matplotlib SVG plots.
+
+Usage: bench_report.py RUN_DIR [--index OUT_DIR]
+
+RUN_DIR holds meta.json (written by `addfdlab bench`) and raw/*.json (Google Benchmark's
+JSON). Writes RUN_DIR/index.html and RUN_DIR/plots/*.svg, prints the ratio tables to
+stdout, and with --index rewrites OUT_DIR/index.html, the list of every run in OUT_DIR.
+Benchmark names follow docs/bench.md: inject/<method>/<wake>/<placement>,
+reference/..., scale/<family>/<n>, rollback/<strategy>/<k>.
+"""
+import argparse
+import html
+import json
+import math
+import os
+import re
+import statistics
+import sys
+
+try:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+except ImportError:
+    sys.exit("bench_report.py: matplotlib is missing (Debian: python3-matplotlib; "
+             "scripts/deps.sh bench installs it)")
+
+METHODS = ["addfd_send", "addfd_then_send", "setfd_send_replace", "notif_continue",
+           "notif_errno", "scm_rights", "pidfd_getfd"]
+WAKES = ["plain", "sync_wakeup"]
+PLACEMENTS = ["same_cpu", "cross_cpu"]
+SCALES = [("fdtable", "fd-table size (open fds)"), ("setfd_number", "SETFD target fd number"),
+          ("queued", "queued notifications"), ("targets", "targets per supervisor")]
+OVERHEAD_FLAG = 10.0  # percent of harness overhead over the hand-written loop
+# matplotlib's default cycle: plain and sync_wakeup, then the rest.
+COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"]
+# Parts Google Benchmark appends to a name (UseRealTime, MinTime, Repetitions, Threads...).
+SUFFIX = re.compile(r"^(real_time|manual_time|process_time|"
+                    r"(repeats|min_time|min_warmup_time|iterations|threads):.*)$")
+UNIT_US = {"ns": 1e-3, "us": 1.0, "ms": 1e3, "s": 1e6}
+
+
+class Bench:
+    """One benchmark's repetitions (times in microseconds) and counters."""
+
+    def __init__(self, name, run_name, suite):
+        self.name = name
+        self.run_name = run_name
+        self.suite = suite
+        self.samples = []
+        self.counters = {}
+        self.error = ""
+        self.median_aggregate = None
+
+    def finish(self):
+        values = sorted(self.samples)
+        self.n = len(values)
+        if values:
+            self.median = statistics.median(values)
+            self.lo, self.hi = values[0], values[-1]
+            if len(values) >= 2:
+                q = statistics.quantiles(values, n=4, method="inclusive")
+                self.q1, self.q3 = q[0], q[2]
+            else:
+                self.q1 = self.q3 = values[0]
+            mean = statistics.fmean(values)
+            self.cv = statistics.stdev(values) / mean * 100 if len(values) > 1 and mean else 0.0
+        else:
+            self.median = self.median_aggregate
+            self.lo = self.hi = self.q1 = self.q3 = self.median
+            self.cv = None
+        verified = self.counters.get("verified")
+        if verified is None:
+            self.verified = None
+        else:
+            self.verified = all(v == 1.0 for v in verified)
+
+    @property
+    def usable(self):
+        return self.median is not None and not self.error and self.verified is not False
+
+
+def load_run(run_dir):
+    meta = {}
+    meta_path = os.path.join(run_dir, "meta.json")
+    if os.path.exists(meta_path):
+        with open(meta_path) as f:
+            meta = json.load(f)
+    raw_dir = os.path.join(run_dir, "raw")
+    files = sorted(f for f in os.listdir(raw_dir) if f.endswith(".json")) if os.path.isdir(
+        raw_dir) else []
+    benches = {}
+    contexts = {}
+    for file in files:
+        suite = file[:-5]
+        with open(os.path.join(raw_dir, file)) as f:
+            doc = json.load(f)  # Python reads the NaN Google Benchmark writes
+        contexts[suite] = doc.get("context", {})
+        for entry in doc.get("benchmarks", []):
+            run_name = entry.get("run_name", entry["name"])
+            name = "/".join(p for p in run_name.split("/") if not SUFFIX.match(p))
+            bench = benches.get(name)
+            if bench is None:
+                bench = benches[name] = Bench(name, run_name, suite)
+            if entry.get("error_occurred"):
+                bench.error = bench.error or entry.get("error_message") or "error"
+                continue
+            scale = UNIT_US.get(entry.get("time_unit", "ns"), 1e-3)
+            real = entry.get("real_time")
+            if entry.get("run_type") == "aggregate":
+                if entry.get("aggregate_name") == "median" and isinstance(real, (int, float)):
+                    bench.median_aggregate = real * scale
+                continue
+            if isinstance(real, (int, float)) and math.isfinite(real):
+                bench.samples.append(real * scale)
+            for key, value in entry.items():
+                if key in NON_COUNTERS or not isinstance(value, (int, float)):
+                    continue
+                if isinstance(value, bool):
+                    continue
+                bench.counters.setdefault(key, []).append(float(value))
+    for bench in benches.values():
+        bench.finish()
+    return meta, contexts, benches, files
+
+
+NON_COUNTERS = {"family_index", "per_family_instance_index", "repetitions", "repetition_index",
+                "threads", "iterations", "real_time", "cpu_time"}
+
+
+def fmt_us(value):
+    if value is None:
+        return "—"
+    if value >= 1000:
+        return f"{value / 1000:.3g} ms" if value < 1e6 else f"{value / 1e6:.3g} s"
+    if value < 1:
+        return f"{value * 1000:.3g} ns"
+    return f"{value:.3g} µs"
+
+
+class Ratio:
+    """A ratio of medians, or the reason it cannot be computed."""
+
+    def __init__(self, benches, top, bottom):
+        self.top, self.bottom = top, bottom
+        self.value = None
+        self.reason = None
+        for name in (top, bottom):
+            bench = benches.get(name)
+            if bench is None:
+                self.reason = f"not run: {name}"
+                return
+            if bench.error:
+                self.reason = f"failed: {name}"
+                return
+            if bench.verified is False:
+                self.reason = f"self-check failed: {name}"
+                return
+            if bench.median is None:
+                self.reason = f"no time: {name}"
+                return
+        if benches[bottom].median == 0:
+            self.reason = f"zero time: {bottom}"
+            return
+        self.value = benches[top].median / benches[bottom].median
+
+    def text(self):
+        return f"×{self.value:.2f}" if self.value is not None else self.reason
+
+    def html(self):
+        if self.value is None:
+            return f'<td class="na">{html.escape(self.reason)}</td>'
+        title = html.escape(f"{self.top} ÷ {self.bottom}")
+        return f'<td title="{title}">×{self.value:.2f}</td>'
+
+
+def ratio_tables(benches):
+    """The ratios that matter, as (title, note, column names, rows of (label, [Ratio]))."""
+    combos = [(w, p) for w in WAKES for p in PLACEMENTS]
+    cols = [f"{w} · {p}" for w, p in combos]
+    inj = "inject/{}/{}/{}".format
+    tables = []
+    rows = []
+    for label, top, bottom in (
+            ("ADDFD|SEND ÷ bare notification (NOTIF_SEND CONTINUE)", "addfd_send",
+             "notif_continue"),
+            ("ADDFD|SEND ÷ SCM_RIGHTS", "addfd_send", "scm_rights"),
+            ("ADDFD then SEND ÷ ADDFD|SEND", "addfd_then_send", "addfd_send")):
+        rows.append((label, [Ratio(benches, inj(top, w, p), inj(bottom, w, p))
+                             for w, p in combos]))
+    tables.append(("Cost ratios", "median ÷ median; above ×1 the first costs more", cols, rows))
+    rows = [(m, [Ratio(benches, inj(m, "plain", p), inj(m, "sync_wakeup", p))
+                 for p in PLACEMENTS]) for m in METHODS]
+    tables.append(("SYNC_WAKE_UP gain", "plain ÷ sync_wakeup; above ×1 SYNC_WAKE_UP is faster",
+                   PLACEMENTS, rows))
+    rows = [(m, [Ratio(benches, inj(m, w, "cross_cpu"), inj(m, w, "same_cpu")) for w in WAKES])
+            for m in METHODS]
+    tables.append(("Cross-CPU cost", "cross_cpu ÷ same_cpu", WAKES, rows))
+    return tables
+
+
+def overhead_rows(benches):
+    """inject/X against reference/raw_loop/X: the harness's share of the cost."""
+    rows = []
+    for name in sorted(benches):
+        if not name.startswith("inject/"):
+            continue
+        ref = "reference/raw_loop/" + name[len("inject/"):]
+        r = Ratio(benches, name, ref)
+        pct = (r.value - 1) * 100 if r.value is not None else None
+        rows.append((name, benches[name], benches.get(ref), pct, r.reason))
+    return rows
+
+
+def scale_points(benches, family):
+    points = []
+    prefix = f"scale/{family}/"
+    for name, bench in benches.items():
+        if name.startswith(prefix) and bench.median is not None and not bench.error:
+            try:
+                points.append((int(name[len(prefix):].split("/")[0]), bench))
+            except ValueError:
+                pass
+    return sorted(points, key=lambda p: p[0])
+
+
+def scale_rows(benches):
+    rows = []
+    for family, label in SCALES:
+        pts = scale_points(benches, family)
+        if len(pts) < 2:
+            rows.append((family, label, None, "not run" if not pts else "one point only"))
+            continue
+        (n0, b0), (n1, b1) = pts[0], pts[-1]
+        xs = [math.log2(n) for n, _ in pts if n > 0]
+        ys = [b.median for n, b in pts if n > 0]
+        slope = None
+        if len(xs) >= 2 and max(xs) > min(xs):
+            mx, my = statistics.fmean(xs), statistics.fmean(ys)
+            slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum(
+                (x - mx) ** 2 for x in xs)
+        ratio = b1.median / b0.median if b0.median else None
+        rows.append((family, label, (n0, n1, b0.median, b1.median, ratio, slope), None))
+    return rows
+
+
+def grows(ratio):
+    if ratio is None:
+        return "—"
+    if ratio >= 1.10:
+        return f"grows (×{ratio:.2f})"
+    if ratio <= 1 / 1.10:
+        return f"shrinks (×{ratio:.2f})"
+    return f"flat (×{ratio:.2f}, within 10%)"
+
+
+# ---- plots -------------------------------------------------------------------------------
+
+
+def setup_matplotlib():
+    matplotlib.rcParams.update({
+        "svg.hashsalt": "addfdlab",  # stable ids: the same data gives the same file
+        "svg.fonttype": "none",
+        "font.size": 10,
+        "axes.grid": True,
+        "grid.alpha": 0.3,
+    })
+
+
+def save(fig, path):
+    fig.tight_layout()
+    fig.savefig(path, format="svg", metadata={"Date": None})
+    plt.close(fig)
+
+
+def plot_latency(benches, path):
+    methods = [m for m in METHODS if any(f"inject/{m}/{w}/{p}" in benches
+                                         for w in WAKES for p in PLACEMENTS)]
+    if not methods:
+        return False
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.6))
+    for ax, placement in zip(axes, PLACEMENTS):
+        labelled = set()
+
+        def label(text):
+            if text in labelled:
+                return None
+            labelled.add(text)
+            return text
+
+        for i, wake in enumerate(WAKES):
+            offset = (i - 0.5) * 0.34
+            for x, method in enumerate(methods):
+                b = benches.get(f"inject/{method}/{wake}/{placement}")
+                if b is None or b.median is None:
+                    continue
+                xx = x + offset
+                ax.vlines(xx, b.lo, b.hi, color=COLORS[i], linewidth=1)
+                ax.vlines(xx, b.q1, b.q3, color=COLORS[i], linewidth=7, alpha=0.45)
+                ax.plot(xx, b.median, "o", color=COLORS[i], markersize=6, label=label(wake))
+                raw = benches.get(f"reference/raw_loop/{method}/{wake}/{placement}")
+                if raw is not None and raw.median is not None:
+                    ax.plot(xx, raw.median, "D", markerfacecolor="none", color=COLORS[i],
+                            markersize=6, label=label(f"{wake}: raw loop"))
+        for ref, style in ((f"reference/pipe_pingpong/{placement}", "--"),
+                           ("reference/syscall", ":")):
+            b = benches.get(ref)
+            if b is not None and b.median is not None:
+                ax.axhline(b.median, color="#555555", linestyle=style, linewidth=1,
+                           label=f"{ref.split('/')[1]} ({fmt_us(b.median)})")
+        ax.set_xticks(range(len(methods)))
+        ax.set_xticklabels(methods, rotation=25, ha="right")
+        ax.set_title(placement.replace("_", " "))
+        ax.set_ylim(bottom=0)
+        ax.legend(fontsize=8, loc="upper left")
+    for ax in axes:
+        ax.set_ylabel("µs per operation\n(dot: median, bar: IQR, line: min–max)")
+    save(fig, path)
+    return True
+
+
+def plot_scaling(benches, path):
+    if not any(scale_points(benches, f) for f, _ in SCALES):
+        return False
+    fig, axes = plt.subplots(2, 2, figsize=(12, 7.5))
+    for ax, (family, label) in zip(axes.flat, SCALES):
+        pts = scale_points(benches, family)
+        ax.set_title(f"scale/{family}")
+        ax.set_xlabel(label + " (log scale)")
+        ax.set_ylabel("µs (median, band: min–max)")
+        if not pts:
+            ax.text(0.5, 0.5, "not run", transform=ax.transAxes, ha="center", va="center",
+                    color="#555555")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            continue
+        xs = [n for n, _ in pts]
+        ax.fill_between(xs, [b.lo for _, b in pts], [b.hi for _, b in pts], color=COLORS[0],
+                        alpha=0.2, linewidth=0)
+        ax.plot(xs, [b.median for _, b in pts], "o-", color=COLORS[0])
+        if min(xs) > 0:
+            ax.set_xscale("log", base=2)
+            ax.set_xticks(xs)
+            ax.set_xticklabels([str(x) for x in xs])
+            ax.minorticks_off()
+        ax.set_ylim(bottom=0)
+    save(fig, path)
+    return True
+
+
+def rollback_data(benches):
+    data = {}
+    for name, bench in benches.items():
+        parts = name.split("/")
+        if parts[0] != "rollback" or len(parts) < 3:
+            continue
+        try:
+            k = int(parts[2])
+        except ValueError:
+            continue
+        data.setdefault(parts[1], []).append((k, bench))
+    return {s: sorted(v, key=lambda p: p[0]) for s, v in sorted(data.items())}
+
+
+def plot_rollback(benches, path):
+    data = rollback_data(benches)
+    if not data:
+        return False
+    fig, (cost, residue) = plt.subplots(1, 2, figsize=(12, 4.4))
+    all_k = sorted({k for pts in data.values() for k, _ in pts})
+    for i, (strategy, pts) in enumerate(data.items()):
+        color = COLORS[(i + 2) % len(COLORS)]
+        pts_t = [(k, b) for k, b in pts if b.median is not None]
+        if pts_t:
+            xs = [k for k, _ in pts_t]
+            cost.fill_between(xs, [b.lo for _, b in pts_t], [b.hi for _, b in pts_t],
+                              color=color, alpha=0.15, linewidth=0)
+            cost.plot(xs, [b.median for _, b in pts_t], "o-", color=color, label=strategy)
+    if all_k and min(all_k) > 0 and max(all_k) / min(all_k) >= 8:
+        cost.set_xscale("log", base=2)
+        cost.set_xticks(all_k)
+        cost.set_xticklabels([str(k) for k in all_k])
+        cost.minorticks_off()
+    medians = [b.median for pts in data.values() for _, b in pts if b.median]
+    log_cost = medians and max(medians) / min(medians) > 20
+    cost.set_title("rollback cost")
+    cost.set_xlabel("fds injected before the failure (k)")
+    if log_cost:
+        cost.set_yscale("log")
+        cost.set_ylabel("µs, log scale (median, band: min–max)")
+    else:
+        cost.set_ylabel("µs (median, band: min–max)")
+        cost.set_ylim(bottom=0)
+    cost.legend(fontsize=8)
+    # Residue: the largest leaked / dangling count over the repetitions.
+    labels = []
+    leaked = []
+    dangling = []
+    for strategy, pts in data.items():
+        for k, b in pts:
+            labels.append(f"{strategy} k={k}")
+            leaked.append(max(b.counters.get("leaked", [0.0]) or [0.0]))
+            dangling.append(max(b.counters.get("dangling", [0.0]) or [0.0]))
+    xs = range(len(labels))
+    residue.bar([x - 0.2 for x in xs], leaked, width=0.4, color=COLORS[3], label="leaked")
+    residue.bar([x + 0.2 for x in xs], dangling, width=0.4, color=COLORS[4], label="dangling")
+    residue.set_xticks(list(xs))
+    residue.set_xticklabels(labels, fontsize=8, rotation=35, ha="right")
+    residue.set_ylabel("fds left behind (max over repetitions)")
+    clean = not any(leaked) and not any(dangling)
+    residue.set_title("rollback residue" + (": none in any repetition" if clean else ""))
+    residue.set_ylim(bottom=0, top=max([1.0] + leaked + dangling) * 1.15)
+    residue.legend(fontsize=8)
+    save(fig, path)
+    return True
+
+
+# ---- page --------------------------------------------------------------------------------
+
+CSS = """
+body { font-family: sans-serif; margin: 1.5em auto; max-width: 1220px; color: #111; }
+h1 { font-size: 1.5em; } h2 { margin-top: 1.6em; border-bottom: 1px solid #ccc; }
+table { border-collapse: collapse; margin: 0.6em 0; font-size: 0.9em; }
+th, td { border: 1px solid #ccc; padding: 0.2em 0.6em; text-align: left; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums;
+                 white-space: nowrap; }
+td.na { color: #777; font-style: italic; font-size: 0.85em; }
+tr.flag td, td.flag { background: #fde2e2; }
+.warn { background: #fff4cc; border: 1px solid #e0c060; padding: 0.5em 1em; }
+.note { color: #555; } img { max-width: 100%; }
+code { background: #eee; padding: 0 0.2em; }
+"""
+
+
+def esc(text):
+    return html.escape(str(text))
+
+
+def table(headers, rows, classes=None):
+    out = ["<table><tr>" + "".join(f"<th>{esc(h)}</th>" for h in headers) + "</tr>"]
+    for i, row in enumerate(rows):
+        cls = f' class="{classes[i]}"' if classes and classes[i] else ""
+        out.append(f"<tr{cls}>" + "".join(c if c.startswith("<td") else f"<td>{c}</td>"
+                                          for c in row) + "</tr>")
+    out.append("</table>")
+    return "\n".join(out)
+
+
+def facts(rows):
+    return "<table>" + "".join(f"<tr><th>{esc(k)}</th><td>{v}</td></tr>" for k, v in rows) + \
+        "</table>"
+
+
+def text_table(headers, rows):
+    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) for i, h in enumerate(headers)]
+    lines = ["  ".join(str(h).ljust(w) for h, w in zip(headers, widths))]
+    lines += ["  ".join(str(c).ljust(w) for c, w in zip(r, widths)) for r in rows]
+    return "\n".join(lines)
+
+
+def render(run_dir):
+    meta, contexts, benches, files = load_run(run_dir)
+    if not benches:
+        sys.exit(f"bench_report.py: no benchmarks in {run_dir}/raw")
+    setup_matplotlib()
+    plots_dir = os.path.join(run_dir, "plots")
+    os.makedirs(plots_dir, exist_ok=True)
+    context = next(iter(contexts.values()), {})
+    out = []
+    summary = []
+    title = f"addfdlab bench — {meta.get('date') or context.get('date', '')}"
+    out.append(f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{esc(title)}</title>"
+               f"<style>{CSS}</style></head><body>")
+    out.append(f"<h1>{esc(title)}</h1>")
+    out.append('<p><a href="../index.html">all runs</a></p>')
+
+    # Warnings first: what makes the numbers below untrustworthy.
+    warnings = []
+    for suite in meta.get("suites", []):
+        if suite.get("status", "ok") != "ok":
+            warnings.append(f"suite {suite['name']}: {suite['status']}")
+    for bench in benches.values():
+        if bench.error:
+            warnings.append(f"{bench.name}: {bench.error}")
+        elif bench.verified is False:
+            warnings.append(f"{bench.name}: self-check failed (verified ≠ 1)")
+    if meta.get("interrupted"):
+        warnings.append("the run was interrupted: some suites did not run")
+    load = context.get("load_avg")
+    cpus = context.get("num_cpus") or meta.get("cores")
+    if load and cpus and load[0] > 0.5 * cpus:
+        warnings.append(f"the machine was busy when the run started (load average {load[0]:.2f} "
+                        f"on {cpus} CPUs): timings may be noisy")
+    over = [r for r in overhead_rows(benches) if r[3] is not None and r[3] > OVERHEAD_FLAG]
+    if over:
+        warnings.append(f"{len(over)} benchmark(s) spend more than {OVERHEAD_FLAG:.0f}% over "
+                        "their hand-written loop (harness overhead table)")
+    if warnings:
+        out.append('<div class="warn"><b>Warnings</b><ul>' +
+                   "".join(f"<li>{esc(w)}</li>" for w in warnings) + "</ul></div>")
+
+    # Machine, kernel, run.
+    out.append("<h2>Machine and kernel</h2>")
+    probe = meta.get("probe") or {}
+    kernel = meta.get("kernel") or context.get("addfdlab_kernel")
+    rows = [
+        ("kernel", esc(kernel or "unknown (the JSON does not say)") +
+         (f" ({esc(meta['machine'])})" if meta.get("machine") else "")),
+        ("CPU", esc(meta.get("cpu_model") or context.get("addfdlab_cpu") or "unknown")),
+        ("cores", esc(meta.get("cores") or context.get("num_cpus") or "unknown")),
+        ("MHz per CPU", esc(context.get("mhz_per_cpu", "unknown"))),
+        ("caches", esc(", ".join(f"L{c['level']} {c['type']} {c['size'] // 1024} KiB"
+                                 for c in context.get("caches", [])) or "unknown")),
+        ("host", esc(context.get("host_name", "unknown"))),
+        ("load average at start", esc(" ".join(f"{v:.2f}" for v in load) if load else "unknown")),
+        ("date", esc(meta.get("date") or context.get("date", "unknown"))),
+    ]
+    out.append(facts(rows))
+    if probe.get("features"):
+        feats = [(esc(name), "yes" if f.get("available") else "<b>no</b>", esc(f.get("evidence")))
+                 for name, f in probe["features"].items()]
+        out.append("<details><summary>kernel features (<code>addfdlab probe --json</code>)"
+                   "</summary>" + table(["feature", "available", "evidence"], feats) +
+                   "</details>")
+    elif meta.get("mode") == "from":
+        out.append('<p class="note">Made from existing JSON: the kernel features were not '
+                   "probed.</p>")
+
+    out.append("<h2>Run</h2>")
+    rows = [("command", f"<code>{esc(meta.get('command', 'unknown'))}</code>")]
+    if meta.get("mode") == "run":
+        rows += [("repetitions", esc(meta.get("repetitions"))),
+                 ("min time per repetition", esc(f"{meta.get('min_time')} s")),
+                 ("filter", esc(meta.get("filter") or "none"))]
+    if meta.get("elapsed_seconds") is not None:
+        rows.append(("elapsed", esc(f"{meta['elapsed_seconds']:.0f} s")))
+    rows.append(("addfdlab commit", esc(meta.get("commit") or "unknown")))
+    build_type = context.get("library_build_type", "unknown")
+    rows.append(("Google Benchmark library", esc(build_type) + (
+        ' <span class="note">(Debian\'s libbenchmark reports "debug"; the measured code is '
+        "addfdlab's release build)</span>" if build_type == "debug" else "")))
+    out.append(facts(rows))
+    suite_rows = []
+    for suite in meta.get("suites", []) or [{"name": f[:-5], "json": "raw/" + f} for f in files]:
+        link = (f'<a href="{esc(suite["json"])}">{esc(suite["json"])}</a>'
+                if suite.get("json") else "—")
+        secs = suite.get("seconds")
+        suite_rows.append((esc(suite["name"]), esc(suite.get("status", "ok")),
+                           f'<td class="num">{secs:.1f} s</td>' if secs is not None else "—",
+                           link))
+    out.append(table(["suite", "status", "time", "raw JSON"], suite_rows))
+
+    # Latency by method.
+    out.append("<h2>Latency by method</h2>")
+    if plot_latency(benches, os.path.join(plots_dir, "latency.svg")):
+        out.append('<p class="note">One operation each: the target traps, the supervisor '
+                   "answers with the method, the target returns. Dots are medians over the "
+                   "repetitions, thick bars the interquartile range, thin lines min–max; "
+                   "hollow diamonds the hand-written loop (<code>reference/raw_loop</code>); "
+                   "grey lines the pipe ping-pong and bare syscall references.</p>")
+        out.append('<img src="plots/latency.svg" alt="latency by method">')
+    else:
+        out.append('<p class="note">No <code>inject/</code> benchmarks in this run.</p>')
+
+    # Ratios.
+    out.append("<h2>Ratios</h2>")
+    for name, note, cols, rows in ratio_tables(benches):
+        out.append(f"<h3>{esc(name)}</h3><p class='note'>{esc(note)}</p>")
+        out.append(table([""] + cols, [[f"<b>{esc(label)}</b>"] + [r.html() for r in ratios]
+                                       for label, ratios in rows]))
+        summary.append(f"{name} ({note})\n" + text_table(
+            [""] + cols, [[label] + [r.text() for r in ratios] for label, ratios in rows]))
+
+    out.append("<h3>Harness overhead</h3>")
+    out.append(f"<p class='note'>inject/X against reference/raw_loop/X, the same operation "
+               f"in a minimal hand-written loop; above {OVERHEAD_FLAG:.0f}% is flagged.</p>")
+    rows, classes, text_rows = [], [], []
+    for name, b, raw, pct, reason in overhead_rows(benches):
+        flagged = pct is not None and pct > OVERHEAD_FLAG
+        rows.append((esc(name), f'<td class="num">{fmt_us(b.median)}</td>',
+                     f'<td class="num">{fmt_us(raw.median if raw else None)}</td>',
+                     f'<td class="num">{pct:+.1f}%</td>' if pct is not None else
+                     f'<td class="na">{esc(reason)}</td>'))
+        classes.append("flag" if flagged else "")
+        text_rows.append((name, fmt_us(b.median), fmt_us(raw.median if raw else None),
+                          (f"{pct:+.1f}%" + (" > 10%" if flagged else "")) if pct is not None
+                          else reason))
+    if rows:
+        out.append(table(["benchmark", "inject", "raw loop", "overhead"], rows, classes))
+        measured = [r for r in text_rows if r[3].endswith("%") or r[3].endswith("> 10%")]
+        flagged = [r for r in text_rows if r[3].endswith("> 10%")]
+        summary.append(f"Harness overhead (inject over reference/raw_loop): {len(measured)} "
+                       f"measured, {len(flagged)} over {OVERHEAD_FLAG:.0f}%" +
+                       ("\n" + text_table(["benchmark", "inject", "raw loop", "overhead"],
+                                          flagged) if flagged else ""))
+    else:
+        out.append("<p class='na'>not run: no inject/ benchmarks</p>")
+        summary.append("Harness overhead: not run (no inject/ benchmarks)")
+
+    out.append("<h3>Does injection cost grow with the fd table?</h3>")
+    rows, text_rows = [], []
+    for family, label, data, reason in scale_rows(benches):
+        if data is None:
+            rows.append((f"scale/{family}", esc(label), f'<td class="na">{reason}</td>', "", "",
+                         ""))
+            text_rows.append((f"scale/{family}", reason, "", ""))
+            continue
+        n0, n1, t0, t1, ratio, slope = data
+        slope_text = f"{slope:+.3g} µs per doubling" if slope is not None else "—"
+        rows.append((f"scale/{family}", esc(label), f'<td class="num">{n0} → {n1}</td>',
+                     f'<td class="num">{fmt_us(t0)} → {fmt_us(t1)}</td>', esc(grows(ratio)),
+                     f'<td class="num">{esc(slope_text)}</td>'))
+        text_rows.append((f"scale/{family}", f"{n0} -> {n1}: {fmt_us(t0)} -> {fmt_us(t1)}",
+                          grows(ratio), slope_text))
+    out.append(table(["benchmark", "axis", "range", "median", "largest ÷ smallest",
+                      "slope (least squares on log₂ n)"], rows))
+    summary.append("Scaling (largest / smallest)\n" + text_table(
+        ["benchmark", "range", "verdict", "slope"], text_rows))
+
+    out.append("<h2>Scaling</h2>")
+    if plot_scaling(benches, os.path.join(plots_dir, "scaling.svg")):
+        out.append('<img src="plots/scaling.svg" alt="scaling curves">')
+    else:
+        out.append('<p class="note">No <code>scale/</code> benchmarks in this run.</p>')
+
+    out.append("<h2>Rollback</h2>")
+    if plot_rollback(benches, os.path.join(plots_dir, "rollback.svg")):
+        out.append('<p class="note">After a failure part-way through injecting k fds, each '
+                   "strategy undoes what it did; the fd-table oracle counts the fds left "
+                   "behind (<code>leaked</code>) and those closed under the target "
+                   "(<code>dangling</code>).</p>")
+        out.append('<img src="plots/rollback.svg" alt="rollback cost and residue">')
+    else:
+        out.append('<p class="note">No rollback benchmarks were run '
+                   "(<code>rollback/&lt;strategy&gt;/&lt;k&gt;</code>).</p>")
+
+    out.append("<h2>Every benchmark</h2>")
+    rows, classes = [], []
+    for name in sorted(benches):
+        b = benches[name]
+        counters = ", ".join(f"{k}={statistics.median(v):g}" for k, v in sorted(b.counters.items())
+                             if k != "verified" and v)
+        verified = {None: "—", True: "yes", False: "<b>no</b>"}[b.verified]
+        rows.append((esc(name), esc(b.suite), f'<td class="num">{fmt_us(b.median)}</td>',
+                     f'<td class="num">{fmt_us(b.q1)} – {fmt_us(b.q3)}</td>',
+                     f'<td class="num">{fmt_us(b.lo)} – {fmt_us(b.hi)}</td>',
+                     f'<td class="num">{b.n}</td>',
+                     f'<td class="num">{b.cv:.1f}%</td>' if b.cv is not None else "—",
+                     verified, esc(b.error or counters)))
+        classes.append("flag" if b.error or b.verified is False else "")
+    out.append(table(["benchmark", "suite", "median", "IQR", "min – max", "reps", "cv",
+                      "verified", "counters / error"], rows, classes))
+    # A marker for tests and for people: how many plots loaded.
+    out.append("""<script>
+window.addEventListener('load', function () {
+  var imgs = Array.prototype.slice.call(document.images);
+  var ok = imgs.filter(function (i) { return i.complete && i.naturalWidth > 0; }).length;
+  document.body.setAttribute('data-plots', ok + '/' + imgs.length);
+});
+</script></body></html>""")
+    write_atomic(os.path.join(run_dir, "index.html"), "\n".join(out) + "\n")
+    print("\n\n".join(summary))
+    return meta, benches, warnings
+
+
+def write_atomic(path, text):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def render_index(out_dir):
+    """OUT_DIR/index.html: every run folder in OUT_DIR, newest first."""
+    runs = []
+    for name in sorted(os.listdir(out_dir), reverse=True):
+        meta_path = os.path.join(out_dir, name, "meta.json")
+        if not os.path.exists(os.path.join(out_dir, name, "index.html")):
+            continue
+        meta = {}
+        if os.path.exists(meta_path):
+            try:
+                with open(meta_path) as f:
+                    meta = json.load(f)
+            except (OSError, ValueError):
+                meta = {}
+        suites = meta.get("suites", [])
+        problems = [s["name"] for s in suites if s.get("status", "ok") != "ok"]
+        kind = "from JSON" if meta.get("mode") == "from" else (
+            "quick" if meta.get("quick") else "full")
+        runs.append((f'<a href="{esc(name)}/index.html">{esc(name)}</a>',
+                     esc(meta.get("date", "")), esc(meta.get("kernel") or "unknown"), esc(kind),
+                     esc(", ".join(s["name"] for s in suites)),
+                     esc("problems: " + ", ".join(problems) if problems else "ok")))
+    page = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>addfdlab bench runs"
+            f"</title><style>{CSS}</style></head><body><h1>addfdlab bench runs</h1>"
+            "<p class='note'>Each <code>addfdlab bench</code> writes a new folder here; "
+            "compare two with <code>addfdlab bench --compare A B</code>.</p>" +
+            table(["run", "date", "kernel", "kind", "suites", "status"], runs) +
+            "</body></html>\n")
+    write_atomic(os.path.join(out_dir, "index.html"), page)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("run_dir")
+    parser.add_argument("--index", metavar="OUT_DIR", help="also rewrite OUT_DIR/index.html")
+    args = parser.parse_args()
+    render(args.run_dir)
+    if args.index:
+        render_index(args.index)
+
+
+if __name__ == "__main__":
+    main()

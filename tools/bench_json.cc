@@ -1,0 +1,323 @@
+// Reading Google Benchmark's JSON: NaN-tolerant parsing, positions as line:col, grouping.
+#include "bench_json.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+
+namespace addfdlab::tools {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A bare token replaced by `null` before parsing: where it was, and how long.
+struct Replacement {
+  size_t position;  // in the rewritten text
+  size_t original_length;
+};
+
+// json_reporter.cc prints NaN and Infinity (with an optional minus) as bare words.
+std::string ReplaceNonFinite(const std::string& text, std::vector<Replacement>* replaced) {
+  static const char* const kWords[] = {"-Infinity", "Infinity", "-NaN", "NaN"};
+  std::string out;
+  out.reserve(text.size());
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      out += c;
+      if (c == '\\' && i + 1 < text.size()) {
+        out += text[++i];
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (c == '"') in_string = true;
+    bool matched = false;
+    for (const char* word : kWords) {
+      const size_t length = std::char_traits<char>::length(word);
+      if (text.compare(i, length, word) == 0) {
+        replaced->push_back({out.size(), length});
+        out += "null";
+        i += length - 1;
+        matched = true;
+        break;
+      }
+    }
+    if (!matched) out += c;
+  }
+  return out;
+}
+
+// nlohmann's byte position (1-based, the last character read) in the rewritten text, as
+// line:col of the original.
+std::string LineColumn(const std::string& original, size_t byte,
+                       const std::vector<Replacement>& replaced) {
+  constexpr size_t kNull = 4;  // strlen("null")
+  const size_t rewritten = byte == 0 ? 0 : byte - 1;
+  size_t index = rewritten;
+  for (const Replacement& r : replaced) {
+    if (r.position + kNull <= rewritten) {
+      index = index + r.original_length - kNull;
+    } else {
+      if (r.position <= rewritten) {
+        index = index - (rewritten - r.position) +
+                std::min(rewritten - r.position, r.original_length - 1);
+      }
+      break;
+    }
+  }
+  index = std::min(index, original.size());
+  size_t line = 1;
+  size_t line_start = 0;
+  for (size_t i = 0; i < index; ++i) {
+    if (original[i] == '\n') {
+      ++line;
+      line_start = i + 1;
+    }
+  }
+  return std::to_string(line) + ":" + std::to_string(index - line_start + 1);
+}
+
+double UnitNanos(const std::string& unit, bool* ok) {
+  *ok = true;
+  if (unit == "ns") return 1.0;
+  if (unit == "us") return 1e3;
+  if (unit == "ms") return 1e6;
+  if (unit == "s") return 1e9;
+  *ok = false;
+  return 0.0;
+}
+
+// Fields every run has; any other number is a user counter.
+const std::set<std::string>& NonCounterFields() {
+  static const std::set<std::string> fields = {"family_index",
+                                               "per_family_instance_index",
+                                               "repetitions",
+                                               "repetition_index",
+                                               "threads",
+                                               "iterations",
+                                               "real_time",
+                                               "cpu_time",
+                                               "rms",
+                                               "cpu_coefficient",
+                                               "real_coefficient"};
+  return fields;
+}
+
+std::optional<std::string> ReadFile(const std::string& path, std::string* error) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) {
+    *error = path + ": no such file";
+    return std::nullopt;
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    *error = path + ": cannot read it";
+    return std::nullopt;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+}  // namespace
+
+std::optional<BenchRun> ParseBenchJson(const std::string& text, std::string* error) {
+  std::vector<Replacement> replaced;
+  const std::string clean = ReplaceNonFinite(text, &replaced);
+  nlohmann::json doc;
+  try {
+    doc = nlohmann::json::parse(clean);
+  } catch (const nlohmann::json::parse_error& e) {
+    // what() is "[json.exception.parse_error.101] parse error at line 1, column 2: ...";
+    // the position there counts the rewritten text, so say it again from the original.
+    std::string what = e.what();
+    static const std::regex prefix(
+        R"(^\[json\.exception\.[a-z_.0-9]+\] (parse error )?(at line \d+, column \d+: )?)");
+    what = std::regex_replace(what, prefix, "");
+    // "last read" quotes the rewritten text; the position says where.
+    what = what.substr(0, what.find("; last read:"));
+    *error = LineColumn(text, e.byte, replaced) + ": not JSON: " + what;
+    return std::nullopt;
+  }
+  const auto fail = [&](const std::string& what) {
+    *error = "not Google Benchmark JSON: " + what;
+    return std::nullopt;
+  };
+  if (!doc.is_object()) return fail("the top level is not an object");
+  if (!doc.contains("benchmarks") || !doc["benchmarks"].is_array()) {
+    return fail("no \"benchmarks\" array");
+  }
+  BenchRun run;
+  if (doc.contains("context")) {
+    if (!doc["context"].is_object()) return fail("\"context\" is not an object");
+    run.context = doc["context"];
+  }
+  size_t index = 0;
+  for (const nlohmann::json& item : doc["benchmarks"]) {
+    const std::string where = "benchmarks[" + std::to_string(index++) + "]";
+    if (!item.is_object()) return fail(where + " is not an object");
+    if (!item.contains("name") || !item["name"].is_string()) {
+      return fail(where + " has no \"name\"");
+    }
+    BenchEntry entry;
+    entry.name = item["name"].get<std::string>();
+    const std::string named = where + " (" + entry.name + ")";
+    entry.run_name = entry.name;
+    if (item.contains("run_name")) {
+      if (!item["run_name"].is_string()) return fail(named + ": \"run_name\" is not a string");
+      entry.run_name = item["run_name"].get<std::string>();
+    }
+    if (item.contains("run_type")) {
+      if (!item["run_type"].is_string()) return fail(named + ": \"run_type\" is not a string");
+      entry.aggregate = item["run_type"].get<std::string>() == "aggregate";
+    }
+    if (item.contains("aggregate_name") && item["aggregate_name"].is_string()) {
+      entry.aggregate_name = item["aggregate_name"].get<std::string>();
+    }
+    if (item.value("error_occurred", false)) {
+      entry.error = item.value("error_message", std::string("error"));
+      if (entry.error.empty()) entry.error = "error";
+    }
+    std::string unit = "ns";
+    if (item.contains("time_unit")) {
+      if (!item["time_unit"].is_string()) return fail(named + ": \"time_unit\" is not a string");
+      unit = item["time_unit"].get<std::string>();
+    }
+    bool unit_ok = false;
+    const double scale = UnitNanos(unit, &unit_ok);
+    if (!unit_ok) return fail(named + ": time_unit \"" + unit + "\" is not ns, us, ms or s");
+    if (!item.contains("real_time") && entry.error.empty()) {
+      return fail(named + " has no \"real_time\"");
+    }
+    if (item.contains("real_time")) {
+      const nlohmann::json& real = item["real_time"];
+      if (real.is_number()) {
+        entry.real_time_ns = real.get<double>() * scale;
+      } else if (!real.is_null()) {
+        return fail(named + ": \"real_time\" is not a number");
+      }
+    }
+    for (const auto& [key, value] : item.items()) {
+      if (NonCounterFields().count(key) != 0) continue;
+      if (value.is_number()) {
+        entry.counters[key] = value.get<double>();
+      } else if (value.is_null()) {
+        entry.counters[key] = std::nan("");
+      }
+    }
+    run.entries.push_back(std::move(entry));
+  }
+  return run;
+}
+
+std::optional<BenchRun> LoadBenchRun(const std::string& path, std::string* error) {
+  std::error_code ec;
+  std::vector<std::string> files;
+  if (fs::is_directory(path, ec)) {
+    const fs::path raw = fs::path(path) / "raw";
+    const fs::path dir = fs::is_directory(raw, ec) ? raw : fs::path(path);
+    for (const auto& e : fs::directory_iterator(dir, ec)) {
+      if (e.path().extension() == ".json" && e.path().filename() != "meta.json") {
+        files.push_back(e.path().string());
+      }
+    }
+    std::sort(files.begin(), files.end());
+    if (files.empty()) {
+      *error = path + ": no Google Benchmark JSON files in this folder";
+      return std::nullopt;
+    }
+  } else {
+    files.push_back(path);
+  }
+  BenchRun merged;
+  merged.path = path;
+  for (const std::string& file : files) {
+    const std::optional<std::string> text = ReadFile(file, error);
+    if (!text) return std::nullopt;
+    std::string message;
+    std::optional<BenchRun> run = ParseBenchJson(*text, &message);
+    if (!run) {
+      // A syntax error's message starts with its line:col.
+      const bool positioned = message.compare(0, 4, "not ") != 0;
+      *error = file + (positioned ? ":" : ": ") + message;
+      return std::nullopt;
+    }
+    if (merged.context.is_null()) merged.context = run->context;
+    for (BenchEntry& entry : run->entries) merged.entries.push_back(std::move(entry));
+  }
+  return merged;
+}
+
+std::optional<double> BenchSamples::Median() const {
+  if (real_ns.empty()) return median_aggregate_ns;
+  std::vector<double> sorted = real_ns;
+  std::sort(sorted.begin(), sorted.end());
+  const size_t n = sorted.size();
+  return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0;
+}
+
+std::string BenchName(const std::string& run_name) {
+  static const std::regex suffix(
+      "^(real_time|manual_time|process_time|"
+      "(repeats|min_time|min_warmup_time|iterations|threads):.*)$");
+  std::string name;
+  std::stringstream parts(run_name);
+  for (std::string part; std::getline(parts, part, '/');) {
+    if (std::regex_match(part, suffix)) continue;
+    name += (name.empty() ? "" : "/") + part;
+  }
+  return name;
+}
+
+std::vector<BenchSamples> GroupSamples(const std::vector<BenchEntry>& entries) {
+  std::vector<BenchSamples> groups;
+  std::map<std::string, size_t> index;
+  for (const BenchEntry& entry : entries) {
+    const std::string name = BenchName(entry.run_name);
+    auto [it, fresh] = index.emplace(name, groups.size());
+    if (fresh) groups.push_back(BenchSamples{name, {}, std::nullopt, "", std::nullopt});
+    BenchSamples& group = groups[it->second];
+    if (!entry.error.empty() && group.error.empty()) group.error = entry.error;
+    if (entry.aggregate) {
+      if (entry.aggregate_name == "median" && entry.real_time_ns) {
+        group.median_aggregate_ns = entry.real_time_ns;
+      }
+      continue;
+    }
+    if (!entry.error.empty()) continue;
+    if (entry.real_time_ns) group.real_ns.push_back(*entry.real_time_ns);
+    if (auto v = entry.counters.find("verified"); v != entry.counters.end()) {
+      const double value = std::isnan(v->second) ? 0.0 : v->second;
+      group.verified = group.verified ? std::min(*group.verified, value) : value;
+    }
+  }
+  return groups;
+}
+
+std::string FormatDuration(double ns) {
+  const double magnitude = std::fabs(ns);
+  const char* unit = "ns";
+  double value = ns;
+  if (magnitude >= 1e9) {
+    unit = "s";
+    value = ns / 1e9;
+  } else if (magnitude >= 1e6) {
+    unit = "ms";
+    value = ns / 1e6;
+  } else if (magnitude >= 1e3) {
+    unit = "us";
+    value = ns / 1e3;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), value >= 100 ? "%.1f %s" : "%.2f %s", value, unit);
+  return buf;
+}
+
+}  // namespace addfdlab::tools

@@ -1,0 +1,67 @@
+// Google Benchmark's JSON output (--benchmark_out_format=json), read for `addfdlab bench`:
+// reports from existing files and comparisons of two runs.
+#ifndef ADDFDLAB_TOOLS_BENCH_JSON_H_
+#define ADDFDLAB_TOOLS_BENCH_JSON_H_
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace addfdlab::tools {
+
+// One element of "benchmarks": a repetition, or an aggregate over the repetitions.
+struct BenchEntry {
+  std::string name;
+  std::string run_name;  // the name without an aggregate's suffix
+  bool aggregate = false;
+  std::string aggregate_name;              // mean, median, stddev, cv, ...
+  std::optional<double> real_time_ns;      // absent when the file said null or NaN
+  std::string error;                       // error_message, when error_occurred
+  std::map<std::string, double> counters;  // user counters; NaN where the file said NaN
+};
+
+// One file, or the files of one report folder merged.
+struct BenchRun {
+  std::string path;
+  nlohmann::json context;  // the first file's "context"
+  std::vector<BenchEntry> entries;
+};
+
+// Parses Google Benchmark JSON text. Its writer prints NaN and Infinity (the cv of a
+// counter that is zero in every repetition) although JSON has neither; they are read as
+// absent values. On failure returns nullopt and sets `error` to "line:col: message" for a
+// syntax error, or a message naming the element that is not Google Benchmark's.
+std::optional<BenchRun> ParseBenchJson(const std::string& text, std::string* error);
+
+// Loads `path`: a JSON file, or a folder (a report's, whose raw/ holds the JSON, or any
+// folder of *.json files) whose files are merged. Errors name the file.
+std::optional<BenchRun> LoadBenchRun(const std::string& path, std::string* error);
+
+// A benchmark's repetitions, in the order they ran.
+struct BenchSamples {
+  std::string name;
+  std::vector<double> real_ns;                // one per repetition
+  std::optional<double> median_aggregate_ns;  // the file's _median, when it has one
+  std::string error;                          // the first error_message
+  std::optional<double> verified;             // smallest `verified` counter, when present
+
+  // The median of the repetitions, or the file's _median aggregate without them.
+  std::optional<double> Median() const;
+};
+
+// A run name without the parts Google Benchmark appends for options set in code
+// ("/real_time", "/min_time:0.010", "/repeats:9", "/threads:1", ...): the name
+// docs/bench.md gives the benchmark.
+std::string BenchName(const std::string& run_name);
+
+// Groups a run's entries by benchmark (BenchName), in first-seen order.
+std::vector<BenchSamples> GroupSamples(const std::vector<BenchEntry>& entries);
+
+// A duration in nanoseconds in the unit that suits it: "85.0 ns", "10.02 us", "1.50 ms".
+std::string FormatDuration(double ns);
+
+}  // namespace addfdlab::tools
+
+#endif  // ADDFDLAB_TOOLS_BENCH_JSON_H_
