@@ -1,6 +1,6 @@
 # addfdlab's front door. Each target installs the Debian packages it needs when they are
 # missing, then configures, builds and runs through the CMake presets.
-.PHONY: all deps build test test-asan test-tsan fuzz fuzz-smoke seeds format clean
+.PHONY: all deps build test test-asan test-tsan test-report fuzz fuzz-smoke bench seeds format clean
 
 all: build
 
@@ -38,6 +38,21 @@ fuzz-smoke: build
 	  ./addfdlab fuzz --target $${run%%:*} --time $${run##*:} --jobs 1 \
 	    --work "$$dir/work" --findings "$$dir/findings" || exit 1; \
 	done
+
+# Benchmarks and their HTML report (./addfdlab bench --help): builds the release preset when
+# needed, runs every suite into a new report/<time>/ (about 7 minutes; BENCH_ARGS=--quick
+# takes under one) and lists every run in report/index.html.
+bench: deps
+	@scripts/deps.sh build bench
+	./addfdlab bench $(BENCH_ARGS)
+
+# The bench report rendered from tests/bench's fixtures and loaded in headless Chromium
+# (CTest bench.report_renders; without Chromium `make test` skips it).
+test-report: deps
+	@scripts/deps.sh build bench
+	cmake --preset dev >/dev/null
+	cmake --build --preset dev --target addfdlab_cli
+	ctest --preset dev -R '^bench[.]report'
 
 # Regenerates corpus/addfd_sequence_fuzzer/ from the contract and regression scenarios.
 seeds: build

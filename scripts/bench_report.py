@@ -166,7 +166,7 @@ class Ratio:
         self.value = benches[top].median / benches[bottom].median
 
     def text(self):
-        return f"×{self.value:.2f}" if self.value is not None else self.reason
+        return f"×{self.value:.2f}" if self.value is not None else "n/a"
 
     def html(self):
         if self.value is None:
@@ -303,8 +303,10 @@ def plot_latency(benches, path):
                 if raw is not None and raw.median is not None:
                     ax.plot(xx, raw.median, "D", markerfacecolor="none", color=COLORS[i],
                             markersize=6, label=label(f"{wake}: raw loop"))
-        for ref, style in ((f"reference/pipe_pingpong/{placement}", "--"),
-                           ("reference/syscall", ":")):
+        refs = [(f"reference/pipe_pingpong/{placement}", "--")]
+        if placement == "same_cpu":  # a syscall has no placement; one panel shows it
+            refs.append(("reference/syscall", ":"))
+        for ref, style in refs:
             b = benches.get(ref)
             if b is not None and b.median is not None:
                 ax.axhline(b.median, color="#555555", linestyle=style, linewidth=1,
@@ -312,8 +314,14 @@ def plot_latency(benches, path):
         ax.set_xticks(range(len(methods)))
         ax.set_xticklabels(methods, rotation=25, ha="right")
         ax.set_title(placement.replace("_", " "))
-        ax.set_ylim(bottom=0)
-        ax.legend(fontsize=8, loc="upper left")
+        # One preempted repetition can be 100x the rest: then a log axis keeps them readable.
+        values = [b.lo for b in benches.values() if b.lo and b.name.endswith(placement)] + [
+            b.hi for b in benches.values() if b.hi and b.name.endswith(placement)]
+        if values and max(values) / min(values) > 30:
+            ax.set_yscale("log")
+        else:
+            ax.set_ylim(bottom=0)
+        ax.legend(fontsize=7, loc="best")
     for ax in axes:
         ax.set_ylabel("µs per operation\n(dot: median, bar: IQR, line: min–max)")
     save(fig, path)
@@ -532,6 +540,8 @@ def render(run_dir):
     if meta.get("mode") == "run":
         rows += [("repetitions", esc(meta.get("repetitions"))),
                  ("min time per repetition", esc(f"{meta.get('min_time')} s")),
+                 ("repetitions interleaved at random",
+                  "yes" if meta.get("random_interleaving") else "no"),
                  ("filter", esc(meta.get("filter") or "none"))]
     if meta.get("elapsed_seconds") is not None:
         rows.append(("elapsed", esc(f"{meta['elapsed_seconds']:.0f} s")))
@@ -569,8 +579,11 @@ def render(run_dir):
         out.append(f"<h3>{esc(name)}</h3><p class='note'>{esc(note)}</p>")
         out.append(table([""] + cols, [[f"<b>{esc(label)}</b>"] + [r.html() for r in ratios]
                                        for label, ratios in rows]))
-        summary.append(f"{name} ({note})\n" + text_table(
-            [""] + cols, [[label] + [r.text() for r in ratios] for label, ratios in rows]))
+        if all(r.value is None for _, ratios in rows for r in ratios):
+            summary.append(f"{name}: not run (no matching inject/ benchmarks)")
+        else:
+            summary.append(f"{name} ({note}; n/a: not run or failed)\n" + text_table(
+                [""] + cols, [[label] + [r.text() for r in ratios] for label, ratios in rows]))
 
     out.append("<h3>Harness overhead</h3>")
     out.append(f"<p class='note'>inject/X against reference/raw_loop/X, the same operation "
@@ -615,8 +628,11 @@ def render(run_dir):
                           grows(ratio), slope_text))
     out.append(table(["benchmark", "axis", "range", "median", "largest ÷ smallest",
                       "slope (least squares on log₂ n)"], rows))
-    summary.append("Scaling (largest / smallest)\n" + text_table(
-        ["benchmark", "range", "verdict", "slope"], text_rows))
+    if all(not r[2] for r in text_rows):
+        summary.append("Scaling: not run (no scale/ benchmarks)")
+    else:
+        summary.append("Scaling (largest / smallest)\n" + text_table(
+            ["benchmark", "range", "verdict", "slope"], text_rows))
 
     out.append("<h2>Scaling</h2>")
     if plot_scaling(benches, os.path.join(plots_dir, "scaling.svg")):

@@ -7,7 +7,7 @@ set -euo pipefail
 declare -A groups=(
   [build]="cmake ninja-build g++ pkg-config libseccomp-dev libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev libfmt-dev python3"
   [fuzz]="clang-19 libclang-rt-19-dev libc++-19-dev libc++abi-19-dev zip"
-  [bench]="gnuplot-nox chromium"
+  [bench]="python3-matplotlib python3-pil chromium"
   [vm]="qemu-system-x86 busybox-static cpio"
 )
 

@@ -42,11 +42,12 @@ namespace fs = std::filesystem;
 using SteadyClock = std::chrono::steady_clock;
 
 // The defaults: nine repetitions (the fewest compare.py calls reliable for its U test) of
-// 0.2 s each keep a full run of every suite under ten minutes on a 2-CPU machine; --quick
-// takes under a minute.
+// at least 0.1 s each. A supervisor that mostly sleeps stops at Google Benchmark's cap of
+// 5 x min time of wall-clock time, so one pass of every suite takes about 420 s per second
+// of min time on a 2-CPU VM: the full run about 7 minutes, --quick (3 x 0.01 s) under one.
 constexpr int kRepetitions = 9;
 constexpr int kQuickRepetitions = 3;
-constexpr double kMinTime = 0.2;
+constexpr double kMinTime = 0.1;
 constexpr double kQuickMinTime = 0.01;
 // One suite past this is stopped (scaled by ADDFDLAB_TIME_SCALE).
 constexpr std::chrono::minutes kSuiteDeadline{30};
@@ -389,6 +390,7 @@ int RunBench(const BenchOptions& options) {
     meta["quick"] = options.quick;
     meta["repetitions"] = repetitions;
     meta["min_time"] = min_time;
+    meta["random_interleaving"] = true;
     meta["filter"] = options.filter;
     const Features features = ProbeFeatures();
     meta["kernel"] = features.release;
@@ -431,13 +433,13 @@ int RunBench(const BenchOptions& options) {
       }
       std::cerr << "addfdlab bench: [" << ++index << "/" << binaries.size() << "] " << name << " ("
                 << repetitions << " repetitions, min time " << FormatSeconds(min_time) << " s)\n";
-      std::vector<std::string> argv = {binary.string(),
-                                       "--benchmark_repetitions=" + std::to_string(repetitions),
-                                       "--benchmark_min_time=" + FormatSeconds(min_time),
-                                       "--benchmark_out=" + json.string(),
-                                       "--benchmark_out_format=json",
-                                       "--benchmark_display_aggregates_only=true",
-                                       context};
+      std::vector<std::string> argv = {
+          binary.string(), "--benchmark_repetitions=" + std::to_string(repetitions),
+          "--benchmark_min_time=" + FormatSeconds(min_time), "--benchmark_out=" + json.string(),
+          "--benchmark_out_format=json", "--benchmark_display_aggregates_only=true",
+          // Repetitions of twins (inject/ and its raw loop)
+          // interleaved: drift on a shared machine hits both.
+          "--benchmark_enable_random_interleaving=true", context};
       if (!options.filter.empty()) argv.push_back("--benchmark_filter=" + options.filter);
       const auto suite_start = SteadyClock::now();
       // The suites' tables go to stderr: stdout carries the summary.
