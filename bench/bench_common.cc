@@ -122,8 +122,8 @@ void Watchdog::Start() {
   act.sa_handler = IgnoreInterrupt;  // no SA_RESTART: the blocked call returns EINTR
   ::sigaction(InterruptSignal(false), &act, nullptr);
   std::thread([] {
-    const auto budget = std::chrono::duration_cast<Clock::duration>(
-        BenchLimits().op * 4 * BenchLimits().scale);
+    const auto budget =
+        std::chrono::duration_cast<Clock::duration>(BenchLimits().op * 4 * BenchLimits().scale);
     uint64_t last = 0;
     auto since = Clock::now();
     bool was_armed = false;
@@ -186,7 +186,6 @@ bool RawChildSetup(pid_t parent, int cpu, const int* keep, int count) {
   cpu_set_t set;
   CPU_ZERO(&set);
   CPU_SET(static_cast<size_t>(cpu), &set);
-  if (cpu == 0) CPU_SET(1, &set);
   if (::sched_setaffinity(0, sizeof(set), &set) != 0) return false;
   // Out of the way first (a kept fd may sit at a target number), then into place.
   int moved[4];

@@ -145,9 +145,9 @@ bool VerifyRound(benchmark::State& state, Target& target, int memfd) {
     }
     return true;
   } else {
-    return Check(state, reply->values[1] == 1 && reply->values[2] == ExpectedErrno(M),
-                 "verification: the trapped syscall did not fail with " +
-                     ErrnoName(ExpectedErrno(M)));
+    return Check(
+        state, reply->values[1] == 1 && reply->values[2] == ExpectedErrno(M),
+        "verification: the trapped syscall did not fail with " + ErrnoName(ExpectedErrno(M)));
   }
 }
 
@@ -334,8 +334,8 @@ void BM_RawLoop(benchmark::State& state, Wake wake, Placement placement) {
   const int cpu = TargetCpu(placement);
   const sock_fprog* prog = RawFilter();
   const int child_sock = theirs.get();
-  auto child =
-      RawChild::Fork([parent, cpu, child_sock, prog] { RawTrapChild<M>(parent, cpu, child_sock, prog); });
+  auto child = RawChild::Fork(
+      [parent, cpu, child_sock, prog] { RawTrapChild<M>(parent, cpu, child_sock, prog); });
   if (!CheckOk(state, child, "fork the raw child")) return;
   theirs.reset();
   auto listener = RecvFdRaw(ours.get(), limits.Deadline(limits.spawn));
@@ -383,9 +383,9 @@ void BM_RawLoop(benchmark::State& state, Wake wake, Placement placement) {
   // Nothing added or removed; setfd_send_replace changed the file at kReplaceFd (kcmp
   // below says to which).
   const FdDiff diff = DiffFds(*before, *after);
-  const bool replaced_only = diff.changed.empty() || (M == Method::kSetFdSendReplace &&
-                                                      diff.changed.size() == 1 &&
-                                                      diff.changed[0].fd == kReplaceFd);
+  const bool replaced_only =
+      diff.changed.empty() || (M == Method::kSetFdSendReplace && diff.changed.size() == 1 &&
+                               diff.changed[0].fd == kReplaceFd);
   if (!Check(state, diff.added.empty() && diff.removed.empty() && replaced_only,
              "the raw child's table changed: " + DescribeDiff(diff))) {
     return;
@@ -430,12 +430,10 @@ void BM_InjectScmRights(benchmark::State& state, Placement placement) {
   char ack = 0;
 
   // Verification round: the fd received is kept for kcmp.
-  if (!CheckOk(state,
-               target.Start(0, MakeRequest(agent::Command::kRecvFdLoop, {1, theirs, 0})),
+  if (!CheckOk(state, target.Start(0, MakeRequest(agent::Command::kRecvFdLoop, {1, theirs, 0})),
                "start receiving") ||
       !Check(state, SendFdRaw(sock, memfd.get()), "verification sendmsg") ||
-      !Check(state,
-             WaitReadable(sock, limits.Deadline(limits.op)) && ::read(sock, &ack, 1) == 1,
+      !Check(state, WaitReadable(sock, limits.Deadline(limits.op)) && ::read(sock, &ack, 1) == 1,
              "verification: no acknowledgement")) {
     return;
   }
@@ -453,8 +451,7 @@ void BM_InjectScmRights(benchmark::State& state, Placement placement) {
   }
 
   const auto count = static_cast<int64_t>(state.max_iterations);
-  if (!CheckOk(state,
-               target.Start(0, MakeRequest(agent::Command::kRecvFdLoop, {count, theirs, 1})),
+  if (!CheckOk(state, target.Start(0, MakeRequest(agent::Command::kRecvFdLoop, {count, theirs, 1})),
                "start the receive loop")) {
     return;
   }
@@ -605,11 +602,10 @@ void RegisterSeccompMethod(const std::vector<Wake>& wakes,
                            const std::vector<Placement>& placements) {
   for (Wake wake : wakes) {
     for (Placement placement : placements) {
-      const std::string tail = std::string(MethodName(M)) + "/" + WakeName(wake) + "/" +
-                               PlacementName(placement);
+      const std::string tail =
+          std::string(MethodName(M)) + "/" + WakeName(wake) + "/" + PlacementName(placement);
       // Twins side by side: each is measured right next to its yardstick.
-      benchmark::RegisterBenchmark(("inject/" + tail).c_str(), BM_InjectSeccomp<M>, wake,
-                                   placement)
+      benchmark::RegisterBenchmark(("inject/" + tail).c_str(), BM_InjectSeccomp<M>, wake, placement)
           ->Unit(benchmark::kMicrosecond);
       benchmark::RegisterBenchmark(("reference/raw_loop/" + tail).c_str(), BM_RawLoop<M>, wake,
                                    placement)

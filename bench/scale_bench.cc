@@ -353,8 +353,7 @@ void BM_ScaleQueued(benchmark::State& state) {
 
   const auto iterations = static_cast<int64_t>(state.max_iterations);
   const int64_t batches = (iterations + n - 1) / n;
-  if (!CheckOk(state,
-               target.Start(0, MakeRequest(agent::Command::kTrapLoop, {batches, 0, n})),
+  if (!CheckOk(state, target.Start(0, MakeRequest(agent::Command::kTrapLoop, {batches, 0, n})),
                "start the trap loop")) {
     return fail();
   }
