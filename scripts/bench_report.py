@@ -560,6 +560,12 @@ def render(run_dir):
                            f'<td class="num">{secs:.1f} s</td>' if secs is not None else "—",
                            link))
     out.append(table(["suite", "status", "time", "raw JSON"], suite_rows))
+    # What the suites say about themselves (e.g. addfdlab_not_run: what was left out, why).
+    said = [(f"{suite}: {key[len('addfdlab_'):]}", esc(value) if value != "" else "none")
+            for suite, ctx in sorted(contexts.items()) for key, value in sorted(ctx.items())
+            if key.startswith("addfdlab_") and key not in ("addfdlab_kernel", "addfdlab_cpu")]
+    if said:
+        out.append(facts(said))
 
     # Latency by method.
     out.append("<h2>Latency by method</h2>")

@@ -159,6 +159,7 @@ Executor::~Executor() {
 }
 
 TargetPool& Executor::PoolFor(const TargetDecl& decl) {
+  pool_used_[{decl.filter_flags, decl.callers}] = ++pool_clock_;
   auto& pool = pools_[{decl.filter_flags, decl.callers}];
   if (!pool) {
     TargetConfig config;
@@ -171,8 +172,30 @@ TargetPool& Executor::PoolFor(const TargetDecl& decl) {
   return *pool;
 }
 
+void Executor::TrimPools() {
+  size_t idle = 0;
+  for (const auto& [key, pool] : pools_) idle += pool->idle();
+  while (idle > kMaxIdleTargets) {
+    // The pool used longest ago goes, with its targets; its counts stay in the totals.
+    auto oldest = pools_.end();
+    for (auto it = pools_.begin(); it != pools_.end(); ++it) {
+      if (it->second->idle() > 0 &&
+          (oldest == pools_.end() || pool_used_[it->first] < pool_used_[oldest->first])) {
+        oldest = it;
+      }
+    }
+    if (oldest == pools_.end()) return;
+    idle -= oldest->second->idle();
+    retired_.spawned += oldest->second->stats().spawned;
+    retired_.reused += oldest->second->stats().reused;
+    retired_.replaced += oldest->second->stats().replaced;
+    pool_used_.erase(oldest->first);
+    pools_.erase(oldest);
+  }
+}
+
 PoolStats Executor::pool_stats() const {
-  PoolStats total;
+  PoolStats total = retired_;
   for (const auto& [key, pool] : pools_) {
     total.spawned += pool->stats().spawned;
     total.reused += pool->stats().reused;
@@ -827,6 +850,7 @@ void Executor::RunState::Release() {
     slot.pool->Release(std::move(slot.target));
   }
   slots_.clear();
+  ex_.TrimPools();
 }
 
 RunResult Executor::RunState::Go() {
@@ -884,6 +908,8 @@ RunResult Executor::RunState::Go() {
       model_.Quiesce();
     }
     const uint8_t state = StateClass(model_, op);
+    const auto queued = static_cast<uint8_t>(std::min<size_t>(model_.QueuedRequests(op.notif), 3));
+    const Model::SlotClass slot = model_.SlotClassOf(op);
     entry.prediction = model_.Predict(index);
     if (!ex_.options_.mutate_cell.empty() && entry.prediction.cell == ex_.options_.mutate_cell) {
       // Test-only: the model is made wrong on one cell.
@@ -909,10 +935,13 @@ RunResult Executor::RunState::Go() {
       if (auto v = CheckExpect(op, *observed, index, entry.prediction.cell)) AddVerdict(*v);
     }
     if (ex_.observe) {
-      Observation seen_op{op.kind, state,
+      Observation seen_op{op.kind,
+                          state,
                           !observed || observed->kind == Outcome::Kind::kBlocked ? -1
                           : observed->kind == Outcome::Kind::kError              ? observed->err
                                                                                  : 0,
+                          queued,
+                          slot,
                           entry.prediction.cell};
       ex_.observe(seen_op);
     }

@@ -51,9 +51,12 @@ FuzzHarness::FuzzHarness(uint8_t* counters, size_t counter_count)
       }
     }
     if (counters_ == nullptr || counter_count_ == 0) return;
-    const size_t key = std::hash<std::string>{}(seen.cell) ^ (static_cast<size_t>(seen.kind) << 1) ^
-                       (static_cast<size_t>(seen.state) << 8) ^
-                       (static_cast<size_t>(seen.err + 1) << 12);
+    // One feature per (op kind, notification state, outcome, queued requests, fd-slot
+    // class, cell) tuple.
+    const size_t key =
+        std::hash<std::string>{}(seen.cell) ^ (static_cast<size_t>(seen.kind) << 1) ^
+        (static_cast<size_t>(seen.state) << 8) ^ (static_cast<size_t>(seen.err + 1) << 12) ^
+        (static_cast<size_t>(seen.queued) << 24) ^ (static_cast<size_t>(seen.slot) << 28);
     uint8_t& counter = counters_[key % counter_count_];
     if (counter != 0xff) ++counter;
   };

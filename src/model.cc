@@ -245,6 +245,32 @@ bool Model::TrapPending(int notif) const {
   return task.alive && task.notif == static_cast<int>(&n - notifs_.data());
 }
 
+size_t Model::QueuedRequests(int notif) const {
+  if (notif < 0 || static_cast<size_t>(notif) >= notifs_.size()) return 0;
+  return notifs_[static_cast<size_t>(notif)].addfds.size();
+}
+
+Model::SlotClass Model::SlotClassOf(const Op& op) const {
+  const bool names_fd = op.kind == OpKind::kClose || op.kind == OpKind::kDup ||
+                        op.kind == OpKind::kDup2 ||
+                        (op.kind == OpKind::kAddFd && (op.flags & uapi::kAddFdSetFd) != 0);
+  if (!names_fd || op.target < 0 || static_cast<size_t>(op.target) >= targets_.size()) {
+    return SlotClass::kNone;
+  }
+  const TargetState& t = targets_[static_cast<size_t>(op.target)];
+  const int64_t fd = op.kind == OpKind::kDup2    ? ResolveFd(op.fd2)
+                     : op.kind == OpKind::kAddFd ? static_cast<uint32_t>(ResolveFd(op.fd))
+                                                 : ResolveFd(op.fd);
+  if (fd < 0) return SlotClass::kFree;
+  if (static_cast<uint64_t>(fd) >= env_.nr_open) return SlotClass::kAboveNrOpen;
+  if (static_cast<uint64_t>(fd) >= t.nofile) return SlotClass::kAboveRlimit;
+  if (fd >= env_.harness_fd_base && fd < env_.harness_fd_base + static_cast<int>(t.tasks.size())) {
+    return SlotClass::kHarness;
+  }
+  if (SlotReserved(t, static_cast<int>(fd))) return SlotClass::kReserved;
+  return t.fds.count(static_cast<int>(fd)) != 0 ? SlotClass::kOpen : SlotClass::kFree;
+}
+
 bool Model::ThreadInListenerIoctl(int target) const {
   for (const Thread& thread : threads_) {
     if (thread.busy && thread.target == target) return true;

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -26,6 +27,20 @@ const NotifyFilter* TrapFilter() {
     return NotifyFilter::Build(trapped, 1);
   }();
   return filter ? &filter.value() : nullptr;
+}
+
+// One folder per process for the targets' FIFOs (a folder per target cost a slow rmdir
+// each); removed at exit once the FIFOs in it are gone.
+const std::string& FifoDir() {
+  static const std::string dir = [] {
+    char path[] = "/tmp/addfdlab-fifos-XXXXXX";
+    if (::mkdtemp(path) == nullptr) return std::string();
+    static std::string made;
+    made = path;
+    std::atexit([] { ::rmdir(made.c_str()); });
+    return made;
+  }();
+  return dir;
 }
 
 Result<UniqueFd> PidfdOpen(pid_t pid) {
@@ -118,10 +133,10 @@ Result<std::unique_ptr<Target>> Target::Spawn(const TargetConfig& config) {
   std::unique_ptr<Target> target(new Target(config));
   const int tasks = 1 + config.callers;
 
-  char dir[] = "/tmp/addfdlab-target-XXXXXX";
-  if (::mkdtemp(dir) == nullptr) return Errno::Last();
-  target->fifo_dir_ = dir;
-  target->fifo_path_ = target->fifo_dir_ + "/fifo";
+  const std::string& dir = FifoDir();
+  if (dir.empty()) return Errno(EACCES);
+  static std::atomic<uint64_t> fifos{0};
+  target->fifo_path_ = dir + "/fifo-" + std::to_string(++fifos);
   if (::mkfifo(target->fifo_path_.c_str(), 0600) < 0) return Errno::Last();
 
   agent::AgentConfig agent_config;
@@ -185,7 +200,6 @@ Result<std::unique_ptr<Target>> Target::Spawn(const TargetConfig& config) {
 Target::~Target() {
   Kill();
   if (!fifo_path_.empty()) ::unlink(fifo_path_.c_str());
-  if (!fifo_dir_.empty()) ::rmdir(fifo_dir_.c_str());
 }
 
 Result<void> Target::Start(int task, const agent::Request& req) {

@@ -57,8 +57,10 @@ struct RunResult {
 // the kernel's state space, for coverage feedback.
 struct Observation {
   OpKind kind;
-  uint8_t state;  // the notification's state class before the op
-  int err;        // 0 on success, -1 for blocked
+  uint8_t state;          // the notification's state class before the op
+  int err;                // 0 on success, -1 for blocked
+  uint8_t queued;         // ADDFD requests queued on its notification before the op (at most 3)
+  Model::SlotClass slot;  // what the fd number the op names held before it
   std::string cell;
 };
 
@@ -85,6 +87,11 @@ class Executor {
   friend class RunState;
 
   TargetPool& PoolFor(const TargetDecl& decl);
+  // Inputs declare targets with any filter flags and caller count: each combination has its
+  // pool, and at most kMaxIdleTargets idle targets are kept over all of them (the pools
+  // used longest ago go first).
+  void TrimPools();
+  static constexpr size_t kMaxIdleTargets = 8;
   std::vector<int> OwnedFds() const;
   std::vector<pid_t> OwnedChildren() const;
 
@@ -94,6 +101,9 @@ class Executor {
   bool deterministic_ = false;
   int cpu_ = -1;
   std::map<std::pair<uint32_t, int>, std::unique_ptr<TargetPool>> pools_;
+  std::map<std::pair<uint32_t, int>, uint64_t> pool_used_;  // when each was last acquired from
+  uint64_t pool_clock_ = 0;
+  PoolStats retired_;  // counts of the pools trimmed away
   struct Sources;
   std::unique_ptr<Sources> sources_;
   struct Threads;

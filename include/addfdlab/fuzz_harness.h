@@ -17,8 +17,8 @@ namespace addfdlab {
 class FuzzHarness {
  public:
   // `counters` (may be null) is libFuzzer's extra-counters array: each (op kind, state,
-  // outcome, cell) tuple the executor observes bumps one counter, so reaching a new
-  // contract cell or a new outcome counts as new coverage.
+  // outcome, queued requests, fd-slot class, cell) tuple the executor observes bumps one
+  // counter, so reaching a new contract cell or a new outcome counts as new coverage.
   FuzzHarness(uint8_t* counters, size_t counter_count);
 
   // Runs a scenario; returns the verdicts that are findings: known deviations of this

@@ -90,6 +90,19 @@ class Model {
   std::optional<AsyncResult> TrapResult(int notif) const;
   // True when the trap's task is still blocked in the trapped syscall.
   bool TrapPending(int notif) const;
+  // ADDFD requests queued on notification `notif` now (0 for an unknown one).
+  size_t QueuedRequests(int notif) const;
+  // What the fd number an op names (SETFD's newfd, close/dup's fd) holds now.
+  enum class SlotClass : uint8_t {
+    kNone,         // the op names no number (an ADDFD without SETFD takes the lowest)
+    kFree,         // below the limits, nothing there
+    kOpen,         // an fd the target uses
+    kReserved,     // a slot an open() in progress has reserved
+    kHarness,      // one of the agent's own fds
+    kAboveRlimit,  // at or above the target's RLIMIT_NOFILE
+    kAboveNrOpen,  // at or above fs.nr_open
+  };
+  SlotClass SlotClassOf(const Op& op) const;
 
   // The target's fd table as the contract says it is now, without harness fds.
   std::map<int, ModelFd> FdTable(int target) const;

@@ -112,7 +112,6 @@ class Target {
   std::vector<bool> busy_;
   UniqueFd listener_;
   int filter_errno_ = 0;
-  std::string fifo_dir_;
   std::string fifo_path_;
   std::optional<uint64_t> next_notif_id_;
   bool killed_ = false;
