@@ -276,9 +276,9 @@ class QueueWorkers {
 // The benchmark thread at SCHED_FIFO 30 while alive (scale/queued), SCHED_OTHER after.
 class FifoScope {
  public:
-  explicit FifoScope(bool fifo) : fifo_(fifo) {
-    if (fifo_) SetScheduling(Cpus().supervisor, SCHED_FIFO, 30);
-  }
+  explicit FifoScope(bool fifo) : fifo_(fifo && SetScheduling(Cpus().supervisor, SCHED_FIFO, 30)) {}
+  // True when the thread runs SCHED_FIFO.
+  bool active() const { return fifo_; }
   ~FifoScope() {
     if (fifo_) SetScheduling(Cpus().supervisor, SCHED_OTHER, 0);
   }
@@ -308,13 +308,13 @@ Result<void> QueuedRound(int listener, uint64_t id, QueueWorkers& workers) {
 void BM_ScaleQueued(benchmark::State& state) {
   const auto n = static_cast<int>(state.range(0));
   const Limits& limits = BenchLimits();
-  const bool fifo = BenchFeatures().has(Feature::kSchedFifo);
   auto pooled = PooledTarget::Acquire(Placement::kSameCpu);
   if (!CheckOk(state, pooled, "acquire a target")) return;
   Target& target = **pooled;
   const int listener = target.listener();
   UniqueFd memfd = SourceMemfd();
-  FifoScope fifo_scope(fifo);
+  FifoScope fifo_scope(BenchFeatures().has(Feature::kSchedFifo));
+  const bool fifo = fifo_scope.active();
   QueueWorkers workers(n, listener, memfd.get(), fifo);
   // On a failure, killing the target returns every queued ADDFD (ESRCH), so the workers
   // can be joined.
