@@ -258,6 +258,9 @@ class InjectionLab::Hooks final : public rollback::InjectionHooks {
       } else if (plan_.when == FaultPlan::When::kDuring && thread_ != nullptr) {
         armed_index_ = index;
         thread_->Arm(static_cast<pid_t>(::syscall(SYS_gettid)), [this] { Act(); });
+      } else if (plan_.when == FaultPlan::When::kDuring && remote_arm_ >= 0) {
+        armed_index_ = index;
+        (void)::write(remote_arm_, &index, sizeof(index));
       } else {
         Act();
         Fired("before ioctl " + std::to_string(index));
@@ -269,6 +272,10 @@ class InjectionLab::Hooks final : public rollback::InjectionHooks {
   void AfterIoctl(int index) override {
     if (armed_index_ != index) return;
     armed_index_ = -1;
+    if (thread_ == nullptr) {
+      Act();  // still alive: the ioctl did not sleep, so the fault comes now
+      return;
+    }
     if (thread_->Disarm()) {
       Fired("during ioctl " + std::to_string(index));
     } else {
@@ -278,6 +285,8 @@ class InjectionLab::Hooks final : public rollback::InjectionHooks {
   }
 
   void set_injecting_tid(pid_t tid) { injecting_tid_ = tid; }
+  // In a forked supervisor: `during` faults are armed by writing the ioctl index here.
+  void set_remote_arm(int fd) { remote_arm_ = fd; }
 
  private:
   void Fired(const std::string& where) {
@@ -329,6 +338,7 @@ class InjectionLab::Hooks final : public rollback::InjectionHooks {
   FaultThread* thread_;
   RunReport& report_;
   int armed_index_ = -1;
+  int remote_arm_ = -1;
   pid_t injecting_tid_ = 0;
   std::atomic<bool> stop_{false};
 };
@@ -465,14 +475,29 @@ RunReport InjectionLab::Run(const RunSpec& spec) {
     if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return harness("pipe failed");
     UniqueFd journal_in(pipe_fds[0]);
     UniqueFd journal_out(pipe_fds[1]);
+    // A `during` kill comes from here: the child says which ioctl it is about to make, and
+    // this thread, SCHED_FIFO below the child's and above the target's, runs exactly when
+    // the child sleeps in it. (No thread in the child: sanitizers refuse threads started
+    // after a fork of a threaded process.)
+    int arm_fds[2];
+    if (::pipe2(arm_fds, O_CLOEXEC) != 0) return harness("pipe failed");
+    UniqueFd arm_in(arm_fds[0]);
+    UniqueFd arm_out(arm_fds[1]);
+    // SCHED_FIFO before the fork: the child cannot start injecting before this thread
+    // waits for it at its priority.
+    if (deterministic_) SetScheduling(cpu_, SCHED_FIFO, kFaultPriority);
     const pid_t child = ::fork();
-    if (child < 0) return harness("fork failed");
+    if (child < 0) {
+      if (deterministic_) SetScheduling(cpu_, SCHED_OTHER, 0);
+      return harness("fork failed");
+    }
     if (child == 0) {
       journal_in.reset();
-      FaultThread thread(cpu_, deterministic_);
+      arm_in.reset();
       SetScheduling(cpu_, deterministic_ ? SCHED_FIFO : SCHED_OTHER, kInjectPriority);
-      Hooks hooks(spec.fault, t, seam, &thread, report);
+      Hooks hooks(spec.fault, t, seam, nullptr, report);
       hooks.set_injecting_tid(static_cast<pid_t>(::syscall(SYS_gettid)));
+      hooks.set_remote_arm(arm_out.get());
       ctx.hooks = &hooks;
       const int out = journal_out.get();
       ctx.on_entry = [out](const rollback::JournalEntry& e) { (void)::write(out, &e, sizeof(e)); };
@@ -480,7 +505,17 @@ RunReport InjectionLab::Run(const RunSpec& spec) {
       ::_exit(0);
     }
     journal_out.reset();
+    arm_out.reset();
     t.CloseListener();  // the child's copy is now the only one
+    int armed = -1;
+    while (::read(arm_in.get(), &armed, sizeof(armed)) == sizeof(armed)) {
+      const char state = TaskState(child, child);
+      if (state == 'S' || state == 'D') {
+        ::kill(child, SIGKILL);
+        report.fault_note = "during ioctl " + std::to_string(armed);
+      }
+    }
+    if (deterministic_) SetScheduling(cpu_, SCHED_OTHER, 0);
     int status = 0;
     while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
     }
@@ -493,7 +528,13 @@ RunReport InjectionLab::Run(const RunSpec& spec) {
       }
     }
     report.fault_fired = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
-    report.fault_note = report.fault_fired ? "supervisor killed" : "the supervisor finished first";
+    if (report.fault_note.empty()) {
+      report.fault_note =
+          !report.fault_fired ? "the supervisor finished first"
+          : spec.fault.when == FaultPlan::When::kBefore
+              ? "before ioctl " + std::to_string(spec.fault.ioctl)
+              : "after ioctl " + std::to_string(spec.fault.ioctl) + ", which did not sleep";
+    }
     report.facts.supervisor_survived = !report.fault_fired;
     report.facts.notification_survived = !report.fault_fired;
   } else {

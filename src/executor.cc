@@ -493,7 +493,9 @@ std::optional<Outcome> Executor::RunState::ExecuteTargetOp(const Op& op) {
     }
     case OpKind::kReserve: {
       FreeTask(slot, op.target, op.task);
-      if (!t.Start(op.task, MakeRequest(Command::kOpenFifo))) return Outcome::Blocked();
+      if (!t.Start(op.task, MakeRequest(Command::kOpenFifo, {0, op.task}))) {
+        return Outcome::Blocked();
+      }
       if (!Quiesce()) return std::nullopt;
       if (!t.ReplyReady(op.task)) return Outcome::Blocked();
       return from_reply(t.Finish(op.task, OpDeadline()));
@@ -501,7 +503,7 @@ std::optional<Outcome> Executor::RunState::ExecuteTargetOp(const Op& op) {
     case OpKind::kRelease: {
       // A writer lets the blocked open return. It goes once the open has returned: a writer
       // left open would let a later reservation's open return at once.
-      UniqueFd writer(::open(t.fifo_path().c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+      UniqueFd writer(::open(t.fifo_path(op.task).c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
       if (!Quiesce()) return std::nullopt;
       return from_reply(t.Finish(op.task, OpDeadline()));
     }
@@ -818,10 +820,11 @@ void Executor::RunState::Drain() {
         resp.error = -ENOSYS;
         (void)NotifSend(t.listener(), resp);
       }
-      // A reservation: let its open return.
-      if (busy) {
+      // Reservations: let their opens return.
+      for (int k = 1; k < t.tasks(); ++k) {
+        if (!t.busy(k)) continue;
         fifo_writers_.emplace_back(
-            ::open(t.fifo_path().c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+            ::open(t.fifo_path(k).c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
       }
     }
     if (!busy) break;

@@ -137,7 +137,9 @@ Result<std::unique_ptr<Target>> Target::Spawn(const TargetConfig& config) {
   if (dir.empty()) return Errno(EACCES);
   static std::atomic<uint64_t> fifos{0};
   target->fifo_path_ = dir + "/fifo-" + std::to_string(++fifos);
-  if (::mkfifo(target->fifo_path_.c_str(), 0600) < 0) return Errno::Last();
+  for (int t = 1; t < tasks; ++t) {
+    if (::mkfifo(target->fifo_path(t).c_str(), 0600) < 0) return Errno::Last();
+  }
 
   agent::AgentConfig agent_config;
   std::vector<UniqueFd> child_ends;
@@ -199,7 +201,9 @@ Result<std::unique_ptr<Target>> Target::Spawn(const TargetConfig& config) {
 
 Target::~Target() {
   Kill();
-  if (!fifo_path_.empty()) ::unlink(fifo_path_.c_str());
+  if (!fifo_path_.empty()) {
+    for (int t = 1; t <= config_.callers; ++t) ::unlink(fifo_path(t).c_str());
+  }
 }
 
 Result<void> Target::Start(int task, const agent::Request& req) {

@@ -194,8 +194,19 @@ void Execute(const Request& req, Reply& reply) {
       act.sa_flags = a[2] != 0 ? SA_RESTART : 0;
       return Fill(reply, ::sigaction(i(0), &act, nullptr));
     }
-    case Command::kOpenFifo:
-      return Fill(reply, ::open(g_config->fifo_path, O_RDONLY | i(0)));
+    case Command::kOpenFifo: {
+      // The task's own FIFO, "<fifo_path>-<args[1]>": a writer on a shared one would let
+      // every blocked open return at once.
+      char path[sizeof(g_config->fifo_path) + 8];
+      size_t n = 0;
+      for (; g_config->fifo_path[n] != '\0' && n < sizeof(g_config->fifo_path); ++n) {
+        path[n] = g_config->fifo_path[n];
+      }
+      path[n++] = '-';
+      path[n++] = static_cast<char>('0' + static_cast<int>(a[1] % 10));
+      path[n] = '\0';
+      return Fill(reply, ::open(path, O_RDONLY | i(0)));
+    }
     case Command::kListFds:
       return ListFds(reply);
     case Command::kInstallFilter: {

@@ -6,7 +6,6 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/syscall.h>
-#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -340,8 +339,6 @@ int RunBench(const BenchOptions& options) {
   const fs::path raw = *run_dir / "raw";
   fs::create_directories(raw);
 
-  struct utsname uts {};
-  ::uname(&uts);
   nlohmann::json meta;
   meta["date"] = LocalTime("%Y-%m-%dT%H:%M:%S%z");
   meta["command"] = CommandLine(options);

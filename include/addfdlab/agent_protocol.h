@@ -34,7 +34,7 @@ enum class Command : uint32_t {
   kMemfd,          // memfd_create("addfdlab-target", args[0] flags)
   kSetNofile,      // setrlimit(RLIMIT_NOFILE, soft = args[0], hard unchanged)
   kSigaction,      // signal args[0]: args[1] 0 default, 1 handler, 2 ignore; args[2] SA_RESTART
-  kOpenFifo,       // open(the target's FIFO, O_RDONLY | args[0]); blocks until a writer
+  kOpenFifo,       // open(task args[1]'s FIFO, O_RDONLY | args[0]); blocks until a writer
   kListFds,        // the fd table: entries[] (fd, fd flags), count
   kInstallFilter,  // seccomp(SET_MODE_FILTER, args[0], the notify filter); closes a listener
   kReset,          // back to baseline: close inputs' fds (leader), rlimit, every signal

@@ -56,8 +56,9 @@ class Target {
   int filter_errno() const { return filter_errno_; }
   // Closes the listener (LISTENER.CLOSED); the target can no longer be reused.
   void CloseListener() { listener_.reset(); }
-  // The FIFO whose open() blocks a task with a reserved fd slot.
-  const std::string& fifo_path() const { return fifo_path_; }
+  // The FIFO whose open() blocks caller `task` with a reserved fd slot (one per task: a
+  // writer releases every open blocked on its FIFO).
+  std::string fifo_path(int task) const { return fifo_path_ + "-" + std::to_string(task); }
 
   // Sends a command to a task without waiting for the reply.
   Result<void> Start(int task, const agent::Request& req);
