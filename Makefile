@@ -40,7 +40,7 @@ fuzz-smoke: build
 	done
 
 # Benchmarks and their HTML report (./addfdlab bench --help): builds the release preset when
-# needed, runs every suite into a new report/<time>/ (about 7 minutes; BENCH_ARGS=--quick
+# needed, runs every suite into a new report/<time>/ (about 5 minutes; BENCH_ARGS=--quick
 # takes under one) and lists every run in report/index.html.
 bench: deps
 	@scripts/deps.sh build bench

@@ -248,11 +248,12 @@ def scale_rows(benches):
 def grows(ratio):
     if ratio is None:
         return "—"
+    change = f"{(ratio - 1) * 100:+.1f}%"
     if ratio >= 1.10:
-        return f"grows (×{ratio:.2f})"
+        return f"grows ({change})"
     if ratio <= 1 / 1.10:
-        return f"shrinks (×{ratio:.2f})"
-    return f"flat (×{ratio:.2f}, within 10%)"
+        return f"shrinks ({change})"
+    return f"flat ({change}, within 10%)"
 
 
 # ---- plots -------------------------------------------------------------------------------

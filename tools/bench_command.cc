@@ -42,8 +42,8 @@ using SteadyClock = std::chrono::steady_clock;
 
 // The defaults: nine repetitions (the fewest compare.py calls reliable for its U test) of
 // at least 0.1 s each. A supervisor that mostly sleeps stops at Google Benchmark's cap of
-// 5 x min time of wall-clock time, so one pass of every suite takes about 420 s per second
-// of min time on a 2-CPU VM: the full run about 7 minutes, --quick (3 x 0.01 s) under one.
+// 5 x min time of wall-clock time, so one pass of every suite takes 300-400 s per second
+// of min time on a 2-CPU VM: the full run about 5 minutes, --quick (3 x 0.01 s) under one.
 constexpr int kRepetitions = 9;
 constexpr int kQuickRepetitions = 3;
 constexpr double kMinTime = 0.1;

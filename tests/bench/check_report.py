@@ -80,7 +80,7 @@ def main():
         with open(page) as f:
             text = f.read()
         for needed in ("ADDFD|SEND ÷ SCM_RIGHTS", "SYNC_WAKE_UP gain", "Harness overhead",
-                       "grows (×", "raw/injection_bench.json", "6.18.44-fc-v669"):
+                       "grows (+", "raw/injection_bench.json", "6.18.44-fc-v669"):
             if needed not in text:
                 fail(f"the page lacks {needed!r}")
         if "NaN" in text or "nan" in re.sub(r"<[^>]*>", "", text).split():
