@@ -31,7 +31,7 @@ std::atomic<bool> g_armed{false};
 void IgnoreInterrupt(int) {}
 
 TargetPool& Pool(Placement placement) {
-  static std::array<std::unique_ptr<TargetPool>, 2> pools;
+  static std::array<std::unique_ptr<TargetPool>, 3> pools;
   auto& pool = pools[static_cast<size_t>(placement)];
   if (pool == nullptr) {
     TargetConfig config;
@@ -45,14 +45,39 @@ TargetPool& Pool(Placement placement) {
 }  // namespace
 
 const char* PlacementName(Placement placement) {
-  return placement == Placement::kSameCpu ? "same_cpu" : "cross_cpu";
+  switch (placement) {
+    case Placement::kSameCpu:
+      return "same_cpu";
+    case Placement::kCrossCpu:
+      return "cross_cpu";
+    case Placement::kAnyCpu:
+      return "any_cpu";
+  }
+  return "?";
 }
 
 bool PinTo(int cpu) {
   cpu_set_t set;
   CPU_ZERO(&set);
   CPU_SET(static_cast<size_t>(cpu), &set);
-  return ::sched_setaffinity(0, sizeof(set), &set) == 0;
+  return PinTo(set);
+}
+
+bool PinTo(const cpu_set_t& cpus) { return ::sched_setaffinity(0, sizeof(cpus), &cpus) == 0; }
+
+bool HasAffinity(pid_t tid, const cpu_set_t& cpus) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  return ::sched_getaffinity(tid, sizeof(set), &set) == 0 && CPU_EQUAL(&set, &cpus);
+}
+
+std::string DescribeCpus(const cpu_set_t& cpus) {
+  std::string out;
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (!CPU_ISSET(static_cast<size_t>(cpu), &cpus)) continue;
+    out += (out.empty() ? "" : ",") + std::to_string(cpu);
+  }
+  return out;
 }
 
 const CpuPlan& PlanCpus() {
@@ -68,6 +93,7 @@ const CpuPlan& PlanCpus() {
     }
     g_cpus.supervisor = last < 0 ? 0 : last;
     g_cpus.other = first != last ? first : -1;
+    g_cpus.all = set;
   }
   PinTo(g_cpus.supervisor);
   return g_cpus;
@@ -75,8 +101,22 @@ const CpuPlan& PlanCpus() {
 
 const CpuPlan& Cpus() { return g_cpus; }
 
-int TargetCpu(Placement placement) {
-  return placement == Placement::kSameCpu ? g_cpus.supervisor : g_cpus.other;
+cpu_set_t TargetCpus(Placement placement) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  switch (placement) {
+    case Placement::kSameCpu:
+      CPU_SET(static_cast<size_t>(g_cpus.supervisor), &set);
+      break;
+    case Placement::kCrossCpu:
+      if (g_cpus.other >= 0) CPU_SET(static_cast<size_t>(g_cpus.other), &set);
+      break;
+    case Placement::kAnyCpu:
+      // On one CPU any_cpu would be same_cpu again.
+      if (g_cpus.other >= 0) set = g_cpus.all;
+      break;
+  }
+  return set;
 }
 
 const Features& BenchFeatures() {
@@ -92,10 +132,10 @@ const Limits& BenchLimits() {
 }
 
 Result<PooledTarget> PooledTarget::Acquire(Placement placement) {
-  const int cpu = TargetCpu(placement);
-  if (cpu < 0) return Errno(ENODEV);
+  const cpu_set_t cpus = TargetCpus(placement);
+  if (CPU_COUNT(&cpus) == 0) return Errno(ENODEV);
   // A fresh target takes the affinity of the thread that asks for it.
-  if (!PinTo(cpu)) return Errno::Last();
+  if (!PinTo(cpus)) return Errno::Last();
   auto target = Pool(placement).Acquire();
   PinTo(g_cpus.supervisor);
   if (!target) return target.error();
@@ -180,13 +220,10 @@ RawChild::~RawChild() {
   }
 }
 
-bool RawChildSetup(pid_t parent, int cpu, const int* keep, int count) {
+bool RawChildSetup(pid_t parent, const cpu_set_t& cpus, const int* keep, int count) {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::getppid() != parent) return false;
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(static_cast<size_t>(cpu), &set);
-  if (::sched_setaffinity(0, sizeof(set), &set) != 0) return false;
+  if (!PinTo(cpus)) return false;
   // Out of the way first (a kept fd may sit at a target number), then into place.
   int moved[4];
   if (count > 4) return false;

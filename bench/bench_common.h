@@ -4,6 +4,7 @@
 #define ADDFDLAB_BENCH_BENCH_COMMON_H_
 
 #include <benchmark/benchmark.h>
+#include <sched.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -21,14 +22,16 @@
 
 namespace addfdlab::bench {
 
-// Where a target runs relative to the supervisor (the benchmark thread).
-enum class Placement { kSameCpu, kCrossCpu };
-// "same_cpu", "cross_cpu": the last component of the suites' names.
+// Where a target runs relative to the supervisor (the benchmark thread, always pinned to
+// its CPU): pinned to the same CPU, pinned to another one, or allowed on every CPU.
+enum class Placement { kSameCpu, kCrossCpu, kAnyCpu };
+// "same_cpu", "cross_cpu", "any_cpu": the last component of the suites' names.
 const char* PlacementName(Placement placement);
 
 struct CpuPlan {
   int supervisor = 0;  // the benchmark thread's CPU
   int other = -1;      // a second CPU for cross_cpu targets; -1 when there is none
+  cpu_set_t all{};     // the process's affinity at start: where any_cpu targets may run
 };
 // Chooses the CPUs from the calling thread's affinity (the last allowed CPU for the
 // supervisor, another allowed one for cross-CPU targets) and pins the calling thread to
@@ -36,10 +39,16 @@ struct CpuPlan {
 const CpuPlan& PlanCpus();
 // The plan PlanCpus() made.
 const CpuPlan& Cpus();
-// The CPU a target with this placement is pinned to.
-int TargetCpu(Placement placement);
-// sched_setaffinity of the calling thread to one CPU.
+// The CPUs a target with this placement may run on; empty when the placement cannot run
+// here (cross_cpu and any_cpu need two CPUs).
+cpu_set_t TargetCpus(Placement placement);
+// "0", "0,1": the CPUs of a set, for messages and context keys.
+std::string DescribeCpus(const cpu_set_t& cpus);
+// sched_setaffinity of the calling thread to one CPU, or to a set. Async-signal-safe.
 bool PinTo(int cpu);
+bool PinTo(const cpu_set_t& cpus);
+// The affinity of thread or process `tid` is exactly `cpus`.
+bool HasAffinity(pid_t tid, const cpu_set_t& cpus);
 
 // The features the benchmarks were registered for (ProbeFeatures, once, from main).
 const Features& BenchFeatures();
@@ -135,10 +144,11 @@ class RawChild {
   UniqueFd pidfd_;
 };
 
-// In a forked raw child: dies with `parent`, pins itself to `cpu`, moves the `count` (at
-// most 4) fds of `keep` to 3, 4, ... and closes every other fd above 2 (the benchmark
-// process's listeners and sockets). False when a step failed. Async-signal-safe.
-bool RawChildSetup(pid_t parent, int cpu, const int* keep, int count);
+// In a forked raw child: dies with `parent`, sets its affinity to `cpus` (TargetCpus of
+// its placement), moves the `count` (at most 4) fds of `keep` to 3, 4, ... and closes
+// every other fd above 2 (the benchmark process's listeners and sockets). False when a
+// step failed. Async-signal-safe.
+bool RawChildSetup(pid_t parent, const cpu_set_t& cpus, const int* keep, int count);
 
 // SCM_RIGHTS over a connected AF_UNIX socket: one byte carrying `fd`. Async-signal-safe.
 bool SendFdRaw(int sock, int fd);
@@ -161,8 +171,7 @@ bool CheckOk(benchmark::State& state, const Result<T>& result, const std::string
   return Check(state, result.has_value(),
                result.has_value() ? what : what + ": " + result.error().Name());
 }
-// The run verified what it measured: counter verified = 1 (never 0: a counter that is 0
-// in every repetition makes Google Benchmark 1.7.1 print NaN for its cv aggregate).
+// The run verified what it measured: counter verified = 1.
 void MarkVerified(benchmark::State& state);
 
 // What a benchmark's deadlines are: Limits::FromEnvironment().

@@ -8,6 +8,7 @@
 #include "addfdlab/probe.h"
 #include "bench_common.h"
 #include "bench_suites.h"
+#include "reporters.h"
 
 int main(int argc, char** argv) {
   using addfdlab::Feature;
@@ -22,13 +23,13 @@ int main(int argc, char** argv) {
   std::vector<std::string> skipped;
   bench::RegisterInjectSuites(skipped);
   bench::RegisterScaleSuites(skipped);
-  // rollback/<strategy>/<k> goes here, RegisterRollbackSuites(skipped), once the injection
-  // strategies of DESIGN.md ("Rollback") exist: k fds injected by one strategy, the run
-  // timed and the table checked after rollback (docs/bench.md).
+  bench::RegisterRollbackSuites(skipped);
 
   benchmark::AddCustomContext("addfdlab_kernel", features.release);
   benchmark::AddCustomContext("addfdlab_supervisor_cpu", std::to_string(cpus.supervisor));
   benchmark::AddCustomContext("addfdlab_other_cpu", std::to_string(cpus.other));
+  benchmark::AddCustomContext("addfdlab_any_cpus",
+                              bench::DescribeCpus(bench::TargetCpus(bench::Placement::kAnyCpu)));
   benchmark::AddCustomContext("addfdlab_sched_fifo",
                               features.has(Feature::kSchedFifo) ? "yes" : "no");
   benchmark::AddCustomContext("addfdlab_sync_wake_up",
@@ -37,10 +38,11 @@ int main(int argc, char** argv) {
   for (const std::string& reason : skipped) not_run += (not_run.empty() ? "" : "; ") + reason;
   benchmark::AddCustomContext("addfdlab_not_run", not_run);
 
+  const bench::ReportFlags report_flags = bench::ReadReportFlags(argc, argv);
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   for (const std::string& reason : skipped) std::fprintf(stderr, "not run: %s\n", reason.c_str());
-  benchmark::RunSpecifiedBenchmarks();
+  bench::RunSpecifiedBenchmarks(report_flags);
   benchmark::Shutdown();
   return 0;
 }

@@ -12,6 +12,8 @@ namespace addfdlab::bench {
 void RegisterInjectSuites(std::vector<std::string>& skipped);
 // scale/...
 void RegisterScaleSuites(std::vector<std::string>& skipped);
+// rollback/...
+void RegisterRollbackSuites(std::vector<std::string>& skipped);
 
 }  // namespace addfdlab::bench
 

@@ -2,7 +2,9 @@
 """Smoke test of addfd_bench (CTest label `bench`): runs every benchmark briefly and
 checks its JSON: it parses with no NaN or Infinity, every name follows the scheme of
 docs/bench.md, no run failed, and every run exported verified = 1. A second, filtered run
-with repetitions checks the aggregates (mean, median, stddev, cv) the same way.
+with repetitions checks the aggregates (mean, median, stddev, cv) the same way, with a
+rollback benchmark whose leaked and dangling are 0 in every repetition (Google Benchmark
+1.7.1 alone would write NaN for their cv).
 
 usage: check_bench_json.py ADDFD_BENCH [extra benchmark flags...]
 """
@@ -14,18 +16,26 @@ import sys
 SECCOMP = r"(addfd_then_send|addfd_send|setfd_send_replace|notif_continue|notif_errno)"
 PLACEMENT = r"(same_cpu|cross_cpu)"
 WAKE = r"(plain|sync_wakeup)"
+# Target allowed on every CPU: the methods SYNC_WAKE_UP is read on.
+ANY_CPU = r"(addfd_send|notif_continue)/(plain|sync_wakeup)/any_cpu"
+STRATEGY = r"(naive|send-last|fixed-numbers|restore-on-replace|cooperative)"
 NAMES = [
     rf"inject/{SECCOMP}/{WAKE}/{PLACEMENT}",
+    rf"inject/{ANY_CPU}",
     rf"inject/(scm_rights|pidfd_getfd)/plain/{PLACEMENT}",
     r"reference/syscall",
     rf"reference/pipe_pingpong/{PLACEMENT}",
     rf"reference/raw_loop/{SECCOMP}/{WAKE}/{PLACEMENT}",
+    rf"reference/raw_loop/{ANY_CPU}",
     r"scale/fdtable/(10|100|1000|10000|19000)",
     r"scale/setfd_number/(3|64|1024|8192|19000)",
     r"scale/queued/\d+",
     r"scale/targets/(1|2|4|8|16)",
+    rf"rollback/{STRATEGY}/(1|2|4|8)",
 ]
 NAME = re.compile("(" + "|".join(NAMES) + ")")
+# What every rollback/ run reports besides verified.
+ROLLBACK_COUNTERS = ["rollback_us", "leaked", "dangling"]
 # The suites every run must have (the others depend on the kernel and the CPUs).
 REQUIRED = ["reference/syscall", "reference/pipe_pingpong/same_cpu",
             "inject/addfd_send/plain/same_cpu", "reference/raw_loop/addfd_send/plain/same_cpu"]
@@ -63,6 +73,10 @@ def check(doc, what):
             continue
         if bench.get("verified") != 1:
             problems.append(f"{name}: verified is {bench.get('verified')}, not 1")
+        if bench["run_name"].startswith("rollback/"):
+            missing = [c for c in ROLLBACK_COUNTERS if not isinstance(bench.get(c), (int, float))]
+            if missing:
+                problems.append(f"{name}: no counter {', '.join(missing)}")
     for problem in problems:
         print(f"{what}: {problem}", file=sys.stderr)
     return {b["run_name"] for b in runs}, not problems
@@ -80,7 +94,7 @@ def main():
     _, ok_aggregates = check(
         run(binary, ["--benchmark_min_time=0.005", "--benchmark_repetitions=2",
                      "--benchmark_filter=^(reference/syscall|inject/pidfd_getfd/plain/same_cpu"
-                     "|scale/setfd_number/64)$", *extra]),
+                     "|scale/setfd_number/64|rollback/cooperative/2)$", *extra]),
         "aggregates")
     print(f"{len(names)} benchmarks checked")
     sys.exit(0 if ok and ok_aggregates else 1)

@@ -161,7 +161,11 @@ void BM_InjectSeccomp(benchmark::State& state, Wake wake, Placement placement) {
   if (!CheckOk(state, pooled, "acquire a target")) return;
   Target& target = **pooled;
   const int listener = target.listener();
-  if (!Check(state, listener >= 0, "the target has no listener")) return;
+  if (!Check(state, listener >= 0, "the target has no listener") ||
+      !Check(state, HasAffinity(target.pid(), TargetCpus(placement)),
+             std::string("the target is not on the CPUs of ") + PlacementName(placement))) {
+    return;
+  }
   UniqueFd memfd = SourceMemfd();
   if (wake == Wake::kSyncWakeUp &&
       !CheckOk(state, NotifSetFlags(listener, uapi::kSyncWakeUp), "SET_FLAGS(SYNC_WAKE_UP)")) {
@@ -291,8 +295,9 @@ const sock_fprog* RawFilter() {
 // what each trap returned below kReplaceFd (as the agent's kTrapLoop does). It exits on a
 // result the method does not give, which the benchmark sees as a dead child.
 template <Method M>
-[[noreturn]] void RawTrapChild(pid_t parent, int cpu, int sock, const sock_fprog* prog) {
-  if (!RawChildSetup(parent, cpu, &sock, 1)) ::_exit(1);  // the socket is now fd 3
+[[noreturn]] void RawTrapChild(pid_t parent, const cpu_set_t& cpus, int sock,
+                               const sock_fprog* prog) {
+  if (!RawChildSetup(parent, cpus, &sock, 1)) ::_exit(1);  // the socket is now fd 3
   if constexpr (M == Method::kSetFdSendReplace) {
     const int fd = ::open("/dev/null", O_RDONLY);
     if (fd < 0 || ::dup3(fd, kReplaceFd, 0) < 0) ::_exit(2);
@@ -331,15 +336,19 @@ void BM_RawLoop(benchmark::State& state, Wake wake, Placement placement) {
   UniqueFd ours(pair[0]);
   UniqueFd theirs(pair[1]);
   const pid_t parent = ::getpid();
-  const int cpu = TargetCpu(placement);
+  const cpu_set_t cpus = TargetCpus(placement);
   const sock_fprog* prog = RawFilter();
   const int child_sock = theirs.get();
   auto child = RawChild::Fork(
-      [parent, cpu, child_sock, prog] { RawTrapChild<M>(parent, cpu, child_sock, prog); });
+      [parent, &cpus, child_sock, prog] { RawTrapChild<M>(parent, cpus, child_sock, prog); });
   if (!CheckOk(state, child, "fork the raw child")) return;
   theirs.reset();
   auto listener = RecvFdRaw(ours.get(), limits.Deadline(limits.spawn));
-  if (!CheckOk(state, listener, "the raw child's listener")) return;
+  if (!CheckOk(state, listener, "the raw child's listener") ||
+      !Check(state, HasAffinity(child->pid(), cpus),
+             std::string("the raw child is not on the CPUs of ") + PlacementName(placement))) {
+    return;
+  }
   const int fd = listener->get();
   if (wake == Wake::kSyncWakeUp &&
       !Check(state, ::ioctl(fd, uapi::kIoctlSetFlags, uapi::kSyncWakeUp) == 0,
@@ -565,10 +574,10 @@ void BM_PipePingPong(benchmark::State& state, Placement placement) {
   UniqueFd pong_read(pong[0]);
   UniqueFd pong_write(pong[1]);
   const pid_t parent = ::getpid();
-  const int cpu = TargetCpu(placement);
+  const cpu_set_t cpus = TargetCpus(placement);
   const int keep[2] = {ping[0], pong[1]};
-  auto child = RawChild::Fork([parent, cpu, &keep] {
-    if (!RawChildSetup(parent, cpu, keep, 2)) ::_exit(1);  // ping at 3, pong at 4
+  auto child = RawChild::Fork([parent, &cpus, &keep] {
+    if (!RawChildSetup(parent, cpus, keep, 2)) ::_exit(1);  // ping at 3, pong at 4
     char byte = 0;
     while (::read(3, &byte, 1) == 1 && ::write(4, &byte, 1) == 1) {
     }
@@ -619,10 +628,15 @@ void RegisterSeccompMethod(const std::vector<Wake>& wakes,
 void RegisterInjectSuites(std::vector<std::string>& skipped) {
   const Features& features = BenchFeatures();
   std::vector<Placement> placements = {Placement::kSameCpu};
+  // any_cpu, where SYNC_WAKE_UP can move the woken target to the waker's CPU, for the
+  // method that injects in one ioctl and the bare notification only.
+  std::vector<Placement> with_any_cpu = placements;
   if (Cpus().other >= 0) {
     placements.push_back(Placement::kCrossCpu);
+    with_any_cpu = placements;
+    with_any_cpu.push_back(Placement::kAnyCpu);
   } else {
-    skipped.push_back("cross_cpu: one CPU available");
+    skipped.push_back("cross_cpu, any_cpu: one CPU available");
   }
   std::vector<Wake> wakes = {Wake::kPlain};
   if (features.has(Feature::kSyncWakeUp)) {
@@ -642,12 +656,12 @@ void RegisterInjectSuites(std::vector<std::string>& skipped) {
   if (features.has(Feature::kUserNotification) && features.has(Feature::kAddFd)) {
     RegisterSeccompMethod<Method::kAddFdThenSend>(wakes, placements);
     if (features.has(Feature::kSend)) {
-      RegisterSeccompMethod<Method::kAddFdSend>(wakes, placements);
+      RegisterSeccompMethod<Method::kAddFdSend>(wakes, with_any_cpu);
       RegisterSeccompMethod<Method::kSetFdSendReplace>(wakes, placements);
     } else {
       skipped.push_back("addfd_send, setfd_send_replace: " + features.get(Feature::kSend).evidence);
     }
-    RegisterSeccompMethod<Method::kNotifContinue>(wakes, placements);
+    RegisterSeccompMethod<Method::kNotifContinue>(wakes, with_any_cpu);
     RegisterSeccompMethod<Method::kNotifErrno>(wakes, placements);
   } else {
     skipped.push_back("seccomp methods: no user notification with ADDFD");

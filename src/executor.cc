@@ -194,6 +194,14 @@ void Executor::TrimPools() {
   }
 }
 
+Result<ProcessHygiene> Executor::HarnessHygiene() const {
+  auto hygiene = SnapshotHygiene(::getpid());
+  if (!hygiene) return hygiene.error();
+  for (int fd : OwnedFds()) hygiene->fds.erase(fd);
+  for (pid_t pid : OwnedChildren()) hygiene->children.erase(pid);
+  return hygiene;
+}
+
 PoolStats Executor::pool_stats() const {
   PoolStats total = retired_;
   for (const auto& [key, pool] : pools_) {

@@ -40,6 +40,8 @@ FuzzHarness::FuzzHarness(uint8_t* counters, size_t counter_count)
       executor_(OptionsFor(known_)),
       counters_(counters),
       counter_count_(counter_count) {
+  // The supervisor's own counts at the start, compared when the harness goes (at exit).
+  if (auto hygiene = executor_.HarnessHygiene()) start_hygiene_ = *hygiene;
   const char* cells_file = std::getenv("ADDFDLAB_CELLS_FILE");
   if (cells_file != nullptr) cells_file_ = cells_file;
   executor_.observe = [this](const Observation& seen) {
@@ -60,6 +62,17 @@ FuzzHarness::FuzzHarness(uint8_t* counters, size_t counter_count)
     uint8_t& counter = counters_[key % counter_count_];
     if (counter != 0xff) ++counter;
   };
+}
+
+FuzzHarness::~FuzzHarness() {
+  if (!start_hygiene_) return;
+  auto end = executor_.HarnessHygiene();
+  if (!end) return;
+  // One line on stderr, which `addfdlab fuzz` sums up over its jobs.
+  const std::string change = DescribeHygieneChange(*start_hygiene_, *end);
+  std::fprintf(stderr, "addfdlab harness hygiene: %zu fds, %d threads, %zu children; %s\n",
+               end->fds.size(), end->threads, end->children.size(),
+               change.empty() ? "the same as at the start" : change.c_str());
 }
 
 std::vector<Verdict> FuzzHarness::Findings(const RunResult& result) const {

@@ -3,10 +3,12 @@
 // validates (flags, sizes, ids, errnos) stay raw and full-width.
 #include "addfdlab/scenario_codec.h"
 
+#include <iterator>
 #include <set>
 #include <string>
 
 #include "addfdlab/scenario_text.h"
+#include "addfdlab/uapi.h"
 
 namespace addfdlab {
 namespace {
@@ -25,6 +27,24 @@ constexpr uint8_t kFdWide = 3;      // an i64
 
 // Compact i64: 0x00..0x7f is the value, 0x80..0xfe is -1..-127, 0xff an i64 follows.
 constexpr uint8_t kCompactWide = 0xff;
+
+// Words: the u32 fields the kernel validates (ADDFD flags, newfd_flags and size; a send's
+// error and flags). Byte 0 is the value a successful call needs (size 24, else 0), so that
+// short and mutated inputs reach the kernel's success paths; 1..0xef is the value minus 1;
+// 0xf0.. picks a boundary value; 0xff is followed by the full u32.
+constexpr uint8_t kWordWide = 0xff;
+constexpr uint8_t kWordTable = 0xf0;
+constexpr uint32_t kWordValues[] = {0x80000 /*O_CLOEXEC*/,
+                                    0x800 /*O_NONBLOCK*/,
+                                    0x80800,
+                                    0x80000000u,
+                                    0xffffffffu,
+                                    4095,
+                                    4096,
+                                    0x3fff,
+                                    0x4000,
+                                    0x4018 /*24 + 16384: 24 in the ioctl's 14 bits*/};
+static_assert(kWordTable + std::size(kWordValues) < kWordWide);
 
 // The expectation byte (byte % 5), when the header says ops carry one.
 enum ExpectCode : uint8_t { kNoExpect, kExpectOk, kExpectOkValue, kExpectError, kExpectBlocked };
@@ -61,6 +81,14 @@ class Reader {
   }
   uint32_t U32() { return static_cast<uint32_t>(Little(4)); }
   int64_t I64() { return static_cast<int64_t>(Little(8)); }
+  uint32_t Word(uint32_t usual) {
+    const uint8_t b = Byte();
+    if (b == 0) return usual;
+    if (b < kWordTable) return b - 1u;
+    if (b == kWordWide) return U32();
+    const auto index = static_cast<size_t>(b - kWordTable);
+    return index < std::size(kWordValues) ? kWordValues[index] : usual;
+  }
   int64_t Compact() {
     const uint8_t b = Byte();
     if (b <= 0x7f) return b;
@@ -310,11 +338,11 @@ class Decoder {
         op.thread = ThreadOn();
         op.notif = Notif();
         op.id_delta = in_.Compact();
-        op.flags = in_.U32();
+        op.flags = in_.Word(0);
         op.src = static_cast<SourceKind>(in_.Byte() % kSourceKindCount);
         op.fd = Fd();
-        op.newfd_flags = in_.U32();
-        op.size = in_.U32();
+        op.newfd_flags = in_.Word(0);
+        op.size = in_.Word(uapi::kAddFdSizeVer0);
         op.arg = static_cast<AddFdArg>(in_.Byte() % 4);
         // A full fd name table leaves the result unnamed rather than dropping the op.
         binds = (in_.Byte() & 1) != 0 && fds_ < kMaxFdNames ? 1 : 0;
@@ -324,8 +352,8 @@ class Decoder {
         op.notif = Notif();
         op.id_delta = in_.Compact();
         op.fd = Fd();
-        op.error = static_cast<int32_t>(in_.U32());
-        op.flags = in_.U32();
+        op.error = static_cast<int32_t>(in_.Word(0));
+        op.flags = in_.Word(0);
         break;
       case OpKind::kIdValid:
         op.notif = Notif();
@@ -439,6 +467,22 @@ class Encoder {
   void Little(uint64_t value, int bytes) {
     for (int i = 0; i < bytes; ++i) out_.push_back(static_cast<uint8_t>(value >> (8 * i)));
   }
+  void Word(uint32_t value, uint32_t usual) {
+    if (value == usual) {
+      Byte(0);
+    } else if (value < kWordTable - 1u) {
+      Byte(value + 1);
+    } else {
+      for (size_t i = 0; i < std::size(kWordValues); ++i) {
+        if (kWordValues[i] == value) {
+          Byte(kWordTable + i);
+          return;
+        }
+      }
+      Byte(kWordWide);
+      Little(value, 4);
+    }
+  }
   void Compact(int64_t value) {
     if (value >= 0 && value <= 0x7f) {
       Byte(value);
@@ -546,11 +590,11 @@ class Encoder {
         ThreadOn(op.thread);
         Byte(op.notif);
         Compact(op.id_delta);
-        Little(op.flags, 4);
+        Word(op.flags, 0);
         Byte(op.src);
         Fd(op.fd);
-        Little(op.newfd_flags, 4);
-        Little(op.size, 4);
+        Word(op.newfd_flags, 0);
+        Word(op.size, uapi::kAddFdSizeVer0);
         Byte(op.arg);
         Byte(op.bind >= 0);
         break;
@@ -559,8 +603,8 @@ class Encoder {
         Byte(op.notif);
         Compact(op.id_delta);
         Fd(op.fd);
-        Little(static_cast<uint32_t>(op.error), 4);
-        Little(op.flags, 4);
+        Word(static_cast<uint32_t>(op.error), 0);
+        Word(op.flags, 0);
         break;
       case OpKind::kIdValid:
         Byte(op.notif);

@@ -81,6 +81,9 @@ class Executor {
   std::function<void(const Observation&)> observe;
   // Targets forked, reused and replaced so far.
   PoolStats pool_stats() const;
+  // This process's fds, threads and children, without what the executor holds on purpose
+  // (pooled targets, the spawner, its sources): what must not grow over a campaign.
+  Result<ProcessHygiene> HarnessHygiene() const;
 
  private:
   class RunState;

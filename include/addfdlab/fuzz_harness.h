@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -20,6 +21,9 @@ class FuzzHarness {
   // outcome, queued requests, fd-slot class, cell) tuple the executor observes bumps one
   // counter, so reaching a new contract cell or a new outcome counts as new coverage.
   FuzzHarness(uint8_t* counters, size_t counter_count);
+  // Says on stderr whether the supervisor's own fds, threads and children are what they
+  // were at the start ("addfdlab harness hygiene: ...").
+  ~FuzzHarness();
 
   // Runs a scenario; returns the verdicts that are findings: known deviations of this
   // kernel and expect clauses left out, and only when the first one reproduces twice more.
@@ -40,6 +44,7 @@ class FuzzHarness {
   std::set<std::string> cells_reached_;
   std::string cells_file_;  // $ADDFDLAB_CELLS_FILE: newly reached cells are appended
   uint64_t unreproduced_ = 0;
+  std::optional<ProcessHygiene> start_hygiene_;
 
   std::vector<Verdict> Findings(const RunResult& result) const;
 };

@@ -13,7 +13,8 @@
 
 namespace addfdlab {
 
-inline constexpr uint8_t kCodecVersion = 1;
+// 2: the validated u32 fields became words (1 byte for the usual values).
+inline constexpr uint8_t kCodecVersion = 2;
 
 // Decodes any byte string: nullopt when the version byte or the header is wrong or a
 // name table entry is unusable, otherwise a scenario for which ValidateScenario() == "".
