@@ -119,6 +119,12 @@ cpu_set_t TargetCpus(Placement placement) {
   return set;
 }
 
+SupervisorPlacement::SupervisorPlacement(Placement placement) {
+  ok_ = placement == Placement::kAnyCpu ? PinTo(TargetCpus(placement)) : PinTo(g_cpus.supervisor);
+}
+
+SupervisorPlacement::~SupervisorPlacement() { PinTo(g_cpus.supervisor); }
+
 const Features& BenchFeatures() {
   static const Features none;
   return g_features ? *g_features : none;

@@ -50,6 +50,23 @@ bool PinTo(const cpu_set_t& cpus);
 // The affinity of thread or process `tid` is exactly `cpus`.
 bool HasAffinity(pid_t tid, const cpu_set_t& cpus);
 
+// The benchmark thread's CPUs while alive: every CPU of the plan for any_cpu (where the
+// supervisor is not pinned either, so that SYNC_WAKE_UP can bring it to the target's CPU
+// as well as the target to its), its own CPU otherwise. Pins it back to its CPU on
+// destruction. Make it after PooledTarget::Acquire, which pins it back too.
+class SupervisorPlacement {
+ public:
+  explicit SupervisorPlacement(Placement placement);
+  ~SupervisorPlacement();
+  SupervisorPlacement(const SupervisorPlacement&) = delete;
+  SupervisorPlacement& operator=(const SupervisorPlacement&) = delete;
+  // False when the affinity could not be set.
+  bool ok() const { return ok_; }
+
+ private:
+  bool ok_ = true;
+};
+
 // The features the benchmarks were registered for (ProbeFeatures, once, from main).
 const Features& BenchFeatures();
 void SetBenchFeatures(Features features);

@@ -13,8 +13,9 @@
 int main(int argc, char** argv) {
   using addfdlab::Feature;
   namespace bench = addfdlab::bench;
-  // The benchmark thread is the supervisor: pinned to one CPU, SCHED_OTHER (scale/queued
-  // raises it to SCHED_FIFO for its runs). Targets and children are pinned per placement.
+  // The benchmark thread is the supervisor: pinned to one CPU (any_cpu runs unpin it),
+  // SCHED_OTHER (scale/queued raises it to SCHED_FIFO for its runs). Targets and children
+  // are placed per placement.
   const bench::CpuPlan& cpus = bench::PlanCpus();
   bench::SetBenchFeatures(addfdlab::ProbeFeatures());
   const addfdlab::Features& features = bench::BenchFeatures();

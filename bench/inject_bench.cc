@@ -166,6 +166,8 @@ void BM_InjectSeccomp(benchmark::State& state, Wake wake, Placement placement) {
              std::string("the target is not on the CPUs of ") + PlacementName(placement))) {
     return;
   }
+  SupervisorPlacement supervisor(placement);
+  if (!Check(state, supervisor.ok(), "the supervisor's affinity")) return;
   UniqueFd memfd = SourceMemfd();
   if (wake == Wake::kSyncWakeUp &&
       !CheckOk(state, NotifSetFlags(listener, uapi::kSyncWakeUp), "SET_FLAGS(SYNC_WAKE_UP)")) {
@@ -349,6 +351,8 @@ void BM_RawLoop(benchmark::State& state, Wake wake, Placement placement) {
              std::string("the raw child is not on the CPUs of ") + PlacementName(placement))) {
     return;
   }
+  SupervisorPlacement supervisor(placement);
+  if (!Check(state, supervisor.ok(), "the supervisor's affinity")) return;
   const int fd = listener->get();
   if (wake == Wake::kSyncWakeUp &&
       !Check(state, ::ioctl(fd, uapi::kIoctlSetFlags, uapi::kSyncWakeUp) == 0,

@@ -85,15 +85,15 @@ void BM_Rollback(benchmark::State& state, Strategy strategy, int k) {
       Check(state, false, problem);
       break;
     }
-    rollback_us +=
-        std::chrono::duration<double, std::micro>(report.journal.rollback_time).count();
+    rollback_us += std::chrono::duration<double, std::micro>(report.journal.rollback_time).count();
     leaked += static_cast<double>(report.residue.leaked.size());
     dangling += static_cast<double>(report.residue.dangling.size());
   }
   if (state.error_occurred()) return;
   // leaked and dangling are 0 in every repetition where the strategy promises nothing
   // left behind: the reporters (reporters.h) keep their cv aggregate out of NaN.
-  state.counters["rollback_us"] = benchmark::Counter(rollback_us, benchmark::Counter::kAvgIterations);
+  state.counters["rollback_us"] =
+      benchmark::Counter(rollback_us, benchmark::Counter::kAvgIterations);
   state.counters["leaked"] = benchmark::Counter(leaked, benchmark::Counter::kAvgIterations);
   state.counters["dangling"] = benchmark::Counter(dangling, benchmark::Counter::kAvgIterations);
   MarkVerified(state);

@@ -23,6 +23,13 @@ bool IgnoredByDefault(int sig) {
   return sig == 17 || sig == 18 || sig == 23 || sig == 28 || sig == 32 || sig == 33;
 }
 
+// Signals whose default action dumps core (SIG_KERNEL_COREDUMP_MASK): complete_signal does
+// not make them fatal when sent, so they do not wake a killable wait; they kill on delivery.
+bool DumpsCoreByDefault(int sig) {
+  return sig == 3 || sig == 4 || sig == 5 || sig == 6 || sig == 7 || sig == 8 || sig == 11 ||
+         sig == 24 || sig == 25 || sig == 31;
+}
+
 Prediction Skip(std::string reason) {
   Prediction p;
   p.skip = true;
@@ -1015,10 +1022,14 @@ void Model::ApplyTargetOp(const Op& op, const Outcome& observed) {
       if (handler == HandlerKind::kDefault && IgnoredByDefault(op.signal)) break;
       if (handler == HandlerKind::kDefault) {
         // A terminating signal is made fatal when sent (complete_signal) only if the task
-        // wants it then: not with another signal already pending (wants_signal). Then it
-        // kills only when delivered, once the task leaves its wait.
+        // wants it then: not with another signal already pending (wants_signal), and not
+        // one that dumps core. Otherwise it kills only when delivered, once the task leaves
+        // its wait (which a killable wait does not do for it).
         if (task.signal_pending) {
           task.dies_on_delivery = true;
+        } else if (DumpsCoreByDefault(op.signal)) {
+          task.signal_pending = true;
+          task.pending_signal = op.signal;
         } else {
           task.fatal_pending = true;
         }

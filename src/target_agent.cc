@@ -316,6 +316,9 @@ void RunLeader(const AgentConfig& config) {
     ::sched_setscheduler(0, SCHED_FIFO, &param);
   }
   if (!LayOutTable(config, g_tasks)) ::_exit(2);
+  // Signals that dump core kill targets all the time: no core files in the caller's folder.
+  const struct rlimit no_core {};
+  ::setrlimit(RLIMIT_CORE, &no_core);
   ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 
   ResetSignals();
