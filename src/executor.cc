@@ -501,6 +501,7 @@ std::optional<Outcome> Executor::RunState::ExecuteTargetOp(const Op& op) {
     }
     case OpKind::kReserve: {
       FreeTask(slot, op.target, op.task);
+      last_trap_.erase({op.target, op.task});  // its next reply is the open's
       if (!t.Start(op.task, MakeRequest(Command::kOpenFifo, {0, op.task}))) {
         return Outcome::Blocked();
       }
@@ -557,6 +558,11 @@ void Executor::RunState::FreeTask(TargetSlot& slot, int target, int task) {
   auto last = last_trap_.find({target, task});
   if (last != last_trap_.end() && slot.target->busy(task)) {
     ReadTrapReturn(slot, task, last->second);
+  }
+  // A reservation a signal ended (EINTR) left its reply behind: the model knows how it
+  // ended, the reply goes.
+  if (slot.target->busy(task) && slot.target->ReplyReady(task)) {
+    (void)slot.target->Finish(task, OpDeadline());
   }
 }
 

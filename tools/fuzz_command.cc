@@ -273,6 +273,8 @@ int RunFuzz(const FuzzOptions& options) {
   if (fs::exists(seeds)) argv.push_back(seeds.string());
   const size_t crashes_before = CountFiles(crashes, "crash-");
 
+  // The cells this campaign reaches (the jobs append to it): it starts empty.
+  std::ofstream(cells, std::ios::trunc).close();
   ::setenv("ADDFDLAB_CELLS_FILE", cells.c_str(), 1);
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return 1;
@@ -330,7 +332,7 @@ int RunFuzz(const FuzzOptions& options) {
       std::fprintf(
           stderr, "%s[%lds, %lds left] %ld execs, %ld exec/s, cov %ld, cells %zu, crashes %zu%s",
           tty ? "\r" : "", elapsed, left, progress.execs, progress.exec_per_sec, progress.cov,
-          CountLines(cells), CountFiles(crashes, "crash-"), tty ? "   " : "\n");
+          CountLines(cells), CountFiles(crashes, "crash-") - crashes_before, tty ? "   " : "\n");
       last_line = now;
     }
   }
@@ -366,9 +368,10 @@ int RunFuzz(const FuzzOptions& options) {
               forwarded ? " (interrupted)" : "", progress.execs, progress.exec_per_sec,
               progress.cov);
   std::printf("corpus: %zu inputs in %s\n", CountFiles(corpus), corpus.string().c_str());
-  std::printf("crashes: %zu in %s; findings: %d new, %d already filed, %d did not reproduce\n",
-              CountFiles(crashes, "crash-"), crashes.string().c_str(), stats.reported,
-              stats.duplicates, stats.unreproduced);
+  std::printf(
+      "crashes: %zu new (%zu in %s); findings: %d new, %d already filed, %d did not reproduce\n",
+      CountFiles(crashes, "crash-") - crashes_before, CountFiles(crashes, "crash-"),
+      crashes.string().c_str(), stats.reported, stats.duplicates, stats.unreproduced);
   for (const std::string& dir : stats.new_dirs) std::printf("  new finding: %s\n", dir.c_str());
   // The other targets check our own code (parser, model): each crash is a finding, kept
   // in the crashes folder for `repro`.
@@ -378,9 +381,8 @@ int RunFuzz(const FuzzOptions& options) {
                 options.target.c_str(), binary.string().c_str());
   }
   std::printf("log: %s\n", log.string().c_str());
-  return stats.reported > 0 || (options.target != "addfd_sequence_fuzzer" && new_crashes > 0)
-             ? 1
-             : 0;
+  return stats.reported > 0 || (options.target != "addfd_sequence_fuzzer" && new_crashes > 0) ? 1
+                                                                                              : 0;
 }
 
 }  // namespace

@@ -119,7 +119,7 @@ def main():
         image = Image.open(shot).convert("RGB")
         # matplotlib's default colours: plain (blue), sync_wakeup (orange), leaked (red).
         for name, rgb, least in (("blue", (0x1f, 0x77, 0xb4), 2000),
-                                 ("orange", (0xff, 0x7f, 0x0e), 500),
+                                 ("orange", (0xff, 0x7f, 0x0e), 250),
                                  ("red", (0xd6, 0x27, 0x28), 200)):
             n = count_near(image, rgb)
             if n < least:
