@@ -284,7 +284,11 @@ class Executor::RunState {
   }
   uint64_t KernelId(const Op& op) const {
     const TargetSlot& slot = slots_[static_cast<size_t>(op.target)];
-    return slot.base_id + static_cast<uint64_t>(model_.Seq(op.notif) + op.id_delta);
+    const int64_t seq = model_.Seq(op.notif);
+    // A notification whose trap never ran (skipped) names no id at any delta, as in the
+    // model: the id before this run's first, which no live notification holds.
+    if (seq < 0) return slot.base_id - 1;
+    return slot.base_id + static_cast<uint64_t>(seq + op.id_delta);
   }
 
   Executor& ex_;
