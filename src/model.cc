@@ -766,6 +766,15 @@ Prediction Model::PredictTargetOp(const Op& op) const {
         // ENOSYS at once (LISTENER.CLOSED).
         p.allowed = {Outcome::Error(ENOSYS)};
         p.cell = "LISTENER.CLOSED";
+        return p;
+      }
+      // The targets run: a thread asleep in RECV takes the notification, and if that was
+      // the last reference to a closed listener, its release answers the trap at once.
+      Model copy = *this;
+      copy.Apply(static_cast<int>(&op - scenario_.ops.data()), Outcome::Blocked());
+      if (auto returned = copy.TrapResult(op.notif)) {
+        p.allowed = {returned->outcome};
+        p.cell = returned->cell;
       }
       return p;
     }
@@ -915,10 +924,15 @@ void Model::Apply(int index, const Outcome& observed) {
                        send ? "ADDFD.INTR.SEND" : "ADDFD.INTR.QUEUED");
         }
       } else if (thread.op == OpKind::kRecv) {
-        // recv_wait_event returns -ERESTARTSYS: restarted, or EINTR.
+        // recv_wait_event returns -ERESTARTSYS: restarted, or EINTR. A restart after the
+        // listener was closed looks the fd up again and finds the executor's placeholder
+        // (/dev/null, Target::CloseListener): ENOTTY, and the last reference goes.
         if (!op.restart) {
           thread.busy = false;
           FinishThread(op.thread, Outcome::Error(EINTR), "RECV.INTR");
+        } else if (targets_[static_cast<size_t>(thread.target)].listener_closing) {
+          thread.busy = false;
+          FinishThread(op.thread, Outcome::Error(ENOTTY), "LISTENER.CLOSED");
         }
       }
       return;

@@ -283,8 +283,19 @@ void Target::Kill() {
   PollIn(pidfds_[0].get(), deadline);
   ReapExited();
   listener_.reset();
+  closed_listener_.reset();
   controls_.clear();
   stat_fds_.clear();
+}
+
+void Target::CloseListener() {
+  if (!listener_) return;
+  UniqueFd null(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  if (null && ::dup3(null.get(), listener_.get(), O_CLOEXEC) >= 0) {
+    closed_listener_ = std::move(listener_);  // the number, now holding /dev/null
+  } else {
+    listener_.reset();
+  }
 }
 
 char Target::TaskState(int task) const {
@@ -296,6 +307,7 @@ char Target::TaskState(int task) const {
 
 std::vector<int> Target::OwnedFds() const {
   std::vector<int> fds;
+  if (closed_listener_) fds.push_back(closed_listener_.get());
   for (const UniqueFd& fd : stat_fds_) {
     if (fd) fds.push_back(fd.get());
   }

@@ -289,12 +289,21 @@ int RunFuzz(const FuzzOptions& options) {
   act.sa_handler = OnInterrupt;
   ::sigaction(SIGINT, &act, nullptr);
   ::sigaction(SIGTERM, &act, nullptr);
+  // libFuzzer in a process group of its own: in fork mode its parent runs the jobs through
+  // system(), which ignores SIGINT while they run, so an interrupt goes to the whole group
+  // (each job exits "interrupted", and the parent then stops the campaign).
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+  posix_spawnattr_setpgroup(&attr, 0);
   pid_t child = 0;
-  if (posix_spawn(&child, args[0], &actions, nullptr, args.data(), environ) != 0) {
+  const int spawned = posix_spawn(&child, args[0], &actions, &attr, args.data(), environ);
+  posix_spawnattr_destroy(&attr);
+  posix_spawn_file_actions_destroy(&actions);
+  if (spawned != 0) {
     std::cerr << "addfdlab fuzz: cannot start " << binary.string() << "\n";
     return 1;
   }
-  posix_spawn_file_actions_destroy(&actions);
   ::close(pipe_fds[1]);
 
   std::ofstream log_out(log, std::ios::app);
@@ -306,7 +315,7 @@ int RunFuzz(const FuzzOptions& options) {
   auto last_line = start;
   for (;;) {
     if (g_interrupted && !forwarded) {
-      ::kill(child, SIGINT);  // libFuzzer stops its jobs and exits
+      ::kill(-child, SIGINT);  // the jobs exit interrupted; libFuzzer stops and exits
       forwarded = true;
     }
     struct pollfd pfd {

@@ -54,8 +54,10 @@ class Target {
   int listener() const { return listener_.get(); }
   // What seccomp() answered in the leader (0 or the errno).
   int filter_errno() const { return filter_errno_; }
-  // Closes the listener (LISTENER.CLOSED); the target can no longer be reused.
-  void CloseListener() { listener_.reset(); }
+  // Closes the listener (LISTENER.CLOSED); the target can no longer be reused. Its number
+  // stays taken by /dev/null while the target lives, so that a supervisor ioctl restarted
+  // on it (SA_RESTART) fails the same way every time (ENOTTY).
+  void CloseListener();
   // The FIFO whose open() blocks caller `task` with a reserved fd slot (one per task: a
   // writer releases every open blocked on its FIFO).
   std::string fifo_path(int task) const { return fifo_path_ + "-" + std::to_string(task); }
@@ -112,6 +114,7 @@ class Target {
   mutable std::vector<UniqueFd> stat_fds_;  // opened on first TaskState(), by task
   std::vector<bool> busy_;
   UniqueFd listener_;
+  UniqueFd closed_listener_;  // /dev/null at the closed listener's number
   int filter_errno_ = 0;
   std::string fifo_path_;
   std::optional<uint64_t> next_notif_id_;
