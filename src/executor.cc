@@ -665,6 +665,21 @@ Outcome Executor::RunState::MapRecv(const Op& op, const Outcome& raw) {
     received_.insert({op.target, id});
     return Outcome::Ok(notif);
   }
+  // A notification created while this op ran: a trapped syscall restarted by a signal
+  // (SA_RESTART) whose new instance the model makes only when it applies the op. It has the
+  // next id, and belongs to the notification its task is blocked in.
+  for (int64_t seq = model_.NextSeq(op.target); seq < model_.NextSeq(op.target) + agent::kMaxTasks;
+       ++seq) {
+    const uint64_t id = slot.base_id + static_cast<uint64_t>(seq);
+    if ((id & kLow) != low_id) continue;
+    for (int task = 0; task < slot.target->tasks(); ++task) {
+      if (slot.target->task_pid(task) != pid) continue;
+      const int notif = model_.NotifOfTask(op.target, task);
+      if (notif < 0) break;
+      received_.insert({op.target, id});
+      return Outcome::Ok(notif);
+    }
+  }
   return Outcome::Ok(-1);  // a notification the model does not know
 }
 
