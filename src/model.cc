@@ -993,7 +993,8 @@ void Model::ApplyTargetOp(const Op& op, const Outcome& observed) {
       if (observed.kind == Outcome::Kind::kOk) t.nofile = static_cast<uint64_t>(op.value);
       break;
     case OpKind::kHandler:
-      t.handlers[op.signal] = op.handler;
+      // A refused sigaction (SIGKILL, SIGSTOP, ...) changes nothing.
+      if (observed.kind == Outcome::Kind::kOk) t.handlers[op.signal] = op.handler;
       break;
     case OpKind::kReserve: {
       Task& task = t.tasks[static_cast<size_t>(op.task)];
