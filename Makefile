@@ -30,29 +30,20 @@ fuzz: build
 	./addfdlab fuzz $(FUZZ_ARGS)
 
 # CI's bounded campaign: every target briefly (about a minute in all), in a throwaway
-# work folder. Fails on a finding, a crash, or a target that does not run.
+# folder. Fails when a target does not run, or on a crash of the targets that check our own
+# code (model, rollback, parser). A kernel-driving finding (exit 1) is filed and printed but
+# does not fail CI: a new kernel deviation or a harness bug is for triage, not a build break.
 fuzz-smoke: build
 	@scripts/deps.sh build fuzz
 	dir=$$(mktemp -d /tmp/addfdlab-smoke-XXXXXX) && trap 'rm -rf "$$dir"' EXIT && \
-	for run in addfd_sequence_fuzzer:40 model_fuzzer:10 scenario_text_fuzzer:10; do \
-	  ./addfdlab fuzz --target $${run%%:*} --time $${run##*:} --jobs 1 \
-	    --work "$$dir/work" --findings "$$dir/findings" || exit 1; \
+	for run in addfd_sequence_fuzzer:30 model_fuzzer:10 rollback_fuzzer:10 scenario_text_fuzzer:10; do \
+	  target=$${run%%:*}; \
+	  ./addfdlab fuzz --target $$target --time $${run##*:} --jobs 1 \
+	    --work "$$dir/work" --findings "$$dir/findings"; status=$$?; \
+	  if [ $$status -eq 1 ] && [ $$target = addfd_sequence_fuzzer ]; then \
+	    cat "$$dir"/findings/*/trace.txt 2>/dev/null; \
+	  elif [ $$status -ne 0 ]; then exit $$status; fi; \
 	done
-
-# Benchmarks and their HTML report (./addfdlab bench --help): builds the release preset when
-# needed, runs every suite into a new report/<time>/ (about 5 minutes; BENCH_ARGS=--quick
-# takes under one) and lists every run in report/index.html.
-bench: deps
-	@scripts/deps.sh build bench
-	./addfdlab bench $(BENCH_ARGS)
-
-# The bench report rendered from tests/bench's fixtures and loaded in headless Chromium
-# (CTest bench.report_renders; without Chromium `make test` skips it).
-test-report: deps
-	@scripts/deps.sh build bench
-	cmake --preset dev >/dev/null
-	cmake --build --preset dev --target addfdlab_cli
-	ctest --preset dev -R '^bench[.]report'
 
 # Regenerates corpus/addfd_sequence_fuzzer/ from the contract and regression scenarios.
 seeds: build

@@ -401,7 +401,8 @@ void AddFuzzCommand(CLI::App& app, Runner& run) {
   CLI::App* cmd = app.add_subcommand(
       "fuzz", "Run a fuzzing campaign; reproduce, minimize and file what it finds");
   cmd->add_option("--target", options->target, "Fuzz target")
-      ->check(CLI::IsMember({"addfd_sequence_fuzzer", "model_fuzzer", "scenario_text_fuzzer"}))
+      ->check(CLI::IsMember(
+          {"addfd_sequence_fuzzer", "model_fuzzer", "rollback_fuzzer", "scenario_text_fuzzer"}))
       ->capture_default_str();
   cmd->add_option("--time", options->seconds, "Seconds to fuzz")
       ->check(CLI::Range(1, 7 * 24 * 3600))
