@@ -18,6 +18,8 @@
 #include <thread>
 
 #include "addfdlab/fd_table.h"
+#include "addfdlab/notifier.h"
+#include "addfdlab/scm_rights.h"
 #include "addfdlab/supervisor.h"
 
 namespace addfdlab::bench {
@@ -245,22 +247,8 @@ bool RawChildSetup(pid_t parent, const cpu_set_t& cpus, const int* keep, int cou
 }
 
 bool SendFdRaw(int sock, int fd) {
-  char byte = 0;
-  struct iovec iov {
-    &byte, 1
-  };
-  alignas(struct cmsghdr) char space[CMSG_SPACE(sizeof(int))] = {};
-  struct msghdr msg {};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = space;
-  msg.msg_controllen = sizeof(space);
-  struct cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
-  cmsg->cmsg_level = SOL_SOCKET;
-  cmsg->cmsg_type = SCM_RIGHTS;
-  cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(cmsg), &fd, sizeof(fd));
-  return ::sendmsg(sock, &msg, MSG_NOSIGNAL) == 1;
+  const char byte = 0;
+  return SendWithFds(sock, &byte, 1, &fd, 1) == 1;
 }
 
 bool WaitReadable(int fd, Clock::time_point deadline) {
@@ -277,21 +265,11 @@ bool WaitReadable(int fd, Clock::time_point deadline) {
 Result<UniqueFd> RecvFdRaw(int sock, Clock::time_point deadline) {
   if (!WaitReadable(sock, deadline)) return Errno(ETIMEDOUT);
   char byte = 0;
-  struct iovec iov {
-    &byte, 1
-  };
-  alignas(struct cmsghdr) char space[CMSG_SPACE(sizeof(int))] = {};
-  struct msghdr msg {};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = space;
-  msg.msg_controllen = sizeof(space);
-  const ssize_t n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-  if (n < 0) return Errno::Last();
-  struct cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
-  if (n != 1 || cmsg == nullptr || cmsg->cmsg_type != SCM_RIGHTS) return Errno(EPIPE);
   int fd = -1;
-  std::memcpy(&fd, CMSG_DATA(cmsg), sizeof(fd));
+  int count = 0;
+  const ssize_t n = RecvWithFds(sock, &byte, 1, &fd, 1, &count, MSG_CMSG_CLOEXEC);
+  if (n < 0) return Errno::Last();
+  if (n != 1 || count == 0) return Errno(EPIPE);
   return UniqueFd(fd);
 }
 
@@ -321,6 +299,27 @@ bool Check(benchmark::State& state, bool ok, const std::string& what) {
 
 void MarkVerified(benchmark::State& state) {
   if (!state.error_occurred()) state.counters["verified"] = 1;
+}
+
+void VerifyBaseline(benchmark::State& state, const Target& target) {
+  auto baseline = AtBaseline(target);
+  if (!Check(state, baseline && *baseline, "the target's table is not back at its baseline")) {
+    return;
+  }
+  MarkVerified(state);
+}
+
+void LoopFailed(benchmark::State& state, const char* what, Errno error) {
+  std::string text = std::string(what) + ": " + error.Name();
+  if (Watchdog::Fired()) text += " (watchdog: no progress)";
+  Check(state, false, text);
+}
+
+bool LoopRecv(benchmark::State& state, int listener, seccomp_notif& notif) {
+  std::memset(&notif, 0, sizeof(notif));
+  auto received = NotifRecv(listener, &notif);
+  if (!received) LoopFailed(state, "RECV", received.error());
+  return received.has_value();
 }
 
 }  // namespace addfdlab::bench

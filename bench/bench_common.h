@@ -4,6 +4,7 @@
 #define ADDFDLAB_BENCH_BENCH_COMMON_H_
 
 #include <benchmark/benchmark.h>
+#include <linux/seccomp.h>
 #include <sched.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -190,6 +191,15 @@ bool CheckOk(benchmark::State& state, const Result<T>& result, const std::string
 }
 // The run verified what it measured: counter verified = 1.
 void MarkVerified(benchmark::State& state);
+// The end of a run: fails it unless the target's table is back at its baseline (AtBaseline),
+// else MarkVerified.
+void VerifyBaseline(benchmark::State& state, const Target& target);
+
+// Fails the benchmark for an error inside a timed loop (noting a watchdog that fired).
+void LoopFailed(benchmark::State& state, const char* what, Errno error);
+// A timed loop's RECV: zeroes `notif` and receives into it from `listener`. On failure
+// fails the benchmark (LoopFailed "RECV") and returns false: the loop breaks.
+bool LoopRecv(benchmark::State& state, int listener, seccomp_notif& notif);
 
 // What a benchmark's deadlines are: Limits::FromEnvironment().
 const Limits& BenchLimits();

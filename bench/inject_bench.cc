@@ -72,11 +72,28 @@ constexpr int ExpectedErrno(Method method) {
   return method == Method::kNotifContinue ? ENOSYS : kAnswerErrno;
 }
 
-// Fails the benchmark for an error inside a timed loop.
-void LoopFailed(benchmark::State& state, const char* what, Errno error) {
-  std::string text = std::string(what) + ": " + error.Name();
-  if (Watchdog::Fired()) text += " (watchdog: no progress)";
-  Check(state, false, text);
+// The ADDFD request of method M (one that installs an fd) for notification `id`.
+template <Method M>
+inline seccomp_notif_addfd MethodAddFd(uint64_t id, int srcfd) {
+  seccomp_notif_addfd req{};
+  req.id = id;
+  req.srcfd = static_cast<uint32_t>(srcfd);
+  if constexpr (M == Method::kAddFdSend) req.flags = uapi::kAddFdSend;
+  if constexpr (M == Method::kSetFdSendReplace) {
+    req.flags = uapi::kAddFdSetFd | uapi::kAddFdSend;
+    req.newfd = kReplaceFd;
+  }
+  return req;
+}
+
+// The SEND of method M (one that installs no fd) for notification `id`.
+template <Method M>
+inline seccomp_notif_resp MethodResponse(uint64_t id) {
+  seccomp_notif_resp resp{};
+  resp.id = id;
+  if constexpr (M == Method::kNotifContinue) resp.flags = uapi::kRespContinue;
+  if constexpr (M == Method::kNotifErrno) resp.error = -kAnswerErrno;
+  return resp;
 }
 
 // The supervisor's answer to one notification, through the library's wrappers. The
@@ -84,14 +101,7 @@ void LoopFailed(benchmark::State& state, const char* what, Errno error) {
 template <Method M>
 inline Result<RemoteFd> Answer(int listener, uint64_t id, int srcfd) {
   if constexpr (InstallsFd(M)) {
-    seccomp_notif_addfd req{};
-    req.id = id;
-    req.srcfd = static_cast<uint32_t>(srcfd);
-    if constexpr (M == Method::kAddFdSend) req.flags = uapi::kAddFdSend;
-    if constexpr (M == Method::kSetFdSendReplace) {
-      req.flags = uapi::kAddFdSetFd | uapi::kAddFdSend;
-      req.newfd = kReplaceFd;
-    }
+    const auto req = MethodAddFd<M>(id, srcfd);
     auto remote = NotifAddFd(listener, req);
     if constexpr (M == Method::kAddFdThenSend) {
       if (!remote) return remote;
@@ -102,10 +112,7 @@ inline Result<RemoteFd> Answer(int listener, uint64_t id, int srcfd) {
     }
     return remote;
   } else {
-    seccomp_notif_resp resp{};
-    resp.id = id;
-    if constexpr (M == Method::kNotifContinue) resp.flags = uapi::kRespContinue;
-    if constexpr (M == Method::kNotifErrno) resp.error = -kAnswerErrno;
+    const auto resp = MethodResponse<M>(id);
     ADDFDLAB_TRY(NotifSend(listener, resp));
     return RemoteFd{-1};
   }
@@ -198,12 +205,7 @@ void BM_InjectSeccomp(benchmark::State& state, Wake wake, Placement placement) {
     Watchdog::Scope watchdog;
     seccomp_notif notif;
     for (auto _ : state) {
-      std::memset(&notif, 0, sizeof(notif));
-      auto received = NotifRecv(listener, &notif);
-      if (!received) {
-        LoopFailed(state, "RECV", received.error());
-        break;
-      }
+      if (!LoopRecv(state, listener, notif)) break;
       auto answer = Answer<M>(listener, notif.id, memfd.get());
       if (!answer) {
         LoopFailed(state, "answer", answer.error());
@@ -236,11 +238,7 @@ void BM_InjectSeccomp(benchmark::State& state, Wake wake, Placement placement) {
       return;
     }
   }
-  auto baseline = AtBaseline(target);
-  if (!Check(state, baseline && *baseline, "the target's table is not back at its baseline")) {
-    return;
-  }
-  MarkVerified(state);
+  VerifyBaseline(state, target);
 }
 
 // The raw loop's answer: raw ioctls, nothing from the library. With kKeep the fd goes to
@@ -248,14 +246,7 @@ void BM_InjectSeccomp(benchmark::State& state, Wake wake, Placement placement) {
 template <Method M, bool kKeep = false>
 inline bool RawAnswer(int listener, uint64_t id, int srcfd) {
   if constexpr (InstallsFd(M)) {
-    seccomp_notif_addfd req{};
-    req.id = id;
-    req.srcfd = static_cast<uint32_t>(srcfd);
-    if constexpr (M == Method::kAddFdSend) req.flags = uapi::kAddFdSend;
-    if constexpr (M == Method::kSetFdSendReplace) {
-      req.flags = uapi::kAddFdSetFd | uapi::kAddFdSend;
-      req.newfd = kReplaceFd;
-    }
+    auto req = MethodAddFd<M>(id, srcfd);
     if constexpr (kKeep && M != Method::kSetFdSendReplace) {
       req.flags |= uapi::kAddFdSetFd;
       req.newfd = kRawVerifyFd;
@@ -270,10 +261,7 @@ inline bool RawAnswer(int listener, uint64_t id, int srcfd) {
     }
     return true;
   } else {
-    seccomp_notif_resp resp{};
-    resp.id = id;
-    if constexpr (M == Method::kNotifContinue) resp.flags = uapi::kRespContinue;
-    if constexpr (M == Method::kNotifErrno) resp.error = -kAnswerErrno;
+    const auto resp = MethodResponse<M>(id);
     return ::ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp) == 0;
   }
 }
@@ -468,26 +456,11 @@ void BM_InjectScmRights(benchmark::State& state, Placement placement) {
                "start the receive loop")) {
     return;
   }
-  char byte = 0;
-  struct iovec iov {
-    &byte, 1
-  };
-  alignas(struct cmsghdr) char space[CMSG_SPACE(sizeof(int))] = {};
-  struct msghdr msg {};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = space;
-  msg.msg_controllen = sizeof(space);
-  struct cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
-  cmsg->cmsg_level = SOL_SOCKET;
-  cmsg->cmsg_type = SCM_RIGHTS;
-  cmsg->cmsg_len = CMSG_LEN(sizeof(int));
   const int src = memfd.get();
-  std::memcpy(CMSG_DATA(cmsg), &src, sizeof(src));
   {
     Watchdog::Scope watchdog;
     for (auto _ : state) {
-      if (::sendmsg(sock, &msg, MSG_NOSIGNAL) != 1) {
+      if (!SendFdRaw(sock, src)) {
         LoopFailed(state, "sendmsg", Errno::Last());
         break;
       }
@@ -505,11 +478,7 @@ void BM_InjectScmRights(benchmark::State& state, Placement placement) {
       !CheckOk(state, CallOk(target, MakeRequest(agent::Command::kClose, {theirs})), "close")) {
     return;
   }
-  auto baseline = AtBaseline(target);
-  if (!Check(state, baseline && *baseline, "the target's table is not back at its baseline")) {
-    return;
-  }
-  MarkVerified(state);
+  VerifyBaseline(state, target);
 }
 
 // inject/pidfd_getfd/plain/<placement>: the reverse direction, a copy of a target's fd
@@ -547,11 +516,7 @@ void BM_InjectPidfdGetfd(benchmark::State& state, Placement placement) {
                "close")) {
     return;
   }
-  auto baseline = AtBaseline(target);
-  if (!Check(state, baseline && *baseline, "the target's table is not back at its baseline")) {
-    return;
-  }
-  MarkVerified(state);
+  VerifyBaseline(state, target);
 }
 
 // reference/syscall: the cheapest round trip into the kernel.

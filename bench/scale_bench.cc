@@ -35,12 +35,6 @@ int64_t HardNofile() {
   return limit.rlim_max == RLIM_INFINITY ? INT_MAX : static_cast<int64_t>(limit.rlim_max);
 }
 
-void LoopFailed(benchmark::State& state, const char* what, Errno error) {
-  std::string text = std::string(what) + ": " + error.Name();
-  if (Watchdog::Fired()) text += " (watchdog: no progress)";
-  Check(state, false, text);
-}
-
 // Every task's soft RLIMIT_NOFILE to the hard limit (the trapping task's limit is the one
 // ADDFD checks).
 bool RaiseNofile(benchmark::State& state, Target& target) {
@@ -94,12 +88,7 @@ void AddFdLoop(benchmark::State& state, Target& target, seccomp_notif_addfd req)
     Watchdog::Scope watchdog;
     seccomp_notif notif;
     for (auto _ : state) {
-      std::memset(&notif, 0, sizeof(notif));
-      auto received = NotifRecv(listener, &notif);
-      if (!received) {
-        LoopFailed(state, "RECV", received.error());
-        break;
-      }
+      if (!LoopRecv(state, listener, notif)) break;
       req.id = notif.id;
       auto remote = NotifAddFd(listener, req);
       if (!remote) {
@@ -384,12 +373,7 @@ void BM_ScaleQueued(benchmark::State& state) {
              "the trap loop did not complete")) {
     return fail();
   }
-  auto at_baseline = AtBaseline(target);
-  if (!Check(state, at_baseline && *at_baseline,
-             "the target's table is not back at its baseline")) {
-    return;
-  }
-  MarkVerified(state);
+  VerifyBaseline(state, target);
 }
 
 // scale/targets/<n>: one supervisor thread serving n targets round-robin, each trapping in
@@ -432,12 +416,7 @@ void BM_ScaleTargets(benchmark::State& state) {
     for (auto _ : state) {
       const int listener = listeners[next];
       if (++next == n) next = 0;
-      std::memset(&notif, 0, sizeof(notif));
-      auto received = NotifRecv(listener, &notif);
-      if (!received) {
-        LoopFailed(state, "RECV", received.error());
-        break;
-      }
+      if (!LoopRecv(state, listener, notif)) break;
       addfd.id = notif.id;
       auto remote = NotifAddFd(listener, addfd);
       if (!remote) {

@@ -17,6 +17,8 @@
 #include <mutex>
 #include <string>
 
+#include "addfdlab/scm_rights.h"
+
 extern char** environ;
 
 namespace addfdlab {
@@ -37,50 +39,25 @@ struct SpawnReply {
   pid_t pid = -1;
 };
 
-// Sends `bytes` with `fds` attached (SCM_RIGHTS).
-bool SendWithFds(int sock, const void* bytes, size_t size, const int* fds, int count) {
-  iovec iov{const_cast<void*>(bytes), size};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * agent::kMaxTasks)] = {};
-  if (count > 0) {
-    msg.msg_control = control;
-    msg.msg_controllen = CMSG_SPACE(sizeof(int) * static_cast<size_t>(count));
-    cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
-    cmsg->cmsg_level = SOL_SOCKET;
-    cmsg->cmsg_type = SCM_RIGHTS;
-    cmsg->cmsg_len = CMSG_LEN(sizeof(int) * static_cast<size_t>(count));
-    std::memcpy(CMSG_DATA(cmsg), fds, sizeof(int) * static_cast<size_t>(count));
-  }
+static_assert(agent::kMaxTasks <= kMaxScmFds, "one message carries every task's control fd");
+
+// SendWithFds, retried on EINTR: true when all `size` bytes went.
+bool SendRetrying(int sock, const void* bytes, size_t size, const int* fds, int count) {
   ssize_t n;
   do {
-    n = ::sendmsg(sock, &msg, MSG_NOSIGNAL);
+    n = SendWithFds(sock, bytes, size, fds, count);
   } while (n < 0 && errno == EINTR);
   return n == static_cast<ssize_t>(size);
 }
 
-// Receives one message of exactly `size` bytes; the fds attached go to `fds` (at most
-// agent::kMaxTasks; *count of them). 0 on success, else an errno (EPIPE: peer gone).
-int RecvWithFds(int sock, void* bytes, size_t size, int* fds, int* count) {
-  iovec iov{bytes, size};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * agent::kMaxTasks)] = {};
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof(control);
+// Receives one message of exactly `size` bytes, retried on EINTR; the fds attached go to
+// `fds` (at most agent::kMaxTasks; *count of them). 0 on success, else an errno (EPIPE:
+// peer gone).
+int RecvRetrying(int sock, void* bytes, size_t size, int* fds, int* count) {
   ssize_t n;
   do {
-    n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+    n = RecvWithFds(sock, bytes, size, fds, agent::kMaxTasks, count, MSG_CMSG_CLOEXEC);
   } while (n < 0 && errno == EINTR);
-  *count = 0;
-  for (cmsghdr* cmsg = CMSG_FIRSTHDR(&msg); cmsg != nullptr; cmsg = CMSG_NXTHDR(&msg, cmsg)) {
-    if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS) continue;
-    const auto got = static_cast<int>((cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-    std::memcpy(fds, CMSG_DATA(cmsg), sizeof(int) * static_cast<size_t>(got));
-    *count = got;
-  }
   if (n < 0) return errno;
   if (n == 0) return EPIPE;
   return n == static_cast<ssize_t>(size) ? 0 : EPROTO;
@@ -95,7 +72,7 @@ int RecvWithFds(int sock, void* bytes, size_t size, int* fds, int* count) {
   for (;;) {
     int fds[agent::kMaxTasks];
     int count = 0;
-    const int err = RecvWithFds(sock, &req, sizeof(req), fds, &count);
+    const int err = RecvRetrying(sock, &req, sizeof(req), fds, &count);
     if (err == EPIPE || err == ECONNRESET) ::_exit(0);  // the supervisor is gone
     SpawnReply reply;
     const int tasks = 1 + req.config.callers;
@@ -123,7 +100,7 @@ int RecvWithFds(int sock, void* bytes, size_t size, int* fds, int* count) {
     const int pidfd =
         reply.pid > 0 ? static_cast<int>(::syscall(SYS_pidfd_open, reply.pid, 0)) : -1;
     if (reply.pid > 0 && pidfd < 0) reply.err = errno;
-    SendWithFds(sock, &reply, sizeof(reply), &pidfd, pidfd >= 0 ? 1 : 0);
+    SendRetrying(sock, &reply, sizeof(reply), &pidfd, pidfd >= 0 ? 1 : 0);
     if (pidfd >= 0) ::close(pidfd);
   }
 }
@@ -217,14 +194,14 @@ class Spawner {
       req.filter_len = prog->len;
       std::memcpy(req.filter, prog->filter, sizeof(sock_filter) * prog->len);
     }
-    if (!SendWithFds(sock_.get(), &req, sizeof(req), fds.data(), static_cast<int>(fds.size()))) {
+    if (!SendRetrying(sock_.get(), &req, sizeof(req), fds.data(), static_cast<int>(fds.size()))) {
       *err = errno == 0 ? EPIPE : errno;
       return Errno(*err);
     }
     SpawnReply reply;
     int pidfd = -1;
     int count = 0;
-    *err = RecvWithFds(sock_.get(), &reply, sizeof(reply), &pidfd, &count);
+    *err = RecvRetrying(sock_.get(), &reply, sizeof(reply), &pidfd, &count);
     if (*err != 0) return Errno(*err);
     if (reply.err != 0) return Errno(reply.err);
     if (count != 1) return Errno(EPROTO);

@@ -13,8 +13,8 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 
+#include "addfdlab/scm_rights.h"
 #include "addfdlab/spawner.h"
 #include "addfdlab/supervisor.h"
 
@@ -66,25 +66,12 @@ bool PollIn(int fd, Clock::time_point deadline) {
 Result<agent::Reply> RecvHello(int control, UniqueFd& listener, Clock::time_point deadline) {
   if (!PollIn(control, deadline)) return Errno(ETIMEDOUT);
   agent::Reply hello;
-  struct iovec iov {
-    &hello, sizeof(hello)
-  };
-  alignas(struct cmsghdr) char space[CMSG_SPACE(sizeof(int))] = {};
-  struct msghdr msg {};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = space;
-  msg.msg_controllen = sizeof(space);
-  const ssize_t n = ::recvmsg(control, &msg, MSG_CMSG_CLOEXEC);
+  int fd = -1;
+  int count = 0;
+  const ssize_t n = RecvWithFds(control, &hello, sizeof(hello), &fd, 1, &count, MSG_CMSG_CLOEXEC);
   if (n < 0) return Errno::Last();
   if (n != static_cast<ssize_t>(sizeof(hello))) return Errno(EPIPE);
-  for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-      int fd = -1;
-      std::memcpy(&fd, CMSG_DATA(c), sizeof(fd));
-      listener.reset(fd);
-    }
-  }
+  if (count > 0) listener.reset(fd);
   return hello;
 }
 

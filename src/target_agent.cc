@@ -13,9 +13,9 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 
 #include "addfdlab/agent_protocol.h"
+#include "addfdlab/scm_rights.h"
 
 namespace addfdlab::agent {
 namespace {
@@ -112,26 +112,18 @@ void RecvFdLoop(const int64_t* a, Reply& reply) {
   int last = -1;
   for (; done < a[0]; ++done) {
     char byte = 0;
-    struct iovec iov {
-      &byte, 1
-    };
-    alignas(struct cmsghdr) char space[CMSG_SPACE(sizeof(int))] = {};
-    struct msghdr msg {};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = space;
-    msg.msg_controllen = sizeof(space);
-    const ssize_t n = ::recvmsg(sock, &msg, 0);
+    int fd = -1;
+    int count = 0;
+    const ssize_t n = RecvWithFds(sock, &byte, 1, &fd, 1, &count, 0);
     if (n != 1) {
       if (n == 0) errno = EPIPE;
       break;
     }
-    struct cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
-    if (cmsg == nullptr || cmsg->cmsg_type != SCM_RIGHTS) {
+    if (count == 0) {
       errno = EBADMSG;
       break;
     }
-    std::memcpy(&last, CMSG_DATA(cmsg), sizeof(last));
+    last = fd;
     if (a[2] != 0 && !IsHarnessFd(last)) ::close(last);
     if (::send(sock, &byte, 1, MSG_NOSIGNAL) != 1) break;
   }
@@ -282,23 +274,9 @@ bool LayOutTable(const AgentConfig& config, int tasks) {
 }
 
 void SendHello(int control, const Reply& hello, int listener) {
-  struct iovec iov {};
-  iov.iov_base = const_cast<Reply*>(&hello);
-  iov.iov_len = sizeof(hello);
-  alignas(struct cmsghdr) char space[CMSG_SPACE(sizeof(int))] = {};
-  struct msghdr msg {};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  if (listener >= 0) {
-    msg.msg_control = space;
-    msg.msg_controllen = sizeof(space);
-    struct cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
-    cmsg->cmsg_level = SOL_SOCKET;
-    cmsg->cmsg_type = SCM_RIGHTS;
-    cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(cmsg), &listener, sizeof(int));
+  if (SendWithFds(control, &hello, sizeof(hello), &listener, listener >= 0 ? 1 : 0) < 0) {
+    ::_exit(5);
   }
-  if (::sendmsg(control, &msg, MSG_NOSIGNAL) < 0) ::_exit(5);
 }
 
 }  // namespace
