@@ -214,18 +214,6 @@ std::optional<fs::path> NewRunDir(const fs::path& out, std::string* error) {
   return std::nullopt;
 }
 
-nlohmann::json ProbeJson(const Features& features) {
-  nlohmann::json out;
-  out["kernel"] = features.release;
-  out["machine"] = features.machine;
-  for (size_t i = 0; i < kFeatureCount; ++i) {
-    const auto feature = static_cast<Feature>(i);
-    out["features"][FeatureName(feature)] = {{"available", features.has(feature)},
-                                             {"evidence", features.get(feature).evidence}};
-  }
-  return out;
-}
-
 // Builds the release preset's suites (configuring it first when it never was); false on
 // failure.
 bool EnsureRelease(const fs::path& source, const fs::path& log) {

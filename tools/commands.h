@@ -6,6 +6,9 @@
 
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <nlohmann/json.hpp>
+
+#include "addfdlab/probe.h"
 
 namespace addfdlab::tools {
 
@@ -20,6 +23,9 @@ void AddFuzzCommand(CLI::App& app, Runner& run);
 void AddScnCommand(CLI::App& app, Runner& run);
 void AddBenchCommand(CLI::App& app, Runner& run);
 void AddRollbackMatrixCommand(CLI::App& app, Runner& run);
+
+// `probe --json`'s document: the kernel, the machine, each feature and its evidence.
+nlohmann::json ProbeJson(const Features& features);
 
 }  // namespace addfdlab::tools
 

@@ -16,15 +16,7 @@ struct ProbeOptions {
 int RunProbe(const ProbeOptions& options) {
   const Features features = ProbeFeatures();
   if (options.json) {
-    nlohmann::json out;
-    out["kernel"] = features.release;
-    out["machine"] = features.machine;
-    for (size_t i = 0; i < kFeatureCount; ++i) {
-      const auto feature = static_cast<Feature>(i);
-      out["features"][FeatureName(feature)] = {{"available", features.has(feature)},
-                                               {"evidence", features.get(feature).evidence}};
-    }
-    std::cout << out.dump(2) << "\n";
+    std::cout << ProbeJson(features).dump(2) << "\n";
   } else {
     std::cout << "kernel " << features.release << " (" << features.machine << ")\n\n";
     for (size_t i = 0; i < kFeatureCount; ++i) {
@@ -43,6 +35,18 @@ int RunProbe(const ProbeOptions& options) {
 }
 
 }  // namespace
+
+nlohmann::json ProbeJson(const Features& features) {
+  nlohmann::json out;
+  out["kernel"] = features.release;
+  out["machine"] = features.machine;
+  for (size_t i = 0; i < kFeatureCount; ++i) {
+    const auto feature = static_cast<Feature>(i);
+    out["features"][FeatureName(feature)] = {{"available", features.has(feature)},
+                                             {"evidence", features.get(feature).evidence}};
+  }
+  return out;
+}
 
 void AddProbeCommand(CLI::App& app, Runner& run) {
   auto options = std::make_shared<ProbeOptions>();
