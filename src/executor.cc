@@ -665,6 +665,22 @@ Outcome Executor::RunState::MapRecv(const Op& op, const Outcome& raw) {
     received_.insert({op.target, id});
     return Outcome::Ok(notif);
   }
+  // An earlier instance of a notification the model has since restarted (the RECV took it
+  // before the signal did): the notification of that task whose current id is the nearest
+  // at or above it.
+  const uint64_t received_seq = (low_id - (slot.base_id & kLow)) & kLow;
+  int nearest = -1;
+  for (int notif = 0; notif < static_cast<int>(scenario_.notifs.size()); ++notif) {
+    const int64_t seq = model_.Seq(notif);
+    const Op& trap = TrapOf(notif);
+    if (seq < 0 || trap.target != op.target || slot.target->task_pid(trap.task) != pid) continue;
+    if (static_cast<uint64_t>(seq) < received_seq) continue;
+    if (nearest < 0 || seq < model_.Seq(nearest)) nearest = notif;
+  }
+  if (nearest >= 0) {
+    received_.insert({op.target, slot.base_id + received_seq});
+    return Outcome::Ok(nearest);
+  }
   // A notification created while this op ran: a trapped syscall restarted by a signal
   // (SA_RESTART) whose new instance the model makes only when it applies the op. It has the
   // next id, and belongs to the notification its task is blocked in.

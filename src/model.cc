@@ -1048,6 +1048,11 @@ void Model::ApplyTargetOp(const Op& op, const Outcome& observed) {
         } else {
           task.fatal_pending = true;
         }
+      } else if (task.signal_pending &&
+                 HandlerOf(t, task.pending_signal) == HandlerKind::kDefault) {
+        // A signal that kills on delivery (one that dumps core) is already pending: it
+        // stays the one the task acts on, and the task dies.
+        task.dies_on_delivery = true;
       } else {
         task.signal_pending = true;
         task.pending_signal = op.signal;
