@@ -2,6 +2,8 @@
 // numbers to install at and the fault plan (faults/fault_plan.h). Every strategy must keep
 // its documented guarantee and its journal must match the target's table; a run that
 // breaks either traps. $ADDFDLAB_ROLLBACK_MUTANT=1 adds the test-only broken strategy.
+#include <unistd.h>
+
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
