@@ -45,7 +45,22 @@ fuzz-smoke: build
 	  elif [ $$status -ne 0 ]; then exit $$status; fi; \
 	done
 
-# Regenerates corpus/addfd_sequence_fuzzer/ from the contract and regression scenarios.
+# Benchmarks and their HTML report (./addfdlab bench --help): builds the release preset when
+# needed, runs every suite into a new report/<time>/ (about 5 minutes; BENCH_ARGS=--quick
+# takes under one) and lists every run in report/index.html.
+bench: deps
+	@scripts/deps.sh build bench
+	./addfdlab bench $(BENCH_ARGS)
+
+# The bench report rendered from tests/bench's fixtures and loaded in headless Chromium
+# (CTest bench.report_renders; without Chromium `make test` skips it).
+test-report: deps
+	@scripts/deps.sh build bench
+	cmake --preset dev >/dev/null
+	cmake --build --preset dev --target addfdlab_cli
+	ctest --preset dev -R '^bench[.]report'
+
+# Regenerates the seed corpora (scripts/make_seeds.sh).
 seeds: build
 	scripts/make_seeds.sh
 
