@@ -811,6 +811,15 @@ void Executor::RunState::CheckTables(int op) {
       if (local_copies_[i]) known.push_back({"L" + std::to_string(i), local_copies_[i].get()});
     }
     IdentifyFds(*snapshot, known);
+    if (t.listener() < 0) {
+      // A closed listener the target was given still lives in its table, and the
+      // supervisor has no copy left to kcmp against: the listener is what it describes as.
+      for (auto& [fd, info] : snapshot->fds) {
+        if (info.known_as.empty() && info.description == "anon_inode:seccomp notify") {
+          info.known_as = std::to_string(static_cast<int>(SourceKind::kListener));
+        }
+      }
+    }
     std::map<int, ObservedFd> observed;
     for (const auto& [fd, info] : snapshot->fds) {
       if (fd >= agent::kHarnessFdBase && fd < agent::kHarnessFdBase + t.tasks()) continue;
