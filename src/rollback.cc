@@ -92,7 +92,7 @@ class Injection {
 
   // One ADDFD through the hooks. In the injection proper an interrupt that asks the
   // supervisor to stop ends it; during rollback it is ignored (the rollback is the stop).
-  Result<RemoteFd> AddFd(int fd, int number, bool send, bool undo) {
+  Result<RemoteFd> AddFd(int fd, int number, bool send, bool cloexec, bool undo) {
     const int index = journal_.ioctls++;
     const bool go_on =
         ctx_.hooks == nullptr || ctx_.hooks->BeforeIoctl(index, NotifierCall::kAddFd);
@@ -101,7 +101,7 @@ class Injection {
     req.id = ctx_.id;
     req.srcfd = static_cast<uint32_t>(fd);
     req.newfd = number >= 0 ? static_cast<uint32_t>(number) : 0;
-    req.newfd_flags = request_.cloexec ? O_CLOEXEC : 0;
+    req.newfd_flags = cloexec ? O_CLOEXEC : 0;
     req.flags = (number >= 0 ? uapi::kAddFdSetFd : 0) | (send ? uapi::kAddFdSend : 0);
     auto result = ctx_.api->AddFd(ctx_.listener, req);
     if (ctx_.hooks != nullptr) ctx_.hooks->AfterIoctl(index);
@@ -112,7 +112,8 @@ class Injection {
     // Fixed numbers retry an interrupted ioctl: SETFD onto the same number replaces.
     const int attempts = strategy_ == Strategy::kFixedNumbers ? 1 + ctx_.retries : 1;
     for (int attempt = 0; attempt < attempts; ++attempt) {
-      auto fd = AddFd(request_.files[static_cast<size_t>(file)], number, send, false);
+      auto fd =
+          AddFd(request_.files[static_cast<size_t>(file)], number, send, request_.cloexec, false);
       if (fd) {
         Note(Action::kInstalled, fd->number, file);
         installed_.push_back({fd->number, file});
@@ -238,16 +239,7 @@ class Injection {
   Result<RemoteFd> RestoreSlot(int number, const Saved& saved) {
     // An interrupted restore is retried: SETFD onto the same number replaces.
     for (int attempt = 0;; ++attempt) {
-      seccomp_notif_addfd req{};
-      const int index = journal_.ioctls++;
-      if (ctx_.hooks != nullptr) ctx_.hooks->BeforeIoctl(index, NotifierCall::kAddFd);
-      req.id = ctx_.id;
-      req.srcfd = static_cast<uint32_t>(saved.copy.get());
-      req.newfd = static_cast<uint32_t>(number);
-      req.newfd_flags = saved.cloexec ? O_CLOEXEC : 0;
-      req.flags = uapi::kAddFdSetFd;
-      auto fd = ctx_.api->AddFd(ctx_.listener, req);
-      if (ctx_.hooks != nullptr) ctx_.hooks->AfterIoctl(index);
+      auto fd = AddFd(saved.copy.get(), number, false, saved.cloexec, true);
       if (fd || fd.error().value() != EINTR || attempt >= ctx_.retries) return fd;
     }
   }
