@@ -62,21 +62,25 @@ ModelEnv EnvFromFeatures(const Features& features) {
 
 // Files the supervisor holds for injection, made once.
 struct Executor::Sources {
-  UniqueFd memfd{::memfd_create("addfdlab-source", MFD_CLOEXEC)};
-  UniqueFd memfd2{::memfd_create("addfdlab-source-2", MFD_CLOEXEC)};
-  UniqueFd pipe_r, pipe_w, sock_a, sock_b;
-  UniqueFd devnull{::open("/dev/null", O_RDWR | O_CLOEXEC)};
-  UniqueFd opath{::open("/", O_PATH | O_CLOEXEC)};
+  UniqueFd memfd, memfd2, pipe_r, pipe_w, sock_a, sock_b, devnull, opath;
+  std::string error;  // the first call that failed, with its errno ("" when all are there)
   Sources() {
-    int p[2];
-    if (::pipe2(p, O_CLOEXEC) == 0) {
-      pipe_r.reset(p[0]);
-      pipe_w.reset(p[1]);
-    }
-    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p) == 0) {
-      sock_a.reset(p[0]);
-      sock_b.reset(p[1]);
-    }
+    Make("memfd_create", ::memfd_create("addfdlab-source", MFD_CLOEXEC), memfd);
+    Make("memfd_create", ::memfd_create("addfdlab-source-2", MFD_CLOEXEC), memfd2);
+    Make("open /dev/null", ::open("/dev/null", O_RDWR | O_CLOEXEC), devnull);
+    Make("open / O_PATH", ::open("/", O_PATH | O_CLOEXEC), opath);
+    int p[2] = {-1, -1};
+    const int piped = ::pipe2(p, O_CLOEXEC);
+    Make("pipe2", piped == 0 ? p[0] : -1, pipe_r);
+    pipe_w.reset(p[1]);
+    const int paired = ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p);
+    Make("socketpair", paired == 0 ? p[0] : -1, sock_a);
+    if (paired == 0) sock_b.reset(p[1]);
+  }
+  // Keeps `fd` in `out`; a failure (fd < 0, errno set) is remembered, never ignored.
+  void Make(const char* call, int fd, UniqueFd& out) {
+    if (fd < 0 && error.empty()) error = std::string(call) + ": " + ErrnoName(errno);
+    out.reset(fd);
   }
   // The supervisor's fd for a source; the listener is the target's.
   uint32_t Fd(SourceKind kind, int listener) const {
@@ -120,9 +124,7 @@ struct Executor::Threads {
 Executor::Executor(ExecutorOptions options) : options_(std::move(options)) {
   features_ = options_.features ? *options_.features : ProbeFeatures();
   env_ = EnvFromFeatures(features_);
-  for (const std::string& cell : options_.quirks) {
-    if (cell == "ADDFD.INTR.SEND") env_.quirk_intr_send_stays_replied = true;
-  }
+  for (const std::string& quirk : options_.quirks) SetModelQuirk(&env_, quirk);
   const char* no_fifo = std::getenv("ADDFDLAB_NO_FIFO");
   deterministic_ = options_.deterministic && features_.has(Feature::kSchedFifo) &&
                    (no_fifo == nullptr || *no_fifo == '\0' || *no_fifo == '0');
@@ -144,11 +146,13 @@ Executor::Executor(ExecutorOptions options) : options_(std::move(options)) {
   }
   threads_->op = std::make_unique<SupervisorThread>(cpu, deterministic_, kOpThreadPriority);
   if (deterministic_) threads_->idle = std::make_unique<IdleWaker>(cpu_);
+  setup_error_ = sources_->error;
   pages_ = ::mmap(nullptr, 2 * kPage, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (pages_ != MAP_FAILED) {
-    ::mprotect(static_cast<char*>(pages_) + kPage, kPage, PROT_READ);
-  } else {
+  if (pages_ == MAP_FAILED) {
+    if (setup_error_.empty()) setup_error_ = "mmap: " + ErrnoName(errno);
     pages_ = nullptr;
+  } else if (::mprotect(static_cast<char*>(pages_) + kPage, kPage, PROT_READ) != 0) {
+    if (setup_error_.empty()) setup_error_ = "mprotect: " + ErrnoName(errno);
   }
 }
 
@@ -267,6 +271,16 @@ class Executor::RunState {
   void CheckTables(int op);
   void Drain();
   void AddVerdict(Verdict verdict) { result_.verdicts.push_back(std::move(verdict)); }
+  // The cells the model went through without naming them in a prediction, observed as if
+  // `op` had named them.
+  void ObserveReached(const Observation& op) {
+    for (std::string& cell : model_.TakeReached()) {
+      if (!ex_.observe) continue;
+      Observation reached = op;
+      reached.cell = std::move(cell);
+      ex_.observe(reached);
+    }
+  }
   void Hang(int op, const std::string& what) {
     Verdict v;
     v.kind = Verdict::Kind::kHang;
@@ -936,7 +950,7 @@ RunResult Executor::RunState::Go() {
     if (want_listener != has_listener) {
       Verdict v;
       v.kind = Verdict::Kind::kContract;
-      v.cell = "FILTER.FLAGS";
+      v.cell = Cell("FILTER.FLAGS");
       v.expected = want_listener ? "a listener" : "no listener";
       v.observed = has_listener ? "a listener"
                                 : "seccomp() -> " + ErrnoName(slots_[ti].target->filter_errno());
@@ -995,18 +1009,17 @@ RunResult Executor::RunState::Go() {
       if (auto v = CheckOutcome(entry.prediction, *observed, index)) AddVerdict(*v);
       if (auto v = CheckExpect(op, *observed, index, entry.prediction.cell)) AddVerdict(*v);
     }
-    if (ex_.observe) {
-      Observation seen_op{op.kind,
-                          state,
-                          !observed || observed->kind == Outcome::Kind::kBlocked ? -1
-                          : observed->kind == Outcome::Kind::kError              ? observed->err
-                                                                                 : 0,
-                          queued,
-                          slot,
-                          entry.prediction.cell};
-      ex_.observe(seen_op);
-    }
+    const Observation seen_op{op.kind,
+                              state,
+                              !observed || observed->kind == Outcome::Kind::kBlocked ? -1
+                              : observed->kind == Outcome::Kind::kError              ? observed->err
+                                                                                     : 0,
+                              queued,
+                              slot,
+                              entry.prediction.cell};
+    if (ex_.observe) ex_.observe(seen_op);
     model_.Apply(index, seen);
+    ObserveReached(seen_op);
     if (op.kind == OpKind::kRelease && seen.kind == Outcome::Kind::kOk && op.bind >= 0) {
       model_.BindFdName(op.bind, static_cast<int>(seen.value));
     }
@@ -1022,6 +1035,7 @@ RunResult Executor::RunState::Go() {
   if (result_.verdicts.empty()) {
     if (Quiesce()) {
       model_.Quiesce();
+      ObserveReached(Observation{OpKind::kSettle, 0, 0, 0, Model::SlotClass::kNone, ""});
       CheckTables(-1);
     } else {
       Hang(-1, "targets did not go quiet at the end");
@@ -1035,6 +1049,15 @@ RunResult Executor::RunState::Go() {
 }
 
 RunResult Executor::Run(const Scenario& scenario) {
+  if (!setup_error_.empty()) {
+    // The harness could not make what every run needs: nothing is said about the kernel.
+    RunResult result;
+    Verdict v;
+    v.kind = Verdict::Kind::kHarness;
+    v.detail = "executor setup failed: " + setup_error_;
+    result.verdicts.push_back(v);
+    return result;
+  }
   std::optional<ProcessHygiene> before;
   if (options_.hygiene) {
     auto snapshot = SnapshotHygiene(::getpid());

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <functional>
 
+#include "addfdlab/cells.h"
 #include "addfdlab/model.h"
 
 namespace addfdlab {
@@ -16,36 +17,28 @@ std::string KnownDeviationsPath() {
 
 namespace {
 
-std::vector<KnownDeviation> LoadKnown() {
-  std::string error;
-  auto known = LoadKnownDeviations(KnownDeviationsPath(), &error);
-  return known ? *known : std::vector<KnownDeviation>{};
-}
-
-// The model follows the known deviations of this kernel, so their consequences further on
-// in a fuzz input are not findings either.
-ExecutorOptions OptionsFor(const std::vector<KnownDeviation>& known) {
+ExecutorOptions HarnessOptions() {
   ExecutorOptions options;
   options.features = ProbeFeatures();
-  for (const KnownDeviation& d : known) {
-    if (d.Matches(options.features->release)) options.quirks.push_back(d.cell);
-  }
   return options;
 }
 
 }  // namespace
 
 FuzzHarness::FuzzHarness(uint8_t* counters, size_t counter_count)
-    : known_(LoadKnown()),
-      executor_(OptionsFor(known_)),
-      counters_(counters),
-      counter_count_(counter_count) {
+    : executor_(HarnessOptions()), counters_(counters), counter_count_(counter_count) {
+  if (auto known = LoadKnownDeviations(KnownDeviationsPath(), &known_error_)) {
+    known_ = std::move(*known);
+  } else {
+    std::fprintf(stderr, "addfdlab: known deviations: %s\n", known_error_.c_str());
+  }
   // The supervisor's own counts at the start, compared when the harness goes (at exit).
   if (auto hygiene = executor_.HarnessHygiene()) start_hygiene_ = *hygiene;
   const char* cells_file = std::getenv("ADDFDLAB_CELLS_FILE");
   if (cells_file != nullptr) cells_file_ = cells_file;
   executor_.observe = [this](const Observation& seen) {
-    if (!seen.cell.empty() && cells_reached_.insert(seen.cell).second && !cells_file_.empty()) {
+    if (IsContractCell(seen.cell) && cells_reached_.insert(seen.cell).second &&
+        !cells_file_.empty()) {
       // `addfdlab fuzz` counts the cells its jobs reached from this file.
       if (FILE* out = std::fopen(cells_file_.c_str(), "a")) {
         std::fprintf(out, "%s\n", seen.cell.c_str());
@@ -75,28 +68,55 @@ FuzzHarness::~FuzzHarness() {
                change.empty() ? "the same as at the start" : change.c_str());
 }
 
-std::vector<Verdict> FuzzHarness::Findings(const RunResult& result) const {
+std::vector<Verdict> FuzzHarness::Findings(const RunResult& result, const Scenario& scenario) {
   std::vector<Verdict> findings;
   for (const Verdict& v : result.verdicts) {
     // Expect clauses are a hand-written scenario's own claims; a mutated one keeps them
     // while its ops change, so only the model's oracles speak for fuzz inputs.
     if (v.kind == Verdict::Kind::kExpect) continue;
-    bool known = false;
-    for (const KnownDeviation& d : known_) {
-      known |= d.cell == v.cell && d.Matches(executor_.features().release);
+    if (const KnownDeviation* d = MatchKnownDeviation(known_, v, scenario)) {
+      known_seen_.insert(d->id);
+      continue;
     }
-    if (!known) findings.push_back(v);
+    findings.push_back(v);
   }
   return findings;
 }
 
+bool FuzzHarness::FollowNewQuirks() {
+  bool changed = false;
+  for (const KnownDeviation& d : known_) {
+    if (d.model_quirk.empty() || known_seen_.count(d.id) == 0) continue;
+    ModelEnv env = executor_.env();
+    if (!SetModelQuirk(&env, d.model_quirk) || env == executor_.env()) continue;
+    executor_.FollowQuirk(d.model_quirk);
+    std::fprintf(stderr,
+                 "addfdlab: this kernel shows known deviation %s (%s); the model follows it "
+                 "from now on\n",
+                 d.id.c_str(), d.cell.c_str());
+    changed = true;
+  }
+  return changed;
+}
+
 std::vector<Verdict> FuzzHarness::Run(const Scenario& scenario) {
-  std::vector<Verdict> findings = Findings(executor_.Run(scenario));
+  if (!known_error_.empty()) {
+    Verdict v;
+    v.kind = Verdict::Kind::kHarness;
+    v.detail = "known deviations: " + known_error_;
+    return {v};
+  }
+  std::vector<Verdict> findings = Findings(executor_.Run(scenario), scenario);
+  // A known deviation changes what follows it: once this kernel showed one, the model
+  // follows the kernel there, and the input runs again to check the rest of it.
+  if (findings.empty() && FollowNewQuirks()) {
+    findings = Findings(executor_.Run(scenario), scenario);
+  }
   if (findings.empty()) return findings;
   // A verdict is a finding only once it reproduces: twice more, the same signature.
   const std::string signature = findings.front().Signature(scenario);
   for (int again = 0; again < 2; ++again) {
-    const std::vector<Verdict> retry = Findings(executor_.Run(scenario));
+    const std::vector<Verdict> retry = Findings(executor_.Run(scenario), scenario);
     if (retry.empty() || retry.front().Signature(scenario) != signature) {
       ++unreproduced_;
       return {};
@@ -105,12 +125,13 @@ std::vector<Verdict> FuzzHarness::Run(const Scenario& scenario) {
   return findings;
 }
 
-size_t FuzzHarness::cells_applicable() const {
-  size_t count = 0;
-  for (const std::string& cell : ContractCells()) {
-    if (CellSkipReason(cell, executor_.features()).empty()) ++count;
+std::vector<std::string> FuzzHarness::CellsReachable() const {
+  std::vector<std::string> cells;
+  const uint64_t nr_open = ReadNrOpen();
+  for (const CellInfo& cell : kContractCells) {
+    if (CellSkipReason(cell, executor_.features(), nr_open).empty()) cells.emplace_back(cell.id);
   }
-  return count;
+  return cells;
 }
 
 }  // namespace addfdlab

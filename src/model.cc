@@ -48,60 +48,18 @@ Outcome SyscallReturn(int64_t raw) {
 
 }  // namespace
 
-const std::vector<std::string>& ContractCells() {
-  static const std::vector<std::string> cells = {
-      "ADDFD.SIZE.SHORT",
-      "ADDFD.SIZE.PAGE",
-      "ADDFD.SIZE.TAIL_NONZERO",
-      "ADDFD.SIZE.TAIL_ZERO",
-      "ADDFD.FAULT",
-      "ADDFD.NEWFD_FLAGS",
-      "ADDFD.FLAGS.UNKNOWN",
-      "ADDFD.NEWFD_WITHOUT_SETFD",
-      "ADDFD.SRCFD.BAD",
-      "ADDFD.SRCFD.OPATH",
-      "ADDFD.LOCK.EINTR",
-      "ADDFD.ID.UNKNOWN",
-      "ADDFD.STATE.INIT",
-      "ADDFD.STATE.REPLIED",
-      "ADDFD.SEND.BUSY",
-      "ADDFD.ORDER.CHECKS",
-      "ADDFD.ORDER.LIFO",
-      "ADDFD.OK.LOWEST",
-      "ADDFD.OK.CLOEXEC",
-      "ADDFD.RLIMIT",
-      "ADDFD.SETFD.OK",
-      "ADDFD.SETFD.REPLACE",
-      "ADDFD.SETFD.RLIMIT",
-      "ADDFD.SETFD.NR_OPEN",
-      "ADDFD.SETFD.RESERVED",
-      "ADDFD.LSM",
-      "ADDFD.NOMEM",
-      "ADDFD.SEND.OK",
-      "ADDFD.SEND.FAIL_STAYS",
-      "ADDFD.INTR.QUEUED",
-      "ADDFD.INTR.HANDLED",
-      "ADDFD.INTR.SEND",
-      "ADDFD.STRANDED",
-      "ADDFD.TARGET.KILLED",
-      "ADDFD.TARGET.SIGNALLED",
-      "ADDFD.WAIT_KILLABLE",
-      "ADDFD.WAIT_KILLABLE.FAST_REPLY",
-      "RECV.NONZERO",
-      "RECV.FAULT",
-      "RECV.EMPTY",
-      "SEND.STATE.INIT",
-      "SEND.GONE",
-      "SEND.CONTINUE.VAL",
-      "SEND.FLAGS.UNKNOWN",
-      "SEND.WHILE_ADDFD_SEND",
-      "ID_VALID.STATES",
-      "SET_FLAGS.UNKNOWN",
-      "LISTENER.CLOSED",
-      "FILTER.FLAGS",
-      "IOCTL.UNKNOWN",
-  };
-  return cells;
+void Model::Reached(const char* cell) {
+  if (std::find(reached_.begin(), reached_.end(), cell) == reached_.end()) reached_.push_back(cell);
+}
+
+std::vector<std::string> Model::TakeReached() { return std::exchange(reached_, {}); }
+
+bool SetModelQuirk(ModelEnv* env, std::string_view name) {
+  if (name == "intr_send_stays_replied") {
+    env->quirk_intr_send_stays_replied = true;
+    return true;
+  }
+  return false;
 }
 
 Model::Model(const Scenario& scenario, const ModelEnv& env) : scenario_(scenario), env_(env) {
@@ -191,7 +149,7 @@ Model::Notif* Model::FindBySeq(int target, int64_t seq) {
 }
 
 std::string Model::CellFor(const Notif* notif, std::string cell) const {
-  if (notif != nullptr && notif->send_interrupted) return "ADDFD.INTR.SEND";
+  if (notif != nullptr && notif->send_interrupted) return Cell("ADDFD.INTR.SEND");
   return cell;
 }
 
@@ -318,11 +276,11 @@ Prediction Model::Predict(int index) const {
     if (op.kind == OpKind::kIdValid) {
       // ID_VALID.STATES: only SENT is valid.
       const Notif* n = FindBySeq(op.target, OpSeq(op));
-      p.cell = CellFor(n, "ID_VALID.STATES");
+      p.cell = CellFor(n, Cell("ID_VALID.STATES"));
       p.allowed = {n != nullptr && n->state == NotifState::kSent ? Outcome::Ok(0)
                                                                  : Outcome::Error(ENOENT)};
     } else if (op.kind == OpKind::kSetFlags) {
-      p.cell = "SET_FLAGS.UNKNOWN";
+      p.cell = Cell("SET_FLAGS.UNKNOWN");
       const bool known = env_.sync_wake_up && (static_cast<uint64_t>(op.value) &
                                                ~static_cast<uint64_t>(uapi::kSyncWakeUp)) == 0;
       p.allowed = {known ? Outcome::Ok(0) : Outcome::Error(EINVAL)};
@@ -345,10 +303,10 @@ Prediction Model::Predict(int index) const {
         p.skip_reason = "ioctl number handled by the notifier or the VFS, not unknown";
         return p;
       }
-      p.cell = "IOCTL.UNKNOWN";
+      p.cell = Cell("IOCTL.UNKNOWN");
       p.allowed = {Outcome::Error(EINVAL)};
     } else {
-      p.cell = "LISTENER.CLOSED";
+      p.cell = Cell("LISTENER.CLOSED");
       p.allowed = {Outcome::Ok(0)};
     }
     (void)t;
@@ -359,7 +317,7 @@ Prediction Model::Predict(int index) const {
 
 Prediction Model::PredictFilter(const Op& op) const {
   Prediction p;
-  p.cell = "FILTER.FLAGS";
+  p.cell = Cell("FILTER.FLAGS");
   const TargetState& t = targets_[static_cast<size_t>(op.target)];
   if (!t.alive || !t.tasks[0].alive) {
     p.skip = true;
@@ -387,36 +345,45 @@ Prediction Model::PredictFilter(const Op& op) const {
 
 // The argument checks of seccomp_notify_addfd, before the lock, in the kernel's order
 // (ADDFD.ORDER.CHECKS): the errno and its cell, or 0.
-int Model::PreQueueError(const Op& op, const char** cell) const {
-  const auto fail = [cell](int err, const char* name) {
-    if (cell != nullptr) *cell = name;
-    return err;
-  };
-  if (!env_.addfd) return fail(EINVAL, "IOCTL.UNKNOWN");
+int Model::PreQueueError(const Op& op, const char** cell, int* failing) const {
   // The kernel sees the size the ioctl number's 14 size bits hold.
   const uint32_t size = uapi::IoctlSize(op.size);
-  if (size < uapi::kAddFdSizeVer0) return fail(EINVAL, "ADDFD.SIZE.SHORT");
-  if (size >= static_cast<uint32_t>(kPageSize)) return fail(EINVAL, "ADDFD.SIZE.PAGE");
-  // copy_struct_from_user: the tail is checked (and read) first, then the struct.
-  if (op.arg == AddFdArg::kUnreadable) return fail(EFAULT, "ADDFD.FAULT");
-  if (size > uapi::kAddFdSizeVer0 && op.arg == AddFdArg::kTailNonZero) {
-    return fail(E2BIG, "ADDFD.SIZE.TAIL_NONZERO");
-  }
-  if ((op.newfd_flags & ~static_cast<uint32_t>(O_CLOEXEC)) != 0) {
-    return fail(EINVAL, "ADDFD.NEWFD_FLAGS");
-  }
   uint32_t known = kKnownAddFdFlags;
   if (!env_.send) known &= ~uapi::kAddFdSend;
   if (!env_.setfd) known &= ~uapi::kAddFdSetFd;
-  if ((op.flags & ~known) != 0) return fail(EINVAL, "ADDFD.FLAGS.UNKNOWN");
-  // struct seccomp_notif_addfd holds newfd as a __u32: the kernel sees the low 32 bits.
-  if (static_cast<uint32_t>(ResolveFd(op.fd)) != 0 && !(op.flags & uapi::kAddFdSetFd)) {
-    return fail(EINVAL, "ADDFD.NEWFD_WITHOUT_SETFD");
+  struct Check {
+    bool fails;
+    int err;
+    const char* cell;
+  };
+  const Check checks[] = {
+      {!env_.addfd, EINVAL, Cell("IOCTL.UNKNOWN")},
+      {size < uapi::kAddFdSizeVer0, EINVAL, Cell("ADDFD.SIZE.SHORT")},
+      {size >= static_cast<uint32_t>(kPageSize), EINVAL, Cell("ADDFD.SIZE.PAGE")},
+      // copy_struct_from_user: the tail is checked (and read) first, then the struct.
+      {op.arg == AddFdArg::kUnreadable, EFAULT, Cell("ADDFD.FAULT")},
+      {size > uapi::kAddFdSizeVer0 && op.arg == AddFdArg::kTailNonZero, E2BIG,
+       Cell("ADDFD.SIZE.TAIL_NONZERO")},
+      {(op.newfd_flags & ~static_cast<uint32_t>(O_CLOEXEC)) != 0, EINVAL,
+       Cell("ADDFD.NEWFD_FLAGS")},
+      {(op.flags & ~known) != 0, EINVAL, Cell("ADDFD.FLAGS.UNKNOWN")},
+      // struct seccomp_notif_addfd holds newfd as a __u32: the kernel sees the low 32 bits.
+      {static_cast<uint32_t>(ResolveFd(op.fd)) != 0 && !(op.flags & uapi::kAddFdSetFd), EINVAL,
+       Cell("ADDFD.NEWFD_WITHOUT_SETFD")},
+      {op.src == SourceKind::kClosed || op.src == SourceKind::kHuge, EBADF,
+       Cell("ADDFD.SRCFD.BAD")},
+  };
+  const Check* first = nullptr;
+  int count = 0;
+  for (const Check& check : checks) {
+    if (!check.fails) continue;
+    if (first == nullptr) first = &check;
+    ++count;
   }
-  if (op.src == SourceKind::kClosed || op.src == SourceKind::kHuge) {
-    return fail(EBADF, "ADDFD.SRCFD.BAD");
-  }
-  return 0;
+  if (failing != nullptr) *failing = count;
+  if (first == nullptr) return 0;
+  if (cell != nullptr) *cell = first->cell;
+  return first->err;
 }
 
 Prediction Model::PredictAddFd(const Op& op) const {
@@ -453,9 +420,9 @@ Prediction Model::PredictAddFd(const Op& op) const {
     allowed.push_back(result ? result->outcome : Outcome::Blocked());
     if (result) cell = result->cell;
   }
-  if (op.src == SourceKind::kOpath && cell.empty()) cell = "ADDFD.SRCFD.OPATH";
+  if (op.src == SourceKind::kOpath && cell.empty()) cell = Cell("ADDFD.SRCFD.OPATH");
   p.allowed = allowed;
-  p.cell = op.src == SourceKind::kOpath ? "ADDFD.SRCFD.OPATH"
+  p.cell = op.src == SourceKind::kOpath ? Cell("ADDFD.SRCFD.OPATH")
                                         : CellFor(FindBySeq(op.target, OpSeq(op)), cell);
   return p;
 }
@@ -466,15 +433,15 @@ Outcome Model::StartAddFd(const Op& op, std::string* cell) {
   const int slot = op.thread >= 0 ? op.thread : static_cast<int>(threads_.size()) - 1;
   Notif* n = FindBySeq(op.target, OpSeq(op));
   if (n == nullptr) {
-    *cell = "ADDFD.ID.UNKNOWN";
+    *cell = Cell("ADDFD.ID.UNKNOWN");
     return Outcome::Error(ENOENT);
   }
   if (n->state != NotifState::kSent) {
-    *cell = n->state == NotifState::kInit ? "ADDFD.STATE.INIT" : "ADDFD.STATE.REPLIED";
+    *cell = n->state == NotifState::kInit ? Cell("ADDFD.STATE.INIT") : Cell("ADDFD.STATE.REPLIED");
     return Outcome::Error(EINPROGRESS);
   }
   if ((op.flags & uapi::kAddFdSend) && !n->addfds.empty()) {
-    *cell = "ADDFD.SEND.BUSY";
+    *cell = Cell("ADDFD.SEND.BUSY");
     return Outcome::Error(EBUSY);
   }
   if (op.flags & uapi::kAddFdSend) n->state = NotifState::kReplied;
@@ -500,7 +467,7 @@ Outcome Model::StartAddFd(const Op& op, std::string* cell) {
   thread.notif = static_cast<int>(n - notifs_.data());
   thread.result.reset();
   thread.pending = op;
-  *cell = "ADDFD.OK.LOWEST";
+  *cell = Cell("ADDFD.OK.LOWEST");
   return Outcome::Blocked();
 }
 
@@ -509,24 +476,24 @@ Prediction Model::PredictSend(const Op& op) const {
   // seccomp_notify_send, in order.
   const int64_t val = ResolveFd(op.fd);
   if ((op.flags & ~uapi::kRespContinue) != 0) {
-    p.cell = "SEND.FLAGS.UNKNOWN";
+    p.cell = Cell("SEND.FLAGS.UNKNOWN");
     p.allowed = {Outcome::Error(EINVAL)};
   } else if ((op.flags & uapi::kRespContinue) && (op.error != 0 || val != 0)) {
-    p.cell = "SEND.CONTINUE.VAL";
+    p.cell = Cell("SEND.CONTINUE.VAL");
     p.allowed = {Outcome::Error(EINVAL)};
   } else if (const Notif* n = FindBySeq(op.target, OpSeq(op)); n == nullptr) {
-    p.cell = "SEND.GONE";
+    p.cell = Cell("SEND.GONE");
     p.allowed = {Outcome::Error(ENOENT)};
   } else if (n->state != NotifState::kSent) {
     // An ADDFD|SEND in the queue has set REPLIED already.
     const bool addfd_send =
         std::any_of(n->addfds.begin(), n->addfds.end(), [](const Request& r) { return r.send; });
-    p.cell = n->state == NotifState::kInit ? "SEND.STATE.INIT"
-             : addfd_send                  ? "SEND.WHILE_ADDFD_SEND"
-                                           : "SEND.GONE";
+    p.cell = n->state == NotifState::kInit ? Cell("SEND.STATE.INIT")
+             : addfd_send                  ? Cell("SEND.WHILE_ADDFD_SEND")
+                                           : Cell("SEND.GONE");
     p.allowed = {Outcome::Error(EINPROGRESS)};
   } else {
-    p.cell = "SEND.OK";
+    p.cell = TraceLabel("SEND.OK");
     p.allowed = {Outcome::Ok(0)};
   }
   p.cell = CellFor(FindBySeq(op.target, OpSeq(op)), p.cell);
@@ -536,12 +503,12 @@ Prediction Model::PredictSend(const Op& op) const {
 Prediction Model::PredictRecv(const Op& op) const {
   Prediction p;
   if (op.buffer == BufferKind::kNonZero) {
-    p.cell = "RECV.NONZERO";
+    p.cell = Cell("RECV.NONZERO");
     p.allowed = {Outcome::Error(EINVAL)};
     return p;
   }
   if (op.buffer == BufferKind::kUnmapped) {
-    p.cell = "RECV.FAULT";
+    p.cell = Cell("RECV.FAULT");
     p.allowed = {Outcome::Error(EFAULT)};
     return p;
   }
@@ -556,7 +523,7 @@ Prediction Model::PredictRecv(const Op& op) const {
     started = result && !copy.threads_.back().busy ? result->outcome : Outcome::Blocked();
     if (result) cell = result->cell;
   }
-  p.cell = cell.empty() ? "RECV.EMPTY" : cell;
+  p.cell = cell.empty() ? Cell("RECV.EMPTY") : cell;
   p.allowed = {started};
   return p;
 }
@@ -578,14 +545,14 @@ Outcome Model::TakeNotification(int target, BufferKind buffer, std::string* cell
     if (buffer == BufferKind::kReadOnly) {
       // RECV.FAULT: copy_to_user fails; the notification goes back to INIT.
       ++t.requests;
-      *cell = "RECV.FAULT";
+      *cell = Cell("RECV.FAULT");
       return Outcome::Error(EFAULT);
     }
     n.state = NotifState::kSent;
-    *cell = "RECV.OK";
+    *cell = TraceLabel("RECV.OK");
     return Outcome::Ok(index);
   }
-  *cell = no_users ? "RECV.EMPTY" : "RECV.STALE";
+  *cell = no_users ? Cell("RECV.EMPTY") : TraceLabel("RECV.STALE");
   return Outcome::Error(ENOENT);
 }
 
@@ -623,7 +590,7 @@ Prediction Model::PredictTargetOp(const Op& op) const {
       const auto result = copy.TrapResult(op.notif);
       p.allowed = {result ? result->outcome : Outcome::Blocked()};
       p.cell = notifs_[static_cast<size_t>(op.notif)].send_interrupted
-                   ? "ADDFD.INTR.SEND"
+                   ? Cell("ADDFD.INTR.SEND")
                    : (result ? result->cell : "");
       return p;
     }
@@ -765,7 +732,7 @@ Prediction Model::PredictTargetOp(const Op& op) const {
         // No listener (closed and detached, or never): the trapped syscall is answered
         // ENOSYS at once (LISTENER.CLOSED).
         p.allowed = {Outcome::Error(ENOSYS)};
-        p.cell = "LISTENER.CLOSED";
+        p.cell = Cell("LISTENER.CLOSED");
         return p;
       }
       // The targets run: a thread asleep in RECV takes the notification, and if that was
@@ -832,13 +799,17 @@ void Model::Apply(int index, const Outcome& observed) {
       if (!ListenerOpen(op.target)) return;
       // An O_PATH srcfd the kernel rejected never got past fget().
       if (op.src == SourceKind::kOpath && observed == Outcome::Error(EBADF)) {
-        if (op.thread >= 0) FinishThread(op.thread, observed, "ADDFD.SRCFD.OPATH");
+        if (op.thread >= 0) FinishThread(op.thread, observed, Cell("ADDFD.SRCFD.OPATH"));
         return;
       }
-      if (PreQueueError(op, nullptr) != 0) {
+      const char* check_cell = "";
+      int failing = 0;
+      if (PreQueueError(op, &check_cell, &failing) != 0) {
+        if (failing > 1) Reached(Cell("ADDFD.ORDER.CHECKS"));
         if (op.thread >= 0) FinishThread(op.thread, observed, "");
         return;
       }
+      if (uapi::IoctlSize(op.size) > uapi::kAddFdSizeVer0) Reached(Cell("ADDFD.SIZE.TAIL_ZERO"));
       std::string cell;
       // The main thread waits for its own request: the targets ran and handled it.
       if (Started(op, StartAddFd(op, &cell), cell) && op.thread < 0) threads_.back().busy = false;
@@ -857,13 +828,13 @@ void Model::Apply(int index, const Outcome& observed) {
         if (task.wake_order == 0) task.wake_order = ++clock_;
       }
       if (op.thread >= 0) {
-        FinishThread(op.thread, observed, "SEND.OK");
+        FinishThread(op.thread, observed, TraceLabel("SEND.OK"));
       }
       return;
     case OpKind::kRecv: {
       if (!ListenerOpen(op.target)) return;
       if (op.buffer == BufferKind::kNonZero || op.buffer == BufferKind::kUnmapped) {
-        if (op.thread >= 0) FinishThread(op.thread, observed, "RECV.NONZERO");
+        if (op.thread >= 0) FinishThread(op.thread, observed, Cell("RECV.NONZERO"));
         return;
       }
       std::string cell;
@@ -872,7 +843,7 @@ void Model::Apply(int index, const Outcome& observed) {
         Thread& main = threads_.back();
         if (main.busy) {
           main.busy = false;
-          main.result = AsyncResult{Outcome::Blocked(), "RECV.EMPTY"};
+          main.result = AsyncResult{Outcome::Blocked(), Cell("RECV.EMPTY")};
         }
       }
       return;
@@ -896,7 +867,14 @@ void Model::Apply(int index, const Outcome& observed) {
       return;
     case OpKind::kSignalThread: {
       Thread& thread = threads_[static_cast<size_t>(op.thread)];
-      if (!thread.busy) return;
+      if (!thread.busy) {
+        // The target handled the request first: the ioctl returns the fd anyway.
+        if (thread.op == OpKind::kAddFd && thread.result &&
+            thread.result->outcome.kind == Outcome::Kind::kOk) {
+          Reached(Cell("ADDFD.INTR.HANDLED"));
+        }
+        return;
+      }
       if (thread.op == OpKind::kAddFd) {
         // ADDFD.INTR.QUEUED / ADDFD.INTR.SEND: the request is still queued (a handled one
         // would have finished the thread): remove it; SEND goes back to SENT.
@@ -921,7 +899,7 @@ void Model::Apply(int index, const Outcome& observed) {
         } else {
           const bool send = (thread.pending.flags & uapi::kAddFdSend) != 0;
           FinishThread(op.thread, Outcome::Error(EINTR),
-                       send ? "ADDFD.INTR.SEND" : "ADDFD.INTR.QUEUED");
+                       send ? Cell("ADDFD.INTR.SEND") : Cell("ADDFD.INTR.QUEUED"));
         }
       } else if (thread.op == OpKind::kRecv) {
         // recv_wait_event returns -ERESTARTSYS: restarted, or EINTR. A restart after the
@@ -929,10 +907,10 @@ void Model::Apply(int index, const Outcome& observed) {
         // (/dev/null, Target::CloseListener): ENOTTY, and the last reference goes.
         if (!op.restart) {
           thread.busy = false;
-          FinishThread(op.thread, Outcome::Error(EINTR), "RECV.INTR");
+          FinishThread(op.thread, Outcome::Error(EINTR), TraceLabel("RECV.INTR"));
         } else if (targets_[static_cast<size_t>(thread.target)].listener_closing) {
           thread.busy = false;
-          FinishThread(op.thread, Outcome::Error(ENOTTY), "LISTENER.CLOSED");
+          FinishThread(op.thread, Outcome::Error(ENOTTY), Cell("LISTENER.CLOSED"));
         }
       }
       return;
@@ -1023,7 +1001,7 @@ void Model::ApplyTargetOp(const Op& op, const Outcome& observed) {
         notifs_[static_cast<size_t>(op.notif)].task = op.task;
         notifs_[static_cast<size_t>(op.notif)].state = NotifState::kGone;
         notifs_[static_cast<size_t>(op.notif)].returned =
-            AsyncResult{Outcome::Error(ENOSYS), "LISTENER.CLOSED"};
+            AsyncResult{Outcome::Error(ENOSYS), Cell("LISTENER.CLOSED")};
         break;
       }
       CreateNotification(op.target, op.task, op.notif);
@@ -1134,36 +1112,38 @@ void Model::HandleRequest(Notif& n, Request request) {
     const int fd = LowestFree(t);
     if (fd < 0) {
       result = Outcome::Error(EMFILE);
-      cell = "ADDFD.RLIMIT";
+      cell = Cell("ADDFD.RLIMIT");
     } else {
       t.fds[fd] = ModelFd{request.file, request.cloexec};
       result = Outcome::Ok(fd);
-      cell = "ADDFD.OK.LOWEST";
+      cell = Cell("ADDFD.OK.LOWEST");
     }
   } else if (static_cast<uint64_t>(request.newfd) >= t.nofile) {
     result = Outcome::Error(EBADF);
-    cell = "ADDFD.SETFD.RLIMIT";
+    cell = Cell("ADDFD.SETFD.RLIMIT");
   } else if (static_cast<uint64_t>(request.newfd) >= env_.nr_open) {
     result = Outcome::Error(EMFILE);
-    cell = "ADDFD.SETFD.NR_OPEN";
+    cell = Cell("ADDFD.SETFD.NR_OPEN");
   } else if (SlotReserved(t, static_cast<int>(request.newfd))) {
     result = Outcome::Error(EBUSY);
-    cell = "ADDFD.SETFD.RESERVED";
+    cell = Cell("ADDFD.SETFD.RESERVED");
   } else {
     const int fd = static_cast<int>(request.newfd);
-    cell = t.fds.count(fd) ? "ADDFD.SETFD.REPLACE" : "ADDFD.SETFD.OK";
+    cell = t.fds.count(fd) ? Cell("ADDFD.SETFD.REPLACE") : Cell("ADDFD.SETFD.OK");
     t.fds[fd] = ModelFd{request.file, request.cloexec};
     result = Outcome::Ok(fd);
   }
+  // The fd-table oracle checks the installed fd's FD_CLOEXEC at the next settle point.
+  if (result.kind == Outcome::Kind::kOk) Reached(Cell("ADDFD.OK.CLOEXEC"));
   if (request.send) {
     if (result.kind == Outcome::Kind::kError) {
       n.state = NotifState::kSent;  // ADDFD.SEND.FAIL_STAYS
-      cell = "ADDFD.SEND.FAIL_STAYS";
+      cell = Cell("ADDFD.SEND.FAIL_STAYS");
     } else {
       n.reply_val = result.value;
       n.reply_error = 0;
       n.reply_continue = false;
-      cell = "ADDFD.SEND.OK";
+      cell = Cell("ADDFD.SEND.OK");
     }
   }
   FinishThread(request.thread, result, cell);
@@ -1220,17 +1200,21 @@ bool Model::RunTask(int target, int task_index) {
           notifs_[static_cast<size_t>(notif_index)].restarted = true;
         } else {
           notifs_[static_cast<size_t>(notif_index)].returned =
-              AsyncResult{Outcome::Error(EINTR), "ADDFD.TARGET.SIGNALLED"};
+              AsyncResult{Outcome::Error(EINTR), Cell("ADDFD.TARGET.SIGNALLED")};
         }
       }
       return true;
     } else {
+      // A non-fatal signal waits while the killable wait goes on.
+      if (task.signal_pending) Reached(Cell("ADDFD.WAIT_KILLABLE"));
       break;  // asleep
     }
     changed = true;
     if (!n.addfds.empty()) {
       Request request = n.addfds.front();
       n.addfds.pop_front();
+      // Newest first: an older request stays queued for the next wake-up.
+      if (!n.addfds.empty()) Reached(Cell("ADDFD.ORDER.LIFO"));
       HandleRequest(n, request);
     }
     if (n.state == NotifState::kReplied) {
@@ -1238,19 +1222,19 @@ bool Model::RunTask(int target, int task_index) {
       while (!n.addfds.empty()) {
         const Request stranded = n.addfds.front();
         n.addfds.pop_front();
-        FinishThread(stranded.thread, Outcome::Error(ESRCH), "ADDFD.STRANDED");
+        FinishThread(stranded.thread, Outcome::Error(ESRCH), Cell("ADDFD.STRANDED"));
       }
       n.state = NotifState::kGone;
       std::erase(t.notif_list, notif_index);
       task.notif = -1;
       const bool wk_signal = task.signal_pending;
       if (n.reply_continue) {
-        n.returned = AsyncResult{Outcome::Error(ENOSYS), "SEND.CONTINUE"};
+        n.returned = AsyncResult{Outcome::Error(ENOSYS), TraceLabel("SEND.CONTINUE")};
       } else {
         const int64_t raw = n.reply_error != 0 ? n.reply_error : n.reply_val;
         n.returned = AsyncResult{SyscallReturn(raw), wk_signal && wait_killable
-                                                         ? "ADDFD.WAIT_KILLABLE.FAST_REPLY"
-                                                         : "ADDFD.SEND.OK"};
+                                                         ? Cell("ADDFD.WAIT_KILLABLE.FAST_REPLY")
+                                                         : Cell("ADDFD.SEND.OK")};
       }
       if (task.fatal_pending || task.dies_on_delivery) {
         // It dies on its way back to user space: the return is never reported.
@@ -1296,7 +1280,7 @@ void Model::Interrupt(int target, int task_index, bool fatal) {
     const Request queued = n.addfds.front();
     n.addfds.pop_front();
     FinishThread(queued.thread, Outcome::Error(ESRCH),
-                 fatal ? "ADDFD.TARGET.KILLED" : "ADDFD.TARGET.SIGNALLED");
+                 fatal ? Cell("ADDFD.TARGET.KILLED") : Cell("ADDFD.TARGET.SIGNALLED"));
   }
   n.state = NotifState::kGone;
   std::erase(t.notif_list, task.notif);
@@ -1307,6 +1291,8 @@ void Model::Interrupt(int target, int task_index, bool fatal) {
 void Model::KillTask(int target, int task_index) {
   TargetState& t = targets_[static_cast<size_t>(target)];
   Task& task = t.tasks[static_cast<size_t>(task_index)];
+  // Its notification goes with it: later requests on the id get ENOENT.
+  if (task.notif >= 0) Reached(Cell("ADDFD.TARGET.KILLED"));
   Interrupt(target, task_index, true);
   task.alive = false;
   task.reserving = false;
@@ -1349,7 +1335,7 @@ void Model::TargetExited(int target) {
     for (size_t i = 0; i < threads_.size(); ++i) {
       Thread& thread = threads_[i];
       if (thread.busy && thread.op == OpKind::kRecv && thread.target == target) {
-        FinishThread(static_cast<int>(i), Outcome::Error(ENOENT), "RECV.EMPTY");
+        FinishThread(static_cast<int>(i), Outcome::Error(ENOENT), Cell("RECV.EMPTY"));
       }
     }
   }

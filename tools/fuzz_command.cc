@@ -107,12 +107,15 @@ void ParseStatus(const std::string& line, Progress& p) {
   if (std::regex_search(line, m, crash)) p.crashes = std::stol(m[1]);
 }
 
-size_t CountLines(const fs::path& file) {
+// The distinct contract cells the jobs wrote into the cells file.
+std::set<std::string> CellsIn(const fs::path& file) {
   std::ifstream in(file);
-  std::set<std::string> unique;
+  std::set<std::string> cells;
   std::string line;
-  while (std::getline(in, line)) unique.insert(line);
-  return unique.size();
+  while (std::getline(in, line)) {
+    if (IsContractCell(line)) cells.insert(line);
+  }
+  return cells;
 }
 
 size_t CountFiles(const fs::path& dir, const std::string& prefix = "") {
@@ -231,6 +234,24 @@ std::vector<std::string> LibFuzzerFlags(const fs::path& fuzzers, const std::stri
   return flags;
 }
 
+// "contract cells reached: N of M", M the cells this kernel and harness can reach, then
+// the ones not reached.
+void PrintCells(const std::set<std::string>& reached, const FuzzHarness& harness) {
+  const std::vector<std::string> reachable = harness.CellsReachable();
+  std::string missing;
+  size_t count = 0;
+  for (const std::string& cell : reachable) {
+    if (reached.count(cell) != 0) {
+      ++count;
+    } else {
+      missing += (missing.empty() ? "" : ", ") + cell;
+    }
+  }
+  std::printf("\ncontract cells reached: %zu of the %zu this kernel (%s) and harness can reach\n",
+              count, reachable.size(), harness.features().release.c_str());
+  if (!missing.empty()) std::printf("  not reached: %s\n", missing.c_str());
+}
+
 int RunFuzz(const FuzzOptions& options) {
   const fs::path source = ADDFDLAB_SOURCE_DIR;
   const fs::path work = fs::path(options.work) / options.target;
@@ -244,6 +265,14 @@ int RunFuzz(const FuzzOptions& options) {
     fs::create_directories(dir, ec);
     if (ec) {
       std::cerr << "addfdlab fuzz: cannot create " << dir.string() << ": " << ec.message() << "\n";
+      return kExitUsage;
+    }
+  }
+  if (options.target == "addfd_sequence_fuzzer") {
+    // The jobs read it too: a malformed list is a usage error here, before anything runs.
+    std::string error;
+    if (!LoadKnownDeviations(KnownDeviationsPath(), &error)) {
+      std::cerr << "addfdlab fuzz: " << error << "\n";
       return kExitUsage;
     }
   }
@@ -338,10 +367,11 @@ int RunFuzz(const FuzzOptions& options) {
     const long elapsed = std::chrono::duration_cast<std::chrono::seconds>(now - start).count();
     if (tty || now - last_line > std::chrono::seconds(10)) {
       const long left = std::max(0L, static_cast<long>(options.seconds) - elapsed);
-      std::fprintf(
-          stderr, "%s[%lds, %lds left] %ld execs, %ld exec/s, cov %ld, cells %zu, crashes %zu%s",
-          tty ? "\r" : "", elapsed, left, progress.execs, progress.exec_per_sec, progress.cov,
-          CountLines(cells), CountFiles(crashes, "crash-") - crashes_before, tty ? "   " : "\n");
+      std::fprintf(stderr,
+                   "%s[%lds, %lds left] %ld execs, %ld exec/s, cov %ld, cells %zu, crashes %zu%s",
+                   tty ? "\r" : "", elapsed, left, progress.execs, progress.exec_per_sec,
+                   progress.cov, CellsIn(cells).size(),
+                   CountFiles(crashes, "crash-") - crashes_before, tty ? "   " : "\n");
       last_line = now;
     }
   }
@@ -367,8 +397,7 @@ int RunFuzz(const FuzzOptions& options) {
       if (e.path().filename().string().rfind("crash-", 0) != 0) continue;
       FileFinding(e.path(), options, harness, stats);
     }
-    std::printf("\ncontract cells reached: %zu of %zu that apply to %s\n", CountLines(cells),
-                harness.cells_applicable(), harness.executor().features().release.c_str());
+    PrintCells(CellsIn(cells), harness);
   }
   const long elapsed =
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - start)

@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 
 #include "addfdlab/executor.h"
+#include "addfdlab/fuzz_harness.h"
+#include "addfdlab/known_deviations.h"
 #include "commands.h"
 #include "scenario_file.h"
 
@@ -16,6 +18,7 @@ struct ReproOptions {
   std::string file;
   int runs = 1;
   bool json = false;
+  std::string known;  // known-deviations file; default KnownDeviationsPath()
 };
 
 nlohmann::json TraceJson(const RunResult& result, const Scenario& scenario) {
@@ -56,10 +59,22 @@ int RunRepro(const ReproOptions& options) {
     std::cerr << options.file << ": invalid scenario: " << invalid << "\n";
     return kExitUsage;
   }
+  const std::string known_path = options.known.empty() ? KnownDeviationsPath() : options.known;
+  auto known = LoadKnownDeviations(known_path, &error);
+  if (!known) {
+    std::cerr << "addfdlab repro: " << error << "\n";
+    return kExitUsage;
+  }
   Executor executor;
   RunResult first = executor.Run(*scenario);
+  // A known kernel bug is not a finding: it is reported with its fix, and exits 0.
+  const KnownDeviation* bug = MatchKnownRun(*known, first.verdicts, *scenario);
   std::map<std::string, int> seen;  // verdict signature -> runs it appeared in
+  int new_runs = 0;                 // runs with a verdict no known deviation explains
   const auto count = [&](const RunResult& result) {
+    if (!result.clean() && MatchKnownRun(*known, result.verdicts, *scenario) == nullptr) {
+      ++new_runs;
+    }
     std::map<std::string, bool> once;
     for (const Verdict& v : result.verdicts) once[v.Signature(*scenario)] = true;
     for (const auto& [signature, unused] : once) ++seen[signature];
@@ -77,6 +92,7 @@ int RunRepro(const ReproOptions& options) {
       rates[signature] = static_cast<double>(runs) / options.runs;
     }
     out["reproduction"] = rates;
+    if (bug != nullptr) out["known_deviation"] = {{"id", bug->id}, {"fix", bug->FixText()}};
     std::cout << out.dump(2) << "\n";
   } else {
     std::cout << first.Format(*scenario);
@@ -88,8 +104,12 @@ int RunRepro(const ReproOptions& options) {
         std::cout << "reproduced " << runs << "/" << options.runs << ": " << signature << "\n";
       }
     }
+    if (bug != nullptr) {
+      std::cout << "known kernel bug " << bug->id << " (" << bug->cell
+                << "), not a finding; fix: " << bug->FixText() << "\n";
+    }
   }
-  return seen.empty() ? 0 : 1;
+  return new_runs == 0 ? 0 : 1;
 }
 
 }  // namespace
@@ -102,6 +122,10 @@ void AddReproCommand(CLI::App& app, Runner& run) {
   cmd->add_option("--runs", options->runs, "Replay N times and report each verdict's rate")
       ->check(CLI::Range(1, 100000));
   cmd->add_flag("--json", options->json, "Print JSON");
+  cmd->add_option("--known", options->known,
+                  "Known-deviations JSON (default: the repository's "
+                  "corpus/contract/known-deviations.json)")
+      ->check(CLI::ExistingFile);
   cmd->callback([&run, options] { run = [options] { return RunRepro(*options); }; });
 }
 

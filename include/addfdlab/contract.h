@@ -1,5 +1,6 @@
 // The contract suite: runs every scenario of corpus/contract/ (each names its cells) and
-// reports a conformance row per contract cell, against a list of known deviations.
+// reports a conformance row per contract cell; deviations that a known-deviations entry
+// explains (by cell and verdict signature) are KNOWN, not failures.
 #ifndef ADDFDLAB_CONTRACT_H_
 #define ADDFDLAB_CONTRACT_H_
 
@@ -7,30 +8,18 @@
 #include <string>
 #include <vector>
 
+#include "addfdlab/cells.h"
 #include "addfdlab/executor.h"
+#include "addfdlab/known_deviations.h"
 #include "addfdlab/probe.h"
 
 namespace addfdlab {
 
-// A deviation accepted on some kernels: listed in the repository with its evidence.
-struct KnownDeviation {
-  std::string cell;
-  std::vector<std::string> kernels;  // release patterns (fnmatch) where it was seen
-  std::string evidence;
-  std::string fix;  // the upstream fix, when known
-  bool Matches(const std::string& release) const;
-};
-
-// Parses the known-deviations JSON; on error returns nullopt and a message naming the file.
-std::optional<std::vector<KnownDeviation>> LoadKnownDeviations(const std::string& path,
-                                                               std::string* error);
-
 struct CellRow {
   enum class Status : uint8_t {
     kPass,      // every scenario with the cell ran clean
-    kDeviates,  // a scenario with the cell got a verdict, and no listing accepts it
-    kKnown,     // it deviates, as a known-deviations entry for this kernel says
-    kStale,     // listed for this kernel, but it no longer deviates
+    kDeviates,  // a scenario with the cell got a verdict that no known deviation explains
+    kKnown,     // it deviates, and a known-deviations entry explains the verdicts
     kSkip,      // a feature or an environment it needs is absent
     kMissing,   // no scenario carries the cell
   };
@@ -38,26 +27,38 @@ struct CellRow {
   Status status = Status::kMissing;
   std::string expected;
   std::string observed;
-  std::string reason;    // why it skips, or the verdict, or the listing's evidence
+  std::string reason;    // why it skips, or the verdict, or the known deviation and its fix
   std::string scenario;  // the file that decided the row
+  std::string known;     // the id of the known deviation that explains it (kKnown)
 };
+
+// What became of each known deviation on this kernel.
+struct KnownStatus {
+  enum class State : uint8_t {
+    kShows,     // a scenario reproduced it: this kernel has the bug
+    kFixed,     // its cell passed: this kernel does not have it
+    kUntested,  // its cell was skipped, or deviated otherwise
+  };
+  const KnownDeviation* deviation = nullptr;
+  State state = State::kUntested;
+};
+
+const char* KnownStateName(KnownStatus::State state);
 
 const char* CellStatusName(CellRow::Status status);
 
 struct ContractReport {
   std::string kernel;
-  std::vector<CellRow> rows;  // one per ContractCells() entry, in that order
+  std::vector<CellRow> rows;       // one per ContractCells() entry, in that order
+  std::vector<KnownStatus> known;  // one per known deviation, in the list's order
   double seconds = 0;
   bool deterministic = false;
-  // False when a row deviates without a listing, a listing is stale, or a cell has no
+  // False when a row deviates with no known deviation explaining it, or a cell has no
   // scenario.
   bool ok() const;
 };
 
-// Why `cell` cannot run here, or "" when it can.
-std::string CellSkipReason(const std::string& cell, const Features& features);
-
-// Runs every .scn under `dir`.
+// Runs every .scn under `dir`. `known` must outlive the report.
 ContractReport RunContract(const std::string& dir, const std::vector<KnownDeviation>& known,
                            Executor& executor, std::string* error);
 

@@ -32,7 +32,7 @@ struct ExecutorOptions {
   bool hygiene = true;
   // Test-only: predictions whose cell is this one are altered (the oracle must notice).
   std::string mutate_cell;
-  // Known deviations the model follows (ModelEnv's quirk_* fields), by cell.
+  // Known deviations the model follows (SetModelQuirk names); unknown names are ignored.
   std::vector<std::string> quirks;
 };
 
@@ -71,11 +71,17 @@ class Executor {
   Executor(const Executor&) = delete;
   Executor& operator=(const Executor&) = delete;
 
-  // Runs a valid scenario (ValidateScenario() == "").
+  // Runs a valid scenario (ValidateScenario() == ""). When the executor could not make its
+  // sources (memfd_create, pipe2, ...) or argument pages, the result is one harness verdict.
   RunResult Run(const Scenario& scenario);
+  // What failed while setting the executor up, "" when nothing did.
+  const std::string& setup_error() const { return setup_error_; }
 
   const Features& features() const { return features_; }
   const ModelEnv& env() const { return env_; }
+  // From the next run on, the model follows a known deviation this kernel showed
+  // (SetModelQuirk); false when there is no quirk of that name.
+  bool FollowQuirk(std::string_view name) { return SetModelQuirk(&env_, name); }
   bool deterministic() const { return deterministic_; }
   // Called once per op with what the run reached (fuzzers turn it into coverage).
   std::function<void(const Observation&)> observe;
@@ -114,6 +120,9 @@ class Executor {
   // Two pages: unreadable (PROT_NONE), and zeroed read-only: arguments the kernel cannot
   // read, or cannot write back to.
   void* pages_ = nullptr;
+  // The call that failed while making the sources or pages: every run is then a harness
+  // verdict that says so, never a verdict about the kernel.
+  std::string setup_error_;
 };
 
 // ModelEnv from probed features and this process's limits.

@@ -1,5 +1,6 @@
 // What the kernel-driving fuzz targets share: one executor for the process, the known
-// deviations of this kernel, and coverage of the kernel's state (not only of our code).
+// deviations (matched by behaviour), and coverage of the kernel's state (not only of our
+// code).
 #ifndef ADDFDLAB_FUZZ_HARNESS_H_
 #define ADDFDLAB_FUZZ_HARNESS_H_
 
@@ -10,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "addfdlab/contract.h"
 #include "addfdlab/executor.h"
+#include "addfdlab/known_deviations.h"
 
 namespace addfdlab {
 
@@ -19,34 +20,47 @@ class FuzzHarness {
  public:
   // `counters` (may be null) is libFuzzer's extra-counters array: each (op kind, state,
   // outcome, queued requests, fd-slot class, cell) tuple the executor observes bumps one
-  // counter, so reaching a new contract cell or a new outcome counts as new coverage.
+  // counter, so reaching a new contract cell or a new outcome counts as new coverage. The
+  // known deviations come from KnownDeviationsPath(); a file that cannot be read or parsed
+  // makes every run a harness verdict that says so.
   FuzzHarness(uint8_t* counters, size_t counter_count);
   // Says on stderr whether the supervisor's own fds, threads and children are what they
   // were at the start ("addfdlab harness hygiene: ...").
   ~FuzzHarness();
 
-  // Runs a scenario; returns the verdicts that are findings: known deviations of this
-  // kernel and expect clauses left out, and only when the first one reproduces twice more.
+  // Runs a scenario; returns the verdicts that are findings: expect clauses and verdicts a
+  // known deviation explains left out, and only when the first one reproduces twice more.
+  // A known deviation seen for the first time whose entry names a model quirk makes the
+  // model follow this kernel from then on (and the scenario runs again).
   std::vector<Verdict> Run(const Scenario& scenario);
   // Verdicts seen once that did not reproduce (racy; not reported).
   uint64_t unreproduced() const { return unreproduced_; }
+  // Known deviations this kernel showed so far, by id.
+  const std::set<std::string>& known_seen() const { return known_seen_; }
 
-  // Contract cells reached so far, and how many apply to this kernel.
+  // Contract cells reached so far (registry cells only, never trace labels).
   const std::set<std::string>& cells_reached() const { return cells_reached_; }
-  size_t cells_applicable() const;
+  // The contract cells this kernel and this harness can reach.
+  std::vector<std::string> CellsReachable() const;
   Executor& executor() { return executor_; }
+  const Features& features() const { return executor_.features(); }
 
  private:
   std::vector<KnownDeviation> known_;
+  std::string known_error_;  // why the known deviations could not be loaded
   Executor executor_;
   uint8_t* counters_;
   size_t counter_count_;
   std::set<std::string> cells_reached_;
   std::string cells_file_;  // $ADDFDLAB_CELLS_FILE: newly reached cells are appended
   uint64_t unreproduced_ = 0;
+  std::set<std::string> known_seen_;
   std::optional<ProcessHygiene> start_hygiene_;
 
-  std::vector<Verdict> Findings(const RunResult& result) const;
+  // The verdicts of a run that are findings; notes the known deviations it showed.
+  std::vector<Verdict> Findings(const RunResult& result, const Scenario& scenario);
+  // Makes the model follow the quirks of the known deviations seen; true when one is new.
+  bool FollowNewQuirks();
 };
 
 // The known-deviations file: $ADDFDLAB_KNOWN_DEVIATIONS, else the repository's.

@@ -11,8 +11,10 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "addfdlab/cells.h"
 #include "addfdlab/scenario.h"
 
 namespace addfdlab {
@@ -36,6 +38,10 @@ struct ModelEnv {
   bool quirk_intr_send_stays_replied = false;
   friend bool operator==(const ModelEnv&, const ModelEnv&) = default;
 };
+
+// Turns on the quirk a known-deviations entry names ("intr_send_stays_replied"); false
+// when there is no quirk of that name.
+bool SetModelQuirk(ModelEnv* env, std::string_view name);
 
 // A file's identity in the model: a supervisor source, or a file the target made.
 struct ModelFile {
@@ -125,6 +131,9 @@ class Model {
   // kernel when the open returns).
   void BindFdName(int name, int number);
   const Scenario& scenario() const { return scenario_; }
+  // Contract cells that no prediction names but that the steps since the last call went
+  // through (ADDFD.ORDER.LIFO, ADDFD.OK.CLOEXEC, ...), each once; the list is emptied.
+  std::vector<std::string> TakeReached();
 
   // Consistency checks for the model fuzzer (model_check.h; defined in model_check.cc).
   // "" when the state is consistent (fd tables with their harness fds intact, tasks,
@@ -240,7 +249,8 @@ class Model {
   Prediction PredictFilter(const Op& op) const;
 
   // ADDFD's argument checks: the errno (and its cell), or 0 when it gets to the lookup.
-  int PreQueueError(const Op& op, const char** cell) const;
+  // `failing` (may be null) gets how many of the checks fail (ADDFD.ORDER.CHECKS when > 1).
+  int PreQueueError(const Op& op, const char** cell, int* failing = nullptr) const;
   // The lookup, state checks and queueing; the error, or kBlocked once queued.
   Outcome StartAddFd(const Op& op, std::string* cell);
   // recv_wait_event and the search for an INIT notification; kBlocked when it would wait.
@@ -277,8 +287,12 @@ class Model {
   ModelFile LocalFile();
   bool ThreadInListenerIoctl(int target) const;
 
+  // Notes that a step went through `cell` (TakeReached).
+  void Reached(const char* cell);
+
   Scenario scenario_;
   ModelEnv env_;
+  std::vector<std::string> reached_;
   std::vector<TargetState> targets_;
   std::vector<Notif> notifs_;
   std::vector<Thread> threads_;
@@ -287,9 +301,6 @@ class Model {
   Outcome release_result_ = Outcome::Blocked();  // what the last released open returned
   int64_t clock_ = 0;                            // orders wake-ups and requests
 };
-
-// Cell names used by the model, so tests and reports can enumerate them.
-const std::vector<std::string>& ContractCells();
 
 }  // namespace addfdlab
 

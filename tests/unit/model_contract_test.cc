@@ -36,10 +36,15 @@ Scenario Load(const std::filesystem::path& path) {
 }
 
 // Runs a scenario on the model alone, taking its first allowed outcome as what happened.
-// Returns the failed expect clauses.
-std::vector<std::string> RunOnModel(const Scenario& scenario, const ModelEnv& env) {
+// Returns the failed expect clauses; `reached` (may be null) gets the contract cells the
+// predictions named or the model went through.
+std::vector<std::string> RunOnModel(const Scenario& scenario, const ModelEnv& env,
+                                    std::set<std::string>* reached = nullptr) {
   Model model(scenario, env);
   std::vector<std::string> failures;
+  const auto note = [reached](const std::string& cell) {
+    if (reached != nullptr && IsContractCell(cell)) reached->insert(cell);
+  };
   for (size_t i = 0; i < scenario.ops.size(); ++i) {
     const int index = static_cast<int>(i);
     if (model.Quiesces(index)) model.Quiesce();
@@ -54,8 +59,12 @@ std::vector<std::string> RunOnModel(const Scenario& scenario, const ModelEnv& en
         failures.push_back(v->Describe(scenario));
       }
     }
+    note(p.cell);
     model.Apply(index, outcome);
+    for (const std::string& cell : model.TakeReached()) note(cell);
   }
+  model.Quiesce();
+  for (const std::string& cell : model.TakeReached()) note(cell);
   return failures;
 }
 
@@ -70,6 +79,24 @@ TEST_P(ModelContract, ExpectClausesHoldInTheModel) {
   for (const auto& f : failures) text += f + "\n";
   // ADDFD.SETFD.NR_OPEN needs fs.nr_open lowered; its scenario expects nothing there.
   EXPECT_TRUE(failures.empty()) << GetParam().filename() << "\n" << text;
+}
+
+// The fuzz summary counts a cell as reached when the model names it or goes through it: each
+// scenario must reach the cells it carries (those a deterministic scenario can reach), or
+// "N of M cells" could never be M.
+TEST_P(ModelContract, ReachesTheCellsItCarries) {
+  const Scenario scenario = Load(GetParam());
+  ModelEnv env;
+  env.nofile_hard = 20000;
+  std::set<std::string> reached;
+  RunOnModel(scenario, env, &reached);
+  for (const std::string& cell : scenario.cells) {
+    const CellInfo* info = FindCell(cell);
+    ASSERT_NE(info, nullptr) << cell;
+    if (info->reach != Reach::kScenario) continue;
+    EXPECT_TRUE(reached.count(cell))
+        << GetParam().filename() << " carries " << cell << ", which the model never reaches in it";
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Contract, ModelContract, ::testing::ValuesIn(ContractFiles()),
