@@ -1029,6 +1029,11 @@ RunResult Executor::RunState::Go() {
         Hang(index, "targets did not go quiet after the op");
       }
     }
+    if (ex_.after_op && result_.verdicts.empty()) {
+      std::vector<Target*> targets;
+      for (TargetSlot& ts : slots_) targets.push_back(ts.target.get());
+      ex_.after_op(index, targets);
+    }
     if (op.kind == OpKind::kSettle && result_.verdicts.empty()) CheckTables(index);
     result_.trace.push_back(std::move(entry));
   }

@@ -85,6 +85,12 @@ class Executor {
   bool deterministic() const { return deterministic_; }
   // Called once per op with what the run reached (fuzzers turn it into coverage).
   std::function<void(const Observation&)> observe;
+  // Test-only: called after each op the run carried out (after its quiescence point, for
+  // an op that has one) and before a settle's fd-table oracle, with the op's index and the
+  // run's targets in the scenario's order. A test changes a target there behind the model's back
+  // (its agent opens or closes an fd) to see that the oracles notice. Not called once a verdict
+  // stops the run.
+  std::function<void(int op, const std::vector<Target*>& targets)> after_op;
   // Targets forked, reused and replaced so far.
   PoolStats pool_stats() const;
   // This process's fds, threads and children, without what the executor holds on purpose

@@ -1,13 +1,17 @@
-// The oracle is not blind: a model made wrong on one cell makes the kernel run report a
-// deviation on exactly that cell. And the executor's own bookkeeping stays clean.
+// The oracles are not blind: a model made wrong on one cell makes the kernel run report a
+// deviation on exactly that cell, and a target changed behind the model's back makes the
+// fd-table oracle report that fd. And the executor's own bookkeeping stays clean.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 
 #include "addfdlab/executor.h"
 #include "addfdlab/scenario_text.h"
+#include "addfdlab/target.h"
 
 namespace addfdlab {
 namespace {
@@ -76,21 +80,136 @@ INSTANTIATE_TEST_SUITE_P(
       return name;
     });
 
-// The fd-table oracle sees a leak the model does not expect: here the harness injects an
-// fd behind the model's back, through a second notification the scenario never names.
-TEST(FdTableOracle, ReportsAnUnexpectedFd) {
-  ParseError error;
-  auto scenario = ParseScenario(
-      "target t\ntrap t.1 -> n1\nrecv t\naddfd n1 -> f\nclose t f\nsettle\n"
-      "send n1 error=ENOSYS\nreturned n1\n",
-      "leak.scn", &error);
-  ASSERT_TRUE(scenario) << error.ToString();
-  // Made wrong on purpose: the model believes the close failed, so fd 0 is "dangling".
-  ExecutorOptions options;
-  options.features = Shared().features();
-  Executor executor(options);
-  const RunResult clean = executor.Run(*scenario);
-  EXPECT_TRUE(clean.clean()) << clean.Format(*scenario);
+// The fd-table oracle against a live target changed behind the model's back: the test
+// has the target's agent open, close or dup an fd between two ops (Executor::after_op),
+// and the next settle reports that fd, with the kind the change calls for.
+class FdTableOracle : public ::testing::Test {
+ protected:
+  // Runs `text`; after op `at` (a 0-based index) calls `behind_the_back` on the target.
+  RunResult RunChanged(const std::string& text, int at,
+                       const std::function<void(Target&)>& behind_the_back) {
+    ParseError error;
+    auto parsed = ParseScenario(text, "behind_the_back.scn", &error);
+    EXPECT_TRUE(parsed) << error.ToString();
+    if (!parsed) return RunResult{};
+    scenario_ = *parsed;
+    ExecutorOptions options;
+    options.features = Shared().features();
+    Executor executor(options);
+    // The same scenario runs clean when nothing is done behind its back.
+    const RunResult honest = executor.Run(scenario_);
+    EXPECT_TRUE(honest.clean()) << honest.Format(scenario_);
+    int calls = 0;
+    executor.after_op = [&](int op, const std::vector<Target*>& targets) {
+      ++calls;
+      if (op != at) return;
+      EXPECT_EQ(targets.size(), 1u);
+      behind_the_back(*targets[0]);
+    };
+    RunResult result = executor.Run(scenario_);
+    EXPECT_GT(calls, at);
+    return result;
+  }
+
+  // The agent's answer to a command on the leader; -1 when it failed.
+  static int64_t Agent(Target& target, agent::Command command,
+                       std::initializer_list<int64_t> args) {
+    auto reply = target.Call(0, MakeRequest(command, args));
+    EXPECT_TRUE(reply) << reply.error().Name();
+    if (!reply) return -1;
+    EXPECT_EQ(reply->err, 0) << ErrnoName(reply->err);
+    return reply->err == 0 ? reply->ret : -1;
+  }
+
+  Scenario scenario_;
+};
+
+TEST_F(FdTableOracle, ReportsAnFdOpenedBehindTheModelsBack) {
+  int64_t planted = -1;
+  const RunResult result = RunChanged("target t\nopen t devnull -> f\nsettle\n", 1, [&](Target& t) {
+    planted = Agent(t, agent::Command::kOpenDevNull, {O_RDWR | O_CLOEXEC});
+  });
+  ASSERT_GE(planted, 0);
+  ASSERT_EQ(result.verdicts.size(), 1u) << result.Format(scenario_);
+  const Verdict& v = result.verdicts[0];
+  EXPECT_EQ(v.kind, Verdict::Kind::kLeaked) << v.Describe(scenario_);
+  EXPECT_EQ(v.fd, planted) << v.Describe(scenario_);
+  EXPECT_EQ(v.op, 1);
+  EXPECT_EQ(v.expected, "closed");
+  // Not the supervisor's /dev/null source: a file of the target's own, unknown to the model.
+  EXPECT_EQ(v.observed, "an unknown file /dev/null");
+  EXPECT_EQ(v.Signature(scenario_), "leaked-fd:-:settle");
+}
+
+TEST_F(FdTableOracle, ReportsOnlyThePlantedFdNextToAnInjectedOne) {
+  // The model accounts for the injected memfd; only the planted fd is reported.
+  int64_t planted = -1;
+  const RunResult result = RunChanged(
+      "target t\ntrap t.1 -> n\nrecv t\naddfd n src=memfd -> got\nsend n val=got\n"
+      "returned n\nsettle\n",
+      5, [&](Target& t) { planted = Agent(t, agent::Command::kMemfd, {0}); });
+  ASSERT_GE(planted, 0);
+  ASSERT_EQ(result.verdicts.size(), 1u) << result.Format(scenario_);
+  const Verdict& v = result.verdicts[0];
+  EXPECT_EQ(v.kind, Verdict::Kind::kLeaked) << v.Describe(scenario_);
+  EXPECT_EQ(v.fd, planted);
+  EXPECT_EQ(v.op, 5);
+  EXPECT_EQ(v.expected, "closed");
+  EXPECT_EQ(v.observed.rfind("an unknown file /memfd:addfdlab-target", 0), 0u) << v.observed;
+}
+
+TEST_F(FdTableOracle, ReportsAnFdClosedBehindTheModelsBack) {
+  const RunResult result = RunChanged("target t\nopen t devnull -> f\ndup2 t f 40\nsettle\n", 1,
+                                      [&](Target& t) { Agent(t, agent::Command::kClose, {40}); });
+  ASSERT_EQ(result.verdicts.size(), 1u) << result.Format(scenario_);
+  const Verdict& v = result.verdicts[0];
+  EXPECT_EQ(v.kind, Verdict::Kind::kDangling) << v.Describe(scenario_);
+  EXPECT_EQ(v.fd, 40);
+  EXPECT_EQ(v.op, 2);
+  EXPECT_EQ(v.expected, "target file #0");
+  EXPECT_EQ(v.observed, "closed");
+}
+
+TEST_F(FdTableOracle, ReportsAnFdReplacedBehindTheModelsBack) {
+  // fd 40 is the devnull (the target's file #0); the agent puts the memfd (#1) there.
+  const RunResult result = RunChanged(
+      "target t\nopen t devnull -> f\nopen t memfd -> g\ndup2 t f 40\nsettle\n", 2, [&](Target& t) {
+        auto list = t.Call(0, MakeRequest(agent::Command::kListFds));
+        ASSERT_TRUE(list);
+        // The memfd is the highest input fd below 40.
+        int64_t memfd = -1;
+        for (int i = 0; i < list->count; ++i) {
+          const int fd = list->entries[i].fd;
+          if (fd < 40 && fd > memfd) memfd = fd;
+        }
+        ASSERT_GE(memfd, 0);
+        Agent(t, agent::Command::kDup3, {memfd, 40, 0});
+      });
+  ASSERT_EQ(result.verdicts.size(), 1u) << result.Format(scenario_);
+  const Verdict& v = result.verdicts[0];
+  EXPECT_EQ(v.kind, Verdict::Kind::kWrongFile) << v.Describe(scenario_);
+  EXPECT_EQ(v.fd, 40);
+  EXPECT_EQ(v.op, 3);
+  EXPECT_EQ(v.expected, "target file #0");
+  EXPECT_EQ(v.observed.rfind("target file #1 /memfd:addfdlab-target", 0), 0u) << v.observed;
+}
+
+TEST_F(FdTableOracle, ReportsACloexecFlippedBehindTheModelsBack) {
+  // fd 40 becomes an F_DUPFD_CLOEXEC copy of itself: the same file, now close-on-exec.
+  const RunResult result =
+      RunChanged("target t\nopen t devnull -> f\ndup2 t f 40\nsettle\n", 1, [&](Target& t) {
+        EXPECT_EQ(Agent(t, agent::Command::kDup, {40, 1, 41}), 41);
+        Agent(t, agent::Command::kClose, {40});
+        EXPECT_EQ(Agent(t, agent::Command::kDup, {41, 1, 40}), 40);
+        Agent(t, agent::Command::kClose, {41});
+      });
+  ASSERT_EQ(result.verdicts.size(), 1u) << result.Format(scenario_);
+  const Verdict& v = result.verdicts[0];
+  EXPECT_EQ(v.kind, Verdict::Kind::kCloexec) << v.Describe(scenario_);
+  EXPECT_EQ(v.fd, 40);
+  EXPECT_EQ(v.op, 2);
+  EXPECT_EQ(v.expected, "no cloexec");
+  EXPECT_EQ(v.observed, "cloexec");
 }
 
 TEST(Executor, RepeatedRunsStayClean) {
