@@ -3,6 +3,9 @@
 // fd-table oracle report that fd. And the executor's own bookkeeping stays clean.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -220,6 +223,38 @@ TEST(Executor, RepeatedRunsStayClean) {
     ASSERT_TRUE(result.clean()) << "run " << i << "\n" << result.Format(*scenario);
   }
   EXPECT_GE(Shared().pool_stats().reused, 49u);
+}
+
+// An executor that cannot make its sources (no fd left for memfd_create) says so as a
+// harness verdict on every run: a failed setup is never blamed on the kernel.
+TEST(Executor, AFailedSetupIsAHarnessVerdict) {
+  auto scenario = LoadCell("ADDFD.OK.LOWEST");
+  ASSERT_TRUE(scenario);
+  const Features features = Shared().features();
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    // Every fd below a small limit in use: the sources' memfd_create fails with EMFILE.
+    const struct rlimit limit = {64, 64};
+    if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) ::_exit(10);
+    while (::dup(0) >= 0) {
+    }
+    ExecutorOptions options;
+    options.features = features;
+    options.hygiene = false;
+    Executor executor(options);
+    if (executor.setup_error().find("memfd_create: EMFILE") == std::string::npos) ::_exit(11);
+    const RunResult result = executor.Run(*scenario);
+    const bool harness = result.verdicts.size() == 1 &&
+                         result.verdicts[0].kind == Verdict::Kind::kHarness &&
+                         result.verdicts[0].detail.find("memfd_create") != std::string::npos;
+    ::_exit(harness ? 0 : 12);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "10: setrlimit failed, 11: no setup error, 12: the run "
+                                       "was not one harness verdict";
 }
 
 }  // namespace

@@ -1,0 +1,205 @@
+// The known-deviations list: loading (every malformed file is a clear error naming the
+// file), and matching by cell and verdict signature, never by release.
+#include "addfdlab/known_deviations.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+#include "addfdlab/cells.h"
+#include "addfdlab/scenario_text.h"
+
+namespace addfdlab {
+namespace {
+
+const std::string kRepositoryList = ADDFDLAB_SOURCE_DIR "/corpus/contract/known-deviations.json";
+
+// A file with `text` in the test's temporary folder.
+std::string WriteFile(const std::string& name, const std::string& text) {
+  const std::string path = ::testing::TempDir() + name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+std::string LoadError(const std::string& text) {
+  std::string error;
+  const auto known = LoadKnownDeviations(WriteFile("known.json", text), &error);
+  EXPECT_FALSE(known) << "accepted: " << text;
+  return error;
+}
+
+constexpr const char* kEntry =
+    R"({"id": "bug", "cell": "ADDFD.INTR.SEND", "signatures": ["contract:ADDFD.INTR.SEND:*"],
+        "evidence": "seen", "fix": {"summary": "fixed", "commit": "abc123", "release": "6.19"}})";
+
+std::string List(const std::string& entry) {
+  return std::string(R"({"deviations": [)") + entry + "]}";
+}
+
+Scenario Parse(const std::string& text) {
+  ParseError error;
+  auto scenario = ParseScenario(text, "test.scn", &error);
+  EXPECT_TRUE(scenario) << error.ToString();
+  return scenario.value_or(Scenario{});
+}
+
+Verdict ContractVerdict(const std::string& cell, int op) {
+  Verdict v;
+  v.kind = Verdict::Kind::kContract;
+  v.cell = cell;
+  v.op = op;
+  return v;
+}
+
+TEST(KnownDeviations, TheRepositoryListLoads) {
+  std::string error;
+  const auto known = LoadKnownDeviations(kRepositoryList, &error);
+  ASSERT_TRUE(known) << error;
+  ASSERT_FALSE(known->empty());
+  for (const KnownDeviation& d : *known) {
+    EXPECT_TRUE(IsContractCell(d.cell)) << d.id;
+    EXPECT_FALSE(d.signatures.empty()) << d.id;
+    EXPECT_FALSE(d.fix.summary.empty()) << d.id;
+  }
+}
+
+TEST(KnownDeviations, ReadsEveryField) {
+  std::string error;
+  const auto known =
+      LoadKnownDeviations(WriteFile("full.json", List(R"({"id": "bug", "cell": "ADDFD.INTR.SEND",
+                         "signatures": ["contract:ADDFD.INTR.SEND:id_valid"], "evidence": "e",
+                         "fix": {"summary": "s", "commit": "c", "release": "r"},
+                         "seen_on": ["k1", "k2"], "model_quirk": "intr_send_stays_replied"})")),
+                          &error);
+  ASSERT_TRUE(known) << error;
+  ASSERT_EQ(known->size(), 1u);
+  const KnownDeviation& d = known->front();
+  EXPECT_EQ(d.id, "bug");
+  EXPECT_EQ(d.cell, "ADDFD.INTR.SEND");
+  EXPECT_EQ(d.signatures, std::vector<std::string>{"contract:ADDFD.INTR.SEND:id_valid"});
+  EXPECT_EQ(d.seen_on, (std::vector<std::string>{"k1", "k2"}));
+  EXPECT_EQ(d.model_quirk, "intr_send_stays_replied");
+  EXPECT_EQ(d.FixText(), "s (commit c, in r)");
+}
+
+TEST(KnownDeviations, ASyntaxErrorNamesFileLineAndColumn) {
+  const std::string error = LoadError("{\n  \"deviations\": [\n    {\"id\": ,}\n  ]\n}\n");
+  EXPECT_NE(error.find("known.json:3:12: not JSON"), std::string::npos) << error;
+}
+
+TEST(KnownDeviations, AMissingFileIsAnError) {
+  std::string error;
+  EXPECT_FALSE(LoadKnownDeviations(::testing::TempDir() + "absent.json", &error));
+  EXPECT_NE(error.find("absent.json: cannot read"), std::string::npos) << error;
+}
+
+TEST(KnownDeviations, MalformedEntriesNameTheEntryAndTheField) {
+  EXPECT_NE(LoadError(R"({"list": []})").find("\"deviations\" array"), std::string::npos);
+  EXPECT_NE(LoadError(List(R"({"id": "x"})")).find("deviations[0]: missing \"cell\""),
+            std::string::npos);
+  std::string entry = kEntry;
+  const auto with = [&](const std::string& from, const std::string& to) {
+    std::string e = entry;
+    e.replace(e.find(from), from.size(), to);
+    return LoadError(List(e));
+  };
+  EXPECT_NE(with("ADDFD.INTR.SEND\", \"sig", "ADDFD.INTR.SNED\", \"sig")
+                .find("unknown cell \"ADDFD.INTR.SNED\""),
+            std::string::npos);
+  EXPECT_NE(with("contract:ADDFD.INTR.SEND:*", "contract:ADDFD.STRANDED:*")
+                .find("is not KIND:ADDFD.INTR.SEND:OP"),
+            std::string::npos);
+  EXPECT_NE(with("[\"contract:ADDFD.INTR.SEND:*\"]", "[]").find("non-empty array"),
+            std::string::npos);
+  EXPECT_NE(with("\"evidence\": \"seen\"", "\"evidence\": 3").find("\"evidence\" must be"),
+            std::string::npos);
+  EXPECT_NE(with("\"summary\": \"fixed\"", "\"text\": \"fixed\"").find("\"fix\" must be"),
+            std::string::npos);
+  EXPECT_NE(with("\"id\": \"bug\"", "\"id\": \"bug\", \"kernels\": [\"6.1*\"]")
+                .find("unknown field \"kernels\""),
+            std::string::npos);
+  EXPECT_NE(with("\"id\": \"bug\"", "\"id\": \"bug\", \"model_quirk\": \"nope\"")
+                .find("unknown model_quirk \"nope\""),
+            std::string::npos);
+  EXPECT_NE(LoadError(List(std::string(kEntry) + ", " + kEntry)).find("id \"bug\" is used twice"),
+            std::string::npos);
+}
+
+TEST(KnownDeviations, MatchesByCellAndSignature) {
+  std::string error;
+  const auto known =
+      LoadKnownDeviations(WriteFile("match.json", List(R"({"id": "bug", "cell": "ADDFD.INTR.SEND",
+                         "signatures": ["contract:ADDFD.INTR.SEND:id_valid",
+                                        "expect:ADDFD.INTR.SEND:*"],
+                         "evidence": "e", "fix": {"summary": "s"}})")),
+                          &error);
+  ASSERT_TRUE(known) << error;
+  const Scenario scenario =
+      Parse("target t\ntrap t.1 -> n1\nrecv t\nid_valid n1\naddfd n1\nsettle\n");
+  // id_valid is op 3 (index 2), addfd op 4.
+  EXPECT_EQ(MatchKnownDeviation(*known, ContractVerdict("ADDFD.INTR.SEND", 2), scenario),
+            &known->front());
+  // The same cell at another op kind is not what the entry describes.
+  EXPECT_EQ(MatchKnownDeviation(*known, ContractVerdict("ADDFD.INTR.SEND", 3), scenario), nullptr);
+  // Another cell, at the same op kind.
+  EXPECT_EQ(MatchKnownDeviation(*known, ContractVerdict("ID_VALID.STATES", 2), scenario), nullptr);
+  Verdict expect = ContractVerdict("ADDFD.INTR.SEND", 3);
+  expect.kind = Verdict::Kind::kExpect;
+  EXPECT_EQ(MatchKnownDeviation(*known, expect, scenario), &known->front());
+  // Table verdicts name no cell: never a known deviation.
+  Verdict leaked;
+  leaked.kind = Verdict::Kind::kLeaked;
+  leaked.fd = 3;
+  EXPECT_EQ(MatchKnownDeviation(*known, leaked, scenario), nullptr);
+}
+
+TEST(KnownDeviations, ARunIsKnownOnlyWhenEveryVerdictIs) {
+  std::string error;
+  const auto known = LoadKnownDeviations(WriteFile("run.json", List(kEntry)), &error);
+  ASSERT_TRUE(known) << error;
+  const Scenario scenario = Parse("target t\ntrap t.1 -> n1\nrecv t\nid_valid n1\n");
+  const Verdict bug = ContractVerdict("ADDFD.INTR.SEND", 2);
+  EXPECT_EQ(MatchKnownRun(*known, {}, scenario), nullptr);
+  EXPECT_EQ(MatchKnownRun(*known, {bug}, scenario), &known->front());
+  Verdict other = ContractVerdict("ID_VALID.STATES", 2);
+  EXPECT_EQ(MatchKnownRun(*known, {bug, other}, scenario), nullptr);
+}
+
+TEST(CellRegistry, IdsAreUniqueAndApartFromTraceLabels) {
+  std::set<std::string_view> ids;
+  for (const CellInfo& cell : kContractCells) {
+    EXPECT_TRUE(ids.insert(cell.id).second) << cell.id << " twice";
+    EXPECT_FALSE(cell.rule.empty()) << cell.id;
+    EXPECT_FALSE(cell.follows.empty()) << cell.id;
+  }
+  for (std::string_view label : kTraceLabels) {
+    EXPECT_EQ(ids.count(label), 0u) << label << " is both a cell and a trace label";
+    EXPECT_FALSE(IsContractCell(label));
+  }
+  EXPECT_EQ(ContractCells().size(), std::size(kContractCells));
+  static_assert(std::string_view(Cell("ADDFD.STRANDED")) == "ADDFD.STRANDED");
+  static_assert(std::string_view(TraceLabel("RECV.OK")) == "RECV.OK");
+}
+
+TEST(CellRegistry, SkipReasonsFollowReachAndFeatures) {
+  Features all;
+  for (FeatureProbe& p : all.probes) p.available = true;
+  all.get(Feature::kFailNth).available = false;
+  EXPECT_EQ(CellSkipReason(*FindCell("ADDFD.STRANDED"), all, 1u << 20), "");
+  EXPECT_NE(CellSkipReason(*FindCell("ADDFD.LOCK.EINTR"), all, 1u << 20), "");
+  EXPECT_NE(CellSkipReason(*FindCell("ADDFD.NOMEM"), all, 1u << 20), "");
+  EXPECT_NE(CellSkipReason(*FindCell("ADDFD.SETFD.NR_OPEN"), all, 1u << 20), "");
+  EXPECT_EQ(CellSkipReason(*FindCell("ADDFD.SETFD.NR_OPEN"), all, 2048), "");
+  Features old = all;
+  old.get(Feature::kSend) = {false, "EINVAL"};
+  EXPECT_EQ(CellSkipReason(*FindCell("ADDFD.INTR.SEND"), old, 1u << 20),
+            "feature send absent: EINVAL");
+  Features none;
+  EXPECT_EQ(CellSkipReason(*FindCell("FILTER.FLAGS"), none, 1u << 20),
+            "no seccomp user notification");
+}
+
+}  // namespace
+}  // namespace addfdlab
