@@ -368,8 +368,12 @@ Residue CheckResidue(const Target& target, const TableBefore& before, const Jour
     const bool holds_injected = installed != result.end() &&
                                 holds(fd, request.files[static_cast<size_t>(installed->second)]);
     if (new_slot) {
-      // A new fd is the result of a successful injection, or residue.
-      if (!(journal.succeeded && holds_injected)) residue.leaked.push_back(fd);
+      // A new fd is the result of a successful injection, or residue. The fd the trapped
+      // syscall returned, holding the last file, was delivered with the reply even when the
+      // supervisor died before it could journal it (its ADDFD|SEND finished first).
+      const bool delivered = trap_return && *trap_return == fd && !request.files.empty() &&
+                             holds(fd, request.files.back());
+      if (!(journal.succeeded && holds_injected) && !delivered) residue.leaked.push_back(fd);
       if (journaled.count(fd) == 0) residue.unjournaled.push_back(fd);
       continue;
     }
