@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   addfdlab::tools::AddProbeCommand(app, run);
   addfdlab::tools::AddReproCommand(app, run);
   addfdlab::tools::AddContractCommand(app, run);
+  addfdlab::tools::AddCellsCommand(app, run);
   addfdlab::tools::AddFuzzCommand(app, run);
   addfdlab::tools::AddScnCommand(app, run);
   addfdlab::tools::AddBenchCommand(app, run);
