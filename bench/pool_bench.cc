@@ -8,6 +8,7 @@
 
 #include "addfdlab/supervisor.h"
 #include "addfdlab/target_pool.h"
+#include "reporters.h"
 
 namespace addfdlab {
 namespace {
@@ -62,9 +63,12 @@ int main(int argc, char** argv) {
   // tens of microseconds in a VM and would swamp both sides.
   const long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
   addfdlab::SetScheduling(static_cast<int>(cpus > 0 ? cpus - 1 : 0), SCHED_OTHER, 0);
+  // Through addfdlab's reporters, as every suite: `replaced` is 0 in every repetition when
+  // no pooled target had to be replaced, and Google Benchmark 1.7.1 writes its cv as NaN.
+  const addfdlab::bench::ReportFlags report_flags = addfdlab::bench::ReadReportFlags(argc, argv);
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
+  addfdlab::bench::RunSpecifiedBenchmarks(report_flags);
   benchmark::Shutdown();
   return 0;
 }

@@ -1,6 +1,6 @@
 // Supervisor threads and deterministic scheduling. Ops run on supervisor threads so that
 // several requests can be in the kernel at once; with SCHED_FIFO on one CPU the
-// interleaving is chosen, not hoped for (DESIGN.md, "Determinism").
+// interleaving is chosen, not hoped for (docs/architecture.md, "Determinism").
 #ifndef ADDFDLAB_SUPERVISOR_H_
 #define ADDFDLAB_SUPERVISOR_H_
 

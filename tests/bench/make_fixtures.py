@@ -22,7 +22,7 @@ def context(executable, date="2026-11-29T12:00:00+00:00", kernel=KERNEL):
     return {
         "date": date,
         "host_name": "vm",
-        "executable": "/work/main/build/release/bench/" + executable,
+        "executable": "build/release/bench/" + executable,
         "num_cpus": 2,
         "mhz_per_cpu": 2300,
         "cpu_scaling_enabled": False,
