@@ -5,7 +5,11 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <algorithm>
 #include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
 #include <string>
 
 #include "addfdlab/cells.h"
@@ -199,6 +203,36 @@ TEST(CellRegistry, SkipReasonsFollowReachAndFeatures) {
   Features none;
   EXPECT_EQ(CellSkipReason(*FindCell("FILTER.FLAGS"), none, 1u << 20),
             "no seccomp user notification");
+}
+
+// docs/contract.md is true to the registry: every cell has its place there, and every
+// cell-shaped name it writes in backquotes is a cell, a trace label or a pattern of cells.
+TEST(CellRegistry, TheContractDocNamesEveryCellAndNoOther) {
+  std::ifstream in(ADDFDLAB_SOURCE_DIR "/docs/contract.md");
+  ASSERT_TRUE(in);
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string doc = text.str();
+  for (const CellInfo& cell : kContractCells) {
+    EXPECT_NE(doc.find("`" + std::string(cell.id) + "`"), std::string::npos)
+        << cell.id << " is not in docs/contract.md";
+  }
+  static const std::regex kName(
+      "`((ADDFD|RECV|SEND|ID_VALID|SET_FLAGS|LISTENER|FILTER|IOCTL)\\.[A-Z_.]*\\*?)`");
+  for (std::sregex_iterator it(doc.begin(), doc.end(), kName), end; it != end; ++it) {
+    const std::string name = (*it)[1].str();
+    if (name.back() == '*') {
+      const std::string prefix = name.substr(0, name.size() - 1);
+      const bool any = std::any_of(std::begin(kContractCells), std::end(kContractCells),
+                                   [&](const CellInfo& c) { return c.id.starts_with(prefix); });
+      EXPECT_TRUE(any) << name << " in docs/contract.md matches no cell";
+      continue;
+    }
+    const bool label = std::find(std::begin(kTraceLabels), std::end(kTraceLabels), name) !=
+                       std::end(kTraceLabels);
+    EXPECT_TRUE(IsContractCell(name) || label)
+        << name << " in docs/contract.md is neither a cell nor a trace label";
+  }
 }
 
 }  // namespace
