@@ -152,6 +152,7 @@ ContractReport RunContract(const std::string& dir, const std::vector<KnownDeviat
       const Verdict& v = result.verdicts.front();
       row.expected = v.expected;
       row.observed = v.observed;
+      row.trace = result.Format(*scenario);
       if (match != nullptr && flaky.empty()) {
         row.status = CellRow::Status::kKnown;
         row.known = match->id;

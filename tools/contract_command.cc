@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <iostream>
 #include <memory>
+#include <sstream>
 #include <nlohmann/json.hpp>
 
 #include "addfdlab/contract.h"
@@ -24,6 +25,8 @@ void ExplainNewDeviations(const ContractReport& report, const std::string& dir) 
     if (row.status != CellRow::Status::kDeviates) continue;
     cells += "  " + row.cell + ": " + row.reason + "\n    replay: addfdlab repro " + dir + "/" +
              row.scenario + " --runs 20\n";
+    std::istringstream trace(row.trace);
+    for (std::string line; std::getline(trace, line);) cells += "      " + line + "\n";
   }
   if (cells.empty()) return;
   std::cerr << "\naddfdlab contract: the kernel (" << report.kernel
@@ -44,7 +47,8 @@ nlohmann::json ReportJson(const ContractReport& report) {
                     {"observed", row.observed},
                     {"reason", row.reason},
                     {"scenario", row.scenario},
-                    {"known", row.known}});
+                    {"known", row.known},
+                    {"trace", row.trace}});
   }
   nlohmann::json known = nlohmann::json::array();
   for (const KnownStatus& k : report.known) {

@@ -30,6 +30,7 @@ struct CellRow {
   std::string reason;    // why it skips, or the verdict, or the known deviation and its fix
   std::string scenario;  // the file that decided the row
   std::string known;     // the id of the known deviation that explains it (kKnown)
+  std::string trace;     // the deviating run's trace and verdicts (kDeviates, kKnown)
 };
 
 // What became of each known deviation on this kernel.
