@@ -7,6 +7,8 @@
 #include "bench_common.h"
 #include "bench_suites.h"
 #include "faults/fault_plan.h"
+#include "faults/injection_lab.h"
+#include "faults/run_spec.h"
 
 namespace addfdlab::bench {
 namespace {

@@ -10,7 +10,8 @@
 #include <set>
 
 #include "addfdlab/fd_table.h"
-#include "faults/fault_plan.h"
+#include "faults/injection_lab.h"
+#include "faults/run_spec.h"
 
 namespace {
 

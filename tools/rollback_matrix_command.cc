@@ -16,6 +16,8 @@
 #include "addfdlab/rollback.h"
 #include "commands.h"
 #include "faults/fault_plan.h"
+#include "faults/injection_lab.h"
+#include "faults/run_spec.h"
 
 namespace addfdlab::tools {
 namespace {

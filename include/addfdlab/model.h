@@ -251,6 +251,17 @@ class Model {
   // ADDFD's argument checks: the errno (and its cell), or 0 when it gets to the lookup.
   // `failing` (may be null) gets how many of the checks fail (ADDFD.ORDER.CHECKS when > 1).
   int PreQueueError(const Op& op, const char** cell, int* failing = nullptr) const;
+  // ID_VALID, SET_FLAGS, an unknown ioctl, the listener's close.
+  Prediction PredictListenerOp(const Op& op) const;
+  Prediction PredictIoctl(const Op& op) const;
+  // `wait` and `returned`: the result once the targets ran.
+  Prediction PredictCompletion(const Op& op) const;
+  // open, pipe, socketpair, close, dup, dup2 (skipped when they name a harness fd).
+  Prediction PredictFdOp(const Op& op) const;
+  Prediction PredictDup(const Op& op) const;
+  Prediction PredictHandler(const Op& op) const;
+  Prediction PredictTrap(const Op& op) const;
+
   // The lookup, state checks and queueing; the error, or kBlocked once queued.
   Outcome StartAddFd(const Op& op, std::string* cell);
   // recv_wait_event and the search for an INIT notification; kBlocked when it would wait.
@@ -258,9 +269,21 @@ class Model {
   Outcome StartRecv(const Op& op, std::string* cell);
   bool Started(const Op& op, const Outcome& started, const std::string& cell);
   void ApplyTargetOp(const Op& op, const Outcome& observed);
+  void ApplyAddFd(const Op& op, const Outcome& observed);
+  void ApplySend(const Op& op, const Outcome& observed);
+  void ApplyRecv(const Op& op, const Outcome& observed);
+  void ApplyFdOp(const Op& op, const Outcome& observed);
+  // A signal to a supervisor thread asleep in its ioctl.
+  void SignalThread(const Op& op);
+  // A signal to a target task; true when it stays pending until the task runs.
+  bool SignalTask(const Op& op);
 
   // Runs one target task's notification loop; true when anything changed.
   bool RunTask(int target, int task);
+  // A woken task outside any notification: its reservation, its pending signal.
+  bool RunOutsideNotification(int target, int task);
+  // The reply reaches a task blocked in notification `notif`.
+  void DeliverReply(int target, int task, int notif, bool wait_killable);
   bool RunReservation(int target, int task);
   void HandleRequest(Notif& notif, Request request);
   void Interrupt(int target, int task, bool fatal);

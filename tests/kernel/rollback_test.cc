@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "faults/fault_plan.h"
+#include "faults/injection_lab.h"
+#include "faults/run_spec.h"
 
 namespace addfdlab::faults {
 namespace {

@@ -1,0 +1,449 @@
+// The reference model's ops: each op the kernel answered changes the model's state, and
+// ADDFD and RECV start in the kernel's order up to the point where they wait.
+#include <fcntl.h>
+
+#include <cerrno>
+#include <utility>
+
+#include "addfdlab/model.h"
+#include "model_internal.h"
+
+namespace addfdlab {
+namespace {
+
+using model_internal::AsInt;
+
+// Signals whose default action is to do nothing.
+// 32 and 33 are glibc's own (SIGCANCEL, SIGSETXID): its handlers stay, and do nothing here.
+bool IgnoredByDefault(int sig) {
+  return sig == 17 || sig == 18 || sig == 23 || sig == 28 || sig == 32 || sig == 33;
+}
+
+// Signals whose default action dumps core (SIG_KERNEL_COREDUMP_MASK): complete_signal does
+// not make them fatal when sent, so they do not wake a killable wait; they kill on delivery.
+bool DumpsCoreByDefault(int sig) {
+  return sig == 3 || sig == 4 || sig == 5 || sig == 6 || sig == 7 || sig == 8 || sig == 11 ||
+         sig == 24 || sig == 25 || sig == 31;
+}
+
+}  // namespace
+
+bool Model::Quiesces(int index) const {
+  const Op& op = scenario_.ops[static_cast<size_t>(index)];
+  switch (op.kind) {
+    case OpKind::kAddFd:
+    case OpKind::kSend:
+    case OpKind::kRecv:
+    case OpKind::kIdValid:
+    case OpKind::kSetFlags:
+    case OpKind::kIoctl:
+    case OpKind::kSignalThread:
+    case OpKind::kSignalTask:
+      return false;
+    default:
+      return true;
+  }
+}
+
+// After an op started in the kernel: a thread's op that failed at once is finished; one
+// that sleeps stays busy, and on the main thread the targets run. True when it slept.
+bool Model::Started(const Op& op, const Outcome& started, const std::string& cell) {
+  if (started.kind != Outcome::Kind::kBlocked) {
+    if (op.thread >= 0) FinishThread(op.thread, started, cell);
+    return false;
+  }
+  if (op.thread < 0) Quiesce();
+  return true;
+}
+
+void Model::Apply(int index, const Outcome& observed) {
+  const Op& op = scenario_.ops[static_cast<size_t>(index)];
+  switch (op.kind) {
+    case OpKind::kAddFd:
+      ApplyAddFd(op, observed);
+      return;
+    case OpKind::kSend:
+      ApplySend(op, observed);
+      return;
+    case OpKind::kRecv:
+      ApplyRecv(op, observed);
+      return;
+    case OpKind::kIdValid:
+    case OpKind::kSetFlags:
+    case OpKind::kIoctl:
+      if (op.kind == OpKind::kSetFlags && observed == Outcome::Ok(0)) {
+        targets_[static_cast<size_t>(op.target)].sync_wake_up = (op.value & 1) != 0;
+      }
+      return;
+    case OpKind::kCloseListener: {
+      TargetState& t = targets_[static_cast<size_t>(op.target)];
+      if (!t.listener) return;
+      t.listener_closing = true;
+      if (!ThreadInListenerIoctl(op.target)) Detach(op.target);
+      Quiesce();
+      return;
+    }
+    case OpKind::kInstallFilter:
+      return;
+    case OpKind::kSignalThread:
+      SignalThread(op);
+      return;
+    case OpKind::kWait:
+    case OpKind::kReturned:
+    case OpKind::kSettle:
+      Quiesce();
+      return;
+    default:
+      ApplyTargetOp(op, observed);
+      return;
+  }
+}
+
+void Model::ApplyAddFd(const Op& op, const Outcome& observed) {
+  if (!ListenerOpen(op.target)) return;
+  // An O_PATH srcfd the kernel rejected never got past fget().
+  if (op.src == SourceKind::kOpath && observed == Outcome::Error(EBADF)) {
+    if (op.thread >= 0) FinishThread(op.thread, observed, Cell("ADDFD.SRCFD.OPATH"));
+    return;
+  }
+  const char* check_cell = "";
+  int failing = 0;
+  if (PreQueueError(op, &check_cell, &failing) != 0) {
+    if (failing > 1) Reached(Cell("ADDFD.ORDER.CHECKS"));
+    if (op.thread >= 0) FinishThread(op.thread, observed, "");
+    return;
+  }
+  if (uapi::IoctlSize(op.size) > uapi::kAddFdSizeVer0) Reached(Cell("ADDFD.SIZE.TAIL_ZERO"));
+  std::string cell;
+  // The main thread waits for its own request: the targets ran and handled it.
+  if (Started(op, StartAddFd(op, &cell), cell) && op.thread < 0) threads_.back().busy = false;
+}
+
+void Model::ApplySend(const Op& op, const Outcome& observed) {
+  if (observed == Outcome::Ok(0)) {
+    Notif* n = FindBySeq(op.target, OpSeq(op));
+    if (n == nullptr) return;
+    n->state = NotifState::kReplied;
+    n->reply_val = ResolveFd(op.fd);
+    n->reply_error = SentError(op);
+    n->reply_continue = (op.flags & uapi::kRespContinue) != 0;
+    ++n->done;
+    Task& task = targets_[static_cast<size_t>(n->target)].tasks[static_cast<size_t>(n->task)];
+    if (task.wake_order == 0) task.wake_order = ++clock_;
+  }
+  if (op.thread >= 0) {
+    FinishThread(op.thread, observed, TraceLabel("SEND.OK"));
+  }
+}
+
+void Model::ApplyRecv(const Op& op, const Outcome& observed) {
+  if (!ListenerOpen(op.target)) return;
+  if (op.buffer == BufferKind::kNonZero || op.buffer == BufferKind::kUnmapped) {
+    if (op.thread >= 0) FinishThread(op.thread, observed, Cell("RECV.NONZERO"));
+    return;
+  }
+  std::string cell;
+  if (Started(op, StartRecv(op, &cell), cell) && op.thread < 0) {
+    // Still blocked after the target went quiet: the executor interrupts it.
+    Thread& main = threads_.back();
+    if (main.busy) {
+      main.busy = false;
+      main.result = AsyncResult{Outcome::Blocked(), Cell("RECV.EMPTY")};
+    }
+  }
+}
+
+// A signal to a supervisor thread asleep in ADDFD or RECV.
+void Model::SignalThread(const Op& op) {
+  Thread& thread = threads_[static_cast<size_t>(op.thread)];
+  if (!thread.busy) {
+    // The target handled the request first: the ioctl returns the fd anyway.
+    if (thread.op == OpKind::kAddFd && thread.result &&
+        thread.result->outcome.kind == Outcome::Kind::kOk) {
+      Reached(Cell("ADDFD.INTR.HANDLED"));
+    }
+    return;
+  }
+  if (thread.op == OpKind::kAddFd) {
+    // ADDFD.INTR.QUEUED / ADDFD.INTR.SEND: the request is still queued (a handled one
+    // would have finished the thread): remove it; SEND goes back to SENT.
+    Notif& n = notifs_[static_cast<size_t>(thread.notif)];
+    for (auto it = n.addfds.begin(); it != n.addfds.end(); ++it) {
+      if (it->thread == op.thread) {
+        const bool send = it->send;
+        n.addfds.erase(it);
+        if (send) {
+          if (!env_.quirk_intr_send_stays_replied) n.state = NotifState::kSent;
+          n.send_interrupted = true;
+        }
+        break;
+      }
+    }
+    thread.busy = false;
+    if (op.restart) {
+      // SA_RESTART: the ioctl starts again from its first check.
+      std::string cell;
+      const Outcome again = StartAddFd(thread.pending, &cell);
+      if (again.kind != Outcome::Kind::kBlocked) FinishThread(op.thread, again, cell);
+    } else {
+      const bool send = (thread.pending.flags & uapi::kAddFdSend) != 0;
+      FinishThread(op.thread, Outcome::Error(EINTR),
+                   send ? Cell("ADDFD.INTR.SEND") : Cell("ADDFD.INTR.QUEUED"));
+    }
+  } else if (thread.op == OpKind::kRecv) {
+    // recv_wait_event returns -ERESTARTSYS: restarted, or EINTR. A restart after the
+    // listener was closed looks the fd up again and finds the executor's placeholder
+    // (/dev/null, Target::CloseListener): ENOTTY, and the last reference goes.
+    if (!op.restart) {
+      thread.busy = false;
+      FinishThread(op.thread, Outcome::Error(EINTR), TraceLabel("RECV.INTR"));
+    } else if (targets_[static_cast<size_t>(thread.target)].listener_closing) {
+      thread.busy = false;
+      FinishThread(op.thread, Outcome::Error(ENOTTY), Cell("LISTENER.CLOSED"));
+    }
+  }
+}
+
+void Model::ApplyTargetOp(const Op& op, const Outcome& observed) {
+  TargetState& t = targets_[static_cast<size_t>(op.target)];
+  switch (op.kind) {
+    case OpKind::kOpen:
+    case OpKind::kPipe:
+    case OpKind::kSocketpair:
+    case OpKind::kClose:
+    case OpKind::kDup:
+    case OpKind::kDup2:
+      ApplyFdOp(op, observed);
+      break;
+    case OpKind::kNofile:
+      if (observed.kind == Outcome::Kind::kOk) t.nofile = static_cast<uint64_t>(op.value);
+      break;
+    case OpKind::kHandler:
+      // A refused sigaction (SIGKILL, SIGSTOP, ...) changes nothing.
+      if (observed.kind == Outcome::Kind::kOk) t.handlers[op.signal] = op.handler;
+      break;
+    case OpKind::kReserve: {
+      Task& task = t.tasks[static_cast<size_t>(op.task)];
+      const int fd = LowestFree(t);
+      if (fd >= 0) {
+        task.reserving = true;
+        task.reserved_slot = fd;
+        task.released = false;
+        task.reserve_bind = op.bind;
+      }
+      break;
+    }
+    case OpKind::kRelease: {
+      Task& task = t.tasks[static_cast<size_t>(op.task)];
+      task.released = true;
+      if (task.wake_order == 0) task.wake_order = ++clock_;
+      Quiesce();
+      break;
+    }
+    case OpKind::kTrap: {
+      Task& task = t.tasks[static_cast<size_t>(op.task)];
+      if (!task.alive) break;
+      if (!t.listener) {
+        // LISTENER.CLOSED: no notifier left; the syscall fails with ENOSYS at once.
+        notifs_[static_cast<size_t>(op.notif)].target = op.target;
+        notifs_[static_cast<size_t>(op.notif)].task = op.task;
+        notifs_[static_cast<size_t>(op.notif)].state = NotifState::kGone;
+        notifs_[static_cast<size_t>(op.notif)].returned =
+            AsyncResult{Outcome::Error(ENOSYS), Cell("LISTENER.CLOSED")};
+        break;
+      }
+      CreateNotification(op.target, op.task, op.notif);
+      break;
+    }
+    case OpKind::kSignalTask:
+      if (SignalTask(op)) return;  // acted on when the task runs
+      break;
+    case OpKind::kKill:
+      KillTarget(op.target);
+      break;
+    default:
+      break;
+  }
+  Quiesce();
+}
+
+void Model::ApplyFdOp(const Op& op, const Outcome& observed) {
+  if (observed.kind != Outcome::Kind::kOk) return;
+  TargetState& t = targets_[static_cast<size_t>(op.target)];
+  const auto bind = [this](int name, int64_t fd) {
+    if (name >= 0) fd_names_[name] = static_cast<int>(fd);
+  };
+  switch (op.kind) {
+    case OpKind::kOpen:
+      t.fds[static_cast<int>(observed.value)] = ModelFd{LocalFile(), op.cloexec};
+      bind(op.bind, observed.value);
+      break;
+    case OpKind::kPipe:
+    case OpKind::kSocketpair: {
+      const int first = LowestFree(t);
+      t.fds[first] = ModelFd{LocalFile(), op.cloexec};
+      const int second = LowestFree(t);
+      t.fds[second] = ModelFd{LocalFile(), op.cloexec};
+      bind(op.bind, first);
+      bind(op.bind2, second);
+      break;
+    }
+    case OpKind::kClose:
+      t.fds.erase(AsInt(ResolveFd(op.fd)));
+      break;
+    case OpKind::kDup: {
+      ModelFd copy = t.fds[AsInt(ResolveFd(op.fd))];
+      copy.cloexec = op.cloexec;
+      t.fds[static_cast<int>(observed.value)] = copy;
+      bind(op.bind, observed.value);
+      break;
+    }
+    case OpKind::kDup2: {
+      ModelFd copy = t.fds[AsInt(ResolveFd(op.fd))];
+      copy.cloexec = op.cloexec;
+      t.fds[AsInt(ResolveFd(op.fd2))] = copy;
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+// A signal sent to a target task (complete_signal); true when it is pending, to be acted on
+// when the task runs, false when it was dropped.
+bool Model::SignalTask(const Op& op) {
+  TargetState& t = targets_[static_cast<size_t>(op.target)];
+  Task& task = t.tasks[static_cast<size_t>(op.task)];
+  if (!task.alive) return false;
+  const HandlerKind handler = HandlerOf(t, op.signal);
+  if (handler == HandlerKind::kIgnore) return false;  // dropped when sent
+  if (handler == HandlerKind::kDefault && IgnoredByDefault(op.signal)) return false;
+  if (handler == HandlerKind::kDefault) {
+    // A terminating signal is made fatal when sent (complete_signal) only if the task
+    // wants it then: not with another signal already pending (wants_signal), and not
+    // one that dumps core. Otherwise it kills only when delivered, once the task leaves
+    // its wait (which a killable wait does not do for it).
+    if (task.signal_pending) {
+      task.dies_on_delivery = true;
+    } else if (DumpsCoreByDefault(op.signal)) {
+      task.signal_pending = true;
+      task.pending_signal = op.signal;
+    } else {
+      task.fatal_pending = true;
+    }
+  } else if (task.signal_pending && HandlerOf(t, task.pending_signal) == HandlerKind::kDefault) {
+    // A signal that kills on delivery (one that dumps core) is already pending: it
+    // stays the one the task acts on, and the task dies.
+    task.dies_on_delivery = true;
+  } else {
+    task.signal_pending = true;
+    task.pending_signal = op.signal;
+  }
+  if (task.wake_order == 0) task.wake_order = ++clock_;
+  return true;
+}
+
+// The part of seccomp_notify_addfd after the argument checks: the lock, the lookup, the
+// state checks, and queueing. Returns the immediate error, or kBlocked once queued.
+Outcome Model::StartAddFd(const Op& op, std::string* cell) {
+  const int slot = op.thread >= 0 ? op.thread : static_cast<int>(threads_.size()) - 1;
+  Notif* n = FindBySeq(op.target, OpSeq(op));
+  if (n == nullptr) {
+    *cell = Cell("ADDFD.ID.UNKNOWN");
+    return Outcome::Error(ENOENT);
+  }
+  if (n->state != NotifState::kSent) {
+    *cell = n->state == NotifState::kInit ? Cell("ADDFD.STATE.INIT") : Cell("ADDFD.STATE.REPLIED");
+    return Outcome::Error(EINPROGRESS);
+  }
+  if ((op.flags & uapi::kAddFdSend) && !n->addfds.empty()) {
+    *cell = Cell("ADDFD.SEND.BUSY");
+    return Outcome::Error(EBUSY);
+  }
+  if (op.flags & uapi::kAddFdSend) n->state = NotifState::kReplied;
+  Request request;
+  request.thread = slot;
+  request.file = op.src == SourceKind::kListener
+                     ? ModelFile{ModelFile::Kind::kSource, static_cast<int>(SourceKind::kListener)}
+                     : ModelFile{ModelFile::Kind::kSource, static_cast<int>(op.src)};
+  request.cloexec = (op.newfd_flags & static_cast<uint32_t>(O_CLOEXEC)) != 0;
+  request.setfd = (op.flags & uapi::kAddFdSetFd) != 0;
+  request.send = (op.flags & uapi::kAddFdSend) != 0;
+  request.newfd = static_cast<uint32_t>(ResolveFd(op.fd));
+  request.order = ++clock_;
+  n->addfds.push_front(request);
+  ++n->done;
+  TargetState& t = targets_[static_cast<size_t>(n->target)];
+  Task& task = t.tasks[static_cast<size_t>(n->task)];
+  if (task.wake_order == 0) task.wake_order = ++clock_;
+  Thread& thread = threads_[static_cast<size_t>(slot)];
+  thread.busy = true;
+  thread.op = OpKind::kAddFd;
+  thread.target = op.target;
+  thread.notif = static_cast<int>(n - notifs_.data());
+  thread.result.reset();
+  thread.pending = op;
+  *cell = Cell("ADDFD.OK.LOWEST");
+  return Outcome::Blocked();
+}
+
+// seccomp_notify_recv after the buffer check: recv_wait_event, then the first INIT.
+Outcome Model::TakeNotification(int target, BufferKind buffer, std::string* cell) {
+  TargetState& t = targets_[static_cast<size_t>(target)];
+  const bool no_users = !t.alive;
+  if (!(no_users && env_.recv_enoent)) {
+    if (t.requests > 0) {
+      --t.requests;
+    } else {
+      return Outcome::Blocked();
+    }
+  }
+  for (int index : t.notif_list) {
+    Notif& n = notifs_[static_cast<size_t>(index)];
+    if (n.state != NotifState::kInit) continue;
+    if (buffer == BufferKind::kReadOnly) {
+      // RECV.FAULT: copy_to_user fails; the notification goes back to INIT.
+      ++t.requests;
+      *cell = Cell("RECV.FAULT");
+      return Outcome::Error(EFAULT);
+    }
+    n.state = NotifState::kSent;
+    *cell = TraceLabel("RECV.OK");
+    return Outcome::Ok(index);
+  }
+  *cell = no_users ? Cell("RECV.EMPTY") : TraceLabel("RECV.STALE");
+  return Outcome::Error(ENOENT);
+}
+
+Outcome Model::StartRecv(const Op& op, std::string* cell) {
+  const Outcome taken = TakeNotification(op.target, op.buffer, cell);
+  if (taken.kind == Outcome::Kind::kBlocked) {
+    const int slot = op.thread >= 0 ? op.thread : static_cast<int>(threads_.size()) - 1;
+    Thread& thread = threads_[static_cast<size_t>(slot)];
+    thread.busy = true;
+    thread.op = OpKind::kRecv;
+    thread.target = op.target;
+    thread.result.reset();
+    thread.pending = op;
+  }
+  return taken;
+}
+
+void Model::FinishThread(int thread, const Outcome& outcome, const std::string& cell) {
+  Thread& t = threads_[static_cast<size_t>(thread)];
+  t.busy = false;
+  t.result = AsyncResult{outcome, cell};
+  // `addfd ... -> F` names the fd the request installed. The request is done: a later op
+  // of this thread that finishes at once (a send, a recv with one waiting) binds nothing.
+  if (t.pending.kind == OpKind::kAddFd && t.pending.bind >= 0 &&
+      outcome.kind == Outcome::Kind::kOk) {
+    fd_names_[t.pending.bind] = static_cast<int>(outcome.value);
+  }
+  t.pending = Op{};
+  TargetState& target = targets_[static_cast<size_t>(t.target)];
+  if (target.listener_closing && target.listener && !ThreadInListenerIoctl(t.target)) {
+    Detach(t.target);
+  }
+}
+
+}  // namespace addfdlab

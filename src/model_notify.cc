@@ -1,0 +1,358 @@
+// The targets' side of the reference model: each woken task runs the notification loop of
+// seccomp_do_user_notification until it sleeps, handles queued requests, and dies.
+#include <algorithm>
+#include <cerrno>
+#include <utility>
+
+#include "addfdlab/model.h"
+#include "model_internal.h"
+
+namespace addfdlab {
+namespace {
+
+constexpr long kMaxSyscallErrno = 4095;
+
+// How the agent's syscall() wrapper reports a raw return value.
+Outcome SyscallReturn(int64_t raw) {
+  if (raw < 0 && raw >= -kMaxSyscallErrno) return Outcome::Error(static_cast<int>(-raw));
+  return Outcome::Ok(raw);
+}
+
+}  // namespace
+
+void Model::CreateNotification(int target, int task, int notif_index) {
+  TargetState& t = targets_[static_cast<size_t>(target)];
+  Notif& n = notifs_[static_cast<size_t>(notif_index)];
+  n = Notif{};
+  n.target = target;
+  n.task = task;
+  n.seq = t.next_seq++;
+  n.state = NotifState::kInit;
+  t.tasks[static_cast<size_t>(task)].notif = notif_index;
+  t.notif_list.push_back(notif_index);
+  ++t.requests;
+  DeliverToWaitingRecv(target);
+}
+
+// recv_wait_event wakes every waiter; the highest-priority supervisor thread (the lowest
+// index, then the main thread's op) takes the notification.
+void Model::DeliverToWaitingRecv(int target) {
+  for (;;) {
+    int best = -1;
+    for (size_t i = 0; i < threads_.size(); ++i) {
+      const Thread& thread = threads_[i];
+      if (thread.busy && thread.op == OpKind::kRecv && thread.target == target) {
+        best = static_cast<int>(i);
+        break;
+      }
+    }
+    if (best < 0) return;
+    Thread& thread = threads_[static_cast<size_t>(best)];
+    std::string cell;
+    thread.busy = false;
+    const Outcome taken = TakeNotification(target, thread.pending.buffer, &cell);
+    if (taken.kind == Outcome::Kind::kBlocked) {
+      thread.busy = true;
+      return;
+    }
+    FinishThread(best, taken, cell);
+  }
+}
+
+// seccomp_handle_addfd, with receive_fd / receive_fd_replace (fs/file.c).
+void Model::HandleRequest(Notif& n, Request request) {
+  TargetState& t = targets_[static_cast<size_t>(n.target)];
+  Outcome result;
+  std::string cell;
+  if (!request.setfd) {
+    const int fd = LowestFree(t);
+    if (fd < 0) {
+      result = Outcome::Error(EMFILE);
+      cell = Cell("ADDFD.RLIMIT");
+    } else {
+      t.fds[fd] = ModelFd{request.file, request.cloexec};
+      result = Outcome::Ok(fd);
+      cell = Cell("ADDFD.OK.LOWEST");
+    }
+  } else if (static_cast<uint64_t>(request.newfd) >= t.nofile) {
+    result = Outcome::Error(EBADF);
+    cell = Cell("ADDFD.SETFD.RLIMIT");
+  } else if (static_cast<uint64_t>(request.newfd) >= env_.nr_open) {
+    result = Outcome::Error(EMFILE);
+    cell = Cell("ADDFD.SETFD.NR_OPEN");
+  } else if (SlotReserved(t, static_cast<int>(request.newfd))) {
+    result = Outcome::Error(EBUSY);
+    cell = Cell("ADDFD.SETFD.RESERVED");
+  } else {
+    const int fd = static_cast<int>(request.newfd);
+    cell = t.fds.count(fd) ? Cell("ADDFD.SETFD.REPLACE") : Cell("ADDFD.SETFD.OK");
+    t.fds[fd] = ModelFd{request.file, request.cloexec};
+    result = Outcome::Ok(fd);
+  }
+  // The fd-table oracle checks the installed fd's FD_CLOEXEC at the next settle point.
+  if (result.kind == Outcome::Kind::kOk) Reached(Cell("ADDFD.OK.CLOEXEC"));
+  if (request.send) {
+    if (result.kind == Outcome::Kind::kError) {
+      n.state = NotifState::kSent;  // ADDFD.SEND.FAIL_STAYS
+      cell = Cell("ADDFD.SEND.FAIL_STAYS");
+    } else {
+      n.reply_val = result.value;
+      n.reply_error = 0;
+      n.reply_continue = false;
+      cell = Cell("ADDFD.SEND.OK");
+    }
+  }
+  FinishThread(request.thread, result, cell);
+}
+
+// seccomp_do_user_notification's loop for one task, run until it sleeps.
+bool Model::RunTask(int target, int task_index) {
+  TargetState& t = targets_[static_cast<size_t>(target)];
+  Task& task = t.tasks[static_cast<size_t>(task_index)];
+  if (!task.alive) return false;
+  if (task.notif < 0) return RunOutsideNotification(target, task_index);
+  bool changed = false;
+  const int notif_index = task.notif;
+  Notif& n = notifs_[static_cast<size_t>(notif_index)];
+  const bool wait_killable =
+      (t.decl.filter_flags & uapi::kFilterWaitKillableRecv) != 0 && env_.wait_killable_recv;
+  for (;;) {
+    if (n.done > 0) {
+      --n.done;
+    } else if (task.fatal_pending) {
+      KillTask(target, task_index);
+      return true;
+    } else if (task.signal_pending && !(wait_killable && n.state >= NotifState::kSent)) {
+      const HandlerKind handler = HandlerOf(t, task.pending_signal);
+      task.signal_pending = false;
+      if (handler == HandlerKind::kDefault || task.dies_on_delivery) {
+        KillTask(target, task_index);
+      } else {
+        Interrupt(target, task_index, false);
+        if (handler == HandlerKind::kRestart) {
+          // The syscall restarts: a new notification, with the next id.
+          CreateNotification(target, task_index, notif_index);
+          notifs_[static_cast<size_t>(notif_index)].restarted = true;
+        } else {
+          notifs_[static_cast<size_t>(notif_index)].returned =
+              AsyncResult{Outcome::Error(EINTR), Cell("ADDFD.TARGET.SIGNALLED")};
+        }
+      }
+      return true;
+    } else {
+      // A non-fatal signal waits while the killable wait goes on.
+      if (task.signal_pending) Reached(Cell("ADDFD.WAIT_KILLABLE"));
+      break;  // asleep
+    }
+    changed = true;
+    if (!n.addfds.empty()) {
+      Request request = n.addfds.front();
+      n.addfds.pop_front();
+      // Newest first: an older request stays queued for the next wake-up.
+      if (!n.addfds.empty()) Reached(Cell("ADDFD.ORDER.LIFO"));
+      HandleRequest(n, request);
+    }
+    if (n.state == NotifState::kReplied) {
+      DeliverReply(target, task_index, notif_index, wait_killable);
+      return true;
+    }
+  }
+  task.wake_order = 0;
+  return changed;
+}
+
+// A woken task that is not in a notification: its reservation completes, a pending signal
+// runs its handler or kills it.
+bool Model::RunOutsideNotification(int target, int task_index) {
+  TargetState& t = targets_[static_cast<size_t>(target)];
+  Task& task = t.tasks[static_cast<size_t>(task_index)];
+  bool changed = false;
+  if (task.fatal_pending) {
+    KillTask(target, task_index);
+    return true;
+  }
+  if (task.reserving) changed |= RunReservation(target, task_index);
+  if (task.signal_pending) {
+    // A signal outside the trapped syscall: the handler runs, or it kills the task.
+    const HandlerKind handler = HandlerOf(t, task.pending_signal);
+    task.signal_pending = false;
+    if (handler == HandlerKind::kDefault || task.dies_on_delivery) {
+      KillTask(target, task_index);
+    } else if (task.reserving && handler == HandlerKind::kNoRestart) {
+      task.reserving = false;
+      release_result_ = Outcome::Error(EINTR);
+      task.released = false;
+    }
+    changed = true;
+  }
+  task.wake_order = 0;
+  return changed;
+}
+
+// The reply reaches the task: the trapped syscall returns, unless a signal kills the task
+// on its way back to user space.
+void Model::DeliverReply(int target, int task_index, int notif_index, bool wait_killable) {
+  TargetState& t = targets_[static_cast<size_t>(target)];
+  Task& task = t.tasks[static_cast<size_t>(task_index)];
+  Notif& n = notifs_[static_cast<size_t>(notif_index)];
+  // The reply is delivered; requests still queued are stranded (ADDFD.STRANDED).
+  while (!n.addfds.empty()) {
+    const Request stranded = n.addfds.front();
+    n.addfds.pop_front();
+    FinishThread(stranded.thread, Outcome::Error(ESRCH), Cell("ADDFD.STRANDED"));
+  }
+  n.state = NotifState::kGone;
+  std::erase(t.notif_list, notif_index);
+  task.notif = -1;
+  const bool wk_signal = task.signal_pending;
+  if (n.reply_continue) {
+    n.returned = AsyncResult{Outcome::Error(ENOSYS), TraceLabel("SEND.CONTINUE")};
+  } else {
+    const int64_t raw = n.reply_error != 0 ? n.reply_error : n.reply_val;
+    n.returned = AsyncResult{SyscallReturn(raw), wk_signal && wait_killable
+                                                     ? Cell("ADDFD.WAIT_KILLABLE.FAST_REPLY")
+                                                     : Cell("ADDFD.SEND.OK")};
+  }
+  if (task.fatal_pending || task.dies_on_delivery) {
+    // It dies on its way back to user space: the return is never reported.
+    n.returned = AsyncResult{Outcome::Blocked(), n.returned->cell};
+    KillTask(target, task_index);
+  } else if (task.signal_pending) {
+    // The handler runs after the syscall; a default action still kills.
+    const HandlerKind handler = HandlerOf(t, task.pending_signal);
+    task.signal_pending = false;
+    if (handler == HandlerKind::kDefault) {
+      n.returned = AsyncResult{Outcome::Blocked(), n.returned->cell};
+      KillTask(target, task_index);
+    }
+  }
+}
+
+bool Model::RunReservation(int target, int task_index) {
+  TargetState& t = targets_[static_cast<size_t>(target)];
+  Task& task = t.tasks[static_cast<size_t>(task_index)];
+  if (!task.released) return false;
+  // The FIFO open returns: the reserved slot gets the FIFO's read end.
+  t.fds[task.reserved_slot] = ModelFd{LocalFile(), false};
+  release_result_ = Outcome::Ok(task.reserved_slot);
+  if (task.reserve_bind >= 0) fd_names_[task.reserve_bind] = task.reserved_slot;
+  task.reserving = false;
+  task.released = false;
+  task.reserved_slot = -1;
+  return true;
+}
+
+// The interrupted path of seccomp_do_user_notification.
+void Model::Interrupt(int target, int task_index, bool fatal) {
+  TargetState& t = targets_[static_cast<size_t>(target)];
+  Task& task = t.tasks[static_cast<size_t>(task_index)];
+  if (task.notif < 0) return;
+  Notif& n = notifs_[static_cast<size_t>(task.notif)];
+  while (!n.addfds.empty()) {
+    const Request queued = n.addfds.front();
+    n.addfds.pop_front();
+    FinishThread(queued.thread, Outcome::Error(ESRCH),
+                 fatal ? Cell("ADDFD.TARGET.KILLED") : Cell("ADDFD.TARGET.SIGNALLED"));
+  }
+  n.state = NotifState::kGone;
+  std::erase(t.notif_list, task.notif);
+  task.notif = -1;
+}
+
+// A task exits (a fatal signal acted on).
+void Model::KillTask(int target, int task_index) {
+  TargetState& t = targets_[static_cast<size_t>(target)];
+  Task& task = t.tasks[static_cast<size_t>(task_index)];
+  // Its notification goes with it: later requests on the id get ENOENT.
+  if (task.notif >= 0) Reached(Cell("ADDFD.TARGET.KILLED"));
+  Interrupt(target, task_index, true);
+  task.alive = false;
+  task.reserving = false;
+  task.signal_pending = false;
+  task.fatal_pending = false;
+  task.dies_on_delivery = false;
+  if (task_index == 0) {
+    // The callers die with the leader (PR_SET_PDEATHSIG).
+    for (Task& caller : t.tasks) {
+      if (caller.alive && !caller.fatal_pending) {
+        caller.fatal_pending = true;
+        if (caller.wake_order == 0) caller.wake_order = ++clock_;
+      }
+    }
+  }
+  const bool any_alive =
+      std::any_of(t.tasks.begin(), t.tasks.end(), [](const Task& other) { return other.alive; });
+  if (!any_alive) TargetExited(target);
+}
+
+// SIGKILL to every task. Each dies when it next runs; a task woken for a queued request
+// handles it first (do_wait_for_common checks the completion before signals), so only
+// requests queued after it passed its wait get ESRCH (ADDFD.TARGET.KILLED).
+void Model::KillTarget(int target) {
+  TargetState& t = targets_[static_cast<size_t>(target)];
+  for (Task& task : t.tasks) {
+    if (!task.alive) continue;
+    task.fatal_pending = true;
+    if (task.wake_order == 0) task.wake_order = ++clock_;
+  }
+}
+
+// The last task of a target exited: its fd table goes, and with no users left a blocked
+// RECV wakes with ENOENT (RECV.EMPTY, 6.11+).
+void Model::TargetExited(int target) {
+  TargetState& t = targets_[static_cast<size_t>(target)];
+  t.alive = false;
+  t.fds.clear();
+  if (env_.recv_enoent) {
+    for (size_t i = 0; i < threads_.size(); ++i) {
+      Thread& thread = threads_[i];
+      if (thread.busy && thread.op == OpKind::kRecv && thread.target == target) {
+        FinishThread(static_cast<int>(i), Outcome::Error(ENOENT), Cell("RECV.EMPTY"));
+      }
+    }
+  }
+}
+
+// seccomp_notify_detach: every unanswered notification is answered ENOSYS.
+void Model::Detach(int target) {
+  TargetState& t = targets_[static_cast<size_t>(target)];
+  for (int index : t.notif_list) {
+    Notif& n = notifs_[static_cast<size_t>(index)];
+    if (n.state == NotifState::kReplied) continue;
+    n.state = NotifState::kReplied;
+    n.reply_error = -ENOSYS;
+    n.reply_val = 0;
+    n.reply_continue = false;
+    ++n.done;
+  }
+  t.listener = false;
+  t.listener_closing = false;
+}
+
+void Model::Quiesce() {
+  for (int round = 0; round < 1000; ++round) {
+    // Tasks run in the order they were woken.
+    std::vector<std::pair<int64_t, std::pair<int, int>>> order;
+    for (size_t ti = 0; ti < targets_.size(); ++ti) {
+      const TargetState& t = targets_[ti];
+      for (size_t k = 0; k < t.tasks.size(); ++k) {
+        const Task& task = t.tasks[k];
+        if (!task.alive) continue;
+        const bool runnable =
+            task.signal_pending || task.fatal_pending || (task.reserving && task.released) ||
+            (task.notif >= 0 && notifs_[static_cast<size_t>(task.notif)].done > 0);
+        if (runnable) {
+          order.push_back({task.wake_order == 0 ? clock_ + 1 : task.wake_order,
+                           {static_cast<int>(ti), static_cast<int>(k)}});
+        }
+      }
+    }
+    if (order.empty()) return;
+    std::sort(order.begin(), order.end());
+    bool changed = false;
+    for (const auto& [when, who] : order) changed |= RunTask(who.first, who.second);
+    if (!changed) return;
+  }
+}
+
+}  // namespace addfdlab

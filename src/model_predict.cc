@@ -1,0 +1,488 @@
+// The reference model's predictions: the outcomes the contract allows for each op, and
+// the cell that decides them, in the order of the kernel's own checks.
+#include <fcntl.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <utility>
+
+#include "addfdlab/model.h"
+#include "model_internal.h"
+
+namespace addfdlab {
+namespace {
+
+using model_internal::AsInt;
+
+constexpr uint32_t kKnownAddFdFlags = uapi::kAddFdSetFd | uapi::kAddFdSend;
+constexpr int kPageSize = 4096;
+
+// Signals whose default action is to stop.
+bool StopsByDefault(int sig) { return sig >= 19 && sig <= 22; }  // STOP TSTP TTIN TTOU
+
+Prediction Skip(std::string reason) {
+  Prediction p;
+  p.skip = true;
+  p.skip_reason = std::move(reason);
+  return p;
+}
+
+}  // namespace
+
+Prediction Model::Predict(int index) const {
+  const Op& op = scenario_.ops[static_cast<size_t>(index)];
+  const bool on_thread =
+      op.kind == OpKind::kRecv || op.kind == OpKind::kAddFd || op.kind == OpKind::kSend;
+  if (on_thread && op.thread >= 0 && threads_[static_cast<size_t>(op.thread)].busy) {
+    return Skip("the supervisor thread is still in its previous op");
+  }
+  const bool on_listener = on_thread || op.kind == OpKind::kIdValid ||
+                           op.kind == OpKind::kSetFlags || op.kind == OpKind::kIoctl ||
+                           op.kind == OpKind::kCloseListener;
+  if (on_listener && !ListenerOpen(op.target)) return Skip("the target has no open listener");
+  switch (op.kind) {
+    case OpKind::kAddFd:
+      return PredictAddFd(op);
+    case OpKind::kSend:
+      return PredictSend(op);
+    case OpKind::kRecv:
+      return PredictRecv(op);
+    case OpKind::kInstallFilter:
+      return PredictFilter(op);
+    case OpKind::kIdValid:
+    case OpKind::kSetFlags:
+    case OpKind::kIoctl:
+    case OpKind::kCloseListener:
+      return PredictListenerOp(op);
+    default:
+      return PredictTargetOp(op);
+  }
+}
+
+Prediction Model::PredictListenerOp(const Op& op) const {
+  Prediction p;
+  if (op.kind == OpKind::kIdValid) {
+    // ID_VALID.STATES: only SENT is valid.
+    const Notif* n = FindBySeq(op.target, OpSeq(op));
+    p.cell = CellFor(n, Cell("ID_VALID.STATES"));
+    p.allowed = {n != nullptr && n->state == NotifState::kSent ? Outcome::Ok(0)
+                                                               : Outcome::Error(ENOENT)};
+  } else if (op.kind == OpKind::kSetFlags) {
+    p.cell = Cell("SET_FLAGS.UNKNOWN");
+    const bool known = env_.sync_wake_up && (static_cast<uint64_t>(op.value) &
+                                             ~static_cast<uint64_t>(uapi::kSyncWakeUp)) == 0;
+    p.allowed = {known ? Outcome::Ok(0) : Outcome::Error(EINVAL)};
+  } else if (op.kind == OpKind::kIoctl) {
+    return PredictIoctl(op);
+  } else {
+    p.cell = Cell("LISTENER.CLOSED");
+    p.allowed = {Outcome::Ok(0)};
+  }
+  return p;
+}
+
+// IOCTL.UNKNOWN. Numbers the kernel dispatches to a real handler (the notifier's own,
+// ADDFD's extensible form, or the VFS's generic ioctls) are outside the op.
+Prediction Model::PredictIoctl(const Op& op) const {
+  Prediction p;
+  const auto cmd = static_cast<uint32_t>(op.value);
+  const uint32_t ea = cmd & ~((3u << 30) | (0x3fffu << 16));
+  const bool notifier = cmd == uapi::kIoctlRecv || cmd == uapi::kIoctlSend ||
+                        cmd == uapi::kIoctlIdValid || cmd == uapi::kIoctlIdValidWrongDir ||
+                        cmd == uapi::kIoctlSetFlags || ea == (uapi::kIoctlAddFd & 0xffff);
+  // do_vfs_ioctl's own: FIOCLEX FIONCLEX FIONBIO FIOASYNC FIOQSIZE, and the 'X'/'f'
+  // and 0x94/0x15 families (freeze, clone, fiemap, fsuuid, ...).
+  const uint32_t type = (cmd >> 8) & 0xff;
+  const bool vfs = cmd == 0x5450 || cmd == 0x5451 || cmd == 0x5421 || cmd == 0x5452 ||
+                   cmd == 0x5460 || cmd == 0x541b || type == 'X' || type == 'f' || type == 0x94 ||
+                   type == 0x15 || cmd == 2 /*FIBMAP*/ || cmd == 1;
+  if (notifier || vfs) {
+    p.skip = true;
+    p.skip_reason = "ioctl number handled by the notifier or the VFS, not unknown";
+    return p;
+  }
+  p.cell = Cell("IOCTL.UNKNOWN");
+  p.allowed = {Outcome::Error(EINVAL)};
+  return p;
+}
+
+Prediction Model::PredictFilter(const Op& op) const {
+  Prediction p;
+  p.cell = Cell("FILTER.FLAGS");
+  const TargetState& t = targets_[static_cast<size_t>(op.target)];
+  if (!t.alive || !t.tasks[0].alive) {
+    p.skip = true;
+    p.skip_reason = "the target is dead";
+    return p;
+  }
+  const uint32_t flags = op.flags;
+  int err = model_internal::FilterFlagsError(flags, env_);
+  if (err == 0 && (flags & uapi::kFilterNewListener) && LowestFree(t) < 0) {
+    err = EMFILE;  // the listener's fd is allocated before the duplicate check
+  } else if (err == 0 && (flags & uapi::kFilterNewListener) && t.listener) {
+    err = EBUSY;  // has_duplicate_listener: a filter in the chain still has a notifier
+  }
+  p.allowed = {err != 0 ? Outcome::Error(err) : Outcome::Ok(0)};
+  return p;
+}
+
+// The argument checks of seccomp_notify_addfd, before the lock, in the kernel's order
+// (ADDFD.ORDER.CHECKS): the errno and its cell, or 0.
+int Model::PreQueueError(const Op& op, const char** cell, int* failing) const {
+  // The kernel sees the size the ioctl number's 14 size bits hold.
+  const uint32_t size = uapi::IoctlSize(op.size);
+  uint32_t known = kKnownAddFdFlags;
+  if (!env_.send) known &= ~uapi::kAddFdSend;
+  if (!env_.setfd) known &= ~uapi::kAddFdSetFd;
+  struct Check {
+    bool fails;
+    int err;
+    const char* cell;
+  };
+  const Check checks[] = {
+      {!env_.addfd, EINVAL, Cell("IOCTL.UNKNOWN")},
+      {size < uapi::kAddFdSizeVer0, EINVAL, Cell("ADDFD.SIZE.SHORT")},
+      {size >= static_cast<uint32_t>(kPageSize), EINVAL, Cell("ADDFD.SIZE.PAGE")},
+      // copy_struct_from_user: the tail is checked (and read) first, then the struct.
+      {op.arg == AddFdArg::kUnreadable, EFAULT, Cell("ADDFD.FAULT")},
+      {size > uapi::kAddFdSizeVer0 && op.arg == AddFdArg::kTailNonZero, E2BIG,
+       Cell("ADDFD.SIZE.TAIL_NONZERO")},
+      {(op.newfd_flags & ~static_cast<uint32_t>(O_CLOEXEC)) != 0, EINVAL,
+       Cell("ADDFD.NEWFD_FLAGS")},
+      {(op.flags & ~known) != 0, EINVAL, Cell("ADDFD.FLAGS.UNKNOWN")},
+      // struct seccomp_notif_addfd holds newfd as a __u32: the kernel sees the low 32 bits.
+      {static_cast<uint32_t>(ResolveFd(op.fd)) != 0 && !(op.flags & uapi::kAddFdSetFd), EINVAL,
+       Cell("ADDFD.NEWFD_WITHOUT_SETFD")},
+      {op.src == SourceKind::kClosed || op.src == SourceKind::kHuge, EBADF,
+       Cell("ADDFD.SRCFD.BAD")},
+  };
+  const Check* first = nullptr;
+  int count = 0;
+  for (const Check& check : checks) {
+    if (!check.fails) continue;
+    if (first == nullptr) first = &check;
+    ++count;
+  }
+  if (failing != nullptr) *failing = count;
+  if (first == nullptr) return 0;
+  if (cell != nullptr) *cell = first->cell;
+  return first->err;
+}
+
+Prediction Model::PredictAddFd(const Op& op) const {
+  Prediction p;
+  const char* check_cell = "";
+  if (const int err = PreQueueError(op, &check_cell); err != 0) {
+    p.allowed = {Outcome::Error(err)};
+    // Several faults at once: the first failing row decides (ADDFD.ORDER.CHECKS).
+    p.cell = check_cell;
+    return p;
+  }
+  const TargetState& t = targets_[static_cast<size_t>(op.target)];
+  const int64_t newfd = static_cast<uint32_t>(ResolveFd(op.fd));
+  if ((op.flags & uapi::kAddFdSetFd) && newfd >= env_.harness_fd_base &&
+      newfd < env_.harness_fd_base + static_cast<int>(t.tasks.size())) {
+    p.skip = true;
+    p.skip_reason = "SETFD onto a harness fd";
+    return p;
+  }
+  // From here on the outcome is decided by the notification and, once queued, by the
+  // target. Simulate on a copy: queue it, let the target run, read the result.
+  Model copy = *this;
+  std::vector<Outcome> allowed;
+  std::string cell;
+  // ADDFD.SRCFD.OPATH: EBADF today; a queued upstream change accepts O_PATH files.
+  if (op.src == SourceKind::kOpath) allowed.push_back(Outcome::Error(EBADF));
+  const Outcome started = copy.StartAddFd(op, &cell);
+  if (op.thread >= 0 || started.kind != Outcome::Kind::kBlocked) {
+    allowed.push_back(started);
+  } else {
+    // The main thread waits for its own request while the targets run.
+    copy.Quiesce();
+    const auto& result = copy.threads_.back().result;
+    allowed.push_back(result ? result->outcome : Outcome::Blocked());
+    if (result) cell = result->cell;
+  }
+  if (op.src == SourceKind::kOpath && cell.empty()) cell = Cell("ADDFD.SRCFD.OPATH");
+  p.allowed = allowed;
+  p.cell = op.src == SourceKind::kOpath ? Cell("ADDFD.SRCFD.OPATH")
+                                        : CellFor(FindBySeq(op.target, OpSeq(op)), cell);
+  return p;
+}
+
+Prediction Model::PredictSend(const Op& op) const {
+  Prediction p;
+  // seccomp_notify_send, in order.
+  const int64_t val = ResolveFd(op.fd);
+  if ((op.flags & ~uapi::kRespContinue) != 0) {
+    p.cell = Cell("SEND.FLAGS.UNKNOWN");
+    p.allowed = {Outcome::Error(EINVAL)};
+  } else if ((op.flags & uapi::kRespContinue) && (op.error != 0 || val != 0)) {
+    p.cell = Cell("SEND.CONTINUE.VAL");
+    p.allowed = {Outcome::Error(EINVAL)};
+  } else if (const Notif* n = FindBySeq(op.target, OpSeq(op)); n == nullptr) {
+    p.cell = Cell("SEND.GONE");
+    p.allowed = {Outcome::Error(ENOENT)};
+  } else if (n->state != NotifState::kSent) {
+    // An ADDFD|SEND in the queue has set REPLIED already.
+    const bool addfd_send =
+        std::any_of(n->addfds.begin(), n->addfds.end(), [](const Request& r) { return r.send; });
+    p.cell = n->state == NotifState::kInit ? Cell("SEND.STATE.INIT")
+             : addfd_send                  ? Cell("SEND.WHILE_ADDFD_SEND")
+                                           : Cell("SEND.GONE");
+    p.allowed = {Outcome::Error(EINPROGRESS)};
+  } else {
+    p.cell = TraceLabel("SEND.OK");
+    p.allowed = {Outcome::Ok(0)};
+  }
+  p.cell = CellFor(FindBySeq(op.target, OpSeq(op)), p.cell);
+  return p;
+}
+
+Prediction Model::PredictRecv(const Op& op) const {
+  Prediction p;
+  if (op.buffer == BufferKind::kNonZero) {
+    p.cell = Cell("RECV.NONZERO");
+    p.allowed = {Outcome::Error(EINVAL)};
+    return p;
+  }
+  if (op.buffer == BufferKind::kUnmapped) {
+    p.cell = Cell("RECV.FAULT");
+    p.allowed = {Outcome::Error(EFAULT)};
+    return p;
+  }
+  Model copy = *this;
+  std::string cell;
+  Outcome started = copy.StartRecv(op, &cell);
+  if (op.thread < 0 && started.kind == Outcome::Kind::kBlocked) {
+    // Asleep in RECV while the targets run: a notification may come; if none does, the
+    // executor interrupts it.
+    copy.Quiesce();
+    const auto& result = copy.threads_.back().result;
+    started = result && !copy.threads_.back().busy ? result->outcome : Outcome::Blocked();
+    if (result) cell = result->cell;
+  }
+  p.cell = cell.empty() ? Cell("RECV.EMPTY") : cell;
+  p.allowed = {started};
+  return p;
+}
+
+Prediction Model::PredictTargetOp(const Op& op) const {
+  Prediction p;
+  const TargetState& t = targets_[static_cast<size_t>(op.target)];
+  switch (op.kind) {
+    case OpKind::kWait:
+    case OpKind::kReturned:
+      return PredictCompletion(op);
+    case OpKind::kSignalThread:
+    case OpKind::kSettle:
+      return p;
+    default:
+      break;
+  }
+  const int task = (op.kind == OpKind::kTrap || op.kind == OpKind::kReserve ||
+                    op.kind == OpKind::kRelease || op.kind == OpKind::kSignalTask)
+                       ? op.task
+                       : 0;
+  if (!t.alive || !t.tasks[static_cast<size_t>(task)].alive) {
+    p.skip = true;
+    p.skip_reason = "the target task is dead";
+    return p;
+  }
+  const Task& tk = t.tasks[static_cast<size_t>(task)];
+  if ((op.kind == OpKind::kTrap || op.kind == OpKind::kReserve) &&
+      (tk.notif >= 0 || tk.reserving)) {
+    p.skip = true;
+    p.skip_reason = "the task is busy";
+    return p;
+  }
+  switch (op.kind) {
+    case OpKind::kOpen:
+    case OpKind::kDup:
+    case OpKind::kPipe:
+    case OpKind::kSocketpair:
+    case OpKind::kClose:
+    case OpKind::kDup2:
+      return PredictFdOp(op);
+    case OpKind::kNofile:
+      p.allowed = {op.value < 0 || static_cast<uint64_t>(op.value) > env_.nofile_hard
+                       ? Outcome::Error(EINVAL)
+                       : Outcome::Ok(0)};
+      return p;
+    case OpKind::kHandler:
+      return PredictHandler(op);
+    case OpKind::kReserve: {
+      const int fd = LowestFree(t);
+      p.allowed = {fd < 0 ? Outcome::Error(EMFILE) : Outcome::Blocked()};
+      return p;
+    }
+    case OpKind::kRelease: {
+      if (!tk.reserving) {
+        p.skip = true;
+        p.skip_reason = "the task holds no reservation";
+        return p;
+      }
+      Model copy = *this;
+      const int index = static_cast<int>(&op - scenario_.ops.data());
+      copy.Apply(index, Outcome::Blocked());
+      p.allowed = {copy.release_result_};
+      return p;
+    }
+    case OpKind::kTrap:
+      return PredictTrap(op);
+    case OpKind::kSignalTask:
+      if (StopsByDefault(op.signal) && HandlerOf(t, op.signal) == HandlerKind::kDefault) {
+        p.skip = true;
+        p.skip_reason = "a stop signal: stopped targets are outside the model";
+      }
+      return p;
+    default:
+      return p;
+  }
+}
+
+// `wait` and `returned`: what a supervisor thread's op or a trap gives once the targets ran.
+Prediction Model::PredictCompletion(const Op& op) const {
+  Prediction p;
+  Model copy = *this;
+  copy.Quiesce();
+  if (op.kind == OpKind::kWait) {
+    const auto result = copy.ThreadResult(op.thread);
+    p.allowed = {result ? result->outcome : Outcome::Blocked()};
+    p.cell = result ? result->cell : "";
+    return p;
+  }
+  const auto result = copy.TrapResult(op.notif);
+  p.allowed = {result ? result->outcome : Outcome::Blocked()};
+  p.cell = notifs_[static_cast<size_t>(op.notif)].send_interrupted ? Cell("ADDFD.INTR.SEND")
+                                                                   : (result ? result->cell : "");
+  return p;
+}
+
+// The fd-table ops (fs/file.c): open, pipe and socketpair, close, dup (F_DUPFD) and dup2.
+Prediction Model::PredictFdOp(const Op& op) const {
+  Prediction p;
+  const TargetState& t = targets_[static_cast<size_t>(op.target)];
+  const auto touches_harness = [&](int64_t fd) {
+    return fd >= env_.harness_fd_base &&
+           fd < env_.harness_fd_base + static_cast<int64_t>(t.tasks.size());
+  };
+  switch (op.kind) {
+    case OpKind::kOpen: {
+      const int fd = LowestFree(t);
+      p.allowed = {fd < 0 ? Outcome::Error(EMFILE) : Outcome::Ok(fd)};
+      return p;
+    }
+    case OpKind::kDup:
+      if (touches_harness(AsInt(ResolveFd(op.fd)))) break;
+      return PredictDup(op);
+    case OpKind::kPipe:
+    case OpKind::kSocketpair: {
+      // Both ends or neither: the second slot is taken after the first.
+      TargetState copy = t;
+      const int first = LowestFree(copy);
+      if (first >= 0) copy.fds[first] = ModelFd{};
+      const int second = first >= 0 ? LowestFree(copy) : -1;
+      p.allowed = {second < 0 ? Outcome::Error(EMFILE) : Outcome::Ok(first)};
+      return p;
+    }
+    case OpKind::kClose: {
+      const int64_t fd = AsInt(ResolveFd(op.fd));
+      if (touches_harness(fd)) break;
+      p.allowed = {fd >= 0 && t.fds.count(static_cast<int>(fd)) ? Outcome::Ok(0)
+                                                                : Outcome::Error(EBADF)};
+      return p;
+    }
+    case OpKind::kDup2: {
+      const int64_t from = AsInt(ResolveFd(op.fd));
+      const int64_t to = AsInt(ResolveFd(op.fd2));
+      if (touches_harness(from) || touches_harness(to)) break;
+      // ksys_dup3's order: from == to is EINVAL, a `to` at/above the limit EBADF, then a
+      // bad `from` EBADF, and a reserved `to` EBUSY.
+      if (from == to) {
+        p.allowed = {Outcome::Error(EINVAL)};
+      } else if (static_cast<uint32_t>(to) >= t.nofile) {
+        p.allowed = {Outcome::Error(EBADF)};
+      } else if (from < 0 || t.fds.count(static_cast<int>(from)) == 0) {
+        p.allowed = {Outcome::Error(EBADF)};
+      } else if (SlotReserved(t, static_cast<int>(to))) {
+        p.allowed = {Outcome::Error(EBUSY)};
+      } else {
+        p.allowed = {Outcome::Ok(to)};
+      }
+      return p;
+    }
+    default:
+      return p;
+  }
+  return Skip("the op names a harness fd");
+}
+
+// F_DUPFD: the lowest free slot at or above `min`.
+Prediction Model::PredictDup(const Op& op) const {
+  Prediction p;
+  const TargetState& t = targets_[static_cast<size_t>(op.target)];
+  const int64_t fd = AsInt(ResolveFd(op.fd));
+  if (fd < 0 || t.fds.count(static_cast<int>(fd)) == 0) {
+    p.allowed = {Outcome::Error(EBADF)};
+    return p;
+  }
+  const int64_t min = AsInt(op.value);
+  if (min < 0 || static_cast<uint64_t>(min) >= t.nofile) {
+    p.allowed = {Outcome::Error(EINVAL)};
+    return p;
+  }
+  for (int64_t slot = min; static_cast<uint64_t>(slot) < t.nofile; ++slot) {
+    if (t.fds.count(static_cast<int>(slot)) == 0 && !SlotReserved(t, static_cast<int>(slot))) {
+      p.allowed = {Outcome::Ok(slot)};
+      return p;
+    }
+  }
+  p.allowed = {Outcome::Error(EMFILE)};
+  return p;
+}
+
+Prediction Model::PredictHandler(const Op& op) const {
+  Prediction p;
+  // glibc's sigaction refuses SIGKILL, SIGSTOP, its own 32 and 33, and out-of-range.
+  if (op.signal < 1 || op.signal > 64 || op.signal == 9 || op.signal == 19 || op.signal == 32 ||
+      op.signal == 33) {
+    p.allowed = {Outcome::Error(EINVAL)};
+    return p;
+  }
+  // SIGCHLD stays ignored: that is how the leader's dead callers are reaped.
+  if (op.signal == 17) return Skip("SIGCHLD belongs to the harness (callers' reaping)");
+  // Each task installs its own handler; a task blocked in a syscall cannot.
+  for (const Task& other : targets_[static_cast<size_t>(op.target)].tasks) {
+    if (other.alive && (other.notif >= 0 || other.reserving)) {
+      p.skip = true;
+      p.skip_reason = "a task is blocked: it cannot install a handler now";
+      return p;
+    }
+  }
+  p.allowed = {Outcome::Ok(0)};
+  return p;
+}
+
+Prediction Model::PredictTrap(const Op& op) const {
+  Prediction p;
+  p.allowed = {Outcome::Blocked()};
+  if (!targets_[static_cast<size_t>(op.target)].listener) {
+    // No listener (closed and detached, or never): the trapped syscall is answered
+    // ENOSYS at once (LISTENER.CLOSED).
+    p.allowed = {Outcome::Error(ENOSYS)};
+    p.cell = Cell("LISTENER.CLOSED");
+    return p;
+  }
+  // The targets run: a thread asleep in RECV takes the notification, and if that was
+  // the last reference to a closed listener, its release answers the trap at once.
+  Model copy = *this;
+  copy.Apply(static_cast<int>(&op - scenario_.ops.data()), Outcome::Blocked());
+  if (auto returned = copy.TrapResult(op.notif)) {
+    p.allowed = {returned->outcome};
+    p.cell = returned->cell;
+  }
+  return p;
+}
+
+}  // namespace addfdlab

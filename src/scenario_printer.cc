@@ -1,0 +1,232 @@
+// The .scn printer: cells, targets, then one line per op with only what differs from its
+// kind's defaults, such that ParseScenario(PrintScenario(s)) == s.
+#include <algorithm>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "addfdlab/scenario_text.h"
+#include "scenario_values.h"
+
+namespace addfdlab {
+namespace scenario_text {
+namespace {
+
+// Prints a scenario; indices out of range print as "?" rather than crash.
+class Printer {
+ public:
+  explicit Printer(const Scenario& scenario) : s_(scenario) {}
+
+  std::string Run() {
+    for (const std::string& cell : s_.cells) out_ += "cell " + cell + "\n";
+    for (const TargetDecl& target : s_.targets) {
+      out_ += "target " + target.name;
+      if (target.filter_flags != uapi::kFilterNewListener) {
+        out_ += " filter=" + Flags(target.filter_flags, kFilterFlagNames);
+      }
+      if (target.callers != TargetDecl{}.callers) {
+        out_ += " callers=" + std::to_string(target.callers);
+      }
+      out_ += "\n";
+    }
+    if (!out_.empty() && !s_.ops.empty()) out_ += "\n";
+    thread_last_.assign(s_.threads.size(), OpKind::kSettle);
+    for (const Op& op : s_.ops) PrintOp(op);
+    return std::move(out_);
+  }
+
+ private:
+  static std::string Name(const std::vector<std::string>& names, int index) {
+    if (index < 0 || static_cast<size_t>(index) >= names.size()) return "?";
+    return names[static_cast<size_t>(index)];
+  }
+  std::string TargetName(int index) const {
+    if (index < 0 || static_cast<size_t>(index) >= s_.targets.size()) return "?";
+    return s_.targets[static_cast<size_t>(index)].name;
+  }
+  std::string Task(const Op& op) const {
+    return TargetName(op.target) + "." + std::to_string(op.task);
+  }
+  std::string Fd(const FdRef& ref) const {
+    return ref.name >= 0 ? Name(s_.fd_names, ref.name) : std::to_string(ref.literal);
+  }
+  std::string Notif(const Op& op) const {
+    std::string out = Name(s_.notifs, op.notif);
+    if (op.id_delta > 0) out += "+" + std::to_string(op.id_delta);
+    if (op.id_delta < 0) out += "-" + std::to_string(0 - static_cast<uint64_t>(op.id_delta));
+    return out;
+  }
+  template <typename Enum>
+  static std::string EnumName(std::span<const char* const> names, Enum value) {
+    const auto index = static_cast<size_t>(value);
+    return index < names.size() ? names[index] : "?";
+  }
+
+  void PrintOp(const Op& op) {
+    std::string line;
+    const bool on_thread =
+        op.kind == OpKind::kRecv || op.kind == OpKind::kAddFd || op.kind == OpKind::kSend;
+    if (on_thread && op.thread >= 0) {
+      line += "on " + Name(s_.threads, op.thread) + ": ";
+      if (static_cast<size_t>(op.thread) < thread_last_.size()) {
+        thread_last_[static_cast<size_t>(op.thread)] = op.kind;
+      }
+    }
+    line += OpKindName(op.kind);
+    line += TargetOpArgs(op) + SupervisorOpArgs(op);
+    if (op.expect.present) line += " expect " + ExpectText(op);
+    if (op.kind == OpKind::kTrap) ++notifs_bound_;
+    out_ += line + "\n";
+  }
+
+  // The arguments of an op on a target ("" for the supervisor's ops).
+  std::string TargetOpArgs(const Op& op) const {
+    const Op def;
+    std::string line;
+    const std::string cloexec = op.cloexec ? " cloexec" : "";
+    switch (op.kind) {
+      case OpKind::kOpen:
+        line += " " + TargetName(op.target) + " " + EnumName(kFileNames, op.file) + cloexec +
+                " -> " + Name(s_.fd_names, op.bind);
+        break;
+      case OpKind::kPipe:
+      case OpKind::kSocketpair:
+        line += " " + TargetName(op.target) + cloexec + " -> " + Name(s_.fd_names, op.bind) + " " +
+                Name(s_.fd_names, op.bind2);
+        break;
+      case OpKind::kClose:
+        line += " " + TargetName(op.target) + " " + Fd(op.fd);
+        break;
+      case OpKind::kDup:
+        line += " " + TargetName(op.target) + " " + Fd(op.fd);
+        if (op.value != def.value) line += " min=" + std::to_string(op.value);
+        line += cloexec + " -> " + Name(s_.fd_names, op.bind);
+        break;
+      case OpKind::kDup2:
+        line += " " + TargetName(op.target) + " " + Fd(op.fd) + " " + Fd(op.fd2) + cloexec;
+        break;
+      case OpKind::kNofile:
+        line += " " + TargetName(op.target) + " " + std::to_string(op.value);
+        break;
+      case OpKind::kHandler:
+        line += " " + TargetName(op.target) + " " + SignalText(op.signal) + " " +
+                EnumName(kHandlerNames, op.handler);
+        break;
+      case OpKind::kInstallFilter:
+        line += " " + TargetName(op.target) + " " + Flags(op.flags, kFilterFlagNames);
+        break;
+      case OpKind::kReserve:
+        line += " " + Task(op) + " -> " + Name(s_.fd_names, op.bind);
+        break;
+      case OpKind::kRelease:
+        line += " " + Task(op);
+        break;
+      case OpKind::kTrap:
+        line += " " + Task(op) + " -> " + Name(s_.notifs, op.notif);
+        break;
+      case OpKind::kReturned:
+        line += " " + Notif(op);
+        break;
+      case OpKind::kSignalTask:
+        line += " " + Task(op) + " " + SignalText(op.signal);
+        break;
+      case OpKind::kKill:
+      case OpKind::kCloseListener:
+        line += " " + TargetName(op.target);
+        break;
+      default:
+        break;
+    }
+    return line;
+  }
+
+  // The arguments of one of the supervisor's ops ("" for the ops on a target).
+  std::string SupervisorOpArgs(const Op& op) const {
+    const Op def;
+    std::string line;
+    switch (op.kind) {
+      case OpKind::kRecv:
+        line += " " + TargetName(op.target);
+        if (op.buffer != def.buffer) line += " buffer=" + EnumName(kBufferNames, op.buffer);
+        break;
+      case OpKind::kAddFd:
+        line += " " + Notif(op);
+        if (op.flags != def.flags) line += " flags=" + Flags(op.flags, kAddFdFlagNames);
+        if (op.src != def.src) line += " src=" + EnumName(kSourceNames, op.src);
+        if (op.fd != def.fd) line += " newfd=" + Fd(op.fd);
+        if (op.newfd_flags != def.newfd_flags) {
+          line += " newfd_flags=" + Flags(op.newfd_flags, kNewfdFlagNames);
+        }
+        if (op.size != def.size) line += " size=" + std::to_string(op.size);
+        if (op.arg != def.arg) line += " arg=" + EnumName(kArgNames, op.arg);
+        if (op.bind >= 0) line += " -> " + Name(s_.fd_names, op.bind);
+        break;
+      case OpKind::kSend:
+        line += " " + Notif(op);
+        if (op.fd != def.fd) line += " val=" + Fd(op.fd);
+        if (op.error != def.error) line += " error=" + ErrnoText(op.error);
+        if (op.flags != def.flags) line += " flags=" + Flags(op.flags, kRespFlagNames);
+        break;
+      case OpKind::kIdValid:
+        line += " " + Notif(op) + (op.legacy ? " legacy" : "");
+        break;
+      case OpKind::kSetFlags:
+        line += " " + TargetName(op.target) + " " +
+                Flags(static_cast<uint64_t>(op.value), kSetFlagsNames);
+        break;
+      case OpKind::kIoctl:
+        line += " " + TargetName(op.target) + " " + Hex(static_cast<uint64_t>(op.value));
+        break;
+      case OpKind::kWait:
+        line += " " + Name(s_.threads, op.thread);
+        break;
+      case OpKind::kSignalThread:
+        line += " " + Name(s_.threads, op.thread) + (op.restart ? " restart" : "");
+        break;
+      case OpKind::kSettle:
+        break;
+      default:
+        break;
+    }
+    return line;
+  }
+
+  std::string ExpectText(const Op& op) const {
+    const Outcome& outcome = op.expect.outcome;
+    switch (outcome.kind) {
+      case Outcome::Kind::kOk: {
+        if (op.expect.any_value) return "ok";
+        // A recv's value is the index of the notification it received: print its name.
+        bool notif_value = op.kind == OpKind::kRecv;
+        if (op.kind == OpKind::kWait && op.thread >= 0 &&
+            static_cast<size_t>(op.thread) < thread_last_.size()) {
+          notif_value = thread_last_[static_cast<size_t>(op.thread)] == OpKind::kRecv;
+        }
+        if (notif_value && outcome.value >= 0 &&
+            static_cast<uint64_t>(outcome.value) < std::min(notifs_bound_, s_.notifs.size())) {
+          return "ok=" + s_.notifs[static_cast<size_t>(outcome.value)];
+        }
+        return "ok=" + std::to_string(outcome.value);
+      }
+      case Outcome::Kind::kError:
+        return ErrnoText(outcome.err);
+      case Outcome::Kind::kBlocked:
+        return "blocked";
+    }
+    return "?";
+  }
+
+  const Scenario& s_;
+  std::string out_;
+  size_t notifs_bound_ = 0;
+  std::vector<OpKind> thread_last_;  // the kind of the op last started on each thread
+};
+
+}  // namespace
+}  // namespace scenario_text
+
+std::string PrintScenario(const Scenario& scenario) {
+  return scenario_text::Printer(scenario).Run();
+}
+
+}  // namespace addfdlab
