@@ -1,7 +1,7 @@
 // Fuzzes multi-fd injection under faults: the strategy, k, the target's fd layout, the
-// numbers to install at and the fault plan (faults/fault_plan.h). Every strategy must keep
-// its documented guarantee and its journal must match the target's table; a run that
-// breaks either traps. $ADDFDLAB_ROLLBACK_MUTANT=1 adds the test-only broken strategy.
+// numbers to install at and the fault plan (faults/run_spec.h, faults/injection_lab.h). Every
+// strategy must keep its documented guarantee and its journal must match the target's table; a run
+// that breaks either traps. $ADDFDLAB_ROLLBACK_MUTANT=1 adds the test-only broken strategy.
 #include <unistd.h>
 
 #include <cstdint>

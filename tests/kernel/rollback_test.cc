@@ -1,4 +1,4 @@
-// Rollback strategies under faults (faults/fault_plan.h): the residue oracle sees what each
+// Rollback strategies under faults (faults/injection_lab.h): the residue oracle sees what each
 // leaves, every strategy keeps its guarantee, and a broken strategy is caught.
 #include "addfdlab/rollback.h"
 
