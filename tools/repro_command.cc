@@ -1,9 +1,10 @@
 // addfdlab repro: replays a scenario and prints its trace and verdict; with --runs, the
-// reproduction rate of each verdict.
+// reproduction rate of each verdict and how many runs gave exactly the first run's verdict.
 #include <iostream>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "addfdlab/executor.h"
 #include "commands.h"
@@ -59,13 +60,19 @@ int RunRepro(const ReproOptions& options) {
   Executor executor;
   RunResult first = executor.Run(*scenario);
   std::map<std::string, int> seen;  // verdict signature -> runs it appeared in
+  std::set<std::string> first_verdict;
+  int same = 0;  // runs whose verdict signatures are exactly the first run's
   const auto count = [&](const RunResult& result) {
-    std::map<std::string, bool> once;
-    for (const Verdict& v : result.verdicts) once[v.Signature(*scenario)] = true;
-    for (const auto& [signature, unused] : once) ++seen[signature];
+    std::set<std::string> once;
+    for (const Verdict& v : result.verdicts) once.insert(v.Signature(*scenario));
+    for (const std::string& signature : once) ++seen[signature];
+    return once;
   };
-  count(first);
-  for (int run = 1; run < options.runs; ++run) count(executor.Run(*scenario));
+  first_verdict = count(first);
+  ++same;
+  for (int run = 1; run < options.runs; ++run) {
+    if (count(executor.Run(*scenario)) == first_verdict) ++same;
+  }
 
   if (options.json) {
     nlohmann::json out = TraceJson(first, *scenario);
@@ -77,6 +84,8 @@ int RunRepro(const ReproOptions& options) {
       rates[signature] = static_cast<double>(runs) / options.runs;
     }
     out["reproduction"] = rates;
+    out["same_as_first"] = same;
+    out["schedule_reruns"] = executor.schedule_reruns();
     std::cout << out.dump(2) << "\n";
   } else {
     std::cout << first.Format(*scenario);
@@ -87,6 +96,9 @@ int RunRepro(const ReproOptions& options) {
       for (const auto& [signature, runs] : seen) {
         std::cout << "reproduced " << runs << "/" << options.runs << ": " << signature << "\n";
       }
+      std::cout << "same verdict as the first run: " << same << "/" << options.runs << "\n";
+      std::cout << "runs repeated because a target ran outside a quiescence point: "
+                << executor.schedule_reruns() << "\n";
     }
   }
   return seen.empty() ? 0 : 1;
