@@ -262,6 +262,9 @@ class Executor::RunState {
   bool WaitQuiet();
   bool Settled();
   void TargetsMayRun() { targets_may_run_ = true; }
+  // Notes a broken schedule when a target ran since the last quiescence point although
+  // no op let it (also at the end of a run that stopped at a verdict).
+  void CheckSchedule();
   std::vector<uint64_t> TargetSwitches() const;
   std::optional<Outcome> Execute(int index, const Op& op);
   std::optional<Outcome> ExecuteTargetOp(const Op& op);
@@ -376,6 +379,13 @@ std::vector<uint64_t> Executor::RunState::TargetSwitches() const {
   return switches;
 }
 
+void Executor::RunState::CheckSchedule() {
+  if (ex_.deterministic_ && !switches_at_quiet_.empty() && !targets_may_run_ &&
+      TargetSwitches() != switches_at_quiet_) {
+    schedule_broken_ = true;
+  }
+}
+
 bool Executor::RunState::Quiesce() {
   if (!ex_.deterministic_) return WaitQuiet();
   // Between two quiescence points every supervisor thread that can run is SCHED_FIFO on
@@ -386,9 +396,7 @@ bool Executor::RunState::Quiesce() {
   // thread. What the target did then may differ from the model's schedule: the run is
   // repeated (Executor::Run). The switch counts come from /proc, read while the targets
   // sleep or wait for this CPU, so they are exact.
-  if (!switches_at_quiet_.empty() && !targets_may_run_ && TargetSwitches() != switches_at_quiet_) {
-    schedule_broken_ = true;
-  }
+  CheckSchedule();
   if (!WaitQuiet()) return false;
   switches_at_quiet_ = TargetSwitches();
   targets_may_run_ = false;
@@ -1065,6 +1073,9 @@ RunResult Executor::RunState::Go() {
     if (op.kind == OpKind::kSettle && result_.verdicts.empty()) CheckTables(index);
     result_.trace.push_back(std::move(entry));
   }
+  // A verdict may come from a target that ran out of turn (an ADDFD handled before the
+  // main thread went on): the run stops there, before the next quiescence point.
+  CheckSchedule();
   if (result_.verdicts.empty()) {
     if (Quiesce()) {
       model_.Quiesce();
