@@ -52,6 +52,9 @@ for scn in "${files[@]}"; do
   runs=$((runs + per))
   differ=$((differ + per - same))
   printf '%s\t%d/%d differ\t%s\n' "$scn" "$((per - same))" "$per" "${repeated##*: }" >>"$report"
+  if [ "$same" -ne "$per" ]; then
+    sed -n '/^first differing run/,$p' <<<"$output" | sed 's/^/    /' >>"$report"
+  fi
 done
 grep -v $'\t0/' "$report" || true
 rate=$(awk -v r="$runs" -v d="$differ" 'BEGIN { printf "%.3f", 100 * (r - d) / r }')

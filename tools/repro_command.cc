@@ -70,8 +70,16 @@ int RunRepro(const ReproOptions& options) {
   };
   first_verdict = count(first);
   ++same;
+  std::string first_differing;  // the first run whose verdict differs, as text
   for (int run = 1; run < options.runs; ++run) {
-    if (count(executor.Run(*scenario)) == first_verdict) ++same;
+    const RunResult result = executor.Run(*scenario);
+    if (count(result) == first_verdict) {
+      ++same;
+    } else if (first_differing.empty()) {
+      first_differing = "run " + std::to_string(run + 1) + ":";
+      for (const Verdict& v : result.verdicts) first_differing += "\n  " + v.Describe(*scenario);
+      if (result.verdicts.empty()) first_differing += "\n  clean";
+    }
   }
 
   if (options.json) {
@@ -85,6 +93,7 @@ int RunRepro(const ReproOptions& options) {
     }
     out["reproduction"] = rates;
     out["same_as_first"] = same;
+    if (!first_differing.empty()) out["first_differing"] = first_differing;
     out["schedule_reruns"] = executor.schedule_reruns();
     std::cout << out.dump(2) << "\n";
   } else {
@@ -99,6 +108,7 @@ int RunRepro(const ReproOptions& options) {
       std::cout << "same verdict as the first run: " << same << "/" << options.runs << "\n";
       std::cout << "runs repeated because a target ran outside a quiescence point: "
                 << executor.schedule_reruns() << "\n";
+      if (!first_differing.empty()) std::cout << "first differing " << first_differing << "\n";
     }
   }
   return seen.empty() ? 0 : 1;
