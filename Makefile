@@ -16,7 +16,7 @@ test: deps
 	cmake --workflow --preset ci
 
 # The suite under a sanitizer preset: asan (clang-19 ASan+UBSan) or tsan (ThreadSanitizer),
-# every label by default; LABELS narrows it (CI: make test-asan LABELS='unit|cli').
+# every label by default; LABELS narrows it (CI: make test-asan LABELS='unit|cli|kernel').
 LABELS ?= .
 test-asan test-tsan: test-%: deps
 	@scripts/deps.sh build fuzz

@@ -241,6 +241,9 @@ class Executor::RunState {
       : ex_(executor), scenario_(scenario), model_(scenario, executor.env_) {}
 
   RunResult Go();
+  // True when a target ran where the schedule forbids it (between two quiescence points,
+  // with no op in between that lets targets run): the run does not count.
+  bool schedule_broken() const { return schedule_broken_; }
 
  private:
   struct TargetSlot {
@@ -256,9 +259,17 @@ class Executor::RunState {
   bool Acquire();
   bool Calibrate(TargetSlot& slot);
   void Release();
-  // Waits until every target task is asleep or gone; Settled() checks it once.
+  // Waits until every target task is asleep or gone; Settled() checks it once. In
+  // deterministic mode it also checks that no target ran since the previous quiescence
+  // point unless an op in between let them (TargetsMayRun()).
   bool Quiesce();
+  bool WaitQuiet();
   bool Settled();
+  void TargetsMayRun() { targets_may_run_ = true; }
+  // Notes a broken schedule when a target ran since the last quiescence point although
+  // no op let it (also at the end of a run that stopped at a verdict).
+  void CheckSchedule();
+  std::vector<uint64_t> TargetSwitches() const;
   std::optional<Outcome> Execute(int index, const Op& op);
   std::optional<Outcome> ExecuteTargetOp(const Op& op);
   std::optional<Outcome> ExecuteSupervisorOp(int index, const Op& op);
@@ -319,6 +330,10 @@ class Executor::RunState {
   RunResult result_;
   // Kernel ids handed out by RECV in this run, to answer at the end.
   std::set<std::pair<int, uint64_t>> received_;
+  // Every target task's switch count at the last quiescence point (empty: none yet).
+  std::vector<uint64_t> switches_at_quiet_;
+  bool targets_may_run_ = false;
+  bool schedule_broken_ = false;
 };
 
 bool Executor::RunState::Calibrate(TargetSlot& slot) {
@@ -368,7 +383,41 @@ bool Executor::RunState::Acquire() {
   return true;
 }
 
+std::vector<uint64_t> Executor::RunState::TargetSwitches() const {
+  std::vector<uint64_t> switches;
+  for (const TargetSlot& slot : slots_) {
+    for (int k = 0; k < slot.target->tasks(); ++k) {
+      switches.push_back(slot.target->TaskSwitches(k));
+    }
+  }
+  return switches;
+}
+
+void Executor::RunState::CheckSchedule() {
+  if (ex_.deterministic_ && !switches_at_quiet_.empty() && !targets_may_run_ &&
+      TargetSwitches() != switches_at_quiet_) {
+    schedule_broken_ = true;
+  }
+}
+
 bool Executor::RunState::Quiesce() {
+  if (!ex_.deterministic_) return WaitQuiet();
+  // Between two quiescence points every supervisor thread that can run is SCHED_FIFO on
+  // the targets' CPU, so a target that was put on the CPU meanwhile ran where the schedule
+  // forbids it. The kernel does that: it keeps 50 ms of every second for SCHED_OTHER
+  // tasks (sched_rt_runtime_us = 950000: real-time throttling, and since 6.12 the fair
+  // deadline server), and while that share is due a woken target preempts a SCHED_FIFO
+  // thread. What the target did then may differ from the model's schedule: the run is
+  // repeated (Executor::Run). The switch counts come from /proc, read while the targets
+  // sleep or wait for this CPU, so they are exact.
+  CheckSchedule();
+  if (!WaitQuiet()) return false;
+  switches_at_quiet_ = TargetSwitches();
+  targets_may_run_ = false;
+  return true;
+}
+
+bool Executor::RunState::WaitQuiet() {
   // A dying process may take long to tear down (a large address space copied from a
   // sanitized supervisor): give deaths the reaping budget.
   bool dying = false;
@@ -736,6 +785,7 @@ std::optional<Outcome> Executor::RunState::ExecuteSupervisorOp(int index, const 
   }
   if (!outcome) {
     // The main thread's op sleeps in the kernel: the targets run.
+    TargetsMayRun();
     if (!Quiesce()) {
       Hang(index, "targets did not go quiet");
       return std::nullopt;
@@ -755,6 +805,8 @@ std::optional<Outcome> Executor::RunState::ExecuteSupervisorOp(int index, const 
 }
 
 std::optional<Outcome> Executor::RunState::Execute(int index, const Op& op) {
+  // Target-side ops, and the ops that wait for the targets, let them run.
+  if (model_.Quiesces(index)) TargetsMayRun();
   switch (op.kind) {
     case OpKind::kRecv:
     case OpKind::kAddFd:
@@ -860,6 +912,7 @@ void Executor::RunState::CheckTables(int op) {
 // Brings every target back to rest: interrupts blocked supervisor threads, answers every
 // notification still pending, lets blocked tasks return.
 void Executor::RunState::Drain() {
+  TargetsMayRun();
   for (auto& thread : ex_.threads_->named) {
     if (thread->busy()) {
       thread->Interrupt(false);
@@ -900,6 +953,7 @@ void Executor::RunState::Drain() {
       }
     }
     if (!busy) break;
+    TargetsMayRun();
     Quiesce();
     for (TargetSlot& slot : slots_) {
       Target& t = *slot.target;
@@ -1030,6 +1084,7 @@ RunResult Executor::RunState::Go() {
       }
     }
     if (ex_.after_op && result_.verdicts.empty()) {
+      TargetsMayRun();  // the hook may have a target's agent run a command
       std::vector<Target*> targets;
       for (TargetSlot& ts : slots_) targets.push_back(ts.target.get());
       ex_.after_op(index, targets);
@@ -1037,6 +1092,9 @@ RunResult Executor::RunState::Go() {
     if (op.kind == OpKind::kSettle && result_.verdicts.empty()) CheckTables(index);
     result_.trace.push_back(std::move(entry));
   }
+  // A verdict may come from a target that ran out of turn (an ADDFD handled before the
+  // main thread went on): the run stops there, before the next quiescence point.
+  CheckSchedule();
   if (result_.verdicts.empty()) {
     if (Quiesce()) {
       model_.Quiesce();
@@ -1068,8 +1126,21 @@ RunResult Executor::Run(const Scenario& scenario) {
     auto snapshot = SnapshotHygiene(::getpid());
     if (snapshot) before = *snapshot;
   }
-  RunState state(*this, scenario);
-  RunResult result = state.Go();
+  RunResult result;
+  for (int attempt = 0;; ++attempt) {
+    RunState state(*this, scenario);
+    result = state.Go();
+    if (!state.schedule_broken()) break;
+    ++schedule_reruns_;
+    if (attempt == kScheduleAttempts - 1) {
+      // Still not the schedule the model assumed: say so rather than vouch for the run.
+      result.deterministic = false;
+      break;
+    }
+    // The SCHED_OTHER share of this second is being served: step aside (the main thread is
+    // SCHED_OTHER between runs) so that the next attempt starts after it.
+    ::usleep(static_cast<useconds_t>(kScheduleBackoff.count() << attempt));
+  }
   if (before) {
     auto after = SnapshotHygiene(::getpid());
     if (after) {

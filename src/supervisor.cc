@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "addfdlab/unique_fd.h"
@@ -71,6 +72,26 @@ char TaskStateAt(int stat_fd) {
   // "pid (comm) S ...": comm may hold spaces and parentheses; the state follows the last ')'.
   const char* paren = std::strrchr(buf, ')');
   return paren != nullptr && paren[1] == ' ' ? paren[2] : 0;
+}
+
+int OpenTaskSchedstat(pid_t pid, pid_t tid) {
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/%d/task/%d/schedstat", pid, tid);
+  return ::open(path, O_RDONLY | O_CLOEXEC);
+}
+
+uint64_t TaskSwitchesAt(int schedstat_fd) {
+  char buf[128];
+  // "run_ns wait_ns timeslices\n", generated afresh on every read.
+  const ssize_t n = ::pread(schedstat_fd, buf, sizeof(buf) - 1, 0);
+  if (n <= 0) return 0;
+  buf[n] = '\0';
+  const char* field = buf;
+  for (int skip = 0; skip < 2 && field != nullptr; ++skip) {
+    field = std::strchr(field, ' ');
+    if (field != nullptr) ++field;
+  }
+  return field != nullptr ? std::strtoull(field, nullptr, 10) : 0;
 }
 
 SupervisorThread::SupervisorThread(int cpu, bool fifo, int priority) {

@@ -273,6 +273,7 @@ void Target::Kill() {
   closed_listener_.reset();
   controls_.clear();
   stat_fds_.clear();
+  schedstat_fds_.clear();
 }
 
 void Target::CloseListener() {
@@ -292,10 +293,20 @@ char Target::TaskState(int task) const {
   return stat_fds_[t] ? TaskStateAt(stat_fds_[t].get()) : 0;
 }
 
+uint64_t Target::TaskSwitches(int task) const {
+  const auto t = static_cast<size_t>(task);
+  if (schedstat_fds_.size() < pids_.size()) schedstat_fds_.resize(pids_.size());
+  if (!schedstat_fds_[t]) schedstat_fds_[t].reset(OpenTaskSchedstat(pids_[t], pids_[t]));
+  return schedstat_fds_[t] ? TaskSwitchesAt(schedstat_fds_[t].get()) : 0;
+}
+
 std::vector<int> Target::OwnedFds() const {
   std::vector<int> fds;
   if (closed_listener_) fds.push_back(closed_listener_.get());
   for (const UniqueFd& fd : stat_fds_) {
+    if (fd) fds.push_back(fd.get());
+  }
+  for (const UniqueFd& fd : schedstat_fds_) {
     if (fd) fds.push_back(fd.get());
   }
   if (listener_) fds.push_back(listener_.get());

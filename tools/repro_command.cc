@@ -1,9 +1,10 @@
 // addfdlab repro: replays a scenario and prints its trace and verdict; with --runs, the
-// reproduction rate of each verdict.
+// reproduction rate of each verdict and how many runs gave exactly the first run's verdict.
 #include <iostream>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "addfdlab/executor.h"
 #include "addfdlab/fuzz_harness.h"
@@ -71,16 +72,30 @@ int RunRepro(const ReproOptions& options) {
   const KnownDeviation* bug = MatchKnownRun(*known, first.verdicts, *scenario);
   std::map<std::string, int> seen;  // verdict signature -> runs it appeared in
   int new_runs = 0;                 // runs with a verdict no known deviation explains
+  std::set<std::string> first_verdict;
+  int same = 0;  // runs whose verdict signatures are exactly the first run's
   const auto count = [&](const RunResult& result) {
     if (!result.clean() && MatchKnownRun(*known, result.verdicts, *scenario) == nullptr) {
       ++new_runs;
     }
-    std::map<std::string, bool> once;
-    for (const Verdict& v : result.verdicts) once[v.Signature(*scenario)] = true;
-    for (const auto& [signature, unused] : once) ++seen[signature];
+    std::set<std::string> once;
+    for (const Verdict& v : result.verdicts) once.insert(v.Signature(*scenario));
+    for (const std::string& signature : once) ++seen[signature];
+    return once;
   };
-  count(first);
-  for (int run = 1; run < options.runs; ++run) count(executor.Run(*scenario));
+  first_verdict = count(first);
+  ++same;
+  std::string first_differing;  // the first run whose verdict differs, as text
+  for (int run = 1; run < options.runs; ++run) {
+    const RunResult result = executor.Run(*scenario);
+    if (count(result) == first_verdict) {
+      ++same;
+    } else if (first_differing.empty()) {
+      first_differing = "run " + std::to_string(run + 1) + ":";
+      for (const Verdict& v : result.verdicts) first_differing += "\n  " + v.Describe(*scenario);
+      if (result.verdicts.empty()) first_differing += "\n  clean";
+    }
+  }
 
   if (options.json) {
     nlohmann::json out = TraceJson(first, *scenario);
@@ -93,6 +108,9 @@ int RunRepro(const ReproOptions& options) {
     }
     out["reproduction"] = rates;
     if (bug != nullptr) out["known_deviation"] = {{"id", bug->id}, {"fix", bug->FixText()}};
+    out["same_as_first"] = same;
+    if (!first_differing.empty()) out["first_differing"] = first_differing;
+    out["schedule_reruns"] = executor.schedule_reruns();
     std::cout << out.dump(2) << "\n";
   } else {
     std::cout << first.Format(*scenario);
@@ -103,6 +121,10 @@ int RunRepro(const ReproOptions& options) {
       for (const auto& [signature, runs] : seen) {
         std::cout << "reproduced " << runs << "/" << options.runs << ": " << signature << "\n";
       }
+      std::cout << "same verdict as the first run: " << same << "/" << options.runs << "\n";
+      std::cout << "runs repeated because a target ran outside a quiescence point: "
+                << executor.schedule_reruns() << "\n";
+      if (!first_differing.empty()) std::cout << "first differing " << first_differing << "\n";
     }
     if (bug != nullptr) {
       std::cout << "known kernel bug " << bug->id << " (" << bug->cell

@@ -47,6 +47,8 @@ struct TraceEntry {
 struct RunResult {
   std::vector<TraceEntry> trace;
   std::vector<Verdict> verdicts;
+  // True when the run followed the chosen schedule: SCHED_FIFO was available, and no
+  // target ran between quiescence points in the run that counted (Executor::Run).
   bool deterministic = false;
   bool clean() const { return verdicts.empty(); }
   // The trace, one op a line, then the verdicts.
@@ -73,7 +75,15 @@ class Executor {
 
   // Runs a valid scenario (ValidateScenario() == ""). When the executor could not make its
   // sources (memfd_create, pipe2, ...) or argument pages, the result is one harness verdict.
+  // In deterministic mode a run in which a target ran between two quiescence points (the
+  // kernel put a SCHED_OTHER task ahead of SCHED_FIFO ones: real-time throttling) does not
+  // count: it is repeated, after a pause, up to kScheduleAttempts times in all; the last one
+  // counts, with deterministic = false.
   RunResult Run(const Scenario& scenario);
+  static constexpr int kScheduleAttempts = 4;
+  static constexpr std::chrono::microseconds kScheduleBackoff{20000};  // doubled each time
+  // Runs repeated so far because a target ran outside a quiescence point.
+  uint64_t schedule_reruns() const { return schedule_reruns_; }
   // What failed while setting the executor up, "" when nothing did.
   const std::string& setup_error() const { return setup_error_; }
 
@@ -114,6 +124,7 @@ class Executor {
   Features features_;
   ModelEnv env_;
   bool deterministic_ = false;
+  uint64_t schedule_reruns_ = 0;
   int cpu_ = -1;
   std::map<std::pair<uint32_t, int>, std::unique_ptr<TargetPool>> pools_;
   std::map<std::pair<uint32_t, int>, uint64_t> pool_used_;  // when each was last acquired from

@@ -101,6 +101,11 @@ char TaskState(pid_t pid, pid_t tid);
 // lookup per poll is costly once /proc holds many dead pids.
 int OpenTaskStat(pid_t pid, pid_t tid);
 char TaskStateAt(int stat_fd);
+// How many times a task has been switched onto a CPU (the third field of
+// /proc/PID/task/TID/schedstat), through a kept fd of that file; 0 once it is reaped. A
+// change between two reads means the task ran in between.
+int OpenTaskSchedstat(pid_t pid, pid_t tid);
+uint64_t TaskSwitchesAt(int schedstat_fd);
 
 }  // namespace addfdlab
 

@@ -50,6 +50,9 @@ class Target {
   int task_pidfd(int task) const { return pidfds_[static_cast<size_t>(task)].get(); }
   // The task's scheduler state letter ('S', 'D', 'Z', ...), or 0 once it is reaped.
   char TaskState(int task) const;
+  // How many times the task has been put on a CPU so far (0 once it is reaped): the
+  // executor's evidence that a task ran, or did not, between two points.
+  uint64_t TaskSwitches(int task) const;
   // The listener, or -1 when the filter had no NEW_LISTENER or failed to install.
   int listener() const { return listener_.get(); }
   // What seccomp() answered in the leader (0 or the errno).
@@ -111,7 +114,8 @@ class Target {
   std::vector<pid_t> pids_;
   std::vector<UniqueFd> pidfds_;
   std::vector<UniqueFd> controls_;
-  mutable std::vector<UniqueFd> stat_fds_;  // opened on first TaskState(), by task
+  mutable std::vector<UniqueFd> stat_fds_;       // opened on first TaskState(), by task
+  mutable std::vector<UniqueFd> schedstat_fds_;  // opened on first TaskSwitches(), by task
   std::vector<bool> busy_;
   UniqueFd listener_;
   UniqueFd closed_listener_;  // /dev/null at the closed listener's number
