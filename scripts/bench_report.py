@@ -3,9 +3,12 @@
 
 Usage: bench_report.py RUN_DIR [--index OUT_DIR]
 
-RUN_DIR holds meta.json (written by `addfdlab bench`) and raw/*.json (Google Benchmark's
-JSON). Writes RUN_DIR/index.html and RUN_DIR/plots/*.svg, prints the ratio tables to
-stdout, and with --index rewrites OUT_DIR/index.html, the list of every run in OUT_DIR.
+RUN_DIR holds meta.json and samples.json, both written by `addfdlab bench`: samples.json
+is Google Benchmark's raw/*.json as `addfdlab bench` reads it (tools/bench_json.cc, the one
+reader of that format): per benchmark its repetitions' times in microseconds, counters,
+aggregates, and each suite's context. Writes RUN_DIR/index.html (from PAGE, one function
+per section) and RUN_DIR/plots/*.svg, prints the ratio tables to stdout, and with --index
+rewrites OUT_DIR/index.html, the list of every run in OUT_DIR.
 Benchmark names follow docs/bench.md: inject/<method>/<wake>/<placement>,
 reference/..., scale/<family>/<n>, rollback/<strategy>/<k>.
 """
@@ -14,8 +17,8 @@ import html
 import json
 import math
 import os
-import re
 import statistics
+import string
 import sys
 
 try:
@@ -36,10 +39,7 @@ SCALES = [("fdtable", "fd-table size (open fds)"), ("setfd_number", "SETFD targe
 OVERHEAD_FLAG = 10.0  # percent of harness overhead over the hand-written loop
 # matplotlib's default cycle: plain and sync_wakeup, then the rest.
 COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"]
-# Parts Google Benchmark appends to a name (UseRealTime, MinTime, Repetitions, Threads...).
-SUFFIX = re.compile(r"^(real_time|manual_time|process_time|"
-                    r"(repeats|min_time|min_warmup_time|iterations|threads):.*)$")
-UNIT_US = {"ns": 1e-3, "us": 1.0, "ms": 1e3, "s": 1e6}
+SAMPLES_FORMAT = "addfdlab-bench-samples/1"
 
 
 class Bench:
@@ -83,51 +83,36 @@ class Bench:
 
 
 def load_run(run_dir):
+    """meta.json and samples.json: (meta, contexts by suite, benches by name, raw files)."""
     meta = {}
     meta_path = os.path.join(run_dir, "meta.json")
     if os.path.exists(meta_path):
         with open(meta_path) as f:
             meta = json.load(f)
-    raw_dir = os.path.join(run_dir, "raw")
-    files = sorted(f for f in os.listdir(raw_dir) if f.endswith(".json")) if os.path.isdir(
-        raw_dir) else []
+    samples_path = os.path.join(run_dir, "samples.json")
+    if not os.path.exists(samples_path):
+        sys.exit(f"bench_report.py: no samples.json in {run_dir} (addfdlab bench writes it; "
+                 f"addfdlab bench --from {run_dir} makes a new run folder with one)")
+    with open(samples_path) as f:
+        samples = json.load(f)
+    if samples.get("format") != SAMPLES_FORMAT:
+        sys.exit(f"bench_report.py: {samples_path} is not {SAMPLES_FORMAT}")
+    contexts = {s["name"]: s.get("context") or {} for s in samples["suites"]}
+    files = [s["file"] for s in samples["suites"]]
     benches = {}
-    contexts = {}
-    for file in files:
-        suite = file[:-5]
-        with open(os.path.join(raw_dir, file)) as f:
-            doc = json.load(f)  # Python reads the NaN Google Benchmark writes
-        contexts[suite] = doc.get("context", {})
-        for entry in doc.get("benchmarks", []):
-            run_name = entry.get("run_name", entry["name"])
-            name = "/".join(p for p in run_name.split("/") if not SUFFIX.match(p))
-            bench = benches.get(name)
-            if bench is None:
-                bench = benches[name] = Bench(name, run_name, suite)
-            if entry.get("error_occurred"):
-                bench.error = bench.error or entry.get("error_message") or "error"
-                continue
-            scale = UNIT_US.get(entry.get("time_unit", "ns"), 1e-3)
-            real = entry.get("real_time")
-            if entry.get("run_type") == "aggregate":
-                if entry.get("aggregate_name") == "median" and isinstance(real, (int, float)):
-                    bench.median_aggregate = real * scale
-                continue
-            if isinstance(real, (int, float)) and math.isfinite(real):
-                bench.samples.append(real * scale)
-            for key, value in entry.items():
-                if key in NON_COUNTERS or not isinstance(value, (int, float)):
-                    continue
-                if isinstance(value, bool):
-                    continue
-                bench.counters.setdefault(key, []).append(float(value))
-    for bench in benches.values():
+    for b in samples["benchmarks"]:
+        bench = benches[b["name"]] = Bench(b["name"], b["run_name"], b["suite"])
+        bench.samples = [v for v in b["real_time"] if v is not None]
+        bench.counters = b["counters"]
+        bench.error = b["error"]
+        bench.median_aggregate = b["aggregates"].get("median")
         bench.finish()
     return meta, contexts, benches, files
 
 
-NON_COUNTERS = {"family_index", "per_family_instance_index", "repetitions", "repetition_index",
-                "threads", "iterations", "real_time", "cpu_time"}
+def numbers(values):
+    """A counter's values without the repetitions where it was null or NaN."""
+    return [v for v in values if v is not None]
 
 
 def fmt_us(value):
@@ -419,8 +404,8 @@ def plot_rollback(benches, path):
     for strategy, pts in data.items():
         for k, b in pts:
             labels.append(f"{strategy} k={k}")
-            leaked.append(max(b.counters.get("leaked", [0.0]) or [0.0]))
-            dangling.append(max(b.counters.get("dangling", [0.0]) or [0.0]))
+            leaked.append(max(numbers(b.counters.get("leaked", [])) or [0.0]))
+            dangling.append(max(numbers(b.counters.get("dangling", [])) or [0.0]))
     xs = range(len(labels))
     residue.bar([x - 0.2 for x in xs], leaked, width=0.4, color=COLORS[3], label="leaked")
     residue.bar([x + 0.2 for x in xs], dangling, width=0.4, color=COLORS[4], label="dangling")
@@ -478,24 +463,24 @@ def text_table(headers, rows):
     return "\n".join(lines)
 
 
-def render(run_dir):
-    meta, contexts, benches, files = load_run(run_dir)
-    if not benches:
-        sys.exit(f"bench_report.py: no benchmarks in {run_dir}/raw")
-    setup_matplotlib()
-    plots_dir = os.path.join(run_dir, "plots")
-    os.makedirs(plots_dir, exist_ok=True)
-    context = next(iter(contexts.values()), {})
-    out = []
-    summary = []
-    title = f"addfdlab bench — {meta.get('date') or context.get('date', '')}"
-    out.append(f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{esc(title)}</title>"
-               f"<style>{CSS}</style></head><body>")
-    out.append(f"<h1>{esc(title)}</h1>")
-    out.append('<p><a href="../index.html">all runs</a></p>')
+PAGE = string.Template("""<!DOCTYPE html><html><head><meta charset='utf-8'><title>$title</title><style>$css</style></head><body>
+<h1>$title</h1>
+<p><a href="../index.html">all runs</a></p>
+$sections
+<script>
+window.addEventListener('load', function () {
+  var imgs = Array.prototype.slice.call(document.images);
+  var ok = imgs.filter(function (i) { return i.complete && i.naturalWidth > 0; }).length;
+  document.body.setAttribute('data-plots', ok + '/' + imgs.length);
+});
+</script></body></html>
+""")  # the script is a marker for tests and for people: how many plots loaded
 
-    # Warnings first: what makes the numbers below untrustworthy.
-    warnings = []
+
+def warnings_section(run):
+    """Warnings first: what makes the numbers below untrustworthy."""
+    meta, context, benches = run["meta"], run["context"], run["benches"]
+    warnings = run["warnings"]
     for suite in meta.get("suites", []):
         if suite.get("status", "ok") != "ok":
             warnings.append(f"suite {suite['name']}: {suite['status']}")
@@ -515,14 +500,18 @@ def render(run_dir):
     if over:
         warnings.append(f"{len(over)} benchmark(s) spend more than {OVERHEAD_FLAG:.0f}% over "
                         "their hand-written loop (harness overhead table)")
-    if warnings:
-        out.append('<div class="warn"><b>Warnings</b><ul>' +
-                   "".join(f"<li>{esc(w)}</li>" for w in warnings) + "</ul></div>")
+    if not warnings:
+        return []
+    return ['<div class="warn"><b>Warnings</b><ul>' +
+            "".join(f"<li>{esc(w)}</li>" for w in warnings) + "</ul></div>"]
 
-    # Machine, kernel, run.
-    out.append("<h2>Machine and kernel</h2>")
+
+def machine_section(run):
+    meta, context = run["meta"], run["context"]
+    out = ["<h2>Machine and kernel</h2>"]
     probe = meta.get("probe") or {}
     kernel = meta.get("kernel") or context.get("addfdlab_kernel")
+    load = context.get("load_avg")
     rows = [
         ("kernel", esc(kernel or "unknown (the JSON does not say)") +
          (f" ({esc(meta['machine'])})" if meta.get("machine") else "")),
@@ -545,8 +534,12 @@ def render(run_dir):
     elif meta.get("mode") == "from":
         out.append('<p class="note">Made from existing JSON: the kernel features were not '
                    "probed.</p>")
+    return out
 
-    out.append("<h2>Run</h2>")
+
+def run_section(run):
+    meta, context, contexts = run["meta"], run["context"], run["contexts"]
+    out = ["<h2>Run</h2>"]
     rows = [("command", f"<code>{esc(meta.get('command', 'unknown'))}</code>")]
     if meta.get("mode") == "run":
         rows += [("repetitions", esc(meta.get("repetitions"))),
@@ -563,7 +556,8 @@ def render(run_dir):
         "addfdlab's release build)</span>" if build_type == "debug" else "")))
     out.append(facts(rows))
     suite_rows = []
-    for suite in meta.get("suites", []) or [{"name": f[:-5], "json": "raw/" + f} for f in files]:
+    for suite in meta.get("suites", []) or [{"name": f[:-5], "json": "raw/" + f}
+                                            for f in run["files"]]:
         link = (f'<a href="{esc(suite["json"])}">{esc(suite["json"])}</a>'
                 if suite.get("json") else "—")
         secs = suite.get("seconds")
@@ -577,10 +571,12 @@ def render(run_dir):
             if key.startswith("addfdlab_") and key not in ("addfdlab_kernel", "addfdlab_cpu")]
     if said:
         out.append(facts(said))
+    return out
 
-    # Latency by method.
-    out.append("<h2>Latency by method</h2>")
-    if plot_latency(benches, os.path.join(plots_dir, "latency.svg")):
+
+def latency_section(run):
+    out = ["<h2>Latency by method</h2>"]
+    if plot_latency(run["benches"], os.path.join(run["plots_dir"], "latency.svg")):
         out.append('<p class="note">One operation each: the target traps, the supervisor '
                    "answers with the method, the target returns. Dots are medians over the "
                    "repetitions, thick bars the interquartile range, thin lines min–max; "
@@ -589,9 +585,13 @@ def render(run_dir):
         out.append('<img src="plots/latency.svg" alt="latency by method">')
     else:
         out.append('<p class="note">No <code>inject/</code> benchmarks in this run.</p>')
+    return out
 
-    # Ratios.
-    out.append("<h2>Ratios</h2>")
+
+def ratios_section(run):
+    """The ratio tables, the harness overhead and the scaling verdicts; also for stdout."""
+    benches, summary = run["benches"], run["summary"]
+    out = ["<h2>Ratios</h2>"]
     for name, note, cols, rows in ratio_tables(benches):
         out.append(f"<h3>{esc(name)}</h3><p class='note'>{esc(note)}</p>")
         out.append(table([""] + cols, [[f"<b>{esc(label)}</b>"] + [r.html() for r in ratios]
@@ -650,15 +650,21 @@ def render(run_dir):
     else:
         summary.append("Scaling (largest / smallest)\n" + text_table(
             ["benchmark", "range", "verdict", "slope"], text_rows))
+    return out
 
-    out.append("<h2>Scaling</h2>")
-    if plot_scaling(benches, os.path.join(plots_dir, "scaling.svg")):
+
+def scaling_section(run):
+    out = ["<h2>Scaling</h2>"]
+    if plot_scaling(run["benches"], os.path.join(run["plots_dir"], "scaling.svg")):
         out.append('<img src="plots/scaling.svg" alt="scaling curves">')
     else:
         out.append('<p class="note">No <code>scale/</code> benchmarks in this run.</p>')
+    return out
 
-    out.append("<h2>Rollback</h2>")
-    if plot_rollback(benches, os.path.join(plots_dir, "rollback.svg")):
+
+def rollback_section(run):
+    out = ["<h2>Rollback</h2>"]
+    if plot_rollback(run["benches"], os.path.join(run["plots_dir"], "rollback.svg")):
         out.append('<p class="note">After a failure part-way through injecting k fds, each '
                    "strategy undoes what it did; the fd-table oracle counts the fds left "
                    "behind (<code>leaked</code>) and those closed under the target "
@@ -667,13 +673,18 @@ def render(run_dir):
     else:
         out.append('<p class="note">No rollback benchmarks were run '
                    "(<code>rollback/&lt;strategy&gt;/&lt;k&gt;</code>).</p>")
+    return out
 
-    out.append("<h2>Every benchmark</h2>")
+
+def every_benchmark_section(run):
+    benches = run["benches"]
+    out = ["<h2>Every benchmark</h2>"]
     rows, classes = [], []
     for name in sorted(benches):
         b = benches[name]
-        counters = ", ".join(f"{k}={statistics.median(v):g}" for k, v in sorted(b.counters.items())
-                             if k != "verified" and v)
+        counters = ", ".join(f"{k}={statistics.median(numbers(v)):g}"
+                             for k, v in sorted(b.counters.items())
+                             if k != "verified" and numbers(v))
         verified = {None: "—", True: "yes", False: "<b>no</b>"}[b.verified]
         rows.append((esc(name), esc(b.suite), f'<td class="num">{fmt_us(b.median)}</td>',
                      f'<td class="num">{fmt_us(b.q1)} – {fmt_us(b.q3)}</td>',
@@ -684,17 +695,29 @@ def render(run_dir):
         classes.append("flag" if b.error or b.verified is False else "")
     out.append(table(["benchmark", "suite", "median", "IQR", "min – max", "reps", "cv",
                       "verified", "counters / error"], rows, classes))
-    # A marker for tests and for people: how many plots loaded.
-    out.append("""<script>
-window.addEventListener('load', function () {
-  var imgs = Array.prototype.slice.call(document.images);
-  var ok = imgs.filter(function (i) { return i.complete && i.naturalWidth > 0; }).length;
-  document.body.setAttribute('data-plots', ok + '/' + imgs.length);
-});
-</script></body></html>""")
-    write_atomic(os.path.join(run_dir, "index.html"), "\n".join(out) + "\n")
-    print("\n\n".join(summary))
-    return meta, benches, warnings
+    return out
+
+
+SECTIONS = [warnings_section, machine_section, run_section, latency_section, ratios_section,
+            scaling_section, rollback_section, every_benchmark_section]
+
+
+def render(run_dir):
+    meta, contexts, benches, files = load_run(run_dir)
+    if not benches:
+        sys.exit(f"bench_report.py: no benchmarks in {run_dir}/samples.json")
+    setup_matplotlib()
+    plots_dir = os.path.join(run_dir, "plots")
+    os.makedirs(plots_dir, exist_ok=True)
+    context = next(iter(contexts.values()), {})
+    run = {"meta": meta, "contexts": contexts, "context": context, "benches": benches,
+           "files": files, "plots_dir": plots_dir, "summary": [], "warnings": []}
+    title = f"addfdlab bench — {meta.get('date') or context.get('date', '')}"
+    sections = [chunk for section in SECTIONS for chunk in section(run)]
+    write_atomic(os.path.join(run_dir, "index.html"),
+                 PAGE.substitute(title=esc(title), css=CSS, sections="\n".join(sections)))
+    print("\n\n".join(run["summary"]))
+    return meta, benches, run["warnings"]
 
 
 def write_atomic(path, text):

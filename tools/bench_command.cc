@@ -1,12 +1,6 @@
 // addfdlab bench: runs the Google Benchmark suites of the release build (building it when
 // needed) into a new report folder and renders its HTML report; or compares two runs with
 // the U test of Google Benchmark's compare.py.
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -30,9 +24,8 @@
 #include "addfdlab/probe.h"
 #include "bench_json.h"
 #include "commands.h"
+#include "subprocess.h"
 #include "u_test.h"
-
-extern char** environ;
 
 namespace addfdlab::tools {
 namespace {
@@ -65,108 +58,9 @@ struct BenchOptions {
   bool json = false;
 };
 
-volatile sig_atomic_t g_interrupted = 0;
-void OnInterrupt(int) { g_interrupted = 1; }
-
-// Starts `argv` with its stdout on `out_fd` and its stderr on `err_fd` (-1: ours); the pid,
-// or -1.
-pid_t Start(const std::vector<std::string>& argv, int out_fd, int err_fd) {
-  std::vector<char*> args;
-  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  if (out_fd >= 0) posix_spawn_file_actions_adddup2(&actions, out_fd, 1);
-  if (err_fd >= 0) posix_spawn_file_actions_adddup2(&actions, err_fd, 2);
-  pid_t pid = -1;
-  const int rc = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  return rc == 0 ? pid : -1;
-}
-
-// Waits for `pid` until `deadline`; past it the child gets SIGTERM, then SIGKILL. With
-// `forward_interrupt`, a Ctrl-C (g_interrupted) is passed on to it once. Its wait status,
-// or nullopt when it was stopped for time.
-std::optional<int> WaitUntil(pid_t pid, SteadyClock::time_point deadline,
-                             bool forward_interrupt = false) {
-  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-  bool late = false;
-  bool forwarded = false;
-  for (;;) {
-    int status = 0;
-    if (::waitpid(pid, &status, WNOHANG) == pid) {
-      if (pidfd >= 0) ::close(pidfd);
-      if (late) return std::nullopt;
-      return status;
-    }
-    if (forward_interrupt && g_interrupted && !forwarded) {
-      ::kill(pid, SIGINT);
-      forwarded = true;
-    }
-    const auto left =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now());
-    if (left.count() <= 0) {
-      if (!late) {
-        ::kill(pid, SIGTERM);
-        late = true;
-        deadline = SteadyClock::now() + std::chrono::seconds(5);
-      } else {
-        ::kill(pid, SIGKILL);
-      }
-    }
-    const int timeout = static_cast<int>(std::clamp<long>(left.count(), 0, 200));
-    if (pidfd >= 0) {
-      struct pollfd pfd {
-        pidfd, POLLIN, 0
-      };
-      ::poll(&pfd, 1, timeout);
-    } else {
-      // No pidfd (before Linux 5.3): look again in a moment.
-      ::poll(nullptr, 0, std::min(timeout, 50));
-    }
-  }
-}
-
-// Runs to completion with both outputs appended to `log`; its exit status, or -1.
-int RunLogged(const std::vector<std::string>& argv, const fs::path& log) {
-  const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (fd < 0) return -1;
-  const pid_t pid = Start(argv, fd, fd);
-  ::close(fd);
-  if (pid < 0) return -1;
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 // The first line a command prints, or "" (it must finish within a few seconds).
 std::string FirstLine(const std::vector<std::string>& argv) {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) return "";
-  const int null_fd = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
-  const pid_t pid = Start(argv, fds[1], null_fd);
-  ::close(fds[1]);
-  if (null_fd >= 0) ::close(null_fd);
-  std::string out;
-  if (pid > 0) {
-    const auto deadline = SteadyClock::now() + std::chrono::seconds(10);
-    char buf[512];
-    for (;;) {
-      struct pollfd pfd {
-        fds[0], POLLIN, 0
-      };
-      const auto left =
-          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now())
-              .count();
-      if (left <= 0 || ::poll(&pfd, 1, static_cast<int>(left)) <= 0) break;
-      const ssize_t n = ::read(fds[0], buf, sizeof(buf));
-      if (n <= 0) break;
-      out.append(buf, static_cast<size_t>(n));
-    }
-    WaitUntil(pid, SteadyClock::now() + std::chrono::seconds(1));
-  }
-  ::close(fds[0]);
+  const std::string out = Capture(argv, std::chrono::seconds(10));
   return out.substr(0, out.find('\n'));
 }
 
@@ -218,17 +112,17 @@ std::optional<fs::path> NewRunDir(const fs::path& out, std::string* error) {
 // failure.
 bool EnsureRelease(const fs::path& source, const fs::path& log) {
   std::cerr << "addfdlab bench: building the release preset (log " << log.string() << ")\n";
-  if (RunLogged({(source / "scripts/deps.sh").string(), "build", "bench"}, log) != 0) {
+  if (RunLogged({(source / "scripts/deps.sh").string(), "build", "bench"}, log.string()) != 0) {
     return false;
   }
   if (!fs::exists(source / "build/release/CMakeCache.txt") &&
-      RunLogged({"cmake", "-S", source.string(), "--preset", "release"}, log) != 0) {
+      RunLogged({"cmake", "-S", source.string(), "--preset", "release"}, log.string()) != 0) {
     return false;
   }
   // Ninja's per-folder target: every suite in bench/, and only what they need.
   return RunLogged(
              {"cmake", "--build", (source / "build/release").string(), "--target", "bench/all"},
-             log) == 0;
+             log.string()) == 0;
 }
 
 // Every bench binary in `dir` (the *_bench glob), so new suites are picked up.
@@ -275,12 +169,12 @@ std::vector<std::string> Problems(const BenchRun& run) {
 
 // Runs scripts/bench_report.py over the run folder; it also rewrites the runs' index.
 int Render(const fs::path& source, const fs::path& run_dir, const fs::path& out) {
-  const pid_t pid = Start({Python(), (source / "scripts/bench_report.py").string(),
-                           run_dir.string(), "--index", out.string()},
-                          -1, -1);
-  if (pid < 0) return -1;
-  const auto status = WaitUntil(pid, SteadyClock::now() + std::chrono::minutes(5));
-  return status && WIFEXITED(*status) ? WEXITSTATUS(*status) : -1;
+  std::optional<Subprocess> child =
+      Subprocess::Spawn({Python(), (source / "scripts/bench_report.py").string(), run_dir.string(),
+                         "--index", out.string()},
+                        {});
+  if (!child) return -1;
+  return child->Wait(SteadyClock::now() + std::chrono::minutes(5)).code();
 }
 
 std::string CommandLine(const BenchOptions& o) {
@@ -400,10 +294,7 @@ int RunBench(const BenchOptions& options) {
                 << "\n";
       return 1;
     }
-    struct sigaction act {};
-    act.sa_handler = OnInterrupt;
-    ::sigaction(SIGINT, &act, nullptr);
-    ::sigaction(SIGTERM, &act, nullptr);
+    std::optional<InterruptScope> interrupts(std::in_place);
     const Limits limits = Limits::FromEnvironment();
     const auto budget = std::chrono::duration_cast<SteadyClock::duration>(
         (options.quick ? kQuickSuiteDeadline : kSuiteDeadline) * limits.scale);
@@ -415,7 +306,7 @@ int RunBench(const BenchOptions& options) {
       const std::string name = binary.filename().string();
       const fs::path json = raw / (name + ".json");
       nlohmann::json suite = {{"name", name}, {"json", "raw/" + name + ".json"}};
-      if (g_interrupted) {
+      if (Interrupted()) {
         suite["status"] = "not run (interrupted)";
         suites.push_back(suite);
         continue;
@@ -432,21 +323,14 @@ int RunBench(const BenchOptions& options) {
       if (!options.filter.empty()) argv.push_back("--benchmark_filter=" + options.filter);
       const auto suite_start = SteadyClock::now();
       // The suites' tables go to stderr: stdout carries the summary.
-      const pid_t pid = Start(argv, 2, 2);
-      std::optional<int> status;
-      if (pid > 0) status = WaitUntil(pid, SteadyClock::now() + budget, true);
+      SpawnOptions spawn;
+      spawn.stdout_to = spawn.stderr_to = Output::kStderr;
+      spawn.forward_interrupt = true;
+      std::optional<Subprocess> child = Subprocess::Spawn(argv, spawn);
+      const ExitStatus status = child ? child->Wait(SteadyClock::now() + budget) : ExitStatus{};
       suite["seconds"] = std::chrono::duration<double>(SteadyClock::now() - suite_start).count();
       std::error_code ec;
-      std::string problem;
-      if (pid < 0) {
-        problem = "could not start";
-      } else if (!status) {
-        problem = "stopped after its deadline";
-      } else if (WIFSIGNALED(*status)) {
-        problem = std::string("killed by ") + strsignal(WTERMSIG(*status));
-      } else if (WEXITSTATUS(*status) != 0) {
-        problem = "exit status " + std::to_string(WEXITSTATUS(*status));
-      }
+      const std::string problem = status.Problem();
       std::optional<BenchRun> results;
       if (fs::exists(json, ec)) results = LoadBenchRun(json.string(), &error);
       if (results && results->entries.empty()) results.reset();
@@ -463,9 +347,8 @@ int RunBench(const BenchOptions& options) {
       if (!results) suite.erase("json");
       suites.push_back(suite);
     }
-    ::signal(SIGINT, SIG_DFL);
-    ::signal(SIGTERM, SIG_DFL);
-    if (g_interrupted) meta["interrupted"] = true;
+    interrupts.reset();
+    if (Interrupted()) meta["interrupted"] = true;
   }
   meta["suites"] = suites;
   meta["elapsed_seconds"] = std::chrono::duration<double>(SteadyClock::now() - start).count();
@@ -482,7 +365,9 @@ int RunBench(const BenchOptions& options) {
   }
   std::ofstream(*run_dir / "meta.json") << meta.dump(2) << "\n";
 
+  // raw/ read once, here: the report renders samples.json, never Google Benchmark's JSON.
   const std::optional<BenchRun> all = LoadBenchRun(run_dir->string(), &error);
+  std::ofstream(*run_dir / "samples.json") << SamplesJson(all ? *all : BenchRun{}).dump(1) << "\n";
   const std::vector<std::string> problems = all ? Problems(*all) : std::vector<std::string>{};
   for (const std::string& p : problems) std::cerr << "addfdlab bench: " << p << "\n";
 
@@ -498,7 +383,7 @@ int RunBench(const BenchOptions& options) {
   std::printf("report: %s\nall runs: %s\nraw JSON: %s/\n(%.0f s)\n",
               (*run_dir / "index.html").c_str(), (out / "index.html").c_str(), raw.c_str(),
               elapsed);
-  return failed || !problems.empty() || g_interrupted ? 1 : 0;
+  return failed || !problems.empty() || Interrupted() ? 1 : 0;
 }
 
 // --compare: one row per benchmark.

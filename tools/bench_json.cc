@@ -84,14 +84,28 @@ std::string LineColumn(const std::string& original, size_t byte,
   return std::to_string(line) + ":" + std::to_string(index - line_start + 1);
 }
 
-double UnitNanos(const std::string& unit, bool* ok) {
-  *ok = true;
-  if (unit == "ns") return 1.0;
-  if (unit == "us") return 1e3;
-  if (unit == "ms") return 1e6;
-  if (unit == "s") return 1e9;
-  *ok = false;
-  return 0.0;
+// A time unit's nanoseconds and microseconds (both, so that neither is rounded twice).
+bool UnitScale(const std::string& unit, double* ns, double* us) {
+  if (unit == "ns") {
+    *ns = 1.0;
+    *us = 1e-3;
+  } else if (unit == "us") {
+    *ns = 1e3;
+    *us = 1.0;
+  } else if (unit == "ms") {
+    *ns = 1e6;
+    *us = 1e3;
+  } else if (unit == "s") {
+    *ns = 1e9;
+    *us = 1e6;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+nlohmann::json Finite(double value) {
+  return std::isfinite(value) ? nlohmann::json(value) : nlohmann::json();
 }
 
 // Fields every run has; any other number is a user counter.
@@ -181,6 +195,9 @@ std::optional<BenchRun> ParseBenchJson(const std::string& text, std::string* err
     if (item.contains("aggregate_name") && item["aggregate_name"].is_string()) {
       entry.aggregate_name = item["aggregate_name"].get<std::string>();
     }
+    if (item.contains("aggregate_unit") && item["aggregate_unit"].is_string()) {
+      entry.aggregate_unit = item["aggregate_unit"].get<std::string>();
+    }
     if (item.value("error_occurred", false)) {
       entry.error = item.value("error_message", std::string("error"));
       if (entry.error.empty()) entry.error = "error";
@@ -190,16 +207,20 @@ std::optional<BenchRun> ParseBenchJson(const std::string& text, std::string* err
       if (!item["time_unit"].is_string()) return fail(named + ": \"time_unit\" is not a string");
       unit = item["time_unit"].get<std::string>();
     }
-    bool unit_ok = false;
-    const double scale = UnitNanos(unit, &unit_ok);
-    if (!unit_ok) return fail(named + ": time_unit \"" + unit + "\" is not ns, us, ms or s");
+    double scale = 0.0;
+    double scale_us = 0.0;
+    if (!UnitScale(unit, &scale, &scale_us)) {
+      return fail(named + ": time_unit \"" + unit + "\" is not ns, us, ms or s");
+    }
     if (!item.contains("real_time") && entry.error.empty()) {
       return fail(named + " has no \"real_time\"");
     }
     if (item.contains("real_time")) {
       const nlohmann::json& real = item["real_time"];
       if (real.is_number()) {
-        entry.real_time_ns = real.get<double>() * scale;
+        const bool percentage = entry.aggregate_unit == "percentage";
+        entry.real_time_ns = real.get<double>() * (percentage ? 1.0 : scale);
+        entry.real_time_us = real.get<double>() * (percentage ? 1.0 : scale_us);
       } else if (!real.is_null()) {
         return fail(named + ": \"real_time\" is not a number");
       }
@@ -250,7 +271,14 @@ std::optional<BenchRun> LoadBenchRun(const std::string& path, std::string* error
       return std::nullopt;
     }
     if (merged.context.is_null()) merged.context = run->context;
-    for (BenchEntry& entry : run->entries) merged.entries.push_back(std::move(entry));
+    const fs::path name = fs::path(file).filename();
+    const std::string suite = name.stem().string();
+    merged.suites.push_back(
+        {suite, name.string(), run->context.is_null() ? nlohmann::json::object() : run->context});
+    for (BenchEntry& entry : run->entries) {
+      entry.suite = suite;
+      merged.entries.push_back(std::move(entry));
+    }
   }
   return merged;
 }
@@ -282,23 +310,66 @@ std::vector<BenchSamples> GroupSamples(const std::vector<BenchEntry>& entries) {
   for (const BenchEntry& entry : entries) {
     const std::string name = BenchName(entry.run_name);
     auto [it, fresh] = index.emplace(name, groups.size());
-    if (fresh) groups.push_back(BenchSamples{name, {}, std::nullopt, "", std::nullopt});
+    if (fresh) groups.emplace_back();
     BenchSamples& group = groups[it->second];
-    if (!entry.error.empty() && group.error.empty()) group.error = entry.error;
+    if (fresh) {
+      group.name = name;
+      group.run_name = entry.run_name;
+      group.suite = entry.suite;
+    }
+    if (!entry.error.empty()) {
+      if (group.error.empty()) group.error = entry.error;
+      continue;
+    }
     if (entry.aggregate) {
       if (entry.aggregate_name == "median" && entry.real_time_ns) {
         group.median_aggregate_ns = entry.real_time_ns;
       }
+      if (!entry.aggregate_name.empty() && entry.real_time_us) {
+        group.aggregates[entry.aggregate_name] = *entry.real_time_us;
+      }
       continue;
     }
-    if (!entry.error.empty()) continue;
     if (entry.real_time_ns) group.real_ns.push_back(*entry.real_time_ns);
+    if (entry.real_time_us) group.real_us.push_back(*entry.real_time_us);
+    for (const auto& [key, value] : entry.counters) group.counters[key].push_back(value);
     if (auto v = entry.counters.find("verified"); v != entry.counters.end()) {
       const double value = std::isnan(v->second) ? 0.0 : v->second;
       group.verified = group.verified ? std::min(*group.verified, value) : value;
     }
   }
   return groups;
+}
+
+nlohmann::json SamplesJson(const BenchRun& run) {
+  nlohmann::json suites = nlohmann::json::array();
+  for (const BenchSuite& s : run.suites) {
+    suites.push_back({{"name", s.name}, {"file", s.file}, {"context", s.context}});
+  }
+  nlohmann::json benchmarks = nlohmann::json::array();
+  for (const BenchSamples& s : GroupSamples(run.entries)) {
+    nlohmann::json real = nlohmann::json::array();
+    for (double v : s.real_us) real.push_back(Finite(v));
+    nlohmann::json counters = nlohmann::json::object();
+    for (const auto& [key, values] : s.counters) {
+      nlohmann::json list = nlohmann::json::array();
+      for (double v : values) list.push_back(Finite(v));
+      counters[key] = list;
+    }
+    nlohmann::json aggregates = nlohmann::json::object();
+    for (const auto& [key, value] : s.aggregates) aggregates[key] = Finite(value);
+    benchmarks.push_back({{"name", s.name},
+                          {"run_name", s.run_name},
+                          {"suite", s.suite},
+                          {"real_time", real},
+                          {"error", s.error},
+                          {"counters", counters},
+                          {"aggregates", aggregates}});
+  }
+  return {{"format", "addfdlab-bench-samples/1"},
+          {"unit", "us"},
+          {"suites", suites},
+          {"benchmarks", benchmarks}};
 }
 
 std::string FormatDuration(double ns) {

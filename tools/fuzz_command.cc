@@ -2,12 +2,8 @@
 // (fork mode over --jobs processes) with a scratch corpus, shows one live progress line,
 // merges new inputs into the work folder (never into corpus/), then reproduces, minimizes
 // and deduplicates every crash into findings/, and prints a summary.
-#include <fcntl.h>
 #include <poll.h>
-#include <signal.h>
-#include <spawn.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -29,8 +25,7 @@
 #include "addfdlab/scenario_text.h"
 #include "commands.h"
 #include "scenario_file.h"
-
-extern char** environ;
+#include "subprocess.h"
 
 namespace addfdlab::tools {
 namespace {
@@ -46,43 +41,21 @@ struct FuzzOptions {
   int repro_runs = 5;
 };
 
-volatile sig_atomic_t g_interrupted = 0;
-void OnInterrupt(int) { g_interrupted = 1; }
-
-// Runs a command to completion, its output to `log`; its exit status, or -1.
-int RunCommand(const std::vector<std::string>& argv, const std::string& log) {
-  std::vector<char*> args;
-  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawn_file_actions_adddup2(&actions, 1, 2);
-  pid_t pid = 0;
-  const int rc = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) return -1;
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 // Builds the fuzz preset's target when it is missing or older than the sources.
 bool EnsureFuzzer(const fs::path& source, const std::string& target, const fs::path& log,
                   fs::path* binary) {
   *binary = source / "build/fuzz/fuzzers" / target;
   std::cerr << "addfdlab fuzz: building " << target << " (fuzz preset; log " << log.string()
             << ")\n";
-  if (RunCommand({(source / "scripts/deps.sh").string(), "build", "fuzz"}, log.string()) != 0) {
+  if (RunLogged({(source / "scripts/deps.sh").string(), "build", "fuzz"}, log.string()) != 0) {
     return false;
   }
   if (!fs::exists(source / "build/fuzz/CMakeCache.txt") &&
-      RunCommand({"cmake", "-S", source.string(), "--preset", "fuzz"}, log.string()) != 0) {
+      RunLogged({"cmake", "-S", source.string(), "--preset", "fuzz"}, log.string()) != 0) {
     return false;
   }
   const std::string build_dir = (source / "build/fuzz").string();
-  return RunCommand({"cmake", "--build", build_dir, "--target", target}, log.string()) == 0 &&
+  return RunLogged({"cmake", "--build", build_dir, "--target", target}, log.string()) == 0 &&
          fs::exists(*binary);
 }
 
@@ -305,55 +278,35 @@ int RunFuzz(const FuzzOptions& options) {
   // The cells this campaign reaches (the jobs append to it): it starts empty.
   std::ofstream(cells, std::ios::trunc).close();
   ::setenv("ADDFDLAB_CELLS_FILE", cells.c_str(), 1);
-  int pipe_fds[2];
-  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return 1;
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], 2);
-  posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], 1);
-  std::vector<char*> args;
-  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  struct sigaction act {};
-  act.sa_handler = OnInterrupt;
-  ::sigaction(SIGINT, &act, nullptr);
-  ::sigaction(SIGTERM, &act, nullptr);
+  const InterruptScope interrupts;
   // libFuzzer in a process group of its own: in fork mode its parent runs the jobs through
   // system(), which ignores SIGINT while they run, so an interrupt goes to the whole group
   // (each job exits "interrupted", and the parent then stops the campaign).
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
-  posix_spawnattr_setpgroup(&attr, 0);
-  pid_t child = 0;
-  const int spawned = posix_spawn(&child, args[0], &actions, &attr, args.data(), environ);
-  posix_spawnattr_destroy(&attr);
-  posix_spawn_file_actions_destroy(&actions);
-  if (spawned != 0) {
+  SpawnOptions spawn;
+  spawn.stdout_to = spawn.stderr_to = Output::kPipe;  // one pipe: the progress line and the log
+  spawn.own_process_group = true;
+  spawn.forward_interrupt = true;
+  std::optional<Subprocess> child = Subprocess::Spawn(argv, spawn);
+  if (!child) {
     std::cerr << "addfdlab fuzz: cannot start " << binary.string() << "\n";
     return 1;
   }
-  ::close(pipe_fds[1]);
 
   std::ofstream log_out(log, std::ios::app);
   const auto start = std::chrono::steady_clock::now();
   const bool tty = ::isatty(2) != 0;
   Progress progress;
   std::string pending;
-  bool forwarded = false;
   auto last_line = start;
   for (;;) {
-    if (g_interrupted && !forwarded) {
-      ::kill(-child, SIGINT);  // the jobs exit interrupted; libFuzzer stops and exits
-      forwarded = true;
-    }
+    child->ForwardInterrupt();  // the jobs exit interrupted; libFuzzer stops and exits
     struct pollfd pfd {
-      pipe_fds[0], POLLIN, 0
+      child->output().get(), POLLIN, 0
     };
     const int ready = ::poll(&pfd, 1, 500);
     if (ready > 0) {
       char buf[4096];
-      const ssize_t n = ::read(pipe_fds[0], buf, sizeof(buf));
+      const ssize_t n = ::read(child->output().get(), buf, sizeof(buf));
       if (n <= 0) break;
       log_out.write(buf, n);
       pending.append(buf, static_cast<size_t>(n));
@@ -375,10 +328,8 @@ int RunFuzz(const FuzzOptions& options) {
       last_line = now;
     }
   }
-  int status = 0;
-  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
-  }
-  ::close(pipe_fds[0]);
+  child->CloseOutput();
+  child->Wait();
   if (tty) std::fprintf(stderr, "\n");
 
   // New inputs go into the work corpus; the scratch folder goes.
@@ -387,7 +338,7 @@ int RunFuzz(const FuzzOptions& options) {
   merge.insert(merge.end(), flags.begin(), flags.end());
   merge.push_back(corpus.string());
   merge.push_back(scratch.string());
-  RunCommand(merge, log.string());
+  RunLogged(merge, log.string());
   fs::remove_all(scratch, ec);
 
   FindingStats stats;
@@ -403,8 +354,8 @@ int RunFuzz(const FuzzOptions& options) {
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - start)
           .count();
   std::printf("%s: %lds%s, %ld execs (%ld exec/s), coverage %ld\n", options.target.c_str(), elapsed,
-              forwarded ? " (interrupted)" : "", progress.execs, progress.exec_per_sec,
-              progress.cov);
+              child->interrupt_forwarded() ? " (interrupted)" : "", progress.execs,
+              progress.exec_per_sec, progress.cov);
   std::printf("corpus: %zu inputs in %s\n", CountFiles(corpus), corpus.string().c_str());
   std::printf(
       "crashes: %zu new (%zu in %s); findings: %d new, %d already filed, %d did not reproduce\n",

@@ -10,6 +10,7 @@ second run gets its own folder and the index lists both, and that a run without 
 benchmarks says so. Exits 77 (a skip) when Chromium, matplotlib or PIL is not installed:
 `make test-report` installs them (scripts/deps.sh bench).
 """
+import json
 import os
 import re
 import shutil
@@ -77,8 +78,20 @@ def main():
         for raw in ("injection_bench", "scale_bench", "pool_bench"):
             if not os.path.exists(os.path.join(run_dir, "raw", raw + ".json")):
                 fail(f"raw/{raw}.json is not kept beside the report")
+        # The report renders the samples addfdlab normalized, not Google Benchmark's JSON.
+        with open(os.path.join(run_dir, "samples.json")) as f:
+            samples = json.load(f)
+        if samples.get("format") != "addfdlab-bench-samples/1" or samples.get("unit") != "us":
+            fail("samples.json is not addfdlab-bench-samples/1 in µs")
+        if [s["name"] for s in samples["suites"]] != ["injection_bench", "pool_bench",
+                                                      "scale_bench"]:
+            fail(f"samples.json has the suites {[s['name'] for s in samples['suites']]}")
         with open(page) as f:
             text = f.read()
+        sections = re.findall(r"<h2>([^<]*)</h2>", text)
+        if sections != ["Machine and kernel", "Run", "Latency by method", "Ratios", "Scaling",
+                        "Rollback", "Every benchmark"]:
+            fail(f"the page's sections are {sections}")
         for needed in ("ADDFD|SEND ÷ SCM_RIGHTS", "SYNC_WAKE_UP gain", "Harness overhead",
                        "grows (+", "raw/injection_bench.json", "6.18.44-fc-v669"):
             if needed not in text:
