@@ -4,8 +4,8 @@
 
 #include <gtest/gtest.h>
 
-#include <cstdio>
 #include <algorithm>
+#include <cstdio>
 #include <fstream>
 #include <regex>
 #include <set>
@@ -228,8 +228,8 @@ TEST(CellRegistry, TheContractDocNamesEveryCellAndNoOther) {
       EXPECT_TRUE(any) << name << " in docs/contract.md matches no cell";
       continue;
     }
-    const bool label = std::find(std::begin(kTraceLabels), std::end(kTraceLabels), name) !=
-                       std::end(kTraceLabels);
+    const bool label =
+        std::find(std::begin(kTraceLabels), std::end(kTraceLabels), name) != std::end(kTraceLabels);
     EXPECT_TRUE(IsContractCell(name) || label)
         << name << " in docs/contract.md is neither a cell nor a trace label";
   }
