@@ -57,35 +57,43 @@ char TaskState(pid_t pid, pid_t tid) {
   return fd ? TaskStateAt(fd.get()) : 0;
 }
 
-int OpenTaskStat(pid_t pid, pid_t tid) {
+namespace {
+
+// /proc/PID/task/TID/NAME, for reading.
+int OpenTaskFile(pid_t pid, pid_t tid, const char* name) {
   char path[64];
-  std::snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", pid, tid);
+  std::snprintf(path, sizeof(path), "/proc/%d/task/%d/%s", pid, tid, name);
   return ::open(path, O_RDONLY | O_CLOEXEC);
 }
 
+// A /proc task file through a kept fd, NUL-terminated: it is generated afresh on every read
+// from offset 0, and a reaped task reads ESRCH (false).
+template <size_t N>
+bool ReadTaskFile(int fd, char (&buf)[N]) {
+  const ssize_t n = ::pread(fd, buf, N - 1, 0);
+  if (n <= 0) return false;
+  buf[n] = '\0';
+  return true;
+}
+
+}  // namespace
+
+int OpenTaskStat(pid_t pid, pid_t tid) { return OpenTaskFile(pid, tid, "stat"); }
+
 char TaskStateAt(int stat_fd) {
   char buf[512];
-  // The file is generated afresh on every read from offset 0; a reaped task reads ESRCH.
-  const ssize_t n = ::pread(stat_fd, buf, sizeof(buf) - 1, 0);
-  if (n <= 0) return 0;
-  buf[n] = '\0';
+  if (!ReadTaskFile(stat_fd, buf)) return 0;
   // "pid (comm) S ...": comm may hold spaces and parentheses; the state follows the last ')'.
   const char* paren = std::strrchr(buf, ')');
   return paren != nullptr && paren[1] == ' ' ? paren[2] : 0;
 }
 
-int OpenTaskSchedstat(pid_t pid, pid_t tid) {
-  char path[64];
-  std::snprintf(path, sizeof(path), "/proc/%d/task/%d/schedstat", pid, tid);
-  return ::open(path, O_RDONLY | O_CLOEXEC);
-}
+int OpenTaskSchedstat(pid_t pid, pid_t tid) { return OpenTaskFile(pid, tid, "schedstat"); }
 
 uint64_t TaskSwitchesAt(int schedstat_fd) {
   char buf[128];
-  // "run_ns wait_ns timeslices\n", generated afresh on every read.
-  const ssize_t n = ::pread(schedstat_fd, buf, sizeof(buf) - 1, 0);
-  if (n <= 0) return 0;
-  buf[n] = '\0';
+  // "run_ns wait_ns timeslices\n".
+  if (!ReadTaskFile(schedstat_fd, buf)) return 0;
   const char* field = buf;
   for (int skip = 0; skip < 2 && field != nullptr; ++skip) {
     field = std::strchr(field, ' ');
