@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <functional>
 
 #include "addfdlab/cells.h"
@@ -11,7 +12,15 @@
 namespace addfdlab {
 
 std::string KnownDeviationsPath() {
-  if (const char* path = std::getenv("ADDFDLAB_KNOWN_DEVIATIONS")) return path;
+  if (const char* path = std::getenv("ADDFDLAB_KNOWN_DEVIATIONS"); path && *path) return path;
+  // Beside the binary: a ClusterFuzzLite build puts the list into $OUT with the targets,
+  // and the runner has no source tree.
+  std::error_code ec;
+  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    const std::filesystem::path beside = exe.parent_path() / "known-deviations.json";
+    if (std::filesystem::exists(beside, ec)) return beside.string();
+  }
   return ADDFDLAB_SOURCE_DIR "/corpus/contract/known-deviations.json";
 }
 
@@ -27,7 +36,13 @@ ExecutorOptions HarnessOptions() {
 
 FuzzHarness::FuzzHarness(uint8_t* counters, size_t counter_count)
     : executor_(HarnessOptions()), counters_(counters), counter_count_(counter_count) {
-  if (auto known = LoadKnownDeviations(KnownDeviationsPath(), &known_error_)) {
+  const std::string path = KnownDeviationsPath();
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    // No list at all (a target copied without it): every deviation is a finding.
+    std::fprintf(stderr, "addfdlab: no known-deviations file at %s: every deviation is a finding\n",
+                 path.c_str());
+  } else if (auto known = LoadKnownDeviations(path, &known_error_)) {
     known_ = std::move(*known);
   } else {
     std::fprintf(stderr, "addfdlab: known deviations: %s\n", known_error_.c_str());

@@ -21,8 +21,9 @@ class FuzzHarness {
   // `counters` (may be null) is libFuzzer's extra-counters array: each (op kind, state,
   // outcome, queued requests, fd-slot class, cell) tuple the executor observes bumps one
   // counter, so reaching a new contract cell or a new outcome counts as new coverage. The
-  // known deviations come from KnownDeviationsPath(); a file that cannot be read or parsed
-  // makes every run a harness verdict that says so.
+  // known deviations come from KnownDeviationsPath(): without that file every deviation is a
+  // finding (said once on stderr); a file that cannot be parsed makes every run a harness
+  // verdict that says so.
   FuzzHarness(uint8_t* counters, size_t counter_count);
   // Says on stderr whether the supervisor's own fds, threads and children are what they
   // were at the start ("addfdlab harness hygiene: ...").
@@ -63,7 +64,8 @@ class FuzzHarness {
   bool FollowNewQuirks();
 };
 
-// The known-deviations file: $ADDFDLAB_KNOWN_DEVIATIONS, else the repository's.
+// The known-deviations file: $ADDFDLAB_KNOWN_DEVIATIONS, else known-deviations.json beside
+// the running binary (ClusterFuzzLite's $OUT), else the repository's.
 std::string KnownDeviationsPath();
 
 }  // namespace addfdlab

@@ -4,17 +4,19 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <memory>
 #include <sstream>
 
 #include "addfdlab/executor.h"
 #include "addfdlab/scenario_text.h"
 #include "addfdlab/target.h"
+#include "addfdlab/unique_fd.h"
 
 namespace addfdlab {
 namespace {
@@ -213,35 +215,33 @@ TEST(Executor, RepeatedRunsStayClean) {
 }
 
 // An executor that cannot make its sources (no fd left for memfd_create) says so as a
-// harness verdict on every run: a failed setup is never blamed on the kernel.
+// harness verdict on every run: a failed setup is never blamed on the kernel. (No fork: a
+// sanitized, threaded process cannot start threads in a forked child.)
 TEST(Executor, AFailedSetupIsAHarnessVerdict) {
   auto scenario = LoadCell("ADDFD.OK.LOWEST");
   ASSERT_TRUE(scenario);
-  const Features features = Shared().features();
-  const pid_t child = ::fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    // Every fd below a small limit in use: the sources' memfd_create fails with EMFILE.
-    const struct rlimit limit = {64, 64};
-    if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) ::_exit(10);
-    while (::dup(0) >= 0) {
-    }
-    ExecutorOptions options;
-    options.features = features;
-    options.hygiene = false;
-    Executor executor(options);
-    if (executor.setup_error().find("memfd_create: EMFILE") == std::string::npos) ::_exit(11);
-    const RunResult result = executor.Run(*scenario);
-    const bool harness = result.verdicts.size() == 1 &&
-                         result.verdicts[0].kind == Verdict::Kind::kHarness &&
-                         result.verdicts[0].detail.find("memfd_create") != std::string::npos;
-    ::_exit(harness ? 0 : 12);
-  }
-  int status = 0;
-  ASSERT_EQ(::waitpid(child, &status, 0), child);
-  ASSERT_TRUE(WIFEXITED(status)) << status;
-  EXPECT_EQ(WEXITSTATUS(status), 0) << "10: setrlimit failed, 11: no setup error, 12: the run "
-                                       "was not one harness verdict";
+  ExecutorOptions options;
+  options.features = Shared().features();
+  options.hygiene = false;
+  struct rlimit old {};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &old), 0);
+  // Every fd below a small soft limit in use: the sources' memfd_create fails with EMFILE.
+  struct rlimit low = old;
+  low.rlim_cur = std::min<rlim_t>(old.rlim_cur, 256);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+  std::vector<UniqueFd> filler;
+  for (int fd; (fd = ::dup(0)) >= 0;) filler.emplace_back(fd);
+  auto executor = std::make_unique<Executor>(options);
+  filler.clear();
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &old), 0);
+  EXPECT_NE(executor->setup_error().find("memfd_create: EMFILE"), std::string::npos)
+      << executor->setup_error();
+  const RunResult result = executor->Run(*scenario);
+  ASSERT_EQ(result.verdicts.size(), 1u) << result.Format(*scenario);
+  EXPECT_EQ(result.verdicts[0].kind, Verdict::Kind::kHarness);
+  EXPECT_NE(result.verdicts[0].detail.find("executor setup failed: memfd_create"),
+            std::string::npos)
+      << result.verdicts[0].detail;
 }
 
 }  // namespace
