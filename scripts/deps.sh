@@ -1,19 +1,20 @@
 #!/usr/bin/env bash
 # Installs the Debian packages addfdlab needs that are missing: `apt-get update` once,
 # then a non-interactive install of only what is missing. Groups: build (default), fuzz,
-# bench.
+# bench, lint (Node.js and npm, for scripts/lint_workflows.sh).
 set -euo pipefail
 
 declare -A groups=(
   [build]="cmake ninja-build g++ pkg-config libseccomp-dev libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev python3"
   [fuzz]="clang-19 libclang-rt-19-dev libc++-19-dev libc++abi-19-dev zip"
   [bench]="python3-matplotlib python3-pil chromium"
+  [lint]="nodejs npm"
 )
 
 wanted=()
 for group in "${@:-build}"; do
   if [[ -z "${groups[$group]+x}" ]]; then
-    echo "deps.sh: unknown group '$group' (build, fuzz, bench)" >&2
+    echo "deps.sh: unknown group '$group' (build, fuzz, bench, lint)" >&2
     exit 2
   fi
   read -r -a pkgs <<<"${groups[$group]}"
