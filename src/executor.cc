@@ -1013,33 +1013,21 @@ RunResult Executor::RunState::Go() {
     }
   }
   if (ex_.deterministic_) SetScheduling(-1, SCHED_FIFO, kMainPriority);
-  const std::vector<std::string> lines = [this] {
-    std::vector<std::string> out;
-    std::istringstream in(PrintScenario(scenario_));
-    std::string line;
-    while (std::getline(in, line)) {
-      if (line.rfind("cell ", 0) == 0 || line.rfind("target ", 0) == 0 || line.empty()) continue;
-      out.push_back(line);
-    }
-    return out;
-  }();
+  const std::vector<std::string> lines = PrintOps(scenario_);
   for (size_t i = 0; i < scenario_.ops.size() && result_.verdicts.empty(); ++i) {
     const int index = static_cast<int>(i);
     const Op& op = scenario_.ops[i];
     TraceEntry entry;
     entry.op = index;
     entry.text = i < lines.size() ? lines[i] : OpKindName(op.kind);
-    if (model_.Quiesces(index)) {
-      if (!Quiesce()) {
-        Hang(index, "targets did not go quiet before the op");
-        break;
-      }
-      model_.Quiesce();
+    if (model_.Quiesces(index) && !Quiesce()) {
+      Hang(index, "targets did not go quiet before the op");
+      break;
     }
+    entry.prediction = model_.Begin(index);
     const uint8_t state = StateClass(model_, op);
     const auto queued = static_cast<uint8_t>(std::min<size_t>(model_.QueuedRequests(op.notif), 3));
     const Model::SlotClass slot = model_.SlotClassOf(op);
-    entry.prediction = model_.Predict(index);
     if (!ex_.options_.mutate_cell.empty() && entry.prediction.cell == ex_.options_.mutate_cell) {
       // Test-only: the model is made wrong on one cell.
       for (Outcome& o : entry.prediction.allowed) {
@@ -1072,11 +1060,8 @@ RunResult Executor::RunState::Go() {
                               slot,
                               entry.prediction.cell};
     if (ex_.observe) ex_.observe(seen_op);
-    model_.Apply(index, seen);
+    model_.Step(index, seen);
     ObserveReached(seen_op);
-    if (op.kind == OpKind::kRelease && seen.kind == Outcome::Kind::kOk && op.bind >= 0) {
-      model_.BindFdName(op.bind, static_cast<int>(seen.value));
-    }
     TakeLocalCopies(op, seen);
     if (model_.Quiesces(index) && result_.verdicts.empty()) {
       if (!Quiesce()) {
