@@ -27,6 +27,9 @@
 #include "addfdlab/scenario_text.h"
 #include "addfdlab/spawner.h"
 #include "addfdlab/supervisor.h"
+#include "quiescence.h"
+#include "run_oracles.h"
+#include "run_trace.h"
 
 namespace addfdlab {
 namespace {
@@ -37,12 +40,6 @@ constexpr size_t kPage = 4096;
 constexpr int kMainPriority = 30;
 constexpr int kOpThreadPriority = 40;
 constexpr int kNamedThreadPriority = 60;  // minus the thread's index
-
-uint8_t StateClass(const Model& model, const Op& op) {
-  if (op.notif < 0) return 0;
-  if (model.TrapPending(op.notif)) return 1;
-  return model.TrapResult(op.notif) ? 2 : 3;
-}
 
 }  // namespace
 
@@ -119,6 +116,13 @@ struct Executor::Threads {
   std::vector<std::unique_ptr<SupervisorThread>> named;
   std::unique_ptr<SupervisorThread> op;
   std::unique_ptr<IdleWaker> idle;  // deterministic mode only
+  // Every thread: the named ones, then the op thread.
+  std::vector<SupervisorThread*> All() const {
+    std::vector<SupervisorThread*> all;
+    for (const auto& thread : named) all.push_back(thread.get());
+    all.push_back(op.get());
+    return all;
+  }
 };
 
 Executor::Executor(ExecutorOptions options) : options_(std::move(options)) {
@@ -238,12 +242,16 @@ std::vector<pid_t> Executor::OwnedChildren() const {
 class Executor::RunState {
  public:
   RunState(Executor& executor, const Scenario& scenario)
-      : ex_(executor), scenario_(scenario), model_(scenario, executor.env_) {}
+      : ex_(executor),
+        scenario_(scenario),
+        model_(scenario, executor.env_),
+        quiet_(scenario, model_, executor.options_.limits, executor.deterministic_,
+               executor.threads_->All(), executor.threads_->idle.get()) {}
 
   RunResult Go();
   // True when a target ran where the schedule forbids it (between two quiescence points,
   // with no op in between that lets targets run): the run does not count.
-  bool schedule_broken() const { return schedule_broken_; }
+  bool schedule_broken() const { return quiet_.schedule_broken(); }
 
  private:
   struct TargetSlot {
@@ -259,17 +267,9 @@ class Executor::RunState {
   bool Acquire();
   bool Calibrate(TargetSlot& slot);
   void Release();
-  // Waits until every target task is asleep or gone; Settled() checks it once. In
-  // deterministic mode it also checks that no target ran since the previous quiescence
-  // point unless an op in between let them (TargetsMayRun()).
-  bool Quiesce();
-  bool WaitQuiet();
-  bool Settled();
-  void TargetsMayRun() { targets_may_run_ = true; }
-  // Notes a broken schedule when a target ran since the last quiescence point although
-  // no op let it (also at the end of a run that stopped at a verdict).
-  void CheckSchedule();
-  std::vector<uint64_t> TargetSwitches() const;
+  // A quiescence point, and an op that lets the targets run (Quiescence).
+  bool Quiesce() { return quiet_.Quiesce(); }
+  void TargetsMayRun() { quiet_.TargetsMayRun(); }
   std::optional<Outcome> Execute(int index, const Op& op);
   std::optional<Outcome> ExecuteTargetOp(const Op& op);
   std::optional<Outcome> ExecuteSupervisorOp(int index, const Op& op);
@@ -282,21 +282,18 @@ class Executor::RunState {
   void CheckTables(int op);
   void Drain();
   void AddVerdict(Verdict verdict) { result_.verdicts.push_back(std::move(verdict)); }
-  // The cells the model went through without naming them in a prediction, observed as if
-  // `op` had named them.
-  void ObserveReached(const Observation& op) {
-    for (std::string& cell : model_.TakeReached()) {
-      if (!ex_.observe) continue;
-      Observation reached = op;
-      reached.cell = std::move(cell);
-      ex_.observe(reached);
-    }
-  }
+  // One op of Go(): quiesce, predict, execute, check, record, step. Stops the run (adds
+  // a verdict) where the op breaks the contract or the harness cannot go on.
+  void RunOp(int index, std::string text);
+  // Test-only (ExecutorOptions::mutate_cell): a prediction of that cell made wrong.
+  void MutatePrediction(Prediction& prediction) const;
+  void AfterOp(int index);
+  void Finish();
   void Hang(int op, const std::string& what) {
     Verdict v;
     v.kind = Verdict::Kind::kHang;
     v.op = op;
-    v.detail = unsettled_.empty() ? what : what + "; tasks: " + unsettled_;
+    v.detail = quiet_.unsettled().empty() ? what : what + "; tasks: " + quiet_.unsettled();
     AddVerdict(v);
   }
   SupervisorThread& ThreadFor(const Op& op) {
@@ -319,21 +316,17 @@ class Executor::RunState {
   Executor& ex_;
   const Scenario& scenario_;
   Model model_;
+  Quiescence quiet_;
   std::vector<TargetSlot> slots_;
   // The trap each task made last, to read its return before it takes another.
   std::map<std::pair<int, int>, int> last_trap_;
   int pair_second_ = -1;              // the second fd of the last pipe or socketpair
   std::map<int, Op> last_thread_op_;  // the op each named thread runs
-  std::string unsettled_;             // task states when quiescence last timed out
   std::vector<UniqueFd> local_copies_;
   std::vector<UniqueFd> fifo_writers_;
   RunResult result_;
   // Kernel ids handed out by RECV in this run, to answer at the end.
   std::set<std::pair<int, uint64_t>> received_;
-  // Every target task's switch count at the last quiescence point (empty: none yet).
-  std::vector<uint64_t> switches_at_quiet_;
-  bool targets_may_run_ = false;
-  bool schedule_broken_ = false;
 };
 
 bool Executor::RunState::Calibrate(TargetSlot& slot) {
@@ -379,109 +372,6 @@ bool Executor::RunState::Acquire() {
       return false;
     }
     slots_.push_back(std::move(slot));
-  }
-  return true;
-}
-
-std::vector<uint64_t> Executor::RunState::TargetSwitches() const {
-  std::vector<uint64_t> switches;
-  for (const TargetSlot& slot : slots_) {
-    for (int k = 0; k < slot.target->tasks(); ++k) {
-      switches.push_back(slot.target->TaskSwitches(k));
-    }
-  }
-  return switches;
-}
-
-void Executor::RunState::CheckSchedule() {
-  if (ex_.deterministic_ && !switches_at_quiet_.empty() && !targets_may_run_ &&
-      TargetSwitches() != switches_at_quiet_) {
-    schedule_broken_ = true;
-  }
-}
-
-bool Executor::RunState::Quiesce() {
-  if (!ex_.deterministic_) return WaitQuiet();
-  // Between two quiescence points every supervisor thread that can run is SCHED_FIFO on
-  // the targets' CPU, so a target that was put on the CPU meanwhile ran where the schedule
-  // forbids it. The kernel does that: it keeps 50 ms of every second for SCHED_OTHER
-  // tasks (sched_rt_runtime_us = 950000: real-time throttling, and since 6.12 the fair
-  // deadline server), and while that share is due a woken target preempts a SCHED_FIFO
-  // thread. What the target did then may differ from the model's schedule: the run is
-  // repeated (Executor::Run). The switch counts come from /proc, read while the targets
-  // sleep or wait for this CPU, so they are exact.
-  CheckSchedule();
-  if (!WaitQuiet()) return false;
-  switches_at_quiet_ = TargetSwitches();
-  targets_may_run_ = false;
-  return true;
-}
-
-bool Executor::RunState::WaitQuiet() {
-  // A dying process may take long to tear down (a large address space copied from a
-  // sanitized supervisor): give deaths the reaping budget.
-  bool dying = false;
-  for (size_t ti = 0; ti < slots_.size(); ++ti) {
-    for (int k = 0; k < slots_[ti].target->tasks(); ++k) {
-      dying |= !model_.TaskAlive(static_cast<int>(ti), k);
-    }
-  }
-  const Limits& limits = ex_.options_.limits;
-  const auto deadline = limits.Deadline(dying ? limits.reap : limits.op);
-  if (Settled()) return true;
-  // Pinned to one CPU, the targets have run out of work when the idle thread runs. Work
-  // elsewhere (a dying task's teardown) may still be on its way: then fall back to polling.
-  if (IdleWaker* idle = ex_.threads_->idle.get()) {
-    for (int round = 0; round < 2; ++round) {
-      idle->WaitIdle(std::min(deadline, Clock::now() + std::chrono::milliseconds(5)));
-      if (Settled()) return true;
-    }
-  }
-  // Short sleeps first (most ops settle within microseconds), then longer ones, so that a
-  // dying task's exit, which may need other tasks on this CPU, is not starved by polling.
-  useconds_t pause = 10;
-  for (;;) {
-    if (Settled()) return true;
-    if (Clock::now() > deadline) {
-      // What was still awake goes into the hang verdict.
-      unsettled_.clear();
-      for (size_t ti = 0; ti < slots_.size(); ++ti) {
-        const Target& t = *slots_[ti].target;
-        for (int k = 0; k < t.tasks(); ++k) {
-          const char state = t.TaskState(k);
-          unsettled_ += (unsettled_.empty() ? "" : ", ") + scenario_.targets[ti].name + "." +
-                        std::to_string(k) + " " + (state != 0 ? std::string(1, state) : "gone");
-        }
-      }
-      return false;
-    }
-    ::usleep(pause);
-    pause = std::min<useconds_t>(pause * 2, 2000);
-  }
-}
-
-bool Executor::RunState::Settled() {
-  for (size_t ti = 0; ti < slots_.size(); ++ti) {
-    Target& t = *slots_[ti].target;
-    for (int k = 0; k < t.tasks(); ++k) {
-      const char state = t.TaskState(k);
-      if (state == 0) continue;
-      if (state == 'Z' || state == 'X') {
-        t.ReapExited();
-        return false;
-      }
-      // A killable notification wait sleeps in 'D'; anything else in 'D' (an RCU grace
-      // period while the fd table grows, a lock) is still on its way.
-      if (state == 'D' && !model_.KillableWait(static_cast<int>(ti), k)) return false;
-      if (state != 'S' && state != 'D') return false;
-    }
-  }
-  if (!ex_.deterministic_) {
-    // Without SCHED_FIFO our threads may still be on their way into the kernel.
-    for (auto& thread : ex_.threads_->named) {
-      if (thread->busy() && !thread->Sleeping()) return false;
-    }
-    if (ex_.threads_->op->busy() && !ex_.threads_->op->Sleeping()) return false;
   }
   return true;
 }
@@ -863,9 +753,7 @@ void Executor::RunState::TakeLocalCopies(const Op& op, const Outcome& observed) 
 void Executor::RunState::CheckTables(int op) {
   for (size_t ti = 0; ti < slots_.size(); ++ti) {
     if (!model_.TargetAlive(static_cast<int>(ti))) continue;
-    Target& t = *slots_[ti].target;
-    auto snapshot = SnapshotFds(t.pid());
-    if (!snapshot) continue;  // the target is gone; the model disagrees elsewhere
+    const Target& t = *slots_[ti].target;
     std::vector<KnownFile> known;
     for (int kind = 0; kind < kSourceKindCount; ++kind) {
       const auto source = static_cast<SourceKind>(kind);
@@ -876,36 +764,7 @@ void Executor::RunState::CheckTables(int op) {
     for (size_t i = 0; i < local_copies_.size(); ++i) {
       if (local_copies_[i]) known.push_back({"L" + std::to_string(i), local_copies_[i].get()});
     }
-    IdentifyFds(*snapshot, known);
-    if (t.listener() < 0) {
-      // A closed listener the target was given still lives in its table, and the
-      // supervisor has no copy left to kcmp against: the listener is what it describes as.
-      for (auto& [fd, info] : snapshot->fds) {
-        if (info.known_as.empty() && info.description == "anon_inode:seccomp notify") {
-          info.known_as = std::to_string(static_cast<int>(SourceKind::kListener));
-        }
-      }
-    }
-    std::map<int, ObservedFd> observed;
-    for (const auto& [fd, info] : snapshot->fds) {
-      if (fd >= agent::kHarnessFdBase && fd < agent::kHarnessFdBase + t.tasks()) continue;
-      ObservedFd seen;
-      seen.cloexec = info.cloexec;
-      seen.description = info.description;
-      if (!info.known_as.empty()) {
-        ModelFile file;
-        if (info.known_as[0] == 'L') {
-          file = {ModelFile::Kind::kLocal, std::stoi(info.known_as.substr(1))};
-        } else {
-          file = {ModelFile::Kind::kSource, std::stoi(info.known_as)};
-        }
-        seen.file = file;
-      }
-      observed.emplace(fd, seen);
-    }
-    for (Verdict& v : CompareFdTables(model_.FdTable(static_cast<int>(ti)), observed, op)) {
-      AddVerdict(std::move(v));
-    }
+    CheckTargetTable(model_.FdTable(static_cast<int>(ti)), t, known, op, &result_.verdicts);
   }
 }
 
@@ -995,105 +854,88 @@ RunResult Executor::RunState::Go() {
     Release();
     return result_;
   }
-  // FILTER.FLAGS for the targets' own filters.
-  for (size_t ti = 0; ti < slots_.size(); ++ti) {
-    const TargetDecl& decl = scenario_.targets[ti];
-    Model fresh(scenario_, ex_.env_);
-    const bool want_listener = fresh.ListenerOpen(static_cast<int>(ti));
-    const bool has_listener = slots_[ti].target->listener() >= 0;
-    if (want_listener != has_listener) {
-      Verdict v;
-      v.kind = Verdict::Kind::kContract;
-      v.cell = Cell("FILTER.FLAGS");
-      v.expected = want_listener ? "a listener" : "no listener";
-      v.observed = has_listener ? "a listener"
-                                : "seccomp() -> " + ErrnoName(slots_[ti].target->filter_errno());
-      v.detail = "target " + decl.name;
-      AddVerdict(v);
-    }
-  }
+  std::vector<Target*> targets;
+  for (TargetSlot& slot : slots_) targets.push_back(slot.target.get());
+  quiet_.SetTargets(targets);
+  CheckListeners(scenario_, ex_.env_, {targets.begin(), targets.end()}, &result_.verdicts);
   if (ex_.deterministic_) SetScheduling(-1, SCHED_FIFO, kMainPriority);
   const std::vector<std::string> lines = PrintOps(scenario_);
   for (size_t i = 0; i < scenario_.ops.size() && result_.verdicts.empty(); ++i) {
-    const int index = static_cast<int>(i);
-    const Op& op = scenario_.ops[i];
-    TraceEntry entry;
-    entry.op = index;
-    entry.text = i < lines.size() ? lines[i] : OpKindName(op.kind);
-    if (model_.Quiesces(index) && !Quiesce()) {
-      Hang(index, "targets did not go quiet before the op");
-      break;
-    }
-    entry.prediction = model_.Begin(index);
-    const uint8_t state = StateClass(model_, op);
-    const auto queued = static_cast<uint8_t>(std::min<size_t>(model_.QueuedRequests(op.notif), 3));
-    const Model::SlotClass slot = model_.SlotClassOf(op);
-    if (!ex_.options_.mutate_cell.empty() && entry.prediction.cell == ex_.options_.mutate_cell) {
-      // Test-only: the model is made wrong on one cell.
-      for (Outcome& o : entry.prediction.allowed) {
-        o = o.kind == Outcome::Kind::kError ? Outcome::Error(o.err == EINVAL ? EBADF : EINVAL)
-                                            : Outcome::Error(EPERM);
-      }
-    }
-    if (entry.prediction.skip) {
-      entry.note = "skipped: " + entry.prediction.skip_reason;
-      result_.trace.push_back(std::move(entry));
-      continue;
-    }
-    const std::optional<Outcome> observed = Execute(index, op);
-    if (!result_.verdicts.empty()) {
-      result_.trace.push_back(std::move(entry));
-      break;
-    }
-    entry.observed = observed;
-    const Outcome seen = observed.value_or(Outcome::Ok(0));
-    if (observed) {
-      if (auto v = CheckOutcome(entry.prediction, *observed, index)) AddVerdict(*v);
-      if (auto v = CheckExpect(op, *observed, index, entry.prediction.cell)) AddVerdict(*v);
-    }
-    const Observation seen_op{op.kind,
-                              state,
-                              !observed || observed->kind == Outcome::Kind::kBlocked ? -1
-                              : observed->kind == Outcome::Kind::kError              ? observed->err
-                                                                                     : 0,
-                              queued,
-                              slot,
-                              entry.prediction.cell};
-    if (ex_.observe) ex_.observe(seen_op);
-    model_.Step(index, seen);
-    ObserveReached(seen_op);
-    TakeLocalCopies(op, seen);
-    if (model_.Quiesces(index) && result_.verdicts.empty()) {
-      if (!Quiesce()) {
-        Hang(index, "targets did not go quiet after the op");
-      }
-    }
-    if (ex_.after_op && result_.verdicts.empty()) {
-      TargetsMayRun();  // the hook may have a target's agent run a command
-      std::vector<Target*> targets;
-      for (TargetSlot& ts : slots_) targets.push_back(ts.target.get());
-      ex_.after_op(index, targets);
-    }
-    if (op.kind == OpKind::kSettle && result_.verdicts.empty()) CheckTables(index);
-    result_.trace.push_back(std::move(entry));
+    RunOp(static_cast<int>(i), i < lines.size() ? lines[i] : OpKindName(scenario_.ops[i].kind));
   }
   // A verdict may come from a target that ran out of turn (an ADDFD handled before the
   // main thread went on): the run stops there, before the next quiescence point.
-  CheckSchedule();
-  if (result_.verdicts.empty()) {
-    if (Quiesce()) {
-      model_.Quiesce();
-      ObserveReached(Observation{OpKind::kSettle, 0, 0, 0, Model::SlotClass::kNone, ""});
-      CheckTables(-1);
-    } else {
-      Hang(-1, "targets did not go quiet at the end");
-    }
-  }
+  quiet_.CheckSchedule();
+  if (result_.verdicts.empty()) Finish();
   if (ex_.deterministic_) SetScheduling(-1, SCHED_OTHER, 0);
   Drain();
   local_copies_.clear();
   Release();
   return result_;
+}
+
+void Executor::RunState::RunOp(int index, std::string text) {
+  const Op& op = scenario_.ops[static_cast<size_t>(index)];
+  if (model_.Quiesces(index) && !Quiesce()) {
+    Hang(index, "targets did not go quiet before the op");
+    return;
+  }
+  TraceEntry entry;
+  entry.op = index;
+  entry.text = std::move(text);
+  entry.prediction = model_.Begin(index);
+  MutatePrediction(entry.prediction);
+  if (entry.prediction.skip) {
+    entry.note = "skipped: " + entry.prediction.skip_reason;
+    result_.trace.push_back(std::move(entry));
+    return;
+  }
+  const std::optional<Outcome> observed = Execute(index, op);
+  if (!result_.verdicts.empty()) {
+    result_.trace.push_back(std::move(entry));
+    return;
+  }
+  entry.observed = observed;
+  CheckOpOutcome(op, entry.prediction, observed, index, &result_.verdicts);
+  const Observation seen_op = ObserveOp(model_, op, entry.prediction, observed);
+  if (ex_.observe) ex_.observe(seen_op);
+  const Outcome seen = observed.value_or(Outcome::Ok(0));
+  model_.Step(index, seen);
+  ReportReached(model_, seen_op, ex_.observe);
+  TakeLocalCopies(op, seen);
+  if (model_.Quiesces(index) && result_.verdicts.empty() && !Quiesce()) {
+    Hang(index, "targets did not go quiet after the op");
+  }
+  if (ex_.after_op && result_.verdicts.empty()) AfterOp(index);
+  if (op.kind == OpKind::kSettle && result_.verdicts.empty()) CheckTables(index);
+  result_.trace.push_back(std::move(entry));
+}
+
+void Executor::RunState::MutatePrediction(Prediction& prediction) const {
+  if (ex_.options_.mutate_cell.empty() || prediction.cell != ex_.options_.mutate_cell) return;
+  for (Outcome& o : prediction.allowed) {
+    o = o.kind == Outcome::Kind::kError ? Outcome::Error(o.err == EINVAL ? EBADF : EINVAL)
+                                        : Outcome::Error(EPERM);
+  }
+}
+
+void Executor::RunState::AfterOp(int index) {
+  TargetsMayRun();  // the hook may have a target's agent run a command
+  std::vector<Target*> targets;
+  for (TargetSlot& ts : slots_) targets.push_back(ts.target.get());
+  ex_.after_op(index, targets);
+}
+
+// The end of a run without a verdict: the last quiescence point and the fd-table oracle.
+void Executor::RunState::Finish() {
+  if (!Quiesce()) {
+    Hang(-1, "targets did not go quiet at the end");
+    return;
+  }
+  model_.Quiesce();
+  ReportReached(model_, Observation{OpKind::kSettle, 0, 0, 0, Model::SlotClass::kNone, ""},
+                ex_.observe);
+  CheckTables(-1);
 }
 
 RunResult Executor::Run(const Scenario& scenario) {
