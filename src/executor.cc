@@ -27,6 +27,7 @@
 #include "addfdlab/scenario_text.h"
 #include "addfdlab/spawner.h"
 #include "addfdlab/supervisor.h"
+#include "op_dispatch.h"
 #include "quiescence.h"
 #include "run_oracles.h"
 #include "run_trace.h"
@@ -36,7 +37,7 @@ namespace {
 
 constexpr uint32_t kClosedSrcfd = 0x7ffffff0;  // above fs.nr_open: never open
 constexpr uint32_t kHugeSrcfd = 0x80000000;
-constexpr size_t kPage = 4096;
+constexpr size_t kPage = kArgPageSize;
 constexpr int kMainPriority = 30;
 constexpr int kOpThreadPriority = 40;
 constexpr int kNamedThreadPriority = 60;  // minus the thread's index
@@ -254,13 +255,6 @@ class Executor::RunState {
   bool schedule_broken() const { return quiet_.schedule_broken(); }
 
  private:
-  struct TargetSlot {
-    std::unique_ptr<Target> target;
-    TargetPool* pool = nullptr;
-    uint64_t base_id = 0;             // the kernel id of the listener's notification number 0
-    std::map<int, Outcome> returned;  // trapped syscalls whose return was read early
-  };
-
   Clock::time_point OpDeadline() const {
     return ex_.options_.limits.Deadline(ex_.options_.limits.op);
   }
@@ -270,14 +264,6 @@ class Executor::RunState {
   // A quiescence point, and an op that lets the targets run (Quiescence).
   bool Quiesce() { return quiet_.Quiesce(); }
   void TargetsMayRun() { quiet_.TargetsMayRun(); }
-  std::optional<Outcome> Execute(int index, const Op& op);
-  std::optional<Outcome> ExecuteTargetOp(const Op& op);
-  std::optional<Outcome> ExecuteSupervisorOp(int index, const Op& op);
-  const Op& TrapOf(int notif) const;
-  void FreeTask(TargetSlot& slot, int target, int task);
-  std::function<Outcome()> SupervisorJob(const Op& op);
-  Outcome ReadTrapReturn(TargetSlot& slot, int task, int notif);
-  Outcome MapRecv(const Op& op, const Outcome& raw);
   void TakeLocalCopies(const Op& op, const Outcome& observed);
   void CheckTables(int op);
   void Drain();
@@ -289,28 +275,21 @@ class Executor::RunState {
   void MutatePrediction(Prediction& prediction) const;
   void AfterOp(int index);
   void Finish();
-  void Hang(int op, const std::string& what) {
-    Verdict v;
-    v.kind = Verdict::Kind::kHang;
-    v.op = op;
-    v.detail = quiet_.unsettled().empty() ? what : what + "; tasks: " + quiet_.unsettled();
-    AddVerdict(v);
-  }
-  SupervisorThread& ThreadFor(const Op& op) {
-    return op.thread >= 0 ? *ex_.threads_->named[static_cast<size_t>(op.thread)]
-                          : *ex_.threads_->op;
-  }
-  int64_t Resolve(const FdRef& ref) const {
-    if (ref.name < 0) return ref.literal;
-    return model_.FdName(ref.name).value_or(-1);
-  }
-  uint64_t KernelId(const Op& op) const {
-    const TargetSlot& slot = slots_[static_cast<size_t>(op.target)];
-    const int64_t seq = model_.Seq(op.notif);
-    // A notification whose trap never ran (skipped) names no id at any delta, as in the
-    // model: the id before this run's first, which no live notification holds.
-    if (seq < 0) return slot.base_id - 1;
-    return slot.base_id + static_cast<uint64_t>(seq + op.id_delta);
+  void Hang(int op, const std::string& what) { AddVerdict(quiet_.Hang(op, what)); }
+  OpDispatch::Inputs DispatchInputs() {
+    Executor& ex = ex_;
+    std::vector<SupervisorThread*> named;
+    for (const auto& thread : ex.threads_->named) named.push_back(thread.get());
+    return {scenario_,
+            model_,
+            slots_,
+            quiet_,
+            std::move(named),
+            *ex.threads_->op,
+            [&ex](SourceKind kind, int listener) { return ex.sources_->Fd(kind, listener); },
+            static_cast<char*>(ex.pages_),
+            ex.options_.limits,
+            result_.verdicts};
   }
 
   Executor& ex_;
@@ -318,15 +297,10 @@ class Executor::RunState {
   Model model_;
   Quiescence quiet_;
   std::vector<TargetSlot> slots_;
-  // The trap each task made last, to read its return before it takes another.
-  std::map<std::pair<int, int>, int> last_trap_;
-  int pair_second_ = -1;              // the second fd of the last pipe or socketpair
-  std::map<int, Op> last_thread_op_;  // the op each named thread runs
+  RunResult result_;
+  OpDispatch dispatch_{DispatchInputs()};
   std::vector<UniqueFd> local_copies_;
   std::vector<UniqueFd> fifo_writers_;
-  RunResult result_;
-  // Kernel ids handed out by RECV in this run, to answer at the end.
-  std::set<std::pair<int, uint64_t>> received_;
 };
 
 bool Executor::RunState::Calibrate(TargetSlot& slot) {
@@ -376,363 +350,6 @@ bool Executor::RunState::Acquire() {
   return true;
 }
 
-Outcome Executor::RunState::ReadTrapReturn(TargetSlot& slot, int task, int notif) {
-  auto early = slot.returned.find(notif);
-  if (early != slot.returned.end()) return early->second;
-  Target& t = *slot.target;
-  if (!t.busy(task) || !t.ReplyReady(task)) return Outcome::Blocked();
-  auto reply = t.Finish(task, OpDeadline());
-  if (!reply) return Outcome::Blocked();
-  const Outcome outcome = reply->err != 0 ? Outcome::Error(reply->err) : Outcome::Ok(reply->ret);
-  slot.returned[notif] = outcome;
-  return outcome;
-}
-
-std::optional<Outcome> Executor::RunState::ExecuteTargetOp(const Op& op) {
-  TargetSlot& slot = slots_[static_cast<size_t>(op.target)];
-  Target& t = *slot.target;
-  const auto from_reply = [](const Result<agent::Reply>& reply) {
-    if (!reply) return Outcome::Blocked();
-    return reply->err != 0 ? Outcome::Error(reply->err) : Outcome::Ok(reply->ret);
-  };
-  using agent::Command;
-  switch (op.kind) {
-    case OpKind::kOpen: {
-      const auto req =
-          op.file == FileKind::kMemfd
-              ? MakeRequest(Command::kMemfd, {op.cloexec ? MFD_CLOEXEC : 0})
-              : MakeRequest(Command::kOpenDevNull, {O_RDWR | (op.cloexec ? O_CLOEXEC : 0)});
-      return from_reply(t.Call(0, req));
-    }
-    case OpKind::kPipe:
-    case OpKind::kSocketpair: {
-      const Command command = op.kind == OpKind::kPipe ? Command::kPipe : Command::kSocketpair;
-      auto reply = t.Call(0, MakeRequest(command, {op.cloexec ? O_CLOEXEC : 0}));
-      if (!reply) return Outcome::Blocked();
-      if (reply->err != 0) return Outcome::Error(reply->err);
-      pair_second_ = static_cast<int>(reply->values[1]);
-      return Outcome::Ok(reply->values[0]);
-    }
-    case OpKind::kClose:
-      return from_reply(t.Call(0, MakeRequest(Command::kClose, {Resolve(op.fd)})));
-    case OpKind::kDup:
-      return from_reply(
-          t.Call(0, MakeRequest(Command::kDup, {Resolve(op.fd), op.cloexec ? 1 : 0, op.value})));
-    case OpKind::kDup2:
-      return from_reply(t.Call(0, MakeRequest(Command::kDup3, {Resolve(op.fd), Resolve(op.fd2),
-                                                               op.cloexec ? O_CLOEXEC : 0})));
-    case OpKind::kNofile: {
-      // prlimit from here: a task blocked in a syscall cannot take a command.
-      if (op.value < 0) return Outcome::Error(EINVAL);
-      t.MarkTasksDirty();
-      for (int k = 0; k < t.tasks(); ++k) {
-        if (!model_.TaskAlive(op.target, k)) continue;
-        struct rlimit limit {};
-        if (::prlimit(t.task_pid(k), RLIMIT_NOFILE, nullptr, &limit) != 0) continue;
-        limit.rlim_cur = static_cast<rlim_t>(op.value);
-        if (::prlimit(t.task_pid(k), RLIMIT_NOFILE, &limit, nullptr) != 0) {
-          return Outcome::Error(errno);
-        }
-      }
-      return Outcome::Ok(0);
-    }
-    case OpKind::kHandler: {
-      const int64_t action = op.handler == HandlerKind::kDefault  ? 0
-                             : op.handler == HandlerKind::kIgnore ? 2
-                                                                  : 1;
-      const int64_t restart = op.handler == HandlerKind::kRestart ? 1 : 0;
-      for (int k = 0; k < t.tasks(); ++k) {
-        if (!model_.TaskAlive(op.target, k)) continue;
-        FreeTask(slot, op.target, k);
-        auto reply = t.Call(k, MakeRequest(Command::kSigaction, {op.signal, action, restart}));
-        if (!reply || reply->err != 0) return from_reply(reply);
-      }
-      return Outcome::Ok(0);
-    }
-    case OpKind::kInstallFilter: {
-      const Outcome outcome =
-          from_reply(t.Call(0, MakeRequest(Command::kInstallFilter, {op.flags})));
-      if (outcome.kind != Outcome::Kind::kOk) return outcome;
-      t.Taint();  // a second filter stays: this target is not reused
-      return Outcome::Ok(0);
-    }
-    case OpKind::kReserve: {
-      FreeTask(slot, op.target, op.task);
-      last_trap_.erase({op.target, op.task});  // its next reply is the open's
-      if (!t.Start(op.task, MakeRequest(Command::kOpenFifo, {0, op.task}))) {
-        return Outcome::Blocked();
-      }
-      if (!Quiesce()) return std::nullopt;
-      if (!t.ReplyReady(op.task)) return Outcome::Blocked();
-      return from_reply(t.Finish(op.task, OpDeadline()));
-    }
-    case OpKind::kRelease: {
-      // A writer lets the blocked open return. It goes once the open has returned: a writer
-      // left open would let a later reservation's open return at once.
-      UniqueFd writer(::open(t.fifo_path(op.task).c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
-      if (!Quiesce()) return std::nullopt;
-      return from_reply(t.Finish(op.task, OpDeadline()));
-    }
-    case OpKind::kTrap: {
-      FreeTask(slot, op.target, op.task);
-      last_trap_[{op.target, op.task}] = op.notif;
-      if (!t.Start(op.task, MakeRequest(Command::kTrap, {op.notif}))) {
-        Verdict v;
-        v.kind = Verdict::Kind::kHarness;
-        v.op = -1;
-        v.detail = "the trap's task is still busy";
-        AddVerdict(v);
-        return std::nullopt;
-      }
-      if (!Quiesce()) return std::nullopt;
-      return ReadTrapReturn(slot, op.task, op.notif);
-    }
-    case OpKind::kReturned: {
-      const Op& trap = TrapOf(op.notif);
-      TargetSlot& trap_slot = slots_[static_cast<size_t>(trap.target)];
-      if (trap_slot.returned.count(op.notif) == 0) {
-        // Only the trap the task is in now can be read (a skipped trap never ran).
-        auto last = last_trap_.find({trap.target, trap.task});
-        if (last == last_trap_.end() || last->second != op.notif) return Outcome::Blocked();
-      }
-      return ReadTrapReturn(trap_slot, trap.task, op.notif);
-    }
-    case OpKind::kSignalTask: {
-      auto sent = t.Signal(op.task, op.signal);
-      (void)sent;  // a task that already exited: nothing to signal
-      return std::nullopt;
-    }
-    case OpKind::kKill:
-      t.KillTasks();
-      return std::nullopt;
-    default:
-      return std::nullopt;
-  }
-}
-
-// The task's previous trap may have returned unread: read it so the task is free.
-void Executor::RunState::FreeTask(TargetSlot& slot, int target, int task) {
-  auto last = last_trap_.find({target, task});
-  if (last != last_trap_.end() && slot.target->busy(task)) {
-    ReadTrapReturn(slot, task, last->second);
-  }
-  // A reservation a signal ended (EINTR) left its reply behind: the model knows how it
-  // ended, the reply goes.
-  if (slot.target->busy(task) && slot.target->ReplyReady(task)) {
-    (void)slot.target->Finish(task, OpDeadline());
-  }
-}
-
-const Op& Executor::RunState::TrapOf(int notif) const {
-  for (const Op& op : scenario_.ops) {
-    if (op.kind == OpKind::kTrap && op.notif == notif) return op;
-  }
-  return scenario_.ops.front();  // ValidateScenario guarantees a trap
-}
-
-std::function<Outcome()> Executor::RunState::SupervisorJob(const Op& op) {
-  Target& t = *slots_[static_cast<size_t>(op.target)].target;
-  const int listener = t.listener();
-  char* page = static_cast<char*>(ex_.pages_);
-  switch (op.kind) {
-    case OpKind::kRecv:
-      return [listener, page, buffer = op.buffer] {
-        seccomp_notif local{};
-        seccomp_notif* notif = &local;
-        if (buffer == BufferKind::kNonZero) local.pid = 1;
-        if (buffer == BufferKind::kUnmapped) notif = reinterpret_cast<seccomp_notif*>(page);
-        if (buffer == BufferKind::kReadOnly) {
-          notif = reinterpret_cast<seccomp_notif*>(page + kPage);
-        }
-        auto recv = NotifRecv(listener, notif);
-        if (!recv) return Outcome::Error(recv.error().value());
-        // The pid and the id, packed for MapRecv.
-        return Outcome::Ok(static_cast<int64_t>(local.pid) << 40 ^
-                           static_cast<int64_t>(local.id & ((1ULL << 40) - 1)));
-      };
-    case OpKind::kAddFd: {
-      seccomp_notif_addfd req{};
-      req.id = KernelId(op);
-      req.flags = op.flags;
-      req.srcfd = ex_.sources_->Fd(op.src, listener);
-      req.newfd = static_cast<uint32_t>(Resolve(op.fd));
-      req.newfd_flags = op.newfd_flags;
-      return [listener, page, req, size = uapi::IoctlSize(op.size), arg = op.arg] {
-        // Each thread builds its argument on its own stack: several may be in the kernel at
-        // once. The struct, then a tail up to `size` bytes (the size bits stop below 16 KiB).
-        alignas(8) char buffer[uapi::kIocSizeMask + 1] = {};
-        std::memcpy(buffer, &req, sizeof(req));
-        if (arg == AddFdArg::kTailNonZero && size > sizeof(req)) buffer[size - 1] = 1;
-        const char* where = arg == AddFdArg::kUnreadable ? page : buffer;
-        auto fd = NotifAddFdRaw(listener, where, size);
-        return fd ? Outcome::Ok(fd->number) : Outcome::Error(fd.error().value());
-      };
-    }
-    case OpKind::kSend: {
-      seccomp_notif_resp resp{};
-      resp.id = KernelId(op);
-      resp.val = Resolve(op.fd);
-      resp.error = SentError(op);
-      resp.flags = op.flags;
-      return [listener, resp] {
-        auto sent = NotifSend(listener, resp);
-        return sent ? Outcome::Ok(0) : Outcome::Error(sent.error().value());
-      };
-    }
-    case OpKind::kIdValid:
-      return [listener, id = KernelId(op), legacy = op.legacy] {
-        auto valid = NotifIdValid(listener, id, legacy);
-        return valid ? Outcome::Ok(0) : Outcome::Error(valid.error().value());
-      };
-    case OpKind::kSetFlags:
-      return [listener, flags = static_cast<uint64_t>(op.value)] {
-        auto set = NotifSetFlags(listener, flags);
-        return set ? Outcome::Ok(0) : Outcome::Error(set.error().value());
-      };
-    case OpKind::kIoctl:
-      return [listener, cmd = static_cast<uint32_t>(op.value)] {
-        alignas(8) char zeroes[kPage] = {};
-        auto ret = NotifIoctlRaw(listener, cmd, reinterpret_cast<uintptr_t>(zeroes));
-        return ret ? Outcome::Ok(*ret) : Outcome::Error(ret.error().value());
-      };
-    default:
-      return [] { return Outcome::Error(ENOSYS); };
-  }
-}
-
-// A RECV's raw answer (pid and id) as the model's: the index of the notification, found by
-// its id (stable after the notification is gone, unlike the task's current one).
-Outcome Executor::RunState::MapRecv(const Op& op, const Outcome& raw) {
-  if (raw.kind != Outcome::Kind::kOk) return raw;
-  constexpr uint64_t kLow = (1ULL << 40) - 1;
-  const auto pid = static_cast<pid_t>(raw.value >> 40);
-  const uint64_t low_id = static_cast<uint64_t>(raw.value) & kLow;
-  TargetSlot& slot = slots_[static_cast<size_t>(op.target)];
-  for (int notif = 0; notif < static_cast<int>(scenario_.notifs.size()); ++notif) {
-    const int64_t seq = model_.Seq(notif);
-    const Op& trap = TrapOf(notif);
-    if (seq < 0 || trap.target != op.target) continue;
-    const uint64_t id = slot.base_id + static_cast<uint64_t>(seq);
-    if ((id & kLow) != low_id) continue;
-    if (slot.target->task_pid(trap.task) != pid) break;  // the id of another task's
-    received_.insert({op.target, id});
-    return Outcome::Ok(notif);
-  }
-  // An earlier instance of a notification the model has since restarted (the RECV took it
-  // before the signal did): the notification of that task whose current id is the nearest
-  // at or above it.
-  const uint64_t received_seq = (low_id - (slot.base_id & kLow)) & kLow;
-  int nearest = -1;
-  for (int notif = 0; notif < static_cast<int>(scenario_.notifs.size()); ++notif) {
-    const int64_t seq = model_.Seq(notif);
-    const Op& trap = TrapOf(notif);
-    if (seq < 0 || trap.target != op.target || slot.target->task_pid(trap.task) != pid) continue;
-    if (static_cast<uint64_t>(seq) < received_seq) continue;
-    if (nearest < 0 || seq < model_.Seq(nearest)) nearest = notif;
-  }
-  if (nearest >= 0) {
-    received_.insert({op.target, slot.base_id + received_seq});
-    return Outcome::Ok(nearest);
-  }
-  // A notification created while this op ran: a trapped syscall restarted by a signal
-  // (SA_RESTART) whose new instance the model makes only when it applies the op. It has the
-  // next id, and belongs to the notification its task is blocked in.
-  for (int64_t seq = model_.NextSeq(op.target); seq < model_.NextSeq(op.target) + agent::kMaxTasks;
-       ++seq) {
-    const uint64_t id = slot.base_id + static_cast<uint64_t>(seq);
-    if ((id & kLow) != low_id) continue;
-    for (int task = 0; task < slot.target->tasks(); ++task) {
-      if (slot.target->task_pid(task) != pid) continue;
-      const int notif = model_.NotifOfTask(op.target, task);
-      if (notif < 0) break;
-      received_.insert({op.target, id});
-      return Outcome::Ok(notif);
-    }
-  }
-  return Outcome::Ok(-1);  // a notification the model does not know
-}
-
-std::optional<Outcome> Executor::RunState::ExecuteSupervisorOp(int index, const Op& op) {
-  SupervisorThread& thread = ThreadFor(op);
-  if (thread.busy()) {
-    Verdict v;
-    v.kind = Verdict::Kind::kHarness;
-    v.op = index;
-    v.detail = "supervisor thread still busy";
-    AddVerdict(v);
-    return std::nullopt;
-  }
-  if (!thread.Start(SupervisorJob(op), OpDeadline())) {
-    Hang(index, "the op did not start");
-    return std::nullopt;
-  }
-  std::optional<Outcome> outcome = thread.TryResult();
-  if (op.thread >= 0) {
-    last_thread_op_[op.thread] = op;
-    // Asynchronous: its start is the outcome; `wait` reads the rest.
-    if (!outcome) return Outcome::Blocked();
-    return op.kind == OpKind::kRecv ? MapRecv(op, *outcome) : *outcome;
-  }
-  if (!outcome) {
-    // The main thread's op sleeps in the kernel: the targets run.
-    TargetsMayRun();
-    if (!Quiesce()) {
-      Hang(index, "targets did not go quiet");
-      return std::nullopt;
-    }
-    outcome = thread.TryResult();
-    if (!outcome) {
-      // Still asleep with the targets quiet: it would block forever. Interrupt it.
-      thread.Interrupt(false);
-      if (!thread.Result(OpDeadline())) {
-        Hang(index, "the op ignored an interrupt");
-        return std::nullopt;
-      }
-      return Outcome::Blocked();
-    }
-  }
-  return op.kind == OpKind::kRecv ? MapRecv(op, *outcome) : *outcome;
-}
-
-std::optional<Outcome> Executor::RunState::Execute(int index, const Op& op) {
-  // Target-side ops, and the ops that wait for the targets, let them run.
-  if (model_.Quiesces(index)) TargetsMayRun();
-  switch (op.kind) {
-    case OpKind::kRecv:
-    case OpKind::kAddFd:
-    case OpKind::kSend:
-    case OpKind::kIdValid:
-    case OpKind::kSetFlags:
-    case OpKind::kIoctl:
-      return ExecuteSupervisorOp(index, op);
-    case OpKind::kCloseListener:
-      slots_[static_cast<size_t>(op.target)].target->CloseListener();
-      return Outcome::Ok(0);
-    case OpKind::kWait: {
-      // A thread whose op was skipped in this run has nothing to wait for.
-      if (last_thread_op_.count(op.thread) == 0) return Outcome::Blocked();
-      SupervisorThread& thread = *ex_.threads_->named[static_cast<size_t>(op.thread)];
-      auto outcome = thread.TryResult();
-      if (!outcome) return Outcome::Blocked();
-      const Op& started = last_thread_op_[op.thread];
-      return started.kind == OpKind::kRecv ? MapRecv(started, *outcome) : *outcome;
-    }
-    case OpKind::kSignalThread: {
-      SupervisorThread& thread = *ex_.threads_->named[static_cast<size_t>(op.thread)];
-      if (last_thread_op_.count(op.thread) == 0 || !thread.busy()) return std::nullopt;
-      thread.Interrupt(op.restart);
-      // Under SCHED_FIFO it has already acted on it; otherwise let it.
-      const auto deadline = OpDeadline();
-      while (thread.busy() && !thread.Sleeping() && Clock::now() < deadline) ::usleep(20);
-      return std::nullopt;
-    }
-    case OpKind::kSettle:
-      return std::nullopt;
-    default:
-      return ExecuteTargetOp(op);
-  }
-}
-
 // Copies of the files a target op made, in the model's order, for kcmp identity checks.
 void Executor::RunState::TakeLocalCopies(const Op& op, const Outcome& observed) {
   if (observed.kind != Outcome::Kind::kOk) return;
@@ -740,7 +357,7 @@ void Executor::RunState::TakeLocalCopies(const Op& op, const Outcome& observed) 
   if (op.kind == OpKind::kOpen || op.kind == OpKind::kRelease) {
     made.push_back(static_cast<int>(observed.value));
   } else if (op.kind == OpKind::kPipe || op.kind == OpKind::kSocketpair) {
-    made = {static_cast<int>(observed.value), pair_second_};
+    made = {static_cast<int>(observed.value), dispatch_.pair_second()};
   }
   Target& t = *slots_[static_cast<size_t>(op.target)].target;
   for (int fd : made) {
@@ -784,7 +401,7 @@ void Executor::RunState::Drain() {
       Target& t = *slots_[ti].target;
       for (int k = 1; k < t.tasks(); ++k) busy |= t.busy(k);
       if (t.listener() < 0) continue;
-      for (const auto& [target, id] : received_) {
+      for (const auto& [target, id] : dispatch_.received()) {
         if (target != static_cast<int>(ti)) continue;
         seccomp_notif_resp resp{};
         resp.id = id;
@@ -890,7 +507,7 @@ void Executor::RunState::RunOp(int index, std::string text) {
     result_.trace.push_back(std::move(entry));
     return;
   }
-  const std::optional<Outcome> observed = Execute(index, op);
+  const std::optional<Outcome> observed = dispatch_.Execute(index, op);
   if (!result_.verdicts.empty()) {
     result_.trace.push_back(std::move(entry));
     return;

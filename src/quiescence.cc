@@ -26,6 +26,14 @@ void Quiescence::CheckSchedule() {
   }
 }
 
+Verdict Quiescence::Hang(int op, const std::string& what) const {
+  Verdict v;
+  v.kind = Verdict::Kind::kHang;
+  v.op = op;
+  v.detail = unsettled_.empty() ? what : what + "; tasks: " + unsettled_;
+  return v;
+}
+
 bool Quiescence::Quiesce() {
   if (!deterministic_) return WaitQuiet();
   // Between two quiescence points every supervisor thread that can run is SCHED_FIFO on

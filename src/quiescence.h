@@ -9,6 +9,7 @@
 
 #include "addfdlab/limits.h"
 #include "addfdlab/model.h"
+#include "addfdlab/oracle.h"
 #include "addfdlab/scenario.h"
 #include "addfdlab/supervisor.h"
 #include "addfdlab/target.h"
@@ -44,6 +45,9 @@ class Quiescence {
   bool schedule_broken() const { return schedule_broken_; }
   // Task states when quiescence last timed out ("" when it has not).
   const std::string& unsettled() const { return unsettled_; }
+  // A hang verdict at op `op` (-1: the end) saying `what`, with the task states when
+  // quiescence last timed out.
+  Verdict Hang(int op, const std::string& what) const;
 
  private:
   bool WaitQuiet();
