@@ -30,6 +30,7 @@
 #include "op_dispatch.h"
 #include "quiescence.h"
 #include "run_oracles.h"
+#include "run_targets.h"
 #include "run_trace.h"
 
 namespace addfdlab {
@@ -117,10 +118,14 @@ struct Executor::Threads {
   std::vector<std::unique_ptr<SupervisorThread>> named;
   std::unique_ptr<SupervisorThread> op;
   std::unique_ptr<IdleWaker> idle;  // deterministic mode only
-  // Every thread: the named ones, then the op thread.
-  std::vector<SupervisorThread*> All() const {
+  std::vector<SupervisorThread*> Named() const {
     std::vector<SupervisorThread*> all;
     for (const auto& thread : named) all.push_back(thread.get());
+    return all;
+  }
+  // Every thread: the named ones, then the op thread.
+  std::vector<SupervisorThread*> All() const {
+    std::vector<SupervisorThread*> all = Named();
     all.push_back(op.get());
     return all;
   }
@@ -258,15 +263,15 @@ class Executor::RunState {
   Clock::time_point OpDeadline() const {
     return ex_.options_.limits.Deadline(ex_.options_.limits.op);
   }
-  bool Acquire();
-  bool Calibrate(TargetSlot& slot);
-  void Release();
+  void Release() {
+    ReleaseTargets(slots_, model_, result_.verdicts.empty());
+    ex_.TrimPools();
+  }
   // A quiescence point, and an op that lets the targets run (Quiescence).
   bool Quiesce() { return quiet_.Quiesce(); }
   void TargetsMayRun() { quiet_.TargetsMayRun(); }
   void TakeLocalCopies(const Op& op, const Outcome& observed);
   void CheckTables(int op);
-  void Drain();
   void AddVerdict(Verdict verdict) { result_.verdicts.push_back(std::move(verdict)); }
   // One op of Go(): quiesce, predict, execute, check, record, step. Stops the run (adds
   // a verdict) where the op breaks the contract or the harness cannot go on.
@@ -278,13 +283,11 @@ class Executor::RunState {
   void Hang(int op, const std::string& what) { AddVerdict(quiet_.Hang(op, what)); }
   OpDispatch::Inputs DispatchInputs() {
     Executor& ex = ex_;
-    std::vector<SupervisorThread*> named;
-    for (const auto& thread : ex.threads_->named) named.push_back(thread.get());
     return {scenario_,
             model_,
             slots_,
             quiet_,
-            std::move(named),
+            ex.threads_->Named(),
             *ex.threads_->op,
             [&ex](SourceKind kind, int listener) { return ex.sources_->Fd(kind, listener); },
             static_cast<char*>(ex.pages_),
@@ -300,55 +303,7 @@ class Executor::RunState {
   RunResult result_;
   OpDispatch dispatch_{DispatchInputs()};
   std::vector<UniqueFd> local_copies_;
-  std::vector<UniqueFd> fifo_writers_;
 };
-
-bool Executor::RunState::Calibrate(TargetSlot& slot) {
-  Target& t = *slot.target;
-  if (t.next_notif_id()) {
-    slot.base_id = *t.next_notif_id();
-    return true;
-  }
-  if (t.listener() < 0 || t.tasks() < 2) return true;
-  // One throwaway notification tells the listener's current id.
-  if (!t.Start(1, MakeRequest(agent::Command::kTrap))) return false;
-  auto notif = RecvNotification(t.listener(), OpDeadline());
-  if (!notif) return false;
-  seccomp_notif_resp resp{};
-  resp.id = notif->id;
-  resp.error = -ENOSYS;
-  if (!NotifSend(t.listener(), resp)) return false;
-  if (!t.Finish(1, OpDeadline())) return false;
-  slot.base_id = notif->id + 1;
-  t.set_next_notif_id(slot.base_id);
-  return true;
-}
-
-bool Executor::RunState::Acquire() {
-  for (const TargetDecl& decl : scenario_.targets) {
-    TargetSlot slot;
-    slot.pool = &ex_.PoolFor(decl);
-    auto target = slot.pool->Acquire();
-    if (!target) {
-      Verdict v;
-      v.kind = Verdict::Kind::kHarness;
-      v.detail = "cannot start a target: " + target.error().Name() + ", " + LastSpawnFailure();
-      AddVerdict(v);
-      return false;
-    }
-    slot.target = std::move(*target);
-    if (!Calibrate(slot)) {
-      Verdict v;
-      v.kind = Verdict::Kind::kHarness;
-      v.detail = "cannot calibrate notification ids";
-      AddVerdict(v);
-      slots_.push_back(std::move(slot));
-      return false;
-    }
-    slots_.push_back(std::move(slot));
-  }
-  return true;
-}
 
 // Copies of the files a target op made, in the model's order, for kcmp identity checks.
 void Executor::RunState::TakeLocalCopies(const Op& op, const Outcome& observed) {
@@ -385,79 +340,6 @@ void Executor::RunState::CheckTables(int op) {
   }
 }
 
-// Brings every target back to rest: interrupts blocked supervisor threads, answers every
-// notification still pending, lets blocked tasks return.
-void Executor::RunState::Drain() {
-  TargetsMayRun();
-  for (auto& thread : ex_.threads_->named) {
-    if (thread->busy()) {
-      thread->Interrupt(false);
-      thread->Result(OpDeadline());
-    }
-  }
-  for (int round = 0; round < 3; ++round) {
-    bool busy = false;
-    for (size_t ti = 0; ti < slots_.size(); ++ti) {
-      Target& t = *slots_[ti].target;
-      for (int k = 1; k < t.tasks(); ++k) busy |= t.busy(k);
-      if (t.listener() < 0) continue;
-      for (const auto& [target, id] : dispatch_.received()) {
-        if (target != static_cast<int>(ti)) continue;
-        seccomp_notif_resp resp{};
-        resp.id = id;
-        resp.error = -ENOSYS;
-        (void)NotifSend(t.listener(), resp);
-      }
-      // Whatever is still unreceived: receive and answer it.
-      for (;;) {
-        struct pollfd pfd {
-          t.listener(), POLLIN, 0
-        };
-        if (::poll(&pfd, 1, 0) <= 0 || !(pfd.revents & POLLIN)) break;
-        auto notif = RecvNotification(t.listener(), OpDeadline());
-        if (!notif) break;
-        seccomp_notif_resp resp{};
-        resp.id = notif->id;
-        resp.error = -ENOSYS;
-        (void)NotifSend(t.listener(), resp);
-      }
-      // Reservations: let their opens return.
-      for (int k = 1; k < t.tasks(); ++k) {
-        if (!t.busy(k)) continue;
-        fifo_writers_.emplace_back(
-            ::open(t.fifo_path(k).c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
-      }
-    }
-    if (!busy) break;
-    TargetsMayRun();
-    Quiesce();
-    for (TargetSlot& slot : slots_) {
-      Target& t = *slot.target;
-      for (int k = 1; k < t.tasks(); ++k) {
-        if (t.busy(k) && t.ReplyReady(k)) (void)t.Finish(k, OpDeadline());
-      }
-    }
-  }
-  fifo_writers_.clear();
-}
-
-void Executor::RunState::Release() {
-  for (size_t ti = 0; ti < slots_.size(); ++ti) {
-    TargetSlot& slot = slots_[ti];
-    if (!slot.target) continue;
-    // The next run starts where this one's ids ended, unless it went wrong.
-    if (result_.verdicts.empty() && model_.TargetAlive(static_cast<int>(ti))) {
-      slot.target->set_next_notif_id(
-          slot.base_id + static_cast<uint64_t>(model_.NextSeq(static_cast<int>(ti))) + 0);
-    } else {
-      slot.target->set_next_notif_id(std::nullopt);
-    }
-    slot.pool->Release(std::move(slot.target));
-  }
-  slots_.clear();
-  ex_.TrimPools();
-}
-
 RunResult Executor::RunState::Go() {
   result_.deterministic = ex_.deterministic_;
   if (const std::string invalid = ValidateScenario(scenario_); !invalid.empty()) {
@@ -467,7 +349,9 @@ RunResult Executor::RunState::Go() {
     AddVerdict(v);
     return result_;
   }
-  if (!Acquire()) {
+  if (!AcquireTargets(
+          scenario_, [this](const TargetDecl& decl) -> TargetPool& { return ex_.PoolFor(decl); },
+          ex_.options_.limits, &slots_, &result_.verdicts)) {
     Release();
     return result_;
   }
@@ -485,7 +369,7 @@ RunResult Executor::RunState::Go() {
   quiet_.CheckSchedule();
   if (result_.verdicts.empty()) Finish();
   if (ex_.deterministic_) SetScheduling(-1, SCHED_OTHER, 0);
-  Drain();
+  DrainTargets(slots_, ex_.threads_->Named(), dispatch_.received(), quiet_, ex_.options_.limits);
   local_copies_.clear();
   Release();
   return result_;
