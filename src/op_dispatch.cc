@@ -14,6 +14,16 @@
 #include "addfdlab/notifier.h"
 
 namespace addfdlab {
+namespace {
+
+using agent::Command;
+
+Outcome FromReply(const Result<agent::Reply>& reply) {
+  if (!reply) return Outcome::Blocked();
+  return reply->err != 0 ? Outcome::Error(reply->err) : Outcome::Ok(reply->ret);
+}
+
+}  // namespace
 
 int64_t OpDispatch::Resolve(const FdRef& ref) const {
   if (ref.name < 0) return ref.literal;
@@ -41,21 +51,16 @@ Outcome OpDispatch::ReadTrapReturn(TargetSlot& slot, int task, int notif) {
   return outcome;
 }
 
-std::optional<Outcome> OpDispatch::ExecuteTargetOp(const Op& op) {
-  TargetSlot& slot = in_.slots[static_cast<size_t>(op.target)];
-  Target& t = *slot.target;
-  const auto from_reply = [](const Result<agent::Reply>& reply) {
-    if (!reply) return Outcome::Blocked();
-    return reply->err != 0 ? Outcome::Error(reply->err) : Outcome::Ok(reply->ret);
-  };
-  using agent::Command;
+// Ops on the target's fd table, which its leader runs.
+std::optional<Outcome> OpDispatch::ExecuteFdOp(const Op& op) {
+  Target& t = *in_.slots[static_cast<size_t>(op.target)].target;
   switch (op.kind) {
     case OpKind::kOpen: {
       const auto req =
           op.file == FileKind::kMemfd
               ? MakeRequest(Command::kMemfd, {op.cloexec ? MFD_CLOEXEC : 0})
               : MakeRequest(Command::kOpenDevNull, {O_RDWR | (op.cloexec ? O_CLOEXEC : 0)});
-      return from_reply(t.Call(0, req));
+      return FromReply(t.Call(0, req));
     }
     case OpKind::kPipe:
     case OpKind::kSocketpair: {
@@ -67,13 +72,23 @@ std::optional<Outcome> OpDispatch::ExecuteTargetOp(const Op& op) {
       return Outcome::Ok(reply->values[0]);
     }
     case OpKind::kClose:
-      return from_reply(t.Call(0, MakeRequest(Command::kClose, {Resolve(op.fd)})));
+      return FromReply(t.Call(0, MakeRequest(Command::kClose, {Resolve(op.fd)})));
     case OpKind::kDup:
-      return from_reply(
+      return FromReply(
           t.Call(0, MakeRequest(Command::kDup, {Resolve(op.fd), op.cloexec ? 1 : 0, op.value})));
     case OpKind::kDup2:
-      return from_reply(t.Call(0, MakeRequest(Command::kDup3, {Resolve(op.fd), Resolve(op.fd2),
-                                                               op.cloexec ? O_CLOEXEC : 0})));
+      return FromReply(t.Call(0, MakeRequest(Command::kDup3, {Resolve(op.fd), Resolve(op.fd2),
+                                                              op.cloexec ? O_CLOEXEC : 0})));
+    default:
+      return ExecuteProcessOp(op);
+  }
+}
+
+// Ops on the target's processes: limits, handlers, filters.
+std::optional<Outcome> OpDispatch::ExecuteProcessOp(const Op& op) {
+  TargetSlot& slot = in_.slots[static_cast<size_t>(op.target)];
+  Target& t = *slot.target;
+  switch (op.kind) {
     case OpKind::kNofile: {
       // prlimit from here: a task blocked in a syscall cannot take a command.
       if (op.value < 0) return Outcome::Error(EINVAL);
@@ -98,17 +113,28 @@ std::optional<Outcome> OpDispatch::ExecuteTargetOp(const Op& op) {
         if (!in_.model.TaskAlive(op.target, k)) continue;
         FreeTask(slot, op.target, k);
         auto reply = t.Call(k, MakeRequest(Command::kSigaction, {op.signal, action, restart}));
-        if (!reply || reply->err != 0) return from_reply(reply);
+        if (!reply || reply->err != 0) return FromReply(reply);
       }
       return Outcome::Ok(0);
     }
     case OpKind::kInstallFilter: {
       const Outcome outcome =
-          from_reply(t.Call(0, MakeRequest(Command::kInstallFilter, {op.flags})));
+          FromReply(t.Call(0, MakeRequest(Command::kInstallFilter, {op.flags})));
       if (outcome.kind != Outcome::Kind::kOk) return outcome;
       t.Taint();  // a second filter stays: this target is not reused
       return Outcome::Ok(0);
     }
+    default:
+      return std::nullopt;
+  }
+}
+
+// Ops on one task (reservations, traps and their returns, signals, kills), else the fd
+// table's (ExecuteFdOp), else the processes' (ExecuteProcessOp).
+std::optional<Outcome> OpDispatch::ExecuteTargetOp(const Op& op) {
+  TargetSlot& slot = in_.slots[static_cast<size_t>(op.target)];
+  Target& t = *slot.target;
+  switch (op.kind) {
     case OpKind::kReserve: {
       FreeTask(slot, op.target, op.task);
       last_trap_.erase({op.target, op.task});  // its next reply is the open's
@@ -117,14 +143,14 @@ std::optional<Outcome> OpDispatch::ExecuteTargetOp(const Op& op) {
       }
       if (!in_.quiet.Quiesce()) return std::nullopt;
       if (!t.ReplyReady(op.task)) return Outcome::Blocked();
-      return from_reply(t.Finish(op.task, OpDeadline()));
+      return FromReply(t.Finish(op.task, OpDeadline()));
     }
     case OpKind::kRelease: {
       // A writer lets the blocked open return. It goes once the open has returned: a writer
       // left open would let a later reservation's open return at once.
       UniqueFd writer(::open(t.fifo_path(op.task).c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
       if (!in_.quiet.Quiesce()) return std::nullopt;
-      return from_reply(t.Finish(op.task, OpDeadline()));
+      return FromReply(t.Finish(op.task, OpDeadline()));
     }
     case OpKind::kTrap: {
       FreeTask(slot, op.target, op.task);
@@ -159,7 +185,7 @@ std::optional<Outcome> OpDispatch::ExecuteTargetOp(const Op& op) {
       t.KillTasks();
       return std::nullopt;
     default:
-      return std::nullopt;
+      return ExecuteFdOp(op);
   }
 }
 

@@ -60,7 +60,11 @@ class OpDispatch {
   const std::set<std::pair<int, uint64_t>>& received() const { return received_; }
 
  private:
+  // A target op: ExecuteTargetOp takes task ops and hands the others on to ExecuteFdOp,
+  // which hands on to ExecuteProcessOp (nullopt for an op of none of them).
   std::optional<Outcome> ExecuteTargetOp(const Op& op);
+  std::optional<Outcome> ExecuteFdOp(const Op& op);
+  std::optional<Outcome> ExecuteProcessOp(const Op& op);
   std::optional<Outcome> ExecuteSupervisorOp(int index, const Op& op);
   const Op& TrapOf(int notif) const;
   void FreeTask(TargetSlot& slot, int target, int task);
