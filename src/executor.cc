@@ -6,19 +6,15 @@
 #include "addfdlab/executor.h"
 
 #include <fcntl.h>
-#include <poll.h>
 #include <sched.h>
-#include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
-#include <cstring>
 #include <set>
 #include <sstream>
 
@@ -260,9 +256,6 @@ class Executor::RunState {
   bool schedule_broken() const { return quiet_.schedule_broken(); }
 
  private:
-  Clock::time_point OpDeadline() const {
-    return ex_.options_.limits.Deadline(ex_.options_.limits.op);
-  }
   void Release() {
     ReleaseTargets(slots_, model_, result_.verdicts.empty());
     ex_.TrimPools();
