@@ -6,19 +6,15 @@
 #include "addfdlab/executor.h"
 
 #include <fcntl.h>
-#include <poll.h>
 #include <sched.h>
-#include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
-#include <cstring>
 #include <set>
 #include <sstream>
 
@@ -27,22 +23,21 @@
 #include "addfdlab/scenario_text.h"
 #include "addfdlab/spawner.h"
 #include "addfdlab/supervisor.h"
+#include "op_dispatch.h"
+#include "quiescence.h"
+#include "run_oracles.h"
+#include "run_targets.h"
+#include "run_trace.h"
 
 namespace addfdlab {
 namespace {
 
 constexpr uint32_t kClosedSrcfd = 0x7ffffff0;  // above fs.nr_open: never open
 constexpr uint32_t kHugeSrcfd = 0x80000000;
-constexpr size_t kPage = 4096;
+constexpr size_t kPage = kArgPageSize;
 constexpr int kMainPriority = 30;
 constexpr int kOpThreadPriority = 40;
 constexpr int kNamedThreadPriority = 60;  // minus the thread's index
-
-uint8_t StateClass(const Model& model, const Op& op) {
-  if (op.notif < 0) return 0;
-  if (model.TrapPending(op.notif)) return 1;
-  return model.TrapResult(op.notif) ? 2 : 3;
-}
 
 }  // namespace
 
@@ -119,6 +114,17 @@ struct Executor::Threads {
   std::vector<std::unique_ptr<SupervisorThread>> named;
   std::unique_ptr<SupervisorThread> op;
   std::unique_ptr<IdleWaker> idle;  // deterministic mode only
+  std::vector<SupervisorThread*> Named() const {
+    std::vector<SupervisorThread*> all;
+    for (const auto& thread : named) all.push_back(thread.get());
+    return all;
+  }
+  // Every thread: the named ones, then the op thread.
+  std::vector<SupervisorThread*> All() const {
+    std::vector<SupervisorThread*> all = Named();
+    all.push_back(op.get());
+    return all;
+  }
 };
 
 Executor::Executor(ExecutorOptions options) : options_(std::move(options)) {
@@ -238,610 +244,59 @@ std::vector<pid_t> Executor::OwnedChildren() const {
 class Executor::RunState {
  public:
   RunState(Executor& executor, const Scenario& scenario)
-      : ex_(executor), scenario_(scenario), model_(scenario, executor.env_) {}
+      : ex_(executor),
+        scenario_(scenario),
+        model_(scenario, executor.env_),
+        quiet_(scenario, model_, executor.options_.limits, executor.deterministic_,
+               executor.threads_->All(), executor.threads_->idle.get()) {}
 
   RunResult Go();
   // True when a target ran where the schedule forbids it (between two quiescence points,
   // with no op in between that lets targets run): the run does not count.
-  bool schedule_broken() const { return schedule_broken_; }
+  bool schedule_broken() const { return quiet_.schedule_broken(); }
 
  private:
-  struct TargetSlot {
-    std::unique_ptr<Target> target;
-    TargetPool* pool = nullptr;
-    uint64_t base_id = 0;             // the kernel id of the listener's notification number 0
-    std::map<int, Outcome> returned;  // trapped syscalls whose return was read early
-  };
-
-  Clock::time_point OpDeadline() const {
-    return ex_.options_.limits.Deadline(ex_.options_.limits.op);
+  void Release() {
+    ReleaseTargets(slots_, model_, result_.verdicts.empty());
+    ex_.TrimPools();
   }
-  bool Acquire();
-  bool Calibrate(TargetSlot& slot);
-  void Release();
-  // Waits until every target task is asleep or gone; Settled() checks it once. In
-  // deterministic mode it also checks that no target ran since the previous quiescence
-  // point unless an op in between let them (TargetsMayRun()).
-  bool Quiesce();
-  bool WaitQuiet();
-  bool Settled();
-  void TargetsMayRun() { targets_may_run_ = true; }
-  // Notes a broken schedule when a target ran since the last quiescence point although
-  // no op let it (also at the end of a run that stopped at a verdict).
-  void CheckSchedule();
-  std::vector<uint64_t> TargetSwitches() const;
-  std::optional<Outcome> Execute(int index, const Op& op);
-  std::optional<Outcome> ExecuteTargetOp(const Op& op);
-  std::optional<Outcome> ExecuteSupervisorOp(int index, const Op& op);
-  const Op& TrapOf(int notif) const;
-  void FreeTask(TargetSlot& slot, int target, int task);
-  std::function<Outcome()> SupervisorJob(const Op& op);
-  Outcome ReadTrapReturn(TargetSlot& slot, int task, int notif);
-  Outcome MapRecv(const Op& op, const Outcome& raw);
+  // A quiescence point, and an op that lets the targets run (Quiescence).
+  bool Quiesce() { return quiet_.Quiesce(); }
+  void TargetsMayRun() { quiet_.TargetsMayRun(); }
   void TakeLocalCopies(const Op& op, const Outcome& observed);
   void CheckTables(int op);
-  void Drain();
   void AddVerdict(Verdict verdict) { result_.verdicts.push_back(std::move(verdict)); }
-  // The cells the model went through without naming them in a prediction, observed as if
-  // `op` had named them.
-  void ObserveReached(const Observation& op) {
-    for (std::string& cell : model_.TakeReached()) {
-      if (!ex_.observe) continue;
-      Observation reached = op;
-      reached.cell = std::move(cell);
-      ex_.observe(reached);
-    }
-  }
-  void Hang(int op, const std::string& what) {
-    Verdict v;
-    v.kind = Verdict::Kind::kHang;
-    v.op = op;
-    v.detail = unsettled_.empty() ? what : what + "; tasks: " + unsettled_;
-    AddVerdict(v);
-  }
-  SupervisorThread& ThreadFor(const Op& op) {
-    return op.thread >= 0 ? *ex_.threads_->named[static_cast<size_t>(op.thread)]
-                          : *ex_.threads_->op;
-  }
-  int64_t Resolve(const FdRef& ref) const {
-    if (ref.name < 0) return ref.literal;
-    return model_.FdName(ref.name).value_or(-1);
-  }
-  uint64_t KernelId(const Op& op) const {
-    const TargetSlot& slot = slots_[static_cast<size_t>(op.target)];
-    const int64_t seq = model_.Seq(op.notif);
-    // A notification whose trap never ran (skipped) names no id at any delta, as in the
-    // model: the id before this run's first, which no live notification holds.
-    if (seq < 0) return slot.base_id - 1;
-    return slot.base_id + static_cast<uint64_t>(seq + op.id_delta);
+  // One op of Go(): quiesce, predict, execute, check, record, step. Stops the run (adds
+  // a verdict) where the op breaks the contract or the harness cannot go on.
+  void RunOp(int index, std::string text);
+  // Test-only (ExecutorOptions::mutate_cell): a prediction of that cell made wrong.
+  void MutatePrediction(Prediction& prediction) const;
+  void AfterOp(int index);
+  void Finish();
+  void Hang(int op, const std::string& what) { AddVerdict(quiet_.Hang(op, what)); }
+  OpDispatch::Inputs DispatchInputs() {
+    Executor& ex = ex_;
+    return {scenario_,
+            model_,
+            slots_,
+            quiet_,
+            ex.threads_->Named(),
+            *ex.threads_->op,
+            [&ex](SourceKind kind, int listener) { return ex.sources_->Fd(kind, listener); },
+            static_cast<char*>(ex.pages_),
+            ex.options_.limits,
+            result_.verdicts};
   }
 
   Executor& ex_;
   const Scenario& scenario_;
   Model model_;
+  Quiescence quiet_;
   std::vector<TargetSlot> slots_;
-  // The trap each task made last, to read its return before it takes another.
-  std::map<std::pair<int, int>, int> last_trap_;
-  int pair_second_ = -1;              // the second fd of the last pipe or socketpair
-  std::map<int, Op> last_thread_op_;  // the op each named thread runs
-  std::string unsettled_;             // task states when quiescence last timed out
-  std::vector<UniqueFd> local_copies_;
-  std::vector<UniqueFd> fifo_writers_;
   RunResult result_;
-  // Kernel ids handed out by RECV in this run, to answer at the end.
-  std::set<std::pair<int, uint64_t>> received_;
-  // Every target task's switch count at the last quiescence point (empty: none yet).
-  std::vector<uint64_t> switches_at_quiet_;
-  bool targets_may_run_ = false;
-  bool schedule_broken_ = false;
+  OpDispatch dispatch_{DispatchInputs()};
+  std::vector<UniqueFd> local_copies_;
 };
-
-bool Executor::RunState::Calibrate(TargetSlot& slot) {
-  Target& t = *slot.target;
-  if (t.next_notif_id()) {
-    slot.base_id = *t.next_notif_id();
-    return true;
-  }
-  if (t.listener() < 0 || t.tasks() < 2) return true;
-  // One throwaway notification tells the listener's current id.
-  if (!t.Start(1, MakeRequest(agent::Command::kTrap))) return false;
-  auto notif = RecvNotification(t.listener(), OpDeadline());
-  if (!notif) return false;
-  seccomp_notif_resp resp{};
-  resp.id = notif->id;
-  resp.error = -ENOSYS;
-  if (!NotifSend(t.listener(), resp)) return false;
-  if (!t.Finish(1, OpDeadline())) return false;
-  slot.base_id = notif->id + 1;
-  t.set_next_notif_id(slot.base_id);
-  return true;
-}
-
-bool Executor::RunState::Acquire() {
-  for (const TargetDecl& decl : scenario_.targets) {
-    TargetSlot slot;
-    slot.pool = &ex_.PoolFor(decl);
-    auto target = slot.pool->Acquire();
-    if (!target) {
-      Verdict v;
-      v.kind = Verdict::Kind::kHarness;
-      v.detail = "cannot start a target: " + target.error().Name() + ", " + LastSpawnFailure();
-      AddVerdict(v);
-      return false;
-    }
-    slot.target = std::move(*target);
-    if (!Calibrate(slot)) {
-      Verdict v;
-      v.kind = Verdict::Kind::kHarness;
-      v.detail = "cannot calibrate notification ids";
-      AddVerdict(v);
-      slots_.push_back(std::move(slot));
-      return false;
-    }
-    slots_.push_back(std::move(slot));
-  }
-  return true;
-}
-
-std::vector<uint64_t> Executor::RunState::TargetSwitches() const {
-  std::vector<uint64_t> switches;
-  for (const TargetSlot& slot : slots_) {
-    for (int k = 0; k < slot.target->tasks(); ++k) {
-      switches.push_back(slot.target->TaskSwitches(k));
-    }
-  }
-  return switches;
-}
-
-void Executor::RunState::CheckSchedule() {
-  if (ex_.deterministic_ && !switches_at_quiet_.empty() && !targets_may_run_ &&
-      TargetSwitches() != switches_at_quiet_) {
-    schedule_broken_ = true;
-  }
-}
-
-bool Executor::RunState::Quiesce() {
-  if (!ex_.deterministic_) return WaitQuiet();
-  // Between two quiescence points every supervisor thread that can run is SCHED_FIFO on
-  // the targets' CPU, so a target that was put on the CPU meanwhile ran where the schedule
-  // forbids it. The kernel does that: it keeps 50 ms of every second for SCHED_OTHER
-  // tasks (sched_rt_runtime_us = 950000: real-time throttling, and since 6.12 the fair
-  // deadline server), and while that share is due a woken target preempts a SCHED_FIFO
-  // thread. What the target did then may differ from the model's schedule: the run is
-  // repeated (Executor::Run). The switch counts come from /proc, read while the targets
-  // sleep or wait for this CPU, so they are exact.
-  CheckSchedule();
-  if (!WaitQuiet()) return false;
-  switches_at_quiet_ = TargetSwitches();
-  targets_may_run_ = false;
-  return true;
-}
-
-bool Executor::RunState::WaitQuiet() {
-  // A dying process may take long to tear down (a large address space copied from a
-  // sanitized supervisor): give deaths the reaping budget.
-  bool dying = false;
-  for (size_t ti = 0; ti < slots_.size(); ++ti) {
-    for (int k = 0; k < slots_[ti].target->tasks(); ++k) {
-      dying |= !model_.TaskAlive(static_cast<int>(ti), k);
-    }
-  }
-  const Limits& limits = ex_.options_.limits;
-  const auto deadline = limits.Deadline(dying ? limits.reap : limits.op);
-  if (Settled()) return true;
-  // Pinned to one CPU, the targets have run out of work when the idle thread runs. Work
-  // elsewhere (a dying task's teardown) may still be on its way: then fall back to polling.
-  if (IdleWaker* idle = ex_.threads_->idle.get()) {
-    for (int round = 0; round < 2; ++round) {
-      idle->WaitIdle(std::min(deadline, Clock::now() + std::chrono::milliseconds(5)));
-      if (Settled()) return true;
-    }
-  }
-  // Short sleeps first (most ops settle within microseconds), then longer ones, so that a
-  // dying task's exit, which may need other tasks on this CPU, is not starved by polling.
-  useconds_t pause = 10;
-  for (;;) {
-    if (Settled()) return true;
-    if (Clock::now() > deadline) {
-      // What was still awake goes into the hang verdict.
-      unsettled_.clear();
-      for (size_t ti = 0; ti < slots_.size(); ++ti) {
-        const Target& t = *slots_[ti].target;
-        for (int k = 0; k < t.tasks(); ++k) {
-          const char state = t.TaskState(k);
-          unsettled_ += (unsettled_.empty() ? "" : ", ") + scenario_.targets[ti].name + "." +
-                        std::to_string(k) + " " + (state != 0 ? std::string(1, state) : "gone");
-        }
-      }
-      return false;
-    }
-    ::usleep(pause);
-    pause = std::min<useconds_t>(pause * 2, 2000);
-  }
-}
-
-bool Executor::RunState::Settled() {
-  for (size_t ti = 0; ti < slots_.size(); ++ti) {
-    Target& t = *slots_[ti].target;
-    for (int k = 0; k < t.tasks(); ++k) {
-      const char state = t.TaskState(k);
-      if (state == 0) continue;
-      if (state == 'Z' || state == 'X') {
-        t.ReapExited();
-        return false;
-      }
-      // A killable notification wait sleeps in 'D'; anything else in 'D' (an RCU grace
-      // period while the fd table grows, a lock) is still on its way.
-      if (state == 'D' && !model_.KillableWait(static_cast<int>(ti), k)) return false;
-      if (state != 'S' && state != 'D') return false;
-    }
-  }
-  if (!ex_.deterministic_) {
-    // Without SCHED_FIFO our threads may still be on their way into the kernel.
-    for (auto& thread : ex_.threads_->named) {
-      if (thread->busy() && !thread->Sleeping()) return false;
-    }
-    if (ex_.threads_->op->busy() && !ex_.threads_->op->Sleeping()) return false;
-  }
-  return true;
-}
-
-Outcome Executor::RunState::ReadTrapReturn(TargetSlot& slot, int task, int notif) {
-  auto early = slot.returned.find(notif);
-  if (early != slot.returned.end()) return early->second;
-  Target& t = *slot.target;
-  if (!t.busy(task) || !t.ReplyReady(task)) return Outcome::Blocked();
-  auto reply = t.Finish(task, OpDeadline());
-  if (!reply) return Outcome::Blocked();
-  const Outcome outcome = reply->err != 0 ? Outcome::Error(reply->err) : Outcome::Ok(reply->ret);
-  slot.returned[notif] = outcome;
-  return outcome;
-}
-
-std::optional<Outcome> Executor::RunState::ExecuteTargetOp(const Op& op) {
-  TargetSlot& slot = slots_[static_cast<size_t>(op.target)];
-  Target& t = *slot.target;
-  const auto from_reply = [](const Result<agent::Reply>& reply) {
-    if (!reply) return Outcome::Blocked();
-    return reply->err != 0 ? Outcome::Error(reply->err) : Outcome::Ok(reply->ret);
-  };
-  using agent::Command;
-  switch (op.kind) {
-    case OpKind::kOpen: {
-      const auto req =
-          op.file == FileKind::kMemfd
-              ? MakeRequest(Command::kMemfd, {op.cloexec ? MFD_CLOEXEC : 0})
-              : MakeRequest(Command::kOpenDevNull, {O_RDWR | (op.cloexec ? O_CLOEXEC : 0)});
-      return from_reply(t.Call(0, req));
-    }
-    case OpKind::kPipe:
-    case OpKind::kSocketpair: {
-      const Command command = op.kind == OpKind::kPipe ? Command::kPipe : Command::kSocketpair;
-      auto reply = t.Call(0, MakeRequest(command, {op.cloexec ? O_CLOEXEC : 0}));
-      if (!reply) return Outcome::Blocked();
-      if (reply->err != 0) return Outcome::Error(reply->err);
-      pair_second_ = static_cast<int>(reply->values[1]);
-      return Outcome::Ok(reply->values[0]);
-    }
-    case OpKind::kClose:
-      return from_reply(t.Call(0, MakeRequest(Command::kClose, {Resolve(op.fd)})));
-    case OpKind::kDup:
-      return from_reply(
-          t.Call(0, MakeRequest(Command::kDup, {Resolve(op.fd), op.cloexec ? 1 : 0, op.value})));
-    case OpKind::kDup2:
-      return from_reply(t.Call(0, MakeRequest(Command::kDup3, {Resolve(op.fd), Resolve(op.fd2),
-                                                               op.cloexec ? O_CLOEXEC : 0})));
-    case OpKind::kNofile: {
-      // prlimit from here: a task blocked in a syscall cannot take a command.
-      if (op.value < 0) return Outcome::Error(EINVAL);
-      t.MarkTasksDirty();
-      for (int k = 0; k < t.tasks(); ++k) {
-        if (!model_.TaskAlive(op.target, k)) continue;
-        struct rlimit limit {};
-        if (::prlimit(t.task_pid(k), RLIMIT_NOFILE, nullptr, &limit) != 0) continue;
-        limit.rlim_cur = static_cast<rlim_t>(op.value);
-        if (::prlimit(t.task_pid(k), RLIMIT_NOFILE, &limit, nullptr) != 0) {
-          return Outcome::Error(errno);
-        }
-      }
-      return Outcome::Ok(0);
-    }
-    case OpKind::kHandler: {
-      const int64_t action = op.handler == HandlerKind::kDefault  ? 0
-                             : op.handler == HandlerKind::kIgnore ? 2
-                                                                  : 1;
-      const int64_t restart = op.handler == HandlerKind::kRestart ? 1 : 0;
-      for (int k = 0; k < t.tasks(); ++k) {
-        if (!model_.TaskAlive(op.target, k)) continue;
-        FreeTask(slot, op.target, k);
-        auto reply = t.Call(k, MakeRequest(Command::kSigaction, {op.signal, action, restart}));
-        if (!reply || reply->err != 0) return from_reply(reply);
-      }
-      return Outcome::Ok(0);
-    }
-    case OpKind::kInstallFilter: {
-      const Outcome outcome =
-          from_reply(t.Call(0, MakeRequest(Command::kInstallFilter, {op.flags})));
-      if (outcome.kind != Outcome::Kind::kOk) return outcome;
-      t.Taint();  // a second filter stays: this target is not reused
-      return Outcome::Ok(0);
-    }
-    case OpKind::kReserve: {
-      FreeTask(slot, op.target, op.task);
-      last_trap_.erase({op.target, op.task});  // its next reply is the open's
-      if (!t.Start(op.task, MakeRequest(Command::kOpenFifo, {0, op.task}))) {
-        return Outcome::Blocked();
-      }
-      if (!Quiesce()) return std::nullopt;
-      if (!t.ReplyReady(op.task)) return Outcome::Blocked();
-      return from_reply(t.Finish(op.task, OpDeadline()));
-    }
-    case OpKind::kRelease: {
-      // A writer lets the blocked open return. It goes once the open has returned: a writer
-      // left open would let a later reservation's open return at once.
-      UniqueFd writer(::open(t.fifo_path(op.task).c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
-      if (!Quiesce()) return std::nullopt;
-      return from_reply(t.Finish(op.task, OpDeadline()));
-    }
-    case OpKind::kTrap: {
-      FreeTask(slot, op.target, op.task);
-      last_trap_[{op.target, op.task}] = op.notif;
-      if (!t.Start(op.task, MakeRequest(Command::kTrap, {op.notif}))) {
-        Verdict v;
-        v.kind = Verdict::Kind::kHarness;
-        v.op = -1;
-        v.detail = "the trap's task is still busy";
-        AddVerdict(v);
-        return std::nullopt;
-      }
-      if (!Quiesce()) return std::nullopt;
-      return ReadTrapReturn(slot, op.task, op.notif);
-    }
-    case OpKind::kReturned: {
-      const Op& trap = TrapOf(op.notif);
-      TargetSlot& trap_slot = slots_[static_cast<size_t>(trap.target)];
-      if (trap_slot.returned.count(op.notif) == 0) {
-        // Only the trap the task is in now can be read (a skipped trap never ran).
-        auto last = last_trap_.find({trap.target, trap.task});
-        if (last == last_trap_.end() || last->second != op.notif) return Outcome::Blocked();
-      }
-      return ReadTrapReturn(trap_slot, trap.task, op.notif);
-    }
-    case OpKind::kSignalTask: {
-      auto sent = t.Signal(op.task, op.signal);
-      (void)sent;  // a task that already exited: nothing to signal
-      return std::nullopt;
-    }
-    case OpKind::kKill:
-      t.KillTasks();
-      return std::nullopt;
-    default:
-      return std::nullopt;
-  }
-}
-
-// The task's previous trap may have returned unread: read it so the task is free.
-void Executor::RunState::FreeTask(TargetSlot& slot, int target, int task) {
-  auto last = last_trap_.find({target, task});
-  if (last != last_trap_.end() && slot.target->busy(task)) {
-    ReadTrapReturn(slot, task, last->second);
-  }
-  // A reservation a signal ended (EINTR) left its reply behind: the model knows how it
-  // ended, the reply goes.
-  if (slot.target->busy(task) && slot.target->ReplyReady(task)) {
-    (void)slot.target->Finish(task, OpDeadline());
-  }
-}
-
-const Op& Executor::RunState::TrapOf(int notif) const {
-  for (const Op& op : scenario_.ops) {
-    if (op.kind == OpKind::kTrap && op.notif == notif) return op;
-  }
-  return scenario_.ops.front();  // ValidateScenario guarantees a trap
-}
-
-std::function<Outcome()> Executor::RunState::SupervisorJob(const Op& op) {
-  Target& t = *slots_[static_cast<size_t>(op.target)].target;
-  const int listener = t.listener();
-  char* page = static_cast<char*>(ex_.pages_);
-  switch (op.kind) {
-    case OpKind::kRecv:
-      return [listener, page, buffer = op.buffer] {
-        seccomp_notif local{};
-        seccomp_notif* notif = &local;
-        if (buffer == BufferKind::kNonZero) local.pid = 1;
-        if (buffer == BufferKind::kUnmapped) notif = reinterpret_cast<seccomp_notif*>(page);
-        if (buffer == BufferKind::kReadOnly) {
-          notif = reinterpret_cast<seccomp_notif*>(page + kPage);
-        }
-        auto recv = NotifRecv(listener, notif);
-        if (!recv) return Outcome::Error(recv.error().value());
-        // The pid and the id, packed for MapRecv.
-        return Outcome::Ok(static_cast<int64_t>(local.pid) << 40 ^
-                           static_cast<int64_t>(local.id & ((1ULL << 40) - 1)));
-      };
-    case OpKind::kAddFd: {
-      seccomp_notif_addfd req{};
-      req.id = KernelId(op);
-      req.flags = op.flags;
-      req.srcfd = ex_.sources_->Fd(op.src, listener);
-      req.newfd = static_cast<uint32_t>(Resolve(op.fd));
-      req.newfd_flags = op.newfd_flags;
-      return [listener, page, req, size = uapi::IoctlSize(op.size), arg = op.arg] {
-        // Each thread builds its argument on its own stack: several may be in the kernel at
-        // once. The struct, then a tail up to `size` bytes (the size bits stop below 16 KiB).
-        alignas(8) char buffer[uapi::kIocSizeMask + 1] = {};
-        std::memcpy(buffer, &req, sizeof(req));
-        if (arg == AddFdArg::kTailNonZero && size > sizeof(req)) buffer[size - 1] = 1;
-        const char* where = arg == AddFdArg::kUnreadable ? page : buffer;
-        auto fd = NotifAddFdRaw(listener, where, size);
-        return fd ? Outcome::Ok(fd->number) : Outcome::Error(fd.error().value());
-      };
-    }
-    case OpKind::kSend: {
-      seccomp_notif_resp resp{};
-      resp.id = KernelId(op);
-      resp.val = Resolve(op.fd);
-      resp.error = SentError(op);
-      resp.flags = op.flags;
-      return [listener, resp] {
-        auto sent = NotifSend(listener, resp);
-        return sent ? Outcome::Ok(0) : Outcome::Error(sent.error().value());
-      };
-    }
-    case OpKind::kIdValid:
-      return [listener, id = KernelId(op), legacy = op.legacy] {
-        auto valid = NotifIdValid(listener, id, legacy);
-        return valid ? Outcome::Ok(0) : Outcome::Error(valid.error().value());
-      };
-    case OpKind::kSetFlags:
-      return [listener, flags = static_cast<uint64_t>(op.value)] {
-        auto set = NotifSetFlags(listener, flags);
-        return set ? Outcome::Ok(0) : Outcome::Error(set.error().value());
-      };
-    case OpKind::kIoctl:
-      return [listener, cmd = static_cast<uint32_t>(op.value)] {
-        alignas(8) char zeroes[kPage] = {};
-        auto ret = NotifIoctlRaw(listener, cmd, reinterpret_cast<uintptr_t>(zeroes));
-        return ret ? Outcome::Ok(*ret) : Outcome::Error(ret.error().value());
-      };
-    default:
-      return [] { return Outcome::Error(ENOSYS); };
-  }
-}
-
-// A RECV's raw answer (pid and id) as the model's: the index of the notification, found by
-// its id (stable after the notification is gone, unlike the task's current one).
-Outcome Executor::RunState::MapRecv(const Op& op, const Outcome& raw) {
-  if (raw.kind != Outcome::Kind::kOk) return raw;
-  constexpr uint64_t kLow = (1ULL << 40) - 1;
-  const auto pid = static_cast<pid_t>(raw.value >> 40);
-  const uint64_t low_id = static_cast<uint64_t>(raw.value) & kLow;
-  TargetSlot& slot = slots_[static_cast<size_t>(op.target)];
-  for (int notif = 0; notif < static_cast<int>(scenario_.notifs.size()); ++notif) {
-    const int64_t seq = model_.Seq(notif);
-    const Op& trap = TrapOf(notif);
-    if (seq < 0 || trap.target != op.target) continue;
-    const uint64_t id = slot.base_id + static_cast<uint64_t>(seq);
-    if ((id & kLow) != low_id) continue;
-    if (slot.target->task_pid(trap.task) != pid) break;  // the id of another task's
-    received_.insert({op.target, id});
-    return Outcome::Ok(notif);
-  }
-  // An earlier instance of a notification the model has since restarted (the RECV took it
-  // before the signal did): the notification of that task whose current id is the nearest
-  // at or above it.
-  const uint64_t received_seq = (low_id - (slot.base_id & kLow)) & kLow;
-  int nearest = -1;
-  for (int notif = 0; notif < static_cast<int>(scenario_.notifs.size()); ++notif) {
-    const int64_t seq = model_.Seq(notif);
-    const Op& trap = TrapOf(notif);
-    if (seq < 0 || trap.target != op.target || slot.target->task_pid(trap.task) != pid) continue;
-    if (static_cast<uint64_t>(seq) < received_seq) continue;
-    if (nearest < 0 || seq < model_.Seq(nearest)) nearest = notif;
-  }
-  if (nearest >= 0) {
-    received_.insert({op.target, slot.base_id + received_seq});
-    return Outcome::Ok(nearest);
-  }
-  // A notification created while this op ran: a trapped syscall restarted by a signal
-  // (SA_RESTART) whose new instance the model makes only when it applies the op. It has the
-  // next id, and belongs to the notification its task is blocked in.
-  for (int64_t seq = model_.NextSeq(op.target); seq < model_.NextSeq(op.target) + agent::kMaxTasks;
-       ++seq) {
-    const uint64_t id = slot.base_id + static_cast<uint64_t>(seq);
-    if ((id & kLow) != low_id) continue;
-    for (int task = 0; task < slot.target->tasks(); ++task) {
-      if (slot.target->task_pid(task) != pid) continue;
-      const int notif = model_.NotifOfTask(op.target, task);
-      if (notif < 0) break;
-      received_.insert({op.target, id});
-      return Outcome::Ok(notif);
-    }
-  }
-  return Outcome::Ok(-1);  // a notification the model does not know
-}
-
-std::optional<Outcome> Executor::RunState::ExecuteSupervisorOp(int index, const Op& op) {
-  SupervisorThread& thread = ThreadFor(op);
-  if (thread.busy()) {
-    Verdict v;
-    v.kind = Verdict::Kind::kHarness;
-    v.op = index;
-    v.detail = "supervisor thread still busy";
-    AddVerdict(v);
-    return std::nullopt;
-  }
-  if (!thread.Start(SupervisorJob(op), OpDeadline())) {
-    Hang(index, "the op did not start");
-    return std::nullopt;
-  }
-  std::optional<Outcome> outcome = thread.TryResult();
-  if (op.thread >= 0) {
-    last_thread_op_[op.thread] = op;
-    // Asynchronous: its start is the outcome; `wait` reads the rest.
-    if (!outcome) return Outcome::Blocked();
-    return op.kind == OpKind::kRecv ? MapRecv(op, *outcome) : *outcome;
-  }
-  if (!outcome) {
-    // The main thread's op sleeps in the kernel: the targets run.
-    TargetsMayRun();
-    if (!Quiesce()) {
-      Hang(index, "targets did not go quiet");
-      return std::nullopt;
-    }
-    outcome = thread.TryResult();
-    if (!outcome) {
-      // Still asleep with the targets quiet: it would block forever. Interrupt it.
-      thread.Interrupt(false);
-      if (!thread.Result(OpDeadline())) {
-        Hang(index, "the op ignored an interrupt");
-        return std::nullopt;
-      }
-      return Outcome::Blocked();
-    }
-  }
-  return op.kind == OpKind::kRecv ? MapRecv(op, *outcome) : *outcome;
-}
-
-std::optional<Outcome> Executor::RunState::Execute(int index, const Op& op) {
-  // Target-side ops, and the ops that wait for the targets, let them run.
-  if (model_.Quiesces(index)) TargetsMayRun();
-  switch (op.kind) {
-    case OpKind::kRecv:
-    case OpKind::kAddFd:
-    case OpKind::kSend:
-    case OpKind::kIdValid:
-    case OpKind::kSetFlags:
-    case OpKind::kIoctl:
-      return ExecuteSupervisorOp(index, op);
-    case OpKind::kCloseListener:
-      slots_[static_cast<size_t>(op.target)].target->CloseListener();
-      return Outcome::Ok(0);
-    case OpKind::kWait: {
-      // A thread whose op was skipped in this run has nothing to wait for.
-      if (last_thread_op_.count(op.thread) == 0) return Outcome::Blocked();
-      SupervisorThread& thread = *ex_.threads_->named[static_cast<size_t>(op.thread)];
-      auto outcome = thread.TryResult();
-      if (!outcome) return Outcome::Blocked();
-      const Op& started = last_thread_op_[op.thread];
-      return started.kind == OpKind::kRecv ? MapRecv(started, *outcome) : *outcome;
-    }
-    case OpKind::kSignalThread: {
-      SupervisorThread& thread = *ex_.threads_->named[static_cast<size_t>(op.thread)];
-      if (last_thread_op_.count(op.thread) == 0 || !thread.busy()) return std::nullopt;
-      thread.Interrupt(op.restart);
-      // Under SCHED_FIFO it has already acted on it; otherwise let it.
-      const auto deadline = OpDeadline();
-      while (thread.busy() && !thread.Sleeping() && Clock::now() < deadline) ::usleep(20);
-      return std::nullopt;
-    }
-    case OpKind::kSettle:
-      return std::nullopt;
-    default:
-      return ExecuteTargetOp(op);
-  }
-}
 
 // Copies of the files a target op made, in the model's order, for kcmp identity checks.
 void Executor::RunState::TakeLocalCopies(const Op& op, const Outcome& observed) {
@@ -850,7 +305,7 @@ void Executor::RunState::TakeLocalCopies(const Op& op, const Outcome& observed) 
   if (op.kind == OpKind::kOpen || op.kind == OpKind::kRelease) {
     made.push_back(static_cast<int>(observed.value));
   } else if (op.kind == OpKind::kPipe || op.kind == OpKind::kSocketpair) {
-    made = {static_cast<int>(observed.value), pair_second_};
+    made = {static_cast<int>(observed.value), dispatch_.pair_second()};
   }
   Target& t = *slots_[static_cast<size_t>(op.target)].target;
   for (int fd : made) {
@@ -863,9 +318,7 @@ void Executor::RunState::TakeLocalCopies(const Op& op, const Outcome& observed) 
 void Executor::RunState::CheckTables(int op) {
   for (size_t ti = 0; ti < slots_.size(); ++ti) {
     if (!model_.TargetAlive(static_cast<int>(ti))) continue;
-    Target& t = *slots_[ti].target;
-    auto snapshot = SnapshotFds(t.pid());
-    if (!snapshot) continue;  // the target is gone; the model disagrees elsewhere
+    const Target& t = *slots_[ti].target;
     std::vector<KnownFile> known;
     for (int kind = 0; kind < kSourceKindCount; ++kind) {
       const auto source = static_cast<SourceKind>(kind);
@@ -876,110 +329,8 @@ void Executor::RunState::CheckTables(int op) {
     for (size_t i = 0; i < local_copies_.size(); ++i) {
       if (local_copies_[i]) known.push_back({"L" + std::to_string(i), local_copies_[i].get()});
     }
-    IdentifyFds(*snapshot, known);
-    if (t.listener() < 0) {
-      // A closed listener the target was given still lives in its table, and the
-      // supervisor has no copy left to kcmp against: the listener is what it describes as.
-      for (auto& [fd, info] : snapshot->fds) {
-        if (info.known_as.empty() && info.description == "anon_inode:seccomp notify") {
-          info.known_as = std::to_string(static_cast<int>(SourceKind::kListener));
-        }
-      }
-    }
-    std::map<int, ObservedFd> observed;
-    for (const auto& [fd, info] : snapshot->fds) {
-      if (fd >= agent::kHarnessFdBase && fd < agent::kHarnessFdBase + t.tasks()) continue;
-      ObservedFd seen;
-      seen.cloexec = info.cloexec;
-      seen.description = info.description;
-      if (!info.known_as.empty()) {
-        ModelFile file;
-        if (info.known_as[0] == 'L') {
-          file = {ModelFile::Kind::kLocal, std::stoi(info.known_as.substr(1))};
-        } else {
-          file = {ModelFile::Kind::kSource, std::stoi(info.known_as)};
-        }
-        seen.file = file;
-      }
-      observed.emplace(fd, seen);
-    }
-    for (Verdict& v : CompareFdTables(model_.FdTable(static_cast<int>(ti)), observed, op)) {
-      AddVerdict(std::move(v));
-    }
+    CheckTargetTable(model_.FdTable(static_cast<int>(ti)), t, known, op, &result_.verdicts);
   }
-}
-
-// Brings every target back to rest: interrupts blocked supervisor threads, answers every
-// notification still pending, lets blocked tasks return.
-void Executor::RunState::Drain() {
-  TargetsMayRun();
-  for (auto& thread : ex_.threads_->named) {
-    if (thread->busy()) {
-      thread->Interrupt(false);
-      thread->Result(OpDeadline());
-    }
-  }
-  for (int round = 0; round < 3; ++round) {
-    bool busy = false;
-    for (size_t ti = 0; ti < slots_.size(); ++ti) {
-      Target& t = *slots_[ti].target;
-      for (int k = 1; k < t.tasks(); ++k) busy |= t.busy(k);
-      if (t.listener() < 0) continue;
-      for (const auto& [target, id] : received_) {
-        if (target != static_cast<int>(ti)) continue;
-        seccomp_notif_resp resp{};
-        resp.id = id;
-        resp.error = -ENOSYS;
-        (void)NotifSend(t.listener(), resp);
-      }
-      // Whatever is still unreceived: receive and answer it.
-      for (;;) {
-        struct pollfd pfd {
-          t.listener(), POLLIN, 0
-        };
-        if (::poll(&pfd, 1, 0) <= 0 || !(pfd.revents & POLLIN)) break;
-        auto notif = RecvNotification(t.listener(), OpDeadline());
-        if (!notif) break;
-        seccomp_notif_resp resp{};
-        resp.id = notif->id;
-        resp.error = -ENOSYS;
-        (void)NotifSend(t.listener(), resp);
-      }
-      // Reservations: let their opens return.
-      for (int k = 1; k < t.tasks(); ++k) {
-        if (!t.busy(k)) continue;
-        fifo_writers_.emplace_back(
-            ::open(t.fifo_path(k).c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
-      }
-    }
-    if (!busy) break;
-    TargetsMayRun();
-    Quiesce();
-    for (TargetSlot& slot : slots_) {
-      Target& t = *slot.target;
-      for (int k = 1; k < t.tasks(); ++k) {
-        if (t.busy(k) && t.ReplyReady(k)) (void)t.Finish(k, OpDeadline());
-      }
-    }
-  }
-  fifo_writers_.clear();
-}
-
-void Executor::RunState::Release() {
-  for (size_t ti = 0; ti < slots_.size(); ++ti) {
-    TargetSlot& slot = slots_[ti];
-    if (!slot.target) continue;
-    // The next run starts where this one's ids ended, unless it went wrong.
-    if (result_.verdicts.empty() && model_.TargetAlive(static_cast<int>(ti))) {
-      slot.target->set_next_notif_id(
-          slot.base_id + static_cast<uint64_t>(model_.NextSeq(static_cast<int>(ti))) + 0);
-    } else {
-      slot.target->set_next_notif_id(std::nullopt);
-    }
-    slot.pool->Release(std::move(slot.target));
-  }
-  slots_.clear();
-  ex_.TrimPools();
 }
 
 RunResult Executor::RunState::Go() {
@@ -991,124 +342,94 @@ RunResult Executor::RunState::Go() {
     AddVerdict(v);
     return result_;
   }
-  if (!Acquire()) {
+  if (!AcquireTargets(
+          scenario_, [this](const TargetDecl& decl) -> TargetPool& { return ex_.PoolFor(decl); },
+          ex_.options_.limits, &slots_, &result_.verdicts)) {
     Release();
     return result_;
   }
-  // FILTER.FLAGS for the targets' own filters.
-  for (size_t ti = 0; ti < slots_.size(); ++ti) {
-    const TargetDecl& decl = scenario_.targets[ti];
-    Model fresh(scenario_, ex_.env_);
-    const bool want_listener = fresh.ListenerOpen(static_cast<int>(ti));
-    const bool has_listener = slots_[ti].target->listener() >= 0;
-    if (want_listener != has_listener) {
-      Verdict v;
-      v.kind = Verdict::Kind::kContract;
-      v.cell = Cell("FILTER.FLAGS");
-      v.expected = want_listener ? "a listener" : "no listener";
-      v.observed = has_listener ? "a listener"
-                                : "seccomp() -> " + ErrnoName(slots_[ti].target->filter_errno());
-      v.detail = "target " + decl.name;
-      AddVerdict(v);
-    }
-  }
+  std::vector<Target*> targets;
+  for (TargetSlot& slot : slots_) targets.push_back(slot.target.get());
+  quiet_.SetTargets(targets);
+  CheckListeners(scenario_, ex_.env_, {targets.begin(), targets.end()}, &result_.verdicts);
   if (ex_.deterministic_) SetScheduling(-1, SCHED_FIFO, kMainPriority);
-  const std::vector<std::string> lines = [this] {
-    std::vector<std::string> out;
-    std::istringstream in(PrintScenario(scenario_));
-    std::string line;
-    while (std::getline(in, line)) {
-      if (line.rfind("cell ", 0) == 0 || line.rfind("target ", 0) == 0 || line.empty()) continue;
-      out.push_back(line);
-    }
-    return out;
-  }();
+  const std::vector<std::string> lines = PrintOps(scenario_);
   for (size_t i = 0; i < scenario_.ops.size() && result_.verdicts.empty(); ++i) {
-    const int index = static_cast<int>(i);
-    const Op& op = scenario_.ops[i];
-    TraceEntry entry;
-    entry.op = index;
-    entry.text = i < lines.size() ? lines[i] : OpKindName(op.kind);
-    if (model_.Quiesces(index)) {
-      if (!Quiesce()) {
-        Hang(index, "targets did not go quiet before the op");
-        break;
-      }
-      model_.Quiesce();
-    }
-    const uint8_t state = StateClass(model_, op);
-    const auto queued = static_cast<uint8_t>(std::min<size_t>(model_.QueuedRequests(op.notif), 3));
-    const Model::SlotClass slot = model_.SlotClassOf(op);
-    entry.prediction = model_.Predict(index);
-    if (!ex_.options_.mutate_cell.empty() && entry.prediction.cell == ex_.options_.mutate_cell) {
-      // Test-only: the model is made wrong on one cell.
-      for (Outcome& o : entry.prediction.allowed) {
-        o = o.kind == Outcome::Kind::kError ? Outcome::Error(o.err == EINVAL ? EBADF : EINVAL)
-                                            : Outcome::Error(EPERM);
-      }
-    }
-    if (entry.prediction.skip) {
-      entry.note = "skipped: " + entry.prediction.skip_reason;
-      result_.trace.push_back(std::move(entry));
-      continue;
-    }
-    const std::optional<Outcome> observed = Execute(index, op);
-    if (!result_.verdicts.empty()) {
-      result_.trace.push_back(std::move(entry));
-      break;
-    }
-    entry.observed = observed;
-    const Outcome seen = observed.value_or(Outcome::Ok(0));
-    if (observed) {
-      if (auto v = CheckOutcome(entry.prediction, *observed, index)) AddVerdict(*v);
-      if (auto v = CheckExpect(op, *observed, index, entry.prediction.cell)) AddVerdict(*v);
-    }
-    const Observation seen_op{op.kind,
-                              state,
-                              !observed || observed->kind == Outcome::Kind::kBlocked ? -1
-                              : observed->kind == Outcome::Kind::kError              ? observed->err
-                                                                                     : 0,
-                              queued,
-                              slot,
-                              entry.prediction.cell};
-    if (ex_.observe) ex_.observe(seen_op);
-    model_.Apply(index, seen);
-    ObserveReached(seen_op);
-    if (op.kind == OpKind::kRelease && seen.kind == Outcome::Kind::kOk && op.bind >= 0) {
-      model_.BindFdName(op.bind, static_cast<int>(seen.value));
-    }
-    TakeLocalCopies(op, seen);
-    if (model_.Quiesces(index) && result_.verdicts.empty()) {
-      if (!Quiesce()) {
-        Hang(index, "targets did not go quiet after the op");
-      }
-    }
-    if (ex_.after_op && result_.verdicts.empty()) {
-      TargetsMayRun();  // the hook may have a target's agent run a command
-      std::vector<Target*> targets;
-      for (TargetSlot& ts : slots_) targets.push_back(ts.target.get());
-      ex_.after_op(index, targets);
-    }
-    if (op.kind == OpKind::kSettle && result_.verdicts.empty()) CheckTables(index);
-    result_.trace.push_back(std::move(entry));
+    RunOp(static_cast<int>(i), i < lines.size() ? lines[i] : OpKindName(scenario_.ops[i].kind));
   }
   // A verdict may come from a target that ran out of turn (an ADDFD handled before the
   // main thread went on): the run stops there, before the next quiescence point.
-  CheckSchedule();
-  if (result_.verdicts.empty()) {
-    if (Quiesce()) {
-      model_.Quiesce();
-      ObserveReached(Observation{OpKind::kSettle, 0, 0, 0, Model::SlotClass::kNone, ""});
-      CheckTables(-1);
-    } else {
-      Hang(-1, "targets did not go quiet at the end");
-    }
-  }
+  quiet_.CheckSchedule();
+  if (result_.verdicts.empty()) Finish();
   if (ex_.deterministic_) SetScheduling(-1, SCHED_OTHER, 0);
-  Drain();
+  DrainTargets(slots_, ex_.threads_->Named(), dispatch_.received(), quiet_, ex_.options_.limits);
   local_copies_.clear();
   Release();
   return result_;
+}
+
+void Executor::RunState::RunOp(int index, std::string text) {
+  const Op& op = scenario_.ops[static_cast<size_t>(index)];
+  if (model_.Quiesces(index) && !Quiesce()) {
+    Hang(index, "targets did not go quiet before the op");
+    return;
+  }
+  TraceEntry entry;
+  entry.op = index;
+  entry.text = std::move(text);
+  entry.prediction = model_.Begin(index);
+  MutatePrediction(entry.prediction);
+  if (entry.prediction.skip) {
+    entry.note = "skipped: " + entry.prediction.skip_reason;
+    result_.trace.push_back(std::move(entry));
+    return;
+  }
+  const std::optional<Outcome> observed = dispatch_.Execute(index, op);
+  if (!result_.verdicts.empty()) {
+    result_.trace.push_back(std::move(entry));
+    return;
+  }
+  entry.observed = observed;
+  CheckOpOutcome(op, entry.prediction, observed, index, &result_.verdicts);
+  const Observation seen_op = ObserveOp(model_, op, entry.prediction, observed);
+  if (ex_.observe) ex_.observe(seen_op);
+  const Outcome seen = observed.value_or(Outcome::Ok(0));
+  model_.Step(index, seen);
+  ReportReached(model_, seen_op, ex_.observe);
+  TakeLocalCopies(op, seen);
+  if (model_.Quiesces(index) && result_.verdicts.empty() && !Quiesce()) {
+    Hang(index, "targets did not go quiet after the op");
+  }
+  if (ex_.after_op && result_.verdicts.empty()) AfterOp(index);
+  if (op.kind == OpKind::kSettle && result_.verdicts.empty()) CheckTables(index);
+  result_.trace.push_back(std::move(entry));
+}
+
+void Executor::RunState::MutatePrediction(Prediction& prediction) const {
+  if (ex_.options_.mutate_cell.empty() || prediction.cell != ex_.options_.mutate_cell) return;
+  for (Outcome& o : prediction.allowed) {
+    o = o.kind == Outcome::Kind::kError ? Outcome::Error(o.err == EINVAL ? EBADF : EINVAL)
+                                        : Outcome::Error(EPERM);
+  }
+}
+
+void Executor::RunState::AfterOp(int index) {
+  TargetsMayRun();  // the hook may have a target's agent run a command
+  std::vector<Target*> targets;
+  for (TargetSlot& ts : slots_) targets.push_back(ts.target.get());
+  ex_.after_op(index, targets);
+}
+
+// The end of a run without a verdict: the last quiescence point and the fd-table oracle.
+void Executor::RunState::Finish() {
+  if (!Quiesce()) {
+    Hang(-1, "targets did not go quiet at the end");
+    return;
+  }
+  model_.Quiesce();
+  ReportReached(model_, Observation{OpKind::kSettle, 0, 0, 0, Model::SlotClass::kNone, ""},
+                ex_.observe);
+  CheckTables(-1);
 }
 
 RunResult Executor::Run(const Scenario& scenario) {

@@ -56,6 +56,19 @@ bool Model::Started(const Op& op, const Outcome& started, const std::string& cel
   return true;
 }
 
+Prediction Model::Begin(int index) {
+  if (Quiesces(index)) Quiesce();
+  return Predict(index);
+}
+
+void Model::Step(int index, const Outcome& observed) {
+  Apply(index, observed);
+  const Op& op = scenario_.ops[static_cast<size_t>(index)];
+  if (op.kind == OpKind::kRelease && observed.kind == Outcome::Kind::kOk && op.bind >= 0) {
+    BindFdName(op.bind, static_cast<int>(observed.value));
+  }
+}
+
 void Model::Apply(int index, const Outcome& observed) {
   const Op& op = scenario_.ops[static_cast<size_t>(index)];
   switch (op.kind) {

@@ -421,6 +421,8 @@ class Run {
     for (size_t i = 0; i < scenario_.ops.size(); ++i) {
       const int index = static_cast<int>(i);
       const Op& op = scenario_.ops[i];
+      // Model::Begin's rule (quiesce where Quiesces, then predict), with each mode's checks
+      // around the quiescence point; Apply below is Model::Step.
       if (model_.Quiesces(index)) {
         if (std::string p = Quiesce(); !p.empty()) return At(index, "quiescing before it: " + p);
       }
@@ -475,14 +477,10 @@ class Run {
  private:
   // The kernel's answer: the first or the last outcome allowed, as the executor reports it.
   Outcome Apply(int index, const Prediction& p) {
-    const Op& op = scenario_.ops[static_cast<size_t>(index)];
     const Outcome seen = p.allowed.empty()       ? Outcome::Ok(0)
                          : pick_ == Pick::kFirst ? p.allowed.front()
                                                  : p.allowed.back();
-    model_.Apply(index, seen);
-    if (op.kind == OpKind::kRelease && seen.kind == Outcome::Kind::kOk && op.bind >= 0) {
-      model_.BindFdName(op.bind, static_cast<int>(seen.value));
-    }
+    model_.Step(index, seen);
     return seen;
   }
 

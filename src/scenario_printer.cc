@@ -31,8 +31,16 @@ class Printer {
     }
     if (!out_.empty() && !s_.ops.empty()) out_ += "\n";
     thread_last_.assign(s_.threads.size(), OpKind::kSettle);
-    for (const Op& op : s_.ops) PrintOp(op);
+    for (const Op& op : s_.ops) out_ += OpLine(op) + "\n";
     return std::move(out_);
+  }
+
+  std::vector<std::string> OpLines() {
+    std::vector<std::string> lines;
+    lines.reserve(s_.ops.size());
+    thread_last_.assign(s_.threads.size(), OpKind::kSettle);
+    for (const Op& op : s_.ops) lines.push_back(OpLine(op));
+    return lines;
   }
 
  private:
@@ -62,7 +70,9 @@ class Printer {
     return index < names.size() ? names[index] : "?";
   }
 
-  void PrintOp(const Op& op) {
+  // An op's line depends on the ops before it (the notifications its trap bound, the op
+  // each thread last started), so lines are printed in order.
+  std::string OpLine(const Op& op) {
     std::string line;
     const bool on_thread =
         op.kind == OpKind::kRecv || op.kind == OpKind::kAddFd || op.kind == OpKind::kSend;
@@ -76,7 +86,7 @@ class Printer {
     line += TargetOpArgs(op) + SupervisorOpArgs(op);
     if (op.expect.present) line += " expect " + ExpectText(op);
     if (op.kind == OpKind::kTrap) ++notifs_bound_;
-    out_ += line + "\n";
+    return line;
   }
 
   // The arguments of an op on a target ("" for the supervisor's ops).
@@ -227,6 +237,10 @@ class Printer {
 
 std::string PrintScenario(const Scenario& scenario) {
   return scenario_text::Printer(scenario).Run();
+}
+
+std::vector<std::string> PrintOps(const Scenario& scenario) {
+  return scenario_text::Printer(scenario).OpLines();
 }
 
 }  // namespace addfdlab

@@ -90,6 +90,17 @@ class Model {
   // True when the executor must make the targets quiescent after op `index`.
   bool Quiesces(int index) const;
 
+  // The stepping rule every driver of the model shares (the executor, model_check.cc, the
+  // unit tests): Begin(index), then, unless the prediction skips the op, the op itself and
+  // Step(index, observed). A driver with targets makes them quiescent before Begin when
+  // Quiesces(index).
+  // Before op `index`: the quiescence point Quiesces(index) asks for, then Predict(index).
+  Prediction Begin(int index);
+  // After op `index`, which the kernel answered with `observed`: Apply(index, observed),
+  // then, for a `release` that returned an fd, the binding of its name to that number
+  // (the reserved slot's number comes from the kernel).
+  void Step(int index, const Outcome& observed);
+
   // The result of a supervisor thread's op once it finished; nullopt while blocked.
   std::optional<AsyncResult> ThreadResult(int thread) const;
   // The return of notification `notif`'s trapped syscall once it returned.

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "addfdlab/scenario.h"
 
@@ -32,6 +33,10 @@ std::optional<Scenario> ParseScenario(std::string_view text, std::string_view fi
 // that differs from its kind's default in the grammar's order. For a valid scenario,
 // ParseScenario(PrintScenario(s)) == s. Invalid scenarios print without crashing.
 std::string PrintScenario(const Scenario& scenario);
+
+// The op lines of PrintScenario(scenario), one string per op, without their newlines: what
+// a trace shows for each op.
+std::vector<std::string> PrintOps(const Scenario& scenario);
 
 }  // namespace addfdlab
 

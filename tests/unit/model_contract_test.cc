@@ -47,8 +47,7 @@ std::vector<std::string> RunOnModel(const Scenario& scenario, const ModelEnv& en
   };
   for (size_t i = 0; i < scenario.ops.size(); ++i) {
     const int index = static_cast<int>(i);
-    if (model.Quiesces(index)) model.Quiesce();
-    const Prediction p = model.Predict(index);
+    const Prediction p = model.Begin(index);
     if (p.skip) {
       failures.push_back("op " + std::to_string(i + 1) + " skipped: " + p.skip_reason);
       continue;
@@ -60,7 +59,7 @@ std::vector<std::string> RunOnModel(const Scenario& scenario, const ModelEnv& en
       }
     }
     note(p.cell);
-    model.Apply(index, outcome);
+    model.Step(index, outcome);
     for (const std::string& cell : model.TakeReached()) note(cell);
   }
   model.Quiesce();
@@ -139,11 +138,10 @@ TEST(ModelFeatures, OlderKernels) {
   Model model(*scenario, old);
   std::vector<Outcome> seen;
   for (int i = 0; i < static_cast<int>(scenario->ops.size()); ++i) {
-    if (model.Quiesces(i)) model.Quiesce();
-    const Prediction p = model.Predict(i);
+    const Prediction p = model.Begin(i);
     const Outcome o = p.allowed.empty() ? Outcome::Ok(0) : p.allowed.front();
     seen.push_back(o);
-    model.Apply(i, o);
+    model.Step(i, o);
   }
   EXPECT_EQ(seen[2], Outcome::Error(EINVAL));  // ADDFD.FLAGS.UNKNOWN
   EXPECT_EQ(seen[3], Outcome::Error(EINVAL));  // SET_FLAGS.UNKNOWN
@@ -174,14 +172,13 @@ TEST(ModelChecks, FirstFailingRowDecides) {
       {Outcome::Error(EBADF), "ADDFD.SRCFD.BAD"},
   };
   for (int i = 0; i < static_cast<int>(scenario->ops.size()); ++i) {
-    if (model.Quiesces(i)) model.Quiesce();
-    const Prediction p = model.Predict(i);
+    const Prediction p = model.Begin(i);
     if (i >= 2) {
       ASSERT_EQ(p.allowed.size(), 1u);
       EXPECT_EQ(p.allowed[0], want[static_cast<size_t>(i - 2)].first) << "op " << i + 1;
       EXPECT_EQ(p.cell, want[static_cast<size_t>(i - 2)].second) << "op " << i + 1;
     }
-    model.Apply(i, p.allowed.empty() ? Outcome::Ok(0) : p.allowed.front());
+    model.Step(i, p.allowed.empty() ? Outcome::Ok(0) : p.allowed.front());
   }
 }
 

@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <string>
+#include <vector>
 
 namespace addfdlab {
 namespace {
@@ -35,6 +37,14 @@ void ExpectRoundTrip(const Scenario& scenario) {
   ASSERT_TRUE(again.has_value()) << error.ToString() << "\n" << printed;
   EXPECT_EQ(*again, scenario) << printed;
   EXPECT_EQ(PrintScenario(*again), printed);
+  // PrintOps is the printed text's op lines (its last lines), one per op.
+  std::vector<std::string> lines;
+  std::istringstream in(printed);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  ASSERT_GE(lines.size(), scenario.ops.size());
+  const std::vector<std::string> op_lines(lines.end() - static_cast<ptrdiff_t>(scenario.ops.size()),
+                                          lines.end());
+  EXPECT_EQ(PrintOps(scenario), op_lines);
 }
 
 TEST(ScenarioText, ParsesEveryOpKind) {
