@@ -153,6 +153,7 @@ Executor::Executor(ExecutorOptions options) : options_(std::move(options)) {
   threads_->op = std::make_unique<SupervisorThread>(cpu, deterministic_, kOpThreadPriority);
   if (deterministic_) threads_->idle = std::make_unique<IdleWaker>(cpu_);
   setup_error_ = sources_->error;
+  if (setup_error_.empty() && threads_->idle) setup_error_ = threads_->idle->error();
   pages_ = ::mmap(nullptr, 2 * kPage, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (pages_ == MAP_FAILED) {
     if (setup_error_.empty()) setup_error_ = "mmap: " + ErrnoName(errno);

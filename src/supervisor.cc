@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "addfdlab/result.h"
 #include "addfdlab/unique_fd.h"
 
 namespace addfdlab {
@@ -185,13 +186,21 @@ bool SupervisorThread::Sleeping() const {
 
 IdleWaker::IdleWaker(int cpu)
     : arm_fd_(::eventfd(0, EFD_CLOEXEC)), wake_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
+  if (arm_fd_ < 0 || wake_fd_ < 0) {
+    // No thread without its eventfds: WaitIdle() answers false and the owner says why.
+    error_ = std::string("eventfd: ") + ErrnoName(errno);
+    return;
+  }
   thread_ = std::thread([this, cpu] {
     SetScheduling(cpu, SCHED_OTHER, 0);
     struct sched_param param {};
     ::sched_setscheduler(0, SCHED_IDLE, &param);
     for (;;) {
       uint64_t armed = 0;
-      if (::read(arm_fd_, &armed, sizeof(armed)) != sizeof(armed)) continue;
+      if (::read(arm_fd_, &armed, sizeof(armed)) != sizeof(armed)) {
+        if (stop_.load()) return;
+        continue;
+      }
       if (stop_.load()) return;
       const uint64_t one = 1;
       ::write(wake_fd_, &one, sizeof(one));
@@ -201,14 +210,17 @@ IdleWaker::IdleWaker(int cpu)
 
 IdleWaker::~IdleWaker() {
   stop_.store(true);
-  const uint64_t one = 1;
-  ::write(arm_fd_, &one, sizeof(one));
-  thread_.join();
-  ::close(arm_fd_);
-  ::close(wake_fd_);
+  if (thread_.joinable()) {
+    const uint64_t one = 1;
+    ::write(arm_fd_, &one, sizeof(one));
+    thread_.join();
+  }
+  if (arm_fd_ >= 0) ::close(arm_fd_);
+  if (wake_fd_ >= 0) ::close(wake_fd_);
 }
 
 bool IdleWaker::WaitIdle(Clock::time_point deadline) {
+  if (!thread_.joinable()) return false;
   uint64_t value = 0;
   ::read(wake_fd_, &value, sizeof(value));  // a stale wake from an earlier wait
   const uint64_t one = 1;

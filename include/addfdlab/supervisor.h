@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -87,10 +88,13 @@ class IdleWaker {
   bool WaitIdle(Clock::time_point deadline);
   // The eventfds it holds (harness fds, for hygiene accounting).
   std::vector<int> OwnedFds() const { return {arm_fd_, wake_fd_}; }
+  // Why it could not start (its eventfds failed), "" when it runs.
+  const std::string& error() const { return error_; }
 
  private:
   int arm_fd_ = -1;
   int wake_fd_ = -1;
+  std::string error_;
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };
