@@ -73,10 +73,4 @@ std::string CellSkipReason(const CellInfo& cell, const Features& features, uint6
   return "";
 }
 
-std::string CellSkipReason(std::string_view cell, const Features& features) {
-  const CellInfo* info = FindCell(cell);
-  if (info == nullptr) return "not a contract cell";
-  return CellSkipReason(*info, features, ReadNrOpen());
-}
-
 }  // namespace addfdlab

@@ -176,7 +176,6 @@ const char* ReachName(Reach reach);
 // Why `cell` cannot be reached on this kernel and in this environment, or "" when it can.
 // `nr_open` is fs.nr_open (0: unknown).
 std::string CellSkipReason(const CellInfo& cell, const Features& features, uint64_t nr_open);
-std::string CellSkipReason(std::string_view cell, const Features& features);
 // fs.nr_open of this machine, 0 when unreadable.
 uint64_t ReadNrOpen();
 

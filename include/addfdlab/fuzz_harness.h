@@ -36,8 +36,6 @@ class FuzzHarness {
   std::vector<Verdict> Run(const Scenario& scenario);
   // Verdicts seen once that did not reproduce (racy; not reported).
   uint64_t unreproduced() const { return unreproduced_; }
-  // Known deviations this kernel showed so far, by id.
-  const std::set<std::string>& known_seen() const { return known_seen_; }
 
   // Contract cells reached so far (registry cells only, never trace labels).
   const std::set<std::string>& cells_reached() const { return cells_reached_; }
@@ -55,7 +53,7 @@ class FuzzHarness {
   std::set<std::string> cells_reached_;
   std::string cells_file_;  // $ADDFDLAB_CELLS_FILE: newly reached cells are appended
   uint64_t unreproduced_ = 0;
-  std::set<std::string> known_seen_;
+  std::set<std::string> known_seen_;  // known deviations this kernel showed, by id
   std::optional<ProcessHygiene> start_hygiene_;
 
   // The verdicts of a run that are findings; notes the known deviations it showed.
