@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "addfdlab/agent_protocol.h"
+#include "addfdlab/environment.h"
 #include "addfdlab/limits.h"
 #include "addfdlab/supervisor.h"
 
@@ -271,11 +272,7 @@ InjectionLab::InjectionLab(int cpu)
         config.callers = 1;
         return config;
       }()) {
-  const long cpus = std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN));
-  const char* cpu_env = std::getenv("ADDFDLAB_CPU");
-  cpu_ = cpu >= 0             ? cpu
-         : cpu_env != nullptr ? std::atoi(cpu_env) % static_cast<int>(cpus)
-                              : static_cast<int>(::getpid() % cpus);
+  cpu_ = ChooseCpu(cpu);
   InstallInterruptHandlers();
   // The targets take the spawning thread's CPU: everything shares one.
   SetScheduling(cpu_, SCHED_OTHER, 0);

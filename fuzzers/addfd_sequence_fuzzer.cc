@@ -10,7 +10,10 @@
 __attribute__((section("__libfuzzer_extra_counters"))) static uint8_t g_state_counters[4096];
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static addfdlab::FuzzHarness harness(g_state_counters, sizeof(g_state_counters));
+  static addfdlab::FuzzHarness harness(
+      g_state_counters, sizeof(g_state_counters),
+      addfdlab::FuzzHarnessOptions::FromEnvironment(ADDFDLAB_SOURCE_DIR
+                                                    "/corpus/contract/known-deviations.json"));
   const auto scenario = addfdlab::DecodeScenario(data, size);
   if (!scenario) return -1;
   const auto findings = harness.Run(*scenario);

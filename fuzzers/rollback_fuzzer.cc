@@ -9,16 +9,14 @@
 #include <cstdlib>
 #include <set>
 
+#include "addfdlab/environment.h"
 #include "addfdlab/fd_table.h"
 #include "faults/injection_lab.h"
 #include "faults/run_spec.h"
 
 namespace {
 
-bool MutantAllowed() {
-  const char* env = std::getenv("ADDFDLAB_ROLLBACK_MUTANT");
-  return env != nullptr && *env == '1';
-}
+bool MutantAllowed() { return addfdlab::ReadEnvironment().rollback_mutant; }
 
 // The supervisor's own fds must not grow with the runs (the lab's are its own).
 void CheckHygiene(const addfdlab::faults::InjectionLab& lab, uint64_t runs) {

@@ -131,15 +131,8 @@ Executor::Executor(ExecutorOptions options) : options_(std::move(options)) {
   features_ = options_.features ? *options_.features : ProbeFeatures();
   env_ = EnvFromFeatures(features_);
   for (const std::string& quirk : options_.quirks) SetModelQuirk(&env_, quirk);
-  const char* no_fifo = std::getenv("ADDFDLAB_NO_FIFO");
-  deterministic_ = options_.deterministic && features_.has(Feature::kSchedFifo) &&
-                   (no_fifo == nullptr || *no_fifo == '\0' || *no_fifo == '0');
-  // One CPU per executor: $ADDFDLAB_CPU, else spread parallel fuzzing jobs by pid.
-  const long cpus = std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN));
-  const char* cpu_env = std::getenv("ADDFDLAB_CPU");
-  cpu_ = options_.cpu >= 0    ? options_.cpu
-         : cpu_env != nullptr ? std::atoi(cpu_env) % static_cast<int>(cpus)
-                              : static_cast<int>((::getpid() + cpus - 1) % cpus);
+  deterministic_ = options_.deterministic && features_.has(Feature::kSchedFifo);
+  cpu_ = ChooseCpu(options_.cpu);
   if (deterministic_ && !SetScheduling(cpu_, SCHED_OTHER, 0)) deterministic_ = false;
   // Orphaned callers (their leader killed by a signal) come back to us to be reaped.
   ::prctl(PR_SET_CHILD_SUBREAPER, 1);

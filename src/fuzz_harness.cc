@@ -5,14 +5,16 @@
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
+#include <utility>
 
 #include "addfdlab/cells.h"
+#include "addfdlab/environment.h"
 #include "addfdlab/model.h"
 
 namespace addfdlab {
 
-std::string KnownDeviationsPath() {
-  if (const char* path = std::getenv("ADDFDLAB_KNOWN_DEVIATIONS"); path && *path) return path;
+std::string KnownDeviationsPath(const std::string& repository_list) {
+  if (std::string path = ReadEnvironment().known_deviations; !path.empty()) return path;
   // Beside the binary: a ClusterFuzzLite build puts the list into $OUT with the targets,
   // and the runner has no source tree.
   std::error_code ec;
@@ -21,7 +23,14 @@ std::string KnownDeviationsPath() {
     const std::filesystem::path beside = exe.parent_path() / "known-deviations.json";
     if (std::filesystem::exists(beside, ec)) return beside.string();
   }
-  return ADDFDLAB_SOURCE_DIR "/corpus/contract/known-deviations.json";
+  return repository_list;
+}
+
+FuzzHarnessOptions FuzzHarnessOptions::FromEnvironment(const std::string& repository_list) {
+  FuzzHarnessOptions options;
+  options.known_deviations = KnownDeviationsPath(repository_list);
+  options.cells_file = ReadEnvironment().cells_file;
+  return options;
 }
 
 namespace {
@@ -34,9 +43,12 @@ ExecutorOptions HarnessOptions() {
 
 }  // namespace
 
-FuzzHarness::FuzzHarness(uint8_t* counters, size_t counter_count)
-    : executor_(HarnessOptions()), counters_(counters), counter_count_(counter_count) {
-  const std::string path = KnownDeviationsPath();
+FuzzHarness::FuzzHarness(uint8_t* counters, size_t counter_count, FuzzHarnessOptions options)
+    : executor_(HarnessOptions()),
+      counters_(counters),
+      counter_count_(counter_count),
+      cells_file_(std::move(options.cells_file)) {
+  const std::string& path = options.known_deviations;
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) {
     // No list at all (a target copied without it): every deviation is a finding.
@@ -49,8 +61,6 @@ FuzzHarness::FuzzHarness(uint8_t* counters, size_t counter_count)
   }
   // The supervisor's own counts at the start, compared when the harness goes (at exit).
   if (auto hygiene = executor_.HarnessHygiene()) start_hygiene_ = *hygiene;
-  const char* cells_file = std::getenv("ADDFDLAB_CELLS_FILE");
-  if (cells_file != nullptr) cells_file_ = cells_file;
   executor_.observe = [this](const Observation& seen) {
     if (IsContractCell(seen.cell) && cells_reached_.insert(seen.cell).second &&
         !cells_file_.empty()) {

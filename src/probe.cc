@@ -16,6 +16,7 @@
 #include <fstream>
 #include <string>
 
+#include "addfdlab/environment.h"
 #include "addfdlab/notifier.h"
 #include "addfdlab/target.h"
 
@@ -189,8 +190,8 @@ Features ProbeFeatures() {
   }
   // Test seam: the release is for reports only (nothing is decided by it), and the tests
   // check that by running the suites under another name.
-  if (const char* release = std::getenv("ADDFDLAB_FAKE_RELEASE"); release && *release) {
-    features.release = release;
+  if (std::string release = ReadEnvironment().fake_release; !release.empty()) {
+    features.release = std::move(release);
   }
   ProbeProcessTools(features);
   ProbeSchedFifo(features);

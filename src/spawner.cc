@@ -17,6 +17,7 @@
 #include <mutex>
 #include <string>
 
+#include "addfdlab/environment.h"
 #include "addfdlab/scm_rights.h"
 
 extern char** environ;
@@ -24,7 +25,6 @@ extern char** environ;
 namespace addfdlab {
 namespace {
 
-constexpr char kSpawnerFdEnv[] = "ADDFDLAB_SPAWNER_FD";
 constexpr int kMaxFilter = 256;
 
 struct SpawnRequest {
@@ -107,11 +107,8 @@ int RecvRetrying(int sock, void* bytes, size_t size, int* fds, int* count) {
 
 // This executable, started as the spawner, serves before main() runs.
 __attribute__((constructor)) void RunSpawnerIfAsked() {
-  const char* fd = std::getenv(kSpawnerFdEnv);
-  if (fd == nullptr) return;
-  const int sock = std::atoi(fd);
-  ::unsetenv(kSpawnerFdEnv);
-  ServeSpawner(sock);
+  const int sock = TakeSpawnerFd();
+  if (sock >= 0) ServeSpawner(sock);
 }
 
 class Spawner {
@@ -139,8 +136,7 @@ class Spawner {
 
  private:
   bool Start() {
-    const char* off = std::getenv("ADDFDLAB_NO_SPAWNER");
-    if (disabled_ || (off != nullptr && *off != '\0' && *off != '0')) return false;
+    if (disabled_ || ReadEnvironment().no_spawner) return false;
     int pair[2];
     if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0) {
       disabled_ = true;
@@ -150,7 +146,7 @@ class Spawner {
     UniqueFd theirs(pair[1]);
     std::vector<std::string> env_strings;
     for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
-    env_strings.push_back(std::string(kSpawnerFdEnv) + "=" + std::to_string(theirs.get()));
+    env_strings.push_back(std::string(kSpawnerFdVariable) + "=" + std::to_string(theirs.get()));
     std::vector<char*> env;
     for (std::string& s : env_strings) env.push_back(s.data());
     env.push_back(nullptr);

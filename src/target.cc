@@ -13,7 +13,10 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
 
+#include "addfdlab/environment.h"
 #include "addfdlab/scm_rights.h"
 #include "addfdlab/spawner.h"
 #include "addfdlab/supervisor.h"
@@ -29,15 +32,49 @@ const NotifyFilter* TrapFilter() {
   return filter ? &filter.value() : nullptr;
 }
 
+constexpr char kFifoDirPrefix[] = "addfdlab-fifos-";
+
+}  // namespace
+
+// A process killed, or one that left with _exit() (a forked supervisor), runs no atexit
+// handler.
+void SweepDeadFifoDirs() {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/tmp", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(kFifoDirPrefix, 0) != 0) continue;
+    char* end = nullptr;
+    const long pid = std::strtol(name.c_str() + std::strlen(kFifoDirPrefix), &end, 10);
+    struct stat st {};
+    if (pid <= 0 || *end != '-' || ::lstat(entry.path().c_str(), &st) != 0 ||
+        !S_ISDIR(st.st_mode) || st.st_uid != ::geteuid()) {
+      continue;
+    }
+    if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;
+    for (const auto& fifo : std::filesystem::directory_iterator(entry.path(), ec)) {
+      if (fifo.path().filename().string().rfind("fifo-", 0) == 0) ::unlink(fifo.path().c_str());
+    }
+    ::rmdir(entry.path().c_str());
+  }
+}
+
+namespace {
+
 // One folder per process for the targets' FIFOs (a folder per target cost a slow rmdir
-// each); removed at exit once the FIFOs in it are gone.
+// each), named after the process so that a later one can remove it if this one cannot;
+// removed at exit once the FIFOs in it are gone.
 const std::string& FifoDir() {
   static const std::string dir = [] {
-    char path[] = "/tmp/addfdlab-fifos-XXXXXX";
-    if (::mkdtemp(path) == nullptr) return std::string();
+    SweepDeadFifoDirs();
+    static pid_t owner = ::getpid();
+    std::string path = "/tmp/" + std::string(kFifoDirPrefix) + std::to_string(owner) + "-XXXXXX";
+    if (::mkdtemp(path.data()) == nullptr) return std::string();
     static std::string made;
     made = path;
-    std::atexit([] { ::rmdir(made.c_str()); });
+    // Forked children inherit the handler: only the process that made it removes it.
+    std::atexit([] {
+      if (::getpid() == owner) ::rmdir(made.c_str());
+    });
     return made;
   }();
   return dir;
@@ -84,10 +121,7 @@ int PollTimeout(Clock::time_point deadline) {
 
 Limits Limits::FromEnvironment() {
   Limits limits;
-  if (const char* scale = std::getenv("ADDFDLAB_TIME_SCALE")) {
-    const double value = std::atof(scale);
-    if (value > 0) limits.scale = value;
-  }
+  limits.scale = ReadEnvironment().time_scale;
   return limits;
 }
 

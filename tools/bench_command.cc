@@ -190,7 +190,7 @@ std::string CommandLine(const BenchOptions& o) {
 }
 
 int RunBench(const BenchOptions& options) {
-  const fs::path source = ADDFDLAB_SOURCE_DIR;
+  const fs::path source = kSourceDir;
   const fs::path out = options.out;
   const auto start = SteadyClock::now();
   const int repetitions = options.repetitions > 0 ? options.repetitions

@@ -7,12 +7,20 @@
 #include <CLI/CLI.hpp>
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "addfdlab/probe.h"
 
 namespace addfdlab::tools {
 
 inline constexpr int kExitUsage = 2;
+
+// The source tree this command was built from (the library does not know it): seeds,
+// fuzzer options, the bench sources and the repository's known-deviations file.
+inline constexpr const char* kSourceDir = ADDFDLAB_SOURCE_DIR;
+inline std::string RepositoryKnownDeviations() {
+  return std::string(kSourceDir) + "/corpus/contract/known-deviations.json";
+}
 
 // Registers a subcommand; `run` is set to what runs it.
 using Runner = std::function<int()>;

@@ -226,7 +226,7 @@ void PrintCells(const std::set<std::string>& reached, const FuzzHarness& harness
 }
 
 int RunFuzz(const FuzzOptions& options) {
-  const fs::path source = ADDFDLAB_SOURCE_DIR;
+  const fs::path source = kSourceDir;
   const fs::path work = fs::path(options.work) / options.target;
   const fs::path corpus = work / "corpus";
   const fs::path crashes = work / "crashes";
@@ -244,7 +244,7 @@ int RunFuzz(const FuzzOptions& options) {
   if (options.target == "addfd_sequence_fuzzer") {
     // The jobs read it too: a malformed list is a usage error here, before anything runs.
     std::string error;
-    if (!LoadKnownDeviations(KnownDeviationsPath(), &error)) {
+    if (!LoadKnownDeviations(KnownDeviationsPath(RepositoryKnownDeviations()), &error)) {
       std::cerr << "addfdlab fuzz: " << error << "\n";
       return kExitUsage;
     }
@@ -343,7 +343,8 @@ int RunFuzz(const FuzzOptions& options) {
 
   FindingStats stats;
   if (options.target == "addfd_sequence_fuzzer") {
-    FuzzHarness harness(nullptr, 0);
+    FuzzHarness harness(nullptr, 0,
+                        FuzzHarnessOptions::FromEnvironment(RepositoryKnownDeviations()));
     for (const auto& e : fs::directory_iterator(crashes, ec)) {
       if (e.path().filename().string().rfind("crash-", 0) != 0) continue;
       FileFinding(e.path(), options, harness, stats);

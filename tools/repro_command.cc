@@ -60,7 +60,8 @@ int RunRepro(const ReproOptions& options) {
     std::cerr << options.file << ": invalid scenario: " << invalid << "\n";
     return kExitUsage;
   }
-  const std::string known_path = options.known.empty() ? KnownDeviationsPath() : options.known;
+  const std::string known_path =
+      options.known.empty() ? KnownDeviationsPath(RepositoryKnownDeviations()) : options.known;
   auto known = LoadKnownDeviations(known_path, &error);
   if (!known) {
     std::cerr << "addfdlab repro: " << error << "\n";

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "addfdlab/environment.h"
 #include "addfdlab/limits.h"
 #include "addfdlab/model.h"
 #include "addfdlab/oracle.h"
@@ -21,11 +22,12 @@ namespace addfdlab {
 
 struct ExecutorOptions {
   Limits limits = Limits::FromEnvironment();
-  // The CPU the supervisor and its targets share in deterministic mode; -1: $ADDFDLAB_CPU,
-  // else one chosen by pid (parallel fuzzing jobs spread over the CPUs).
+  // The CPU the supervisor and its targets share in deterministic mode; -1: ChooseCpu's
+  // ($ADDFDLAB_CPU, else one chosen by pid: parallel fuzzing jobs spread over the CPUs).
   int cpu = -1;
-  // Pin to one CPU with SCHED_FIFO supervisor threads above the targets, when allowed.
-  bool deterministic = true;
+  // Pin to one CPU with SCHED_FIFO supervisor threads above the targets, when allowed
+  // (not with $ADDFDLAB_NO_FIFO).
+  bool deterministic = !ReadEnvironment().no_fifo;
   // Probed when absent.
   std::optional<Features> features;
   // Check the supervisor's own fds, threads and children around every run.

@@ -16,15 +16,23 @@
 
 namespace addfdlab {
 
+struct FuzzHarnessOptions {
+  // The known-deviations file: without it every deviation is a finding (said once on
+  // stderr); a file that cannot be parsed makes every run a harness verdict that says so.
+  std::string known_deviations;
+  // Each contract cell reached for the first time is appended to this file ("" for none):
+  // `addfdlab fuzz` counts its jobs' cells from it.
+  std::string cells_file;
+  // $ADDFDLAB_CELLS_FILE, and KnownDeviationsPath(repository_list).
+  static FuzzHarnessOptions FromEnvironment(const std::string& repository_list);
+};
+
 class FuzzHarness {
  public:
   // `counters` (may be null) is libFuzzer's extra-counters array: each (op kind, state,
   // outcome, queued requests, fd-slot class, cell) tuple the executor observes bumps one
-  // counter, so reaching a new contract cell or a new outcome counts as new coverage. The
-  // known deviations come from KnownDeviationsPath(): without that file every deviation is a
-  // finding (said once on stderr); a file that cannot be parsed makes every run a harness
-  // verdict that says so.
-  FuzzHarness(uint8_t* counters, size_t counter_count);
+  // counter, so reaching a new contract cell or a new outcome counts as new coverage.
+  FuzzHarness(uint8_t* counters, size_t counter_count, FuzzHarnessOptions options);
   // Says on stderr whether the supervisor's own fds, threads and children are what they
   // were at the start ("addfdlab harness hygiene: ...").
   ~FuzzHarness();
@@ -51,7 +59,7 @@ class FuzzHarness {
   uint8_t* counters_;
   size_t counter_count_;
   std::set<std::string> cells_reached_;
-  std::string cells_file_;  // $ADDFDLAB_CELLS_FILE: newly reached cells are appended
+  std::string cells_file_;  // newly reached cells are appended
   uint64_t unreproduced_ = 0;
   std::set<std::string> known_seen_;  // known deviations this kernel showed, by id
   std::optional<ProcessHygiene> start_hygiene_;
@@ -63,8 +71,9 @@ class FuzzHarness {
 };
 
 // The known-deviations file: $ADDFDLAB_KNOWN_DEVIATIONS, else known-deviations.json beside
-// the running binary (ClusterFuzzLite's $OUT), else the repository's.
-std::string KnownDeviationsPath();
+// the running binary (ClusterFuzzLite's $OUT), else `repository_list` (the tools pass the
+// source tree's corpus/contract/known-deviations.json: the library does not know it).
+std::string KnownDeviationsPath(const std::string& repository_list);
 
 }  // namespace addfdlab
 

@@ -137,6 +137,11 @@ agent::Request MakeRequest(agent::Command command, std::initializer_list<int64_t
 // then receives it into a zeroed buffer.
 Result<seccomp_notif> RecvNotification(int listener, Clock::time_point deadline);
 
+// Removes the targets' FIFO folders (/tmp/addfdlab-fifos-<pid>-*) that this user's
+// processes left when they were killed or left with _exit(): those whose pid is gone. The
+// first target a process spawns runs it.
+void SweepDeadFifoDirs();
+
 }  // namespace addfdlab
 
 #endif  // ADDFDLAB_TARGET_H_

@@ -1,6 +1,7 @@
 // The target pool: reset to the exact baseline, replacement, and no orphans.
 #include <poll.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
@@ -123,6 +124,29 @@ TEST(Target, NothingSurvivesAKilledSupervisor) {
     };
     EXPECT_EQ(::poll(&pfd, 1, 2000), 1) << "a target task outlived its supervisor";
   }
+}
+
+// A supervisor killed (or gone with _exit) leaves its FIFO folder; the next one removes
+// it, and leaves alone the folders of processes that still run.
+TEST(Target, FifoFoldersOfDeadProcessesAreSwept) {
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) ::_exit(0);
+  ASSERT_EQ(::waitpid(child, nullptr, 0), child);
+  const std::string dead = "/tmp/addfdlab-fifos-" + std::to_string(child) + "-sweeptest";
+  const std::string alive = "/tmp/addfdlab-fifos-" + std::to_string(::getpid()) + "-sweeptest";
+  for (const std::string& dir : {dead, alive}) {
+    ASSERT_EQ(::mkdir(dir.c_str(), 0700), 0) << dir;
+    ASSERT_EQ(::mkfifo((dir + "/fifo-1-1").c_str(), 0600), 0) << dir;
+  }
+  SweepDeadFifoDirs();
+  struct stat st {};
+  EXPECT_NE(::stat(dead.c_str(), &st), 0) << dead << " is still there";
+  EXPECT_EQ(::stat(alive.c_str(), &st), 0) << alive << " was removed while its process runs";
+  ::unlink((alive + "/fifo-1-1").c_str());
+  ::rmdir(alive.c_str());
+  ::unlink((dead + "/fifo-1-1").c_str());
+  ::rmdir(dead.c_str());
 }
 
 }  // namespace

@@ -1,0 +1,48 @@
+// addfdlab's environment variables, read in one place. Options structs take their defaults
+// from ReadEnvironment(); nothing else in the library calls getenv().
+#ifndef ADDFDLAB_ENVIRONMENT_H_
+#define ADDFDLAB_ENVIRONMENT_H_
+
+#include <string>
+
+namespace addfdlab {
+
+struct Environment {
+  // ADDFDLAB_TIME_SCALE: multiplies every deadline (Limits); a TCG guest wants ~10. Values
+  // that are not a positive number leave 1.
+  double time_scale = 1.0;
+  // ADDFDLAB_CPU: the CPU a supervisor and its targets share (taken modulo the CPUs online);
+  // -1 when unset or not a number >= 0.
+  int cpu = -1;
+  // ADDFDLAB_NO_FIFO=1: no SCHED_FIFO scheduling (the executor polls /proc instead).
+  bool no_fifo = false;
+  // ADDFDLAB_NO_SPAWNER=1: targets fork from the supervisor, not from the spawner process.
+  bool no_spawner = false;
+  // ADDFDLAB_ROLLBACK_MUTANT=1: rollback_fuzzer also runs the test-only broken strategy.
+  bool rollback_mutant = false;
+  // ADDFDLAB_FAKE_RELEASE: the kernel release reports name (a test seam; nothing is decided
+  // by the release).
+  std::string fake_release;
+  // ADDFDLAB_KNOWN_DEVIATIONS: the known-deviations file to use.
+  std::string known_deviations;
+  // ADDFDLAB_CELLS_FILE: the fuzz harness appends each contract cell it reaches first.
+  std::string cells_file;
+};
+
+// Reads the variables now (cheap; not cached, so a test's setenv() is seen). A flag is on
+// when its value is non-empty and not "0".
+Environment ReadEnvironment();
+
+// The spawner protocol's variable (internal: set by the supervisor for the spawner process
+// it starts): its socket, or -1. Unsets it, so that the spawner's children do not see it.
+int TakeSpawnerFd();
+// The variable's name, for the side that sets it.
+inline constexpr const char* kSpawnerFdVariable = "ADDFDLAB_SPAWNER_FD";
+
+// The CPU for a supervisor and its targets: `asked` when >= 0, else $ADDFDLAB_CPU, else one
+// chosen by pid so that parallel fuzzing jobs spread over the CPUs online.
+int ChooseCpu(int asked);
+
+}  // namespace addfdlab
+
+#endif  // ADDFDLAB_ENVIRONMENT_H_

@@ -1,0 +1,62 @@
+// The one place addfdlab reads its environment variables.
+#include "addfdlab/environment.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+namespace addfdlab {
+namespace {
+
+const char* Value(const char* name) {
+  const char* value = std::getenv(name);
+  return value != nullptr ? value : "";
+}
+
+bool Flag(const char* name) {
+  const char* value = Value(name);
+  return *value != '\0' && std::strcmp(value, "0") != 0;
+}
+
+// A decimal number >= 0 and the whole value, else -1.
+int Count(const char* text) {
+  char* end = nullptr;
+  const long value = std::strtol(text, &end, 10);
+  if (end == text || *end != '\0' || value < 0 || value > 1 << 20) return -1;
+  return static_cast<int>(value);
+}
+
+}  // namespace
+
+Environment ReadEnvironment() {
+  Environment env;
+  const double scale = std::atof(Value("ADDFDLAB_TIME_SCALE"));
+  if (scale > 0) env.time_scale = scale;
+  env.cpu = Count(Value("ADDFDLAB_CPU"));
+  env.no_fifo = Flag("ADDFDLAB_NO_FIFO");
+  env.no_spawner = Flag("ADDFDLAB_NO_SPAWNER");
+  env.rollback_mutant = Flag("ADDFDLAB_ROLLBACK_MUTANT");
+  env.fake_release = Value("ADDFDLAB_FAKE_RELEASE");
+  env.known_deviations = Value("ADDFDLAB_KNOWN_DEVIATIONS");
+  env.cells_file = Value("ADDFDLAB_CELLS_FILE");
+  return env;
+}
+
+int TakeSpawnerFd() {
+  const char* value = std::getenv(kSpawnerFdVariable);
+  if (value == nullptr) return -1;
+  const int fd = Count(value);
+  ::unsetenv(kSpawnerFdVariable);
+  return fd;
+}
+
+int ChooseCpu(int asked) {
+  const int cpus = static_cast<int>(std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN)));
+  if (asked >= 0) return asked;
+  if (const int from_env = ReadEnvironment().cpu; from_env >= 0) return from_env % cpus;
+  return static_cast<int>(::getpid() % cpus);
+}
+
+}  // namespace addfdlab
