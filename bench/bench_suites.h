@@ -6,10 +6,18 @@
 #include <string>
 #include <vector>
 
+#include "bench_common.h"
+
 namespace addfdlab::bench {
 
 // inject/... and reference/...; appends to `skipped` what this machine cannot run, and why.
 void RegisterInjectSuites(std::vector<std::string>& skipped);
+// The suites without seccomp, for RegisterInjectSuites' placements: reference/syscall and
+// reference/pipe_pingpong/<placement>; inject/scm_rights and inject/pidfd_getfd (appending
+// to `skipped` when pidfd_getfd is missing).
+void RegisterYardsticks(const std::vector<Placement>& placements);
+void RegisterOtherChannels(const std::vector<Placement>& placements,
+                           std::vector<std::string>& skipped);
 // scale/...
 void RegisterScaleSuites(std::vector<std::string>& skipped);
 // rollback/...
