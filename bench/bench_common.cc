@@ -83,20 +83,11 @@ std::string DescribeCpus(const cpu_set_t& cpus) {
 }
 
 const CpuPlan& PlanCpus() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (::sched_getaffinity(0, sizeof(set), &set) == 0) {
-    int last = -1;
-    int first = -1;
-    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
-      if (!CPU_ISSET(static_cast<size_t>(cpu), &set)) continue;
-      if (first < 0) first = cpu;
-      last = cpu;
-    }
-    g_cpus.supervisor = last < 0 ? 0 : last;
-    g_cpus.other = first != last ? first : -1;
-    g_cpus.all = set;
-  }
+  const std::vector<int> allowed = AllowedCpus();
+  g_cpus.supervisor = allowed.back();
+  g_cpus.other = allowed.size() > 1 ? allowed.front() : -1;
+  CPU_ZERO(&g_cpus.all);
+  for (int cpu : allowed) CPU_SET(static_cast<size_t>(cpu), &g_cpus.all);
   PinTo(g_cpus.supervisor);
   return g_cpus;
 }

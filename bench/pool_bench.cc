@@ -61,8 +61,7 @@ BENCHMARK(BM_RunOnFreshTarget)->Unit(benchmark::kMicrosecond)->UseRealTime();
 int main(int argc, char** argv) {
   // Supervisor and targets share one CPU, as in the executor: a wake-up across CPUs costs
   // tens of microseconds in a VM and would swamp both sides.
-  const long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
-  addfdlab::SetScheduling(static_cast<int>(cpus > 0 ? cpus - 1 : 0), SCHED_OTHER, 0);
+  addfdlab::SetScheduling(addfdlab::ChooseCpu(-1), SCHED_OTHER, 0);
   // Through addfdlab's reporters, as every suite: `replaced` is 0 in every repetition when
   // no pooled target had to be replaced, and Google Benchmark 1.7.1 writes its cv as NaN.
   const addfdlab::bench::ReportFlags report_flags = addfdlab::bench::ReadReportFlags(argc, argv);

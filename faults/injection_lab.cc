@@ -21,7 +21,6 @@
 #include <thread>
 
 #include "addfdlab/agent_protocol.h"
-#include "addfdlab/environment.h"
 #include "addfdlab/limits.h"
 #include "addfdlab/supervisor.h"
 

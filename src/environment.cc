@@ -1,9 +1,7 @@
 // The one place addfdlab reads its environment variables.
 #include "addfdlab/environment.h"
 
-#include <unistd.h>
 
-#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
@@ -50,13 +48,6 @@ int TakeSpawnerFd() {
   const int fd = Count(value);
   ::unsetenv(kSpawnerFdVariable);
   return fd;
-}
-
-int ChooseCpu(int asked) {
-  const int cpus = static_cast<int>(std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN)));
-  if (asked >= 0) return asked;
-  if (const int from_env = ReadEnvironment().cpu; from_env >= 0) return from_env % cpus;
-  return static_cast<int>(::getpid() % cpus);
 }
 
 }  // namespace addfdlab

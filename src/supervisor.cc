@@ -10,10 +10,12 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
+#include "addfdlab/environment.h"
 #include "addfdlab/result.h"
 #include "addfdlab/unique_fd.h"
 
@@ -51,6 +53,30 @@ bool SetScheduling(int cpu, int policy, int priority) {
   // Targets forked by a real-time thread start as SCHED_OTHER.
   const int flags = policy == SCHED_FIFO ? SCHED_RESET_ON_FORK : 0;
   return ::sched_setscheduler(0, policy | flags, &param) == 0;
+}
+
+std::vector<int> AllowedCpus() {
+  std::vector<int> cpus;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (::sched_getaffinity(0, sizeof(set), &set) == 0) {
+    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+      if (CPU_ISSET(static_cast<size_t>(cpu), &set)) cpus.push_back(cpu);
+    }
+  }
+  if (cpus.empty()) cpus.push_back(0);
+  return cpus;
+}
+
+int ChooseCpu(int asked) {
+  if (asked >= 0) return asked;
+  const std::vector<int> allowed = AllowedCpus();
+  const int from_env = ReadEnvironment().cpu;
+  if (from_env >= 0) {
+    if (std::find(allowed.begin(), allowed.end(), from_env) != allowed.end()) return from_env;
+    return allowed[static_cast<size_t>(from_env) % allowed.size()];
+  }
+  return allowed[static_cast<size_t>(::getpid()) % allowed.size()];
 }
 
 char TaskState(pid_t pid, pid_t tid) {

@@ -11,7 +11,7 @@ struct Environment {
   // ADDFDLAB_TIME_SCALE: multiplies every deadline (Limits); a TCG guest wants ~10. Values
   // that are not a positive number leave 1.
   double time_scale = 1.0;
-  // ADDFDLAB_CPU: the CPU a supervisor and its targets share (taken modulo the CPUs online);
+  // ADDFDLAB_CPU: the CPU a supervisor and its targets share (ChooseCpu in supervisor.h);
   // -1 when unset or not a number >= 0.
   int cpu = -1;
   // ADDFDLAB_NO_FIFO=1: no SCHED_FIFO scheduling (the executor polls /proc instead).
@@ -38,10 +38,6 @@ Environment ReadEnvironment();
 int TakeSpawnerFd();
 // The variable's name, for the side that sets it.
 inline constexpr const char* kSpawnerFdVariable = "ADDFDLAB_SPAWNER_FD";
-
-// The CPU for a supervisor and its targets: `asked` when >= 0, else $ADDFDLAB_CPU, else one
-// chosen by pid so that parallel fuzzing jobs spread over the CPUs online.
-int ChooseCpu(int asked);
 
 }  // namespace addfdlab
 

@@ -32,6 +32,13 @@ void InstallInterruptHandlers();
 // children to SCHED_OTHER (SCHED_RESET_ON_FORK).
 bool SetScheduling(int cpu, int policy, int priority);
 
+// The CPUs the calling thread may run on (its affinity), ascending; {0} when unknown.
+std::vector<int> AllowedCpus();
+// The one choice of a CPU for a supervisor and its targets: `asked` when >= 0, else
+// $ADDFDLAB_CPU (one of AllowedCpus() when it is not allowed), else one of AllowedCpus()
+// chosen by pid, so that parallel fuzzing jobs spread over the CPUs.
+int ChooseCpu(int asked);
+
 // One supervisor thread, running one job at a time.
 class SupervisorThread {
  public:
