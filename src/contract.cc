@@ -15,16 +15,48 @@
 namespace addfdlab {
 namespace {
 
+// Why a scenario's run could not keep to its schedule here, and what would let it.
+std::string UnscheduledReason(const Scheduling& scheduling) {
+  const std::string fifo =
+      "SCHED_FIFO (CAP_SYS_NICE, or RLIMIT_RTPRIO >= " + std::to_string(kFifoLevels) +
+      ") would choose it";
+  switch (scheduling.mode) {
+    case SchedMode::kFifo:
+      return "a target ran out of turn in every attempt (real-time throttling: a real-time "
+             "neighbour on this CPU); a CPU without one would run it";
+    case SchedMode::kIdle:
+      return "a target ran out of turn in every attempt (the fair scheduler gave the "
+             "SCHED_IDLE targets their share); " +
+             fifo;
+    case SchedMode::kFree:
+      return "its interleaving is not chosen here and a target ran out of turn (free "
+             "scheduling: " +
+             scheduling.why + "); pinning to one CPU (the idle mode) or " + fifo;
+  }
+  return "";
+}
+
 // Runs a scenario; a deviating run counts only once it reproduces: it runs twice more.
-// `flaky` says so when it did not reproduce every time (a run seen once is dropped).
-RunResult RunReproduced(Executor& executor, const Scenario& scenario, std::string* flaky) {
+// `flaky` says so when it did not reproduce every time (a run seen once is dropped). A run
+// that did not keep to the model's schedule (RunResult::deterministic) says nothing about
+// the kernel: when the first one does not, `unscheduled` says why and nothing is returned;
+// a repeat that does not counts as one that did not reproduce.
+RunResult RunReproduced(Executor& executor, const Scenario& scenario, std::string* flaky,
+                        std::string* unscheduled) {
   RunResult result = executor.Run(scenario);
+  if (!result.deterministic) {
+    *unscheduled = "not run to its schedule: " + UnscheduledReason(executor.scheduling());
+    return RunResult{};
+  }
   if (result.clean()) return result;
   const std::string signature = result.verdicts.front().Signature(scenario);
   int reproduced = 1;
   for (int again = 0; again < 2; ++again) {
     const RunResult retry = executor.Run(scenario);
-    if (!retry.clean() && retry.verdicts.front().Signature(scenario) == signature) ++reproduced;
+    if (retry.deterministic && !retry.clean() &&
+        retry.verdicts.front().Signature(scenario) == signature) {
+      ++reproduced;
+    }
   }
   if (reproduced < 3) {
     *flaky = "did not reproduce (" + std::to_string(reproduced) +
@@ -90,7 +122,7 @@ ContractReport RunContract(const std::string& dir, const std::vector<KnownDeviat
   const auto start = std::chrono::steady_clock::now();
   ContractReport report;
   report.kernel = executor.features().release;
-  report.deterministic = executor.deterministic();
+  report.scheduling = executor.scheduling();
   std::map<std::string, CellRow> rows;
   for (const std::string& cell : ContractCells()) rows[cell].cell = cell;
   std::map<const KnownDeviation*, bool> shown;
@@ -127,7 +159,7 @@ ContractReport RunContract(const std::string& dir, const std::vector<KnownDeviat
     }
     RunResult result;
     std::string flaky;
-    if (skip.empty()) result = RunReproduced(executor, *scenario, &flaky);
+    if (skip.empty()) result = RunReproduced(executor, *scenario, &flaky, &skip);
     const KnownDeviation* match = MatchKnownRun(known, result.verdicts, *scenario);
     if (match != nullptr && flaky.empty()) shown[match] = true;
     for (const std::string& cell : scenario->cells) {

@@ -402,8 +402,7 @@ std::optional<Outcome> OpDispatch::Execute(int index, const Op& op) {
       if (last_thread_op_.count(op.thread) == 0 || !thread.busy()) return std::nullopt;
       thread.Interrupt(op.restart);
       // Under SCHED_FIFO it has already acted on it; otherwise let it.
-      const auto deadline = OpDeadline();
-      while (thread.busy() && !thread.Sleeping() && Clock::now() < deadline) ::usleep(20);
+      (void)thread.AwaitInterrupted(OpDeadline());
       return std::nullopt;
     }
     case OpKind::kSettle:

@@ -179,6 +179,7 @@ Result<std::unique_ptr<Target>> Target::Spawn(const TargetConfig& config) {
                 target->fifo_path_.c_str());
   agent_config.parent_pid = ::getpid();
   agent_config.fifo_priority = config.fifo_priority;
+  agent_config.sched_idle = config.sched_idle;
 
   std::vector<int> child_fds;
   for (const UniqueFd& fd : child_ends) child_fds.push_back(fd.get());
@@ -327,11 +328,11 @@ char Target::TaskState(int task) const {
   return stat_fds_[t] ? TaskStateAt(stat_fds_[t].get()) : 0;
 }
 
-uint64_t Target::TaskSwitches(int task) const {
+TaskRunStats Target::RunStats(int task) const {
   const auto t = static_cast<size_t>(task);
   if (schedstat_fds_.size() < pids_.size()) schedstat_fds_.resize(pids_.size());
   if (!schedstat_fds_[t]) schedstat_fds_[t].reset(OpenTaskSchedstat(pids_[t], pids_[t]));
-  return schedstat_fds_[t] ? TaskSwitchesAt(schedstat_fds_[t].get()) : 0;
+  return schedstat_fds_[t] ? TaskRunStatsAt(schedstat_fds_[t].get()) : TaskRunStats{};
 }
 
 std::vector<int> Target::OwnedFds() const {

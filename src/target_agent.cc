@@ -326,6 +326,14 @@ void RunLeader(const AgentConfig& config) {
   }
   hello.values[0] = leader;
   hello.count = g_tasks;
+  if (config.sched_idle) {
+    // Set up as SCHED_OTHER (a SCHED_IDLE task on a busy CPU starves), then every task
+    // SCHED_IDLE before the supervisor hears of them: they run only while it sleeps.
+    const struct sched_param idle {};
+    for (int t = 0; t < g_tasks; ++t) {
+      ::sched_setscheduler(static_cast<pid_t>(hello.values[t]), SCHED_IDLE, &idle);
+    }
+  }
   SendHello(kHarnessFdBase, hello, listener);
   if (listener >= 0) ::close(listener);
   Serve(kHarnessFdBase);

@@ -58,7 +58,9 @@ nlohmann::json ReportJson(const ContractReport& report) {
                      {"fix", k.deviation->FixText()}});
   }
   return {{"kernel", report.kernel},
-          {"deterministic", report.deterministic},
+          {"deterministic", report.scheduling.mode != SchedMode::kFree},
+          {"scheduling",
+           {{"mode", SchedModeName(report.scheduling.mode)}, {"why", report.scheduling.why}}},
           {"seconds", report.seconds},
           {"ok", report.ok()},
           {"cells", rows},
@@ -66,8 +68,8 @@ nlohmann::json ReportJson(const ContractReport& report) {
 }
 
 void PrintTable(const ContractReport& report) {
-  std::printf("kernel %s, %s scheduling\n\n", report.kernel.c_str(),
-              report.deterministic ? "deterministic" : "free (no SCHED_FIFO)");
+  std::printf("kernel %s, scheduling %s\n\n", report.kernel.c_str(),
+              DescribeScheduling(report.scheduling).c_str());
   std::printf("%-32s %-9s %-14s %-14s %s\n", "cell", "status", "expected", "observed",
               "scenario / reason");
   int counts[5] = {};

@@ -41,10 +41,17 @@ struct FuzzOptions {
   int repro_runs = 5;
 };
 
-// Builds the fuzz preset's target when it is missing or older than the sources.
+// Builds the fuzz preset's target when it is missing or older than the sources. A build
+// folder this user cannot write (another user's tree) is used as it is.
 bool EnsureFuzzer(const fs::path& source, const std::string& target, const fs::path& log,
                   fs::path* binary) {
   *binary = source / "build/fuzz/fuzzers" / target;
+  const fs::path build = source / "build/fuzz";
+  if (fs::exists(*binary) && ::access(build.c_str(), W_OK) != 0) {
+    std::cerr << "addfdlab fuzz: " << build.string() << " is not writable here: using " << target
+              << " as it was built there\n";
+    return true;
+  }
   std::cerr << "addfdlab fuzz: building " << target << " (fuzz preset; log " << log.string()
             << ")\n";
   if (RunLogged({(source / "scripts/deps.sh").string(), "build", "fuzz"}, log.string()) != 0) {
@@ -106,10 +113,19 @@ std::string Sanitize(const std::string& text) {
   return out;
 }
 
+// Lines in a file (0 when it is missing).
+size_t CountLines(const fs::path& file) {
+  std::ifstream in(file);
+  size_t n = 0;
+  for (std::string line; std::getline(in, line);) ++n;
+  return n;
+}
+
 struct FindingStats {
   int reported = 0;
   int duplicates = 0;
   int unreproduced = 0;
+  int schedule_dependent = 0;  // crashes whose every verdict came from a run off its schedule
   std::vector<std::string> new_dirs;
 };
 
@@ -123,9 +139,15 @@ void FileFinding(const fs::path& crash, const FuzzOptions& options, FuzzHarness&
   Executor& executor = harness.executor();
   std::map<std::string, int> seen;
   RunResult first;
+  bool unscheduled = false;
   for (int run = 0; run < options.repro_runs; ++run) {
     RunResult result = executor.Run(*scenario);
     if (run == 0) first = result;
+    // A run in which a target ran out of turn says nothing about the kernel.
+    if (!result.deterministic) {
+      unscheduled |= !result.clean();
+      continue;
+    }
     std::set<std::string> once;
     for (const Verdict& v : result.verdicts) {
       if (v.kind != Verdict::Kind::kExpect) once.insert(v.Signature(*scenario));
@@ -133,7 +155,7 @@ void FileFinding(const fs::path& crash, const FuzzOptions& options, FuzzHarness&
     for (const std::string& s : once) ++seen[s];
   }
   if (seen.empty()) {
-    ++stats.unreproduced;
+    ++(unscheduled ? stats.schedule_dependent : stats.unreproduced);
     return;
   }
   // The most frequent signature names the finding.
@@ -149,6 +171,7 @@ void FileFinding(const fs::path& crash, const FuzzOptions& options, FuzzHarness&
   const auto fails = [&](const Scenario& candidate) {
     for (int again = 0; again < 2; ++again) {
       const RunResult r = executor.Run(candidate);
+      if (!r.deterministic) continue;
       for (const Verdict& v : r.verdicts) {
         if (v.Signature(candidate) == signature) return true;
       }
@@ -233,6 +256,7 @@ int RunFuzz(const FuzzOptions& options) {
   const fs::path scratch = work / ("scratch-" + std::to_string(::getpid()));
   const fs::path log = work / "fuzz.log";
   const fs::path cells = work / "cells.txt";
+  const fs::path dropped = work / "dropped.txt";
   std::error_code ec;
   for (const fs::path& dir : {corpus, crashes, scratch, fs::path(options.findings)}) {
     fs::create_directories(dir, ec);
@@ -278,6 +302,9 @@ int RunFuzz(const FuzzOptions& options) {
   // The cells this campaign reaches (the jobs append to it): it starts empty.
   std::ofstream(cells, std::ios::trunc).close();
   ::setenv("ADDFDLAB_CELLS_FILE", cells.c_str(), 1);
+  // The verdicts its jobs drop because their runs did not keep to the schedule.
+  std::ofstream(dropped, std::ios::trunc).close();
+  ::setenv("ADDFDLAB_DROPPED_FILE", dropped.c_str(), 1);
   const InterruptScope interrupts;
   // libFuzzer in a process group of its own: in fork mode its parent runs the jobs through
   // system(), which ignores SIGINT while they run, so an interrupt goes to the whole group
@@ -342,14 +369,18 @@ int RunFuzz(const FuzzOptions& options) {
   fs::remove_all(scratch, ec);
 
   FindingStats stats;
+  std::string scheduling;
   if (options.target == "addfd_sequence_fuzzer") {
-    FuzzHarness harness(nullptr, 0,
-                        FuzzHarnessOptions::FromEnvironment(RepositoryKnownDeviations()));
+    FuzzHarnessOptions harness_options =
+        FuzzHarnessOptions::FromEnvironment(RepositoryKnownDeviations());
+    harness_options.dropped_file.clear();  // the jobs' drops only
+    FuzzHarness harness(nullptr, 0, harness_options);
     for (const auto& e : fs::directory_iterator(crashes, ec)) {
       if (e.path().filename().string().rfind("crash-", 0) != 0) continue;
       FileFinding(e.path(), options, harness, stats);
     }
     PrintCells(CellsIn(cells), harness);
+    scheduling = DescribeScheduling(harness.executor().scheduling());
   }
   const long elapsed =
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - start)
@@ -362,6 +393,12 @@ int RunFuzz(const FuzzOptions& options) {
       "crashes: %zu new (%zu in %s); findings: %d new, %d already filed, %d did not reproduce\n",
       CountFiles(crashes, "crash-") - crashes_before, CountFiles(crashes, "crash-"),
       crashes.string().c_str(), stats.reported, stats.duplicates, stats.unreproduced);
+  if (options.target == "addfd_sequence_fuzzer") {
+    // A verdict from a run in which a target ran out of turn is not a finding.
+    std::printf("dropped as schedule-dependent: %zu verdicts in the jobs, %d crashes on replay\n",
+                CountLines(dropped), stats.schedule_dependent);
+    std::printf("scheduling: %s\n", scheduling.c_str());
+  }
   for (const std::string& dir : stats.new_dirs) std::printf("  new finding: %s\n", dir.c_str());
   // The other targets check our own code (parser, model): each crash is a finding, kept
   // in the crashes folder for `repro`.

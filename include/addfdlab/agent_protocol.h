@@ -88,6 +88,8 @@ struct AgentConfig {
   // When > 0, every task runs SCHED_FIFO at this priority, below the supervisor's threads
   // (deterministic interleavings that other load on the CPU cannot disturb).
   int fifo_priority = 0;
+  // Every task runs SCHED_IDLE from the hello on (the executor's idle mode).
+  bool sched_idle = false;
 };
 
 // Runs a target's leader in a freshly forked child; never returns.
