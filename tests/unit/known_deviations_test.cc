@@ -3,9 +3,11 @@
 #include "addfdlab/known_deviations.h"
 
 #include <gtest/gtest.h>
+#include <stdlib.h>
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <regex>
 #include <set>
@@ -20,9 +22,26 @@ namespace {
 
 const std::string kRepositoryList = ADDFDLAB_SOURCE_DIR "/corpus/contract/known-deviations.json";
 
-// A file with `text` in the test's temporary folder.
+// A folder of this process's own under the test's temporary folder (shared by every user
+// and every test process), removed at exit.
+const std::string& OwnDir() {
+  static const struct Dir {
+    std::string path;
+    Dir() {
+      std::string pattern = ::testing::TempDir() + "addfdlab-known-XXXXXX";
+      if (::mkdtemp(pattern.data()) != nullptr) path = pattern + "/";
+    }
+    ~Dir() {
+      std::error_code ec;
+      if (!path.empty()) std::filesystem::remove_all(path, ec);
+    }
+  } dir;
+  return dir.path;
+}
+
+// A file with `text` in this process's temporary folder.
 std::string WriteFile(const std::string& name, const std::string& text) {
-  const std::string path = ::testing::TempDir() + name;
+  const std::string path = OwnDir() + name;
   std::ofstream(path) << text;
   return path;
 }
@@ -95,7 +114,7 @@ TEST(KnownDeviations, ASyntaxErrorNamesFileLineAndColumn) {
 
 TEST(KnownDeviations, AMissingFileIsAnError) {
   std::string error;
-  EXPECT_FALSE(LoadKnownDeviations(::testing::TempDir() + "absent.json", &error));
+  EXPECT_FALSE(LoadKnownDeviations(OwnDir() + "absent.json", &error));
   EXPECT_NE(error.find("absent.json: cannot read"), std::string::npos) << error;
 }
 
