@@ -39,25 +39,27 @@ std::string UnscheduledReason(const Scheduling& scheduling) {
 // Runs a scenario; a deviating run counts only once it reproduces: it runs twice more.
 // `flaky` says so when it did not reproduce every time (a run seen once is dropped). A run
 // that did not keep to the model's schedule (RunResult::deterministic) says nothing about
-// the kernel: when the first one does not, `unscheduled` says why and nothing is returned;
-// a repeat that does not counts as one that did not reproduce.
+// the kernel and does not count either way; when the first run, or two of four repeats, do
+// not keep to it, `unscheduled` says why and nothing is returned.
 RunResult RunReproduced(Executor& executor, const Scenario& scenario, std::string* flaky,
                         std::string* unscheduled) {
-  RunResult result = executor.Run(scenario);
-  if (!result.deterministic) {
+  const auto off_schedule = [&] {
     *unscheduled = "not run to its schedule: " + UnscheduledReason(executor.scheduling());
     return RunResult{};
-  }
+  };
+  RunResult result = executor.Run(scenario);
+  if (!result.deterministic) return off_schedule();
   if (result.clean()) return result;
   const std::string signature = result.verdicts.front().Signature(scenario);
   int reproduced = 1;
-  for (int again = 0; again < 2; ++again) {
+  int counted = 1;
+  for (int again = 0; again < 4 && counted < 3; ++again) {
     const RunResult retry = executor.Run(scenario);
-    if (retry.deterministic && !retry.clean() &&
-        retry.verdicts.front().Signature(scenario) == signature) {
-      ++reproduced;
-    }
+    if (!retry.deterministic) continue;
+    ++counted;
+    if (!retry.clean() && retry.verdicts.front().Signature(scenario) == signature) ++reproduced;
   }
+  if (counted < 3) return off_schedule();
   if (reproduced < 3) {
     *flaky = "did not reproduce (" + std::to_string(reproduced) +
              "/3): " + result.verdicts.front().Describe(scenario);

@@ -39,6 +39,7 @@ constexpr uint32_t kHugeSrcfd = 0x80000000;
 constexpr size_t kPage = kArgPageSize;
 // SCHED_FIFO priorities below the top one (kFifoTop, or the highest allowed): the named
 // threads take the top one minus their index.
+constexpr double kIdleDeadlineScale = 10;
 constexpr int kMainPriority = 30;
 constexpr int kOpThreadPriority = 40;
 
@@ -148,6 +149,10 @@ Executor::Executor(ExecutorOptions options) : options_(std::move(options)) {
   }
   const SchedMode mode = scheduling_.mode;
   const int top = scheduling_.fifo_top;
+  // A SCHED_IDLE target gets a CPU that other processes keep busy only once their virtual
+  // deadlines pass its own, hundreds of milliseconds out: a wake-up under two busy
+  // SCHED_OTHER tasks can take a second. Every deadline is kIdleDeadlineScale times longer.
+  if (mode == SchedMode::kIdle) options_.limits.scale *= kIdleDeadlineScale;
   // Orphaned callers (their leader killed by a signal) come back to us to be reaped.
   ::prctl(PR_SET_CHILD_SUBREAPER, 1);
   sources_ = std::make_unique<Sources>();
@@ -270,7 +275,14 @@ class Executor::RunState {
 
  private:
   void Release() {
-    // A run off its schedule may have used other notification ids than the model's.
+    // A run off its schedule may have used other notification ids than the model's. In the
+    // idle mode a target that ran out of turn was owed much CPU time (its lag, kept while it
+    // sleeps), and will be again at its next wake-up: the next attempt gets new ones.
+    if (schedule_broken() && ex_.scheduling_.mode == SchedMode::kIdle) {
+      for (TargetSlot& slot : slots_) {
+        if (slot.target) slot.target->Taint();
+      }
+    }
     ReleaseTargets(slots_, model_, result_.verdicts.empty() && !schedule_broken());
     ex_.TrimPools();
   }

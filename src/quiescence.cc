@@ -82,8 +82,8 @@ bool Quiescence::WaitQuiet() {
   auto deadline = limits_.Deadline(budget);
   if (Settled()) return true;
   // SCHED_IDLE targets on a CPU that other processes keep busy get a small share of it:
-  // there a hang is the budget in target CPU time (or 20 times it in all), not in ours.
-  const auto longest = limits_.Deadline(budget * 20);
+  // there a hang is the budget in target CPU time (or 4 times it in all), not in ours.
+  const auto longest = limits_.Deadline(budget * 4);
   const auto runs_before = mode_ == SchedMode::kIdle ? TargetRuns() : decltype(TargetRuns()){};
   const auto budget_ns = static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(budget * limits_.scale).count());

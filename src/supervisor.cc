@@ -329,10 +329,19 @@ bool SupervisorThread::AwaitLocked(const std::function<bool()>& settled,
   // thread spins and stays on the targets' CPU, where the scheduler would otherwise pick a
   // SCHED_IDLE target whenever this thread has had more than its fair share (EEVDF).
   const bool shared_cpu = mode_ == SchedMode::kIdle && ::sched_getcpu() == cpu_;
-  for (int round = 0; Clock::now() < deadline; ++round) {
+  // A SCHED_OTHER thread on a CPU other processes keep busy may wait long for it: while
+  // it is runnable, the deadline moves on, up to 4 times the budget in all.
+  const auto budget = deadline - Clock::now();
+  const auto longest = deadline + 3 * budget;
+  for (int round = 0;; ++round) {
     {
       const std::unique_lock<std::mutex> lock = Lock();
       if (settled()) return true;
+    }
+    if (Clock::now() >= deadline) {
+      const char state = TaskStateAt(stat_fd_);
+      if (mode_ == SchedMode::kFifo || state != 'R' || Clock::now() >= longest) return false;
+      deadline = Clock::now() + budget / 10;
     }
     if (mode_ != SchedMode::kIdle) {
       ::usleep(20);
@@ -340,7 +349,6 @@ bool SupervisorThread::AwaitLocked(const std::function<bool()>& settled,
       ::sched_yield();  // one CPU only: hand it to the thread
     }
   }
-  return false;
 }
 
 uint64_t SupervisorThread::RunNs() const {
