@@ -242,17 +242,6 @@ bool SendFdRaw(int sock, int fd) {
   return SendWithFds(sock, &byte, 1, &fd, 1) == 1;
 }
 
-bool WaitReadable(int fd, Clock::time_point deadline) {
-  for (;;) {
-    struct pollfd pfd {
-      fd, POLLIN, 0
-    };
-    const int rc = ::poll(&pfd, 1, PollTimeout(deadline));
-    if (rc > 0) return true;
-    if (rc == 0 || errno != EINTR) return false;
-  }
-}
-
 Result<UniqueFd> RecvFdRaw(int sock, Clock::time_point deadline) {
   if (!WaitReadable(sock, deadline)) return Errno(ETIMEDOUT);
   char byte = 0;

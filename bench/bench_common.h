@@ -172,8 +172,6 @@ bool RawChildSetup(pid_t parent, const cpu_set_t& cpus, const int* keep, int cou
 bool SendFdRaw(int sock, int fd);
 // Receives one byte with an fd, waiting until `deadline`.
 Result<UniqueFd> RecvFdRaw(int sock, Clock::time_point deadline);
-// Waits until `fd` is readable; false at the deadline.
-bool WaitReadable(int fd, Clock::time_point deadline);
 
 // kcmp(KCMP_FILE): `remote` in `pid` is the file `local` of this process.
 bool IsFile(pid_t pid, RemoteFd remote, int local);

@@ -86,22 +86,9 @@ Result<UniqueFd> PidfdOpen(pid_t pid) {
   return UniqueFd(static_cast<int>(ret));
 }
 
-// Waits until `fd` is readable or the deadline passes.
-bool PollIn(int fd, Clock::time_point deadline) {
-  for (;;) {
-    struct pollfd pfd {
-      fd, POLLIN, 0
-    };
-    const int rc = ::poll(&pfd, 1, PollTimeout(deadline));
-    if (rc > 0) return true;
-    if (rc == 0) return false;
-    if (errno != EINTR) return false;
-  }
-}
-
 // Receives the leader's hello and, when it has one, the listener.
 Result<agent::Reply> RecvHello(int control, UniqueFd& listener, Clock::time_point deadline) {
-  if (!PollIn(control, deadline)) return Errno(ETIMEDOUT);
+  if (!WaitReadable(control, deadline)) return Errno(ETIMEDOUT);
   agent::Reply hello;
   int fd = -1;
   int count = 0;
@@ -117,6 +104,17 @@ Result<agent::Reply> RecvHello(int control, UniqueFd& listener, Clock::time_poin
 int PollTimeout(Clock::time_point deadline) {
   const auto left = std::chrono::duration_cast<Millis>(deadline - Clock::now()).count();
   return left <= 0 ? 0 : static_cast<int>(left + 1);
+}
+
+bool WaitReadable(int fd, Clock::time_point deadline) {
+  for (;;) {
+    struct pollfd pfd {
+      fd, POLLIN, 0
+    };
+    const int rc = ::poll(&pfd, 1, PollTimeout(deadline));
+    if (rc > 0) return true;
+    if (rc == 0 || errno != EINTR) return false;
+  }
 }
 
 Limits Limits::FromEnvironment() {
@@ -141,7 +139,7 @@ std::string& LastSpawnFailure() {
 }
 
 Result<seccomp_notif> RecvNotification(int listener, Clock::time_point deadline) {
-  if (!PollIn(listener, deadline)) return Errno(ETIMEDOUT);
+  if (!WaitReadable(listener, deadline)) return Errno(ETIMEDOUT);
   seccomp_notif notif{};
   ADDFDLAB_TRY(NotifRecv(listener, &notif));
   return notif;
@@ -248,7 +246,7 @@ bool Target::ReplyReady(int task) const {
 Result<agent::Reply> Target::Finish(int task, Clock::time_point deadline) {
   const auto t = static_cast<size_t>(task);
   if (task < 0 || t >= controls_.size() || !busy_[t]) return Errno(EINVAL);
-  if (!PollIn(controls_[t].get(), deadline)) return Errno(ETIMEDOUT);
+  if (!WaitReadable(controls_[t].get(), deadline)) return Errno(ETIMEDOUT);
   agent::Reply reply;
   const ssize_t n = ::recv(controls_[t].get(), &reply, sizeof(reply), 0);
   if (n < 0) return Errno::Last();
@@ -299,9 +297,9 @@ void Target::Kill() {
   for (size_t t = 1; t < pidfds_.size(); ++t) {
     ::syscall(SYS_pidfd_send_signal, pidfds_[t].get(), SIGKILL, nullptr, 0);
   }
-  for (size_t t = 1; t < pidfds_.size(); ++t) PollIn(pidfds_[t].get(), deadline);
+  for (size_t t = 1; t < pidfds_.size(); ++t) WaitReadable(pidfds_[t].get(), deadline);
   ::syscall(SYS_pidfd_send_signal, pidfds_[0].get(), SIGKILL, nullptr, 0);
-  PollIn(pidfds_[0].get(), deadline);
+  WaitReadable(pidfds_[0].get(), deadline);
   ReapExited();
   listener_.reset();
   closed_listener_.reset();
