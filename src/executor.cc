@@ -347,9 +347,8 @@ RunResult Executor::RunState::Go() {
   quiet_.SetTargets(targets);
   CheckListeners(scenario_, ex_.env_, {targets.begin(), targets.end()}, &result_.verdicts);
   if (ex_.deterministic_) SetScheduling(-1, SCHED_FIFO, kMainPriority);
-  const std::vector<std::string> lines = PrintOps(scenario_);
   for (size_t i = 0; i < scenario_.ops.size() && result_.verdicts.empty(); ++i) {
-    RunOp(static_cast<int>(i), i < lines.size() ? lines[i] : OpKindName(scenario_.ops[i].kind));
+    RunOp(static_cast<int>(i), PrintOp(scenario_, i));
   }
   // A verdict may come from a target that ran out of turn (an ADDFD handled before the
   // main thread went on): the run stops there, before the next quiescence point.

@@ -330,13 +330,6 @@ std::vector<CheckEnv> CheckEnvs() {
   return {{"every feature", ModelEnv{}}, {"INTR.SEND quirk", quirk}, {"old kernel", old}};
 }
 
-// Ops the executor reports an outcome for (Executor::RunState::Execute): all but signals,
-// kill and settle.
-bool HasOutcome(OpKind kind) {
-  return kind != OpKind::kSignalTask && kind != OpKind::kKill && kind != OpKind::kSignalThread &&
-         kind != OpKind::kSettle;
-}
-
 bool WellFormed(const Outcome& o) {
   switch (o.kind) {
     case Outcome::Kind::kOk:
@@ -534,9 +527,9 @@ class Run {
       return "";
     }
     if (!p.skip_reason.empty()) return "a skip reason on an op that is not skipped";
-    if (HasOutcome(op.kind) == p.allowed.empty()) {
-      return HasOutcome(op.kind) ? "no outcome allowed for an op that has one"
-                                 : "outcomes allowed for an op that has none";
+    if (OpTraitsOf(op.kind).outcome == p.allowed.empty()) {
+      return OpTraitsOf(op.kind).outcome ? "no outcome allowed for an op that has one"
+                                         : "outcomes allowed for an op that has none";
     }
     for (const Outcome& o : p.allowed) {
       if (!WellFormed(o)) return "a malformed outcome";

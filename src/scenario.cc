@@ -8,103 +8,12 @@
 namespace addfdlab {
 namespace {
 
-constexpr const char* kOpKindNames[kOpKindCount] = {
-    "open",    "pipe",           "socketpair", "close",          "dup",
-    "dup2",    "nofile",         "handler",    "install_filter", "reserve",
-    "release", "trap",           "returned",   "signal",         "kill",
-    "recv",    "addfd",          "send",       "id_valid",       "set_flags",
-    "ioctl",   "close_listener", "wait",       "signal_thread",  "settle",
-};
-
-constexpr const char* kSourceKindNames[kSourceKindCount] = {
-    "memfd",   "memfd2", "pipe_r",   "pipe_w", "socket",
-    "devnull", "opath",  "listener", "closed", "huge",
-};
-
-// The Op fields a kind uses; every other field must stay at its default.
-enum Field : uint32_t {
-  kTarget = 1u << 0,        // target index (notif kinds take the trap's target instead)
-  kThreadOn = 1u << 1,      // -1, or a thread started here or earlier
-  kThreadUsed = 1u << 2,    // a thread an earlier op started on
-  kTask = 1u << 3,          // 0..callers
-  kTaskCaller = 1u << 4,    // 1..callers
-  kNotifUse = 1u << 5,      // a notification an earlier trap bound
-  kNotifBind = 1u << 6,     // binds the next notification
-  kBind = 1u << 7,          // binds the next fd name
-  kBind2 = 1u << 8,         // binds the fd name after that
-  kBindOptional = 1u << 9,  // -1 or binds the next fd name
-  kFd = 1u << 10,
-  kFd2 = 1u << 11,
-  kValue = 1u << 12,
-  kIdDelta = 1u << 13,
-  kFlags = 1u << 14,
-  kNewfdFlags = 1u << 15,
-  kError = 1u << 16,
-  kSize = 1u << 17,
-  kSrc = 1u << 18,
-  kFile = 1u << 19,
-  kBuffer = 1u << 20,
-  kArg = 1u << 21,
-  kHandler = 1u << 22,
-  kSignal = 1u << 23,
-  kCloexec = 1u << 24,
-  kLegacy = 1u << 25,
-  kRestart = 1u << 26,
-};
-
-uint32_t FieldsOf(OpKind kind) {
-  switch (kind) {
-    case OpKind::kOpen:
-      return kTarget | kFile | kCloexec | kBind;
-    case OpKind::kPipe:
-    case OpKind::kSocketpair:
-      return kTarget | kCloexec | kBind | kBind2;
-    case OpKind::kClose:
-      return kTarget | kFd;
-    case OpKind::kDup:
-      return kTarget | kFd | kValue | kCloexec | kBind;
-    case OpKind::kDup2:
-      return kTarget | kFd | kFd2 | kCloexec;
-    case OpKind::kNofile:
-      return kTarget | kValue;
-    case OpKind::kHandler:
-      return kTarget | kSignal | kHandler;
-    case OpKind::kInstallFilter:
-      return kTarget | kFlags;
-    case OpKind::kReserve:
-      return kTarget | kTaskCaller | kBind;
-    case OpKind::kRelease:
-      return kTarget | kTask;
-    case OpKind::kTrap:
-      return kTarget | kTaskCaller | kNotifBind;
-    case OpKind::kReturned:
-      return kNotifUse;
-    case OpKind::kSignalTask:
-      return kTarget | kTask | kSignal;
-    case OpKind::kKill:
-    case OpKind::kCloseListener:
-      return kTarget;
-    case OpKind::kRecv:
-      return kTarget | kThreadOn | kBuffer;
-    case OpKind::kAddFd:
-      return kNotifUse | kThreadOn | kIdDelta | kFlags | kSrc | kFd | kNewfdFlags | kSize | kArg |
-             kBindOptional;
-    case OpKind::kSend:
-      return kNotifUse | kThreadOn | kIdDelta | kFd | kError | kFlags;
-    case OpKind::kIdValid:
-      return kNotifUse | kIdDelta | kLegacy;
-    case OpKind::kSetFlags:
-    case OpKind::kIoctl:
-      return kTarget | kValue;
-    case OpKind::kWait:
-      return kThreadUsed;
-    case OpKind::kSignalThread:
-      return kThreadUsed | kRestart;
-    case OpKind::kSettle:
-      return 0;
-  }
-  return 0;
-}
+using op_field::kArg, op_field::kBind, op_field::kBind2, op_field::kBindOptional, op_field::kBuffer,
+    op_field::kCloexec, op_field::kError, op_field::kFd, op_field::kFd2, op_field::kFile,
+    op_field::kFlags, op_field::kHandler, op_field::kIdDelta, op_field::kLegacy,
+    op_field::kNewfdFlags, op_field::kNotifBind, op_field::kNotifUse, op_field::kRestart,
+    op_field::kSignal, op_field::kSize, op_field::kSrc, op_field::kTarget, op_field::kTask,
+    op_field::kTaskCaller, op_field::kThreadOn, op_field::kThreadUsed, op_field::kValue;
 
 // The name of the first field that `kind` does not use and `op` sets, or nullptr.
 const char* UnusedFieldSet(const Op& op, uint32_t fields) {
@@ -215,7 +124,7 @@ class Validator {
       std::string problem = CheckOp(s_.ops[i]);
       if (!problem.empty()) {
         const auto kind = static_cast<int>(s_.ops[i].kind);
-        const char* name = kind < kOpKindCount ? kOpKindNames[kind] : "?";
+        const char* name = kind < kOpKindCount ? OpKindName(s_.ops[i].kind) : "?";
         return "op " + std::to_string(i + 1) + " (" + name + "): " + problem;
       }
     }
@@ -232,7 +141,7 @@ class Validator {
  private:
   std::string CheckOp(const Op& op) {
     if (static_cast<int>(op.kind) >= kOpKindCount) return "unknown op kind";
-    const uint32_t fields = FieldsOf(op.kind);
+    const uint32_t fields = OpTraitsOf(op.kind).fields;
     if (const char* field = UnusedFieldSet(op, fields)) {
       return std::string("field '") + field +
              "' is not used by this op and must stay at its default";
@@ -344,7 +253,7 @@ class Validator {
 
 const char* OpKindName(OpKind kind) {
   const auto index = static_cast<size_t>(kind);
-  return index < kOpKindCount ? kOpKindNames[index] : "unknown";
+  return index < kOpKindCount ? kOpTraits[index].name : "unknown";
 }
 
 const char* SourceKindName(SourceKind kind) {

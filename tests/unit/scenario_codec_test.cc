@@ -24,14 +24,18 @@ Scenario ParseOrDie(const std::string& text) {
   return s.value_or(Scenario{});
 }
 
+std::string ReadFile(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  return bytes.str();
+}
+
 std::vector<Scenario> TestScenarios() {
   std::vector<Scenario> out;
   for (const auto& entry : std::filesystem::directory_iterator(ADDFDLAB_SCN_DIR)) {
     if (entry.path().extension() != ".scn") continue;
-    std::ifstream in(entry.path(), std::ios::binary);
-    std::ostringstream text;
-    text << in.rdbuf();
-    Scenario s = ParseOrDie(text.str());
+    Scenario s = ParseOrDie(ReadFile(entry.path()));
     s.cells.clear();  // cells are text only
     out.push_back(std::move(s));
   }
@@ -137,6 +141,31 @@ TEST(ScenarioCodec, TypedReferencesWrapAndUnusableOpsAreDropped) {
   ExpectDecodedIsSound(*dropped);
   ASSERT_EQ(dropped->ops.size(), 1u);
   EXPECT_EQ(dropped->ops[0].kind, OpKind::kSettle);
+}
+
+// addfd_sequence_fuzzer's seeds are the encodings of corpus/contract and corpus/regressions
+// (scripts/make_seeds.sh, <folder>_<name>.bin): each seed decodes to its .scn and the .scn
+// encodes to the seed byte for byte, so neither direction of the byte format drifts.
+TEST(ScenarioCodec, SeedCorpusMatchesItsTextSources) {
+  const std::filesystem::path corpus = std::filesystem::path(ADDFDLAB_SOURCE_DIR) / "corpus";
+  int seeds = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(corpus / "addfd_sequence_fuzzer")) {
+    const std::string stem = entry.path().stem().string();
+    SCOPED_TRACE(stem);
+    const size_t underscore = stem.find('_');
+    ASSERT_NE(underscore, std::string::npos);
+    const std::filesystem::path source =
+        corpus / stem.substr(0, underscore) / (stem.substr(underscore + 1) + ".scn");
+    ASSERT_TRUE(std::filesystem::exists(source)) << source;
+    Scenario s = ParseOrDie(ReadFile(source));
+    s.cells.clear();
+    const std::string seed = ReadFile(entry.path());
+    const std::vector<uint8_t> bytes(seed.begin(), seed.end());
+    EXPECT_EQ(Decode(bytes), s) << PrintScenario(s);
+    EXPECT_EQ(EncodeScenario(s), bytes) << PrintScenario(s);
+    ++seeds;
+  }
+  EXPECT_GE(seeds, 60);
 }
 
 TEST(ScenarioCodec, WrongVersionAndShortHeadersAreRejected) {

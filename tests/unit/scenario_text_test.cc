@@ -37,14 +37,16 @@ void ExpectRoundTrip(const Scenario& scenario) {
   ASSERT_TRUE(again.has_value()) << error.ToString() << "\n" << printed;
   EXPECT_EQ(*again, scenario) << printed;
   EXPECT_EQ(PrintScenario(*again), printed);
-  // PrintOps is the printed text's op lines (its last lines), one per op.
+  // PrintOp(s, i) is the printed text's line of op i (its last lines are the ops').
   std::vector<std::string> lines;
   std::istringstream in(printed);
   for (std::string line; std::getline(in, line);) lines.push_back(line);
   ASSERT_GE(lines.size(), scenario.ops.size());
-  const std::vector<std::string> op_lines(lines.end() - static_cast<ptrdiff_t>(scenario.ops.size()),
-                                          lines.end());
-  EXPECT_EQ(PrintOps(scenario), op_lines);
+  const size_t first = lines.size() - scenario.ops.size();
+  for (size_t i = 0; i < scenario.ops.size(); ++i) {
+    EXPECT_EQ(PrintOp(scenario, i), lines[first + i]) << i;
+  }
+  EXPECT_EQ(PrintOp(scenario, scenario.ops.size()), "");
 }
 
 TEST(ScenarioText, ParsesEveryOpKind) {
