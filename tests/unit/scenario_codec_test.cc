@@ -168,6 +168,24 @@ TEST(ScenarioCodec, SeedCorpusMatchesItsTextSources) {
   EXPECT_GE(seeds, 60);
 }
 
+// scenario_text_fuzzer's seeds: each .bin is its .scn beside it, in this codec version.
+TEST(ScenarioCodec, TextFuzzerSeedsMatchTheirText) {
+  const std::filesystem::path corpus =
+      std::filesystem::path(ADDFDLAB_SOURCE_DIR) / "corpus" / "scenario_text_fuzzer";
+  int seeds = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(corpus)) {
+    if (entry.path().extension() != ".bin") continue;
+    SCOPED_TRACE(entry.path().filename().string());
+    std::filesystem::path source = entry.path();
+    Scenario s = ParseOrDie(ReadFile(source.replace_extension(".scn")));
+    s.cells.clear();
+    const std::string seed = ReadFile(entry.path());
+    EXPECT_EQ(Decode(std::vector<uint8_t>(seed.begin(), seed.end())), s) << PrintScenario(s);
+    ++seeds;
+  }
+  EXPECT_GE(seeds, 4);
+}
+
 TEST(ScenarioCodec, WrongVersionAndShortHeadersAreRejected) {
   EXPECT_FALSE(DecodeScenario(nullptr, 0).has_value());
   EXPECT_FALSE(Decode({}).has_value());
