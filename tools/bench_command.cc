@@ -89,14 +89,15 @@ std::string Python() {
   return ::access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
 }
 
-// A new folder under `out` named by the time; an earlier run's is never reused.
-std::optional<fs::path> NewRunDir(const fs::path& out, std::string* error) {
+// A new folder under `out` named by the time; an earlier run's is never reused. A
+// failure's message says it all.
+Result<fs::path> NewRunDir(const fs::path& out) {
   std::error_code ec;
   fs::create_directories(out, ec);
   if (!fs::is_directory(out, ec)) {
-    *error = "cannot create the report folder " + out.string() +
-             (ec ? ": " + ec.message() : ": not a folder");
-    return std::nullopt;
+    return Error(Errno(ec ? ec.value() : ENOTDIR),
+                 "cannot create the report folder " + out.string() +
+                     (ec ? ": " + ec.message() : ": not a folder"));
   }
   const std::string stamp = LocalTime("%Y%m%d-%H%M%S");
   for (int n = 1; n < 100; ++n) {
@@ -104,8 +105,8 @@ std::optional<fs::path> NewRunDir(const fs::path& out, std::string* error) {
     if (fs::create_directory(dir, ec)) return dir;
     if (ec) break;
   }
-  *error = "cannot create a new folder in " + out.string() + (ec ? ": " + ec.message() : "");
-  return std::nullopt;
+  return Error(Errno(ec ? ec.value() : EEXIST),
+               "cannot create a new folder in " + out.string() + (ec ? ": " + ec.message() : ""));
 }
 
 // Builds the release preset's suites (configuring it first when it never was); false on
@@ -203,19 +204,17 @@ int RunBench(const BenchOptions& options) {
   // --from: check every file before making anything.
   std::vector<BenchRun> given;
   for (const std::string& file : options.from) {
-    std::string error;
-    std::optional<BenchRun> run = LoadBenchRun(file, &error);
+    Result<BenchRun> run = LoadBenchRun(file);
     if (!run) {
-      std::cerr << "addfdlab bench: " << error << "\n";
+      std::cerr << "addfdlab bench: " << run.error().message() << "\n";
       return kExitUsage;
     }
     given.push_back(std::move(*run));
   }
 
-  std::string error;
-  const std::optional<fs::path> run_dir = NewRunDir(out, &error);
+  const Result<fs::path> run_dir = NewRunDir(out);
   if (!run_dir) {
-    std::cerr << "addfdlab bench: " << error << "\n";
+    std::cerr << "addfdlab bench: " << run_dir.error().message() << "\n";
     return kExitUsage;
   }
   const fs::path raw = *run_dir / "raw";
@@ -332,7 +331,9 @@ int RunBench(const BenchOptions& options) {
       std::error_code ec;
       const std::string problem = status.Problem();
       std::optional<BenchRun> results;
-      if (fs::exists(json, ec)) results = LoadBenchRun(json.string(), &error);
+      if (fs::exists(json, ec)) {
+        if (Result<BenchRun> loaded = LoadBenchRun(json.string())) results = std::move(*loaded);
+      }
       if (results && results->entries.empty()) results.reset();
       if (!results) fs::remove(json, ec);
       if (!problem.empty()) {
@@ -366,7 +367,7 @@ int RunBench(const BenchOptions& options) {
   std::ofstream(*run_dir / "meta.json") << meta.dump(2) << "\n";
 
   // raw/ read once, here: the report renders samples.json, never Google Benchmark's JSON.
-  const std::optional<BenchRun> all = LoadBenchRun(run_dir->string(), &error);
+  const Result<BenchRun> all = LoadBenchRun(run_dir->string());
   std::ofstream(*run_dir / "samples.json") << SamplesJson(all ? *all : BenchRun{}).dump(1) << "\n";
   const std::vector<std::string> problems = all ? Problems(*all) : std::vector<std::string>{};
   for (const std::string& p : problems) std::cerr << "addfdlab bench: " << p << "\n";
@@ -413,14 +414,14 @@ std::string Describe(const BenchRun& run) {
 }
 
 int RunCompare(const BenchOptions& options) {
-  std::string error;
   std::optional<BenchRun> runs[2];
   for (int i = 0; i < 2; ++i) {
-    runs[i] = LoadBenchRun(options.compare[static_cast<size_t>(i)], &error);
-    if (!runs[i]) {
-      std::cerr << "addfdlab bench: " << error << "\n";
+    Result<BenchRun> run = LoadBenchRun(options.compare[static_cast<size_t>(i)]);
+    if (!run) {
+      std::cerr << "addfdlab bench: " << run.error().message() << "\n";
       return kExitUsage;
     }
+    runs[i] = std::move(*run);
   }
   const std::optional<std::regex> filter =
       options.filter.empty()

@@ -124,17 +124,11 @@ const std::set<std::string>& NonCounterFields() {
   return fields;
 }
 
-std::optional<std::string> ReadFile(const std::string& path, std::string* error) {
+Result<std::string> ReadFile(const std::string& path) {
   std::error_code ec;
-  if (!fs::exists(path, ec)) {
-    *error = path + ": no such file";
-    return std::nullopt;
-  }
+  if (!fs::exists(path, ec)) return Error(Errno(ENOENT), path + ": no such file");
   std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    *error = path + ": cannot read it";
-    return std::nullopt;
-  }
+  if (!in) return Error(Errno::Last(), path + ": cannot read it");
   std::ostringstream text;
   text << in.rdbuf();
   return text.str();
@@ -142,7 +136,7 @@ std::optional<std::string> ReadFile(const std::string& path, std::string* error)
 
 }  // namespace
 
-std::optional<BenchRun> ParseBenchJson(const std::string& text, std::string* error) {
+Result<BenchRun> ParseBenchJson(const std::string& text) {
   std::vector<Replacement> replaced;
   const std::string clean = ReplaceNonFinite(text, &replaced);
   nlohmann::json doc;
@@ -157,12 +151,10 @@ std::optional<BenchRun> ParseBenchJson(const std::string& text, std::string* err
     what = std::regex_replace(what, prefix, "");
     // "last read" quotes the rewritten text; the position says where.
     what = what.substr(0, what.find("; last read:"));
-    *error = LineColumn(text, e.byte, replaced) + ": not JSON: " + what;
-    return std::nullopt;
+    return Error::Invalid(LineColumn(text, e.byte, replaced) + ": not JSON: " + what);
   }
-  const auto fail = [&](const std::string& what) {
-    *error = "not Google Benchmark JSON: " + what;
-    return std::nullopt;
+  const auto fail = [](const std::string& what) {
+    return Error::Invalid("not Google Benchmark JSON: " + what);
   };
   if (!doc.is_object()) return fail("the top level is not an object");
   if (!doc.contains("benchmarks") || !doc["benchmarks"].is_array()) {
@@ -238,7 +230,7 @@ std::optional<BenchRun> ParseBenchJson(const std::string& text, std::string* err
   return run;
 }
 
-std::optional<BenchRun> LoadBenchRun(const std::string& path, std::string* error) {
+Result<BenchRun> LoadBenchRun(const std::string& path) {
   std::error_code ec;
   std::vector<std::string> files;
   if (fs::is_directory(path, ec)) {
@@ -251,8 +243,7 @@ std::optional<BenchRun> LoadBenchRun(const std::string& path, std::string* error
     }
     std::sort(files.begin(), files.end());
     if (files.empty()) {
-      *error = path + ": no Google Benchmark JSON files in this folder";
-      return std::nullopt;
+      return Error(Errno(ENOENT), path + ": no Google Benchmark JSON files in this folder");
     }
   } else {
     files.push_back(path);
@@ -260,15 +251,14 @@ std::optional<BenchRun> LoadBenchRun(const std::string& path, std::string* error
   BenchRun merged;
   merged.path = path;
   for (const std::string& file : files) {
-    const std::optional<std::string> text = ReadFile(file, error);
-    if (!text) return std::nullopt;
-    std::string message;
-    std::optional<BenchRun> run = ParseBenchJson(*text, &message);
+    Result<std::string> text = ReadFile(file);
+    if (!text) return std::move(text).error();
+    Result<BenchRun> run = ParseBenchJson(*text);
     if (!run) {
       // A syntax error's message starts with its line:col.
+      const std::string& message = run.error().message();
       const bool positioned = message.compare(0, 4, "not ") != 0;
-      *error = file + (positioned ? ":" : ": ") + message;
-      return std::nullopt;
+      return Error(run.error().code(), file + (positioned ? ":" : ": ") + message);
     }
     if (merged.context.is_null()) merged.context = run->context;
     const fs::path name = fs::path(file).filename();

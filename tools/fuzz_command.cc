@@ -158,17 +158,17 @@ void FileFinding(const fs::path& crash, const FuzzOptions& options, FuzzHarness&
   const Scenario minimal = MinimizeScenario(*scenario, fails);
   const RunResult trace = executor.Run(minimal);
   fs::create_directories(dir);
-  std::string error;
-  WriteNewFile((dir / "input.bin").string(), bytes, false, &error);
-  WriteNewFile((dir / "original.scn").string(), PrintScenario(*scenario), false, &error);
-  WriteNewFile((dir / "repro.scn").string(),
-               "# " + signature + "\n# reproduced " + std::to_string(rate) + "/" +
-                   std::to_string(options.repro_runs) + " on " + executor.features().release +
-                   "\n" + PrintScenario(minimal),
-               false, &error);
-  WriteNewFile((dir / "trace.txt").string(),
-               trace.Format(minimal) + "\n# first run of the original:\n" + first.Format(*scenario),
-               false, &error);
+  // Best effort: a finding folder with a file missing still names the finding.
+  (void)WriteNewFile((dir / "input.bin").string(), bytes, false);
+  (void)WriteNewFile((dir / "original.scn").string(), PrintScenario(*scenario), false);
+  (void)WriteNewFile((dir / "repro.scn").string(),
+                     "# " + signature + "\n# reproduced " + std::to_string(rate) + "/" +
+                         std::to_string(options.repro_runs) + " on " + executor.features().release +
+                         "\n" + PrintScenario(minimal),
+                     false);
+  (void)WriteNewFile(
+      (dir / "trace.txt").string(),
+      trace.Format(minimal) + "\n# first run of the original:\n" + first.Format(*scenario), false);
   ++stats.reported;
   stats.new_dirs.push_back(dir.string());
 }
@@ -243,9 +243,9 @@ int RunFuzz(const FuzzOptions& options) {
   }
   if (options.target == "addfd_sequence_fuzzer") {
     // The jobs read it too: a malformed list is a usage error here, before anything runs.
-    std::string error;
-    if (!LoadKnownDeviations(KnownDeviationsPath(RepositoryKnownDeviations()), &error)) {
-      std::cerr << "addfdlab fuzz: " << error << "\n";
+    if (const auto known = LoadKnownDeviations(KnownDeviationsPath(RepositoryKnownDeviations()));
+        !known) {
+      std::cerr << "addfdlab fuzz: " << known.error().message() << "\n";
       return kExitUsage;
     }
   }
