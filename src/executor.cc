@@ -329,10 +329,10 @@ void Executor::RunState::CheckTables(int op) {
 
 RunResult Executor::RunState::Go() {
   result_.deterministic = ex_.deterministic_;
-  if (const std::string invalid = ValidateScenario(scenario_); !invalid.empty()) {
+  if (const Result<void> valid = ValidateScenario(scenario_); !valid) {
     Verdict v;
     v.kind = Verdict::Kind::kHarness;
-    v.detail = "invalid scenario: " + invalid;
+    v.detail = "invalid scenario: " + valid.error().message();
     AddVerdict(v);
     return result_;
   }

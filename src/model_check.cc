@@ -1,4 +1,4 @@
-// The model's invariants: Model::StateProblem and Model::TransitionProblem (here, next to
+// The model's invariants: Model::CheckState and Model::CheckTransition (here, next to
 // the checks that use them, so that model.cc stays the kernel's semantics only), and the
 // driver that runs a scenario on the model alone.
 #include "addfdlab/model_check.h"
@@ -19,16 +19,16 @@ namespace addfdlab {
 // ---------------------------------------------------------------------------------------
 // One state, and two states of one run.
 
-std::string Model::StateProblem() const {
+Result<void> Model::CheckState() const {
   const auto live = [](NotifState s) {
     return s == NotifState::kInit || s == NotifState::kSent || s == NotifState::kReplied;
   };
   // Messages are built only on failure: this runs after every step of every fuzz input.
   const auto target_says = [](size_t ti, const std::string& what) {
-    return "target " + std::to_string(ti) + ": " + what;
+    return Error::Invalid("target " + std::to_string(ti) + ": " + what);
   };
   const auto notif_says = [](size_t ni, const std::string& what) {
-    return "notification " + std::to_string(ni) + ": " + what;
+    return Error::Invalid("notification " + std::to_string(ni) + ": " + what);
   };
   // Every fd number comes from a check against RLIMIT_NOFILE, which never exceeds the hard
   // limit; the targets start at 1024.
@@ -213,11 +213,11 @@ std::string Model::StateProblem() const {
     } else if (thread.op != OpKind::kAddFd && thread.op != OpKind::kRecv) {
       wrong = "busy in an op that cannot block";
     }
-    if (wrong != nullptr) return "thread " + std::to_string(i) + ": " + wrong;
+    if (wrong != nullptr) return Error::Invalid("thread " + std::to_string(i) + ": " + wrong);
     if (thread.op == OpKind::kAddFd) in_addfd |= uint64_t{1} << i;
   }
-  if (in_addfd != queued) return "a thread waits in ADDFD with no request queued";
-  return "";
+  if (in_addfd != queued) return Error::Invalid("a thread waits in ADDFD with no request queued");
+  return {};
 }
 
 Model::Lifecycle Model::LifecycleNow() const {
@@ -241,10 +241,10 @@ Model::Lifecycle Model::LifecycleNow() const {
   return now;
 }
 
-std::string Model::TransitionProblem(const Lifecycle& before) const {
+Result<void> Model::CheckTransition(const Lifecycle& before) const {
   const Lifecycle now = LifecycleNow();
   if (before.notifs.size() != now.notifs.size() || before.targets.size() != now.targets.size()) {
-    return "compared with another scenario's model";
+    return Error::Invalid("compared with another scenario's model");
   }
   // Where a notification instance may be after any number of steps.
   const auto reachable = [](NotifState from, NotifState to) {
@@ -266,7 +266,7 @@ std::string Model::TransitionProblem(const Lifecycle& before) const {
     const Lifecycle::NotifFacts& b = before.notifs[ni];
     const Lifecycle::NotifFacts& a = now.notifs[ni];
     const auto says = [ni](const std::string& what) {
-      return "notification " + std::to_string(ni) + ": " + what;
+      return Error::Invalid("notification " + std::to_string(ni) + ": " + what);
     };
     const auto from = static_cast<NotifState>(b.state);
     const auto to = static_cast<NotifState>(a.state);
@@ -294,7 +294,7 @@ std::string Model::TransitionProblem(const Lifecycle& before) const {
     const Lifecycle::TargetFacts& b = before.targets[ti];
     const Lifecycle::TargetFacts& a = now.targets[ti];
     const auto says = [ti](const std::string& what) {
-      return "target " + std::to_string(ti) + ": " + what;
+      return Error::Invalid("target " + std::to_string(ti) + ": " + what);
     };
     if (!b.alive && a.alive) return says("came back to life");
     if (!b.listener && a.listener) return says("got its listener back");
@@ -302,9 +302,9 @@ std::string Model::TransitionProblem(const Lifecycle& before) const {
     if ((a.tasks_alive & ~b.tasks_alive) != 0) return says("a dead task came back to life");
   }
   if (now.next_local < before.next_local || now.clock < before.clock) {
-    return "a counter went back";
+    return Error::Invalid("a counter went back");
   }
-  return "";
+  return {};
 }
 
 // ---------------------------------------------------------------------------------------
@@ -383,7 +383,7 @@ Scenario KernelView(Scenario scenario) {
 enum class Pick { kFirst, kLast };
 
 enum class Mode {
-  kSteps,   // after every step: StateProblem, TransitionProblem, fd names, the prediction
+  kSteps,   // after every step: CheckState, CheckTransition, fd names, the prediction
   kStates,  // each state and prediction on its own
   kTwice,   // Predict and Quiesce called twice each time: if either changes what it should
             // not, the run parts from a kSteps run's
@@ -405,10 +405,10 @@ class Run {
   Run(const Scenario& scenario, const CheckEnv& env, Pick pick, Mode mode)
       : scenario_(scenario), env_(env), pick_(pick), mode_(mode), model_(scenario, env.env) {}
 
-  // Drives the model as Executor::RunState::Go does; "" or the first violation.
-  std::string Go(RunLog* log) {
+  // Drives the model as Executor::RunState::Go does: OK, or the first violation.
+  Result<void> Go(RunLog* log) {
     if (mode_ == Mode::kSteps || mode_ == Mode::kStates) {
-      if (std::string p = model_.StateProblem(); !p.empty()) return At(-1, "initially: " + p);
+      if (auto p = model_.CheckState(); !p) return At(-1, "initially: " + p.error().message());
     }
     log->predictions.reserve(scenario_.ops.size());
     for (size_t i = 0; i < scenario_.ops.size(); ++i) {
@@ -417,7 +417,7 @@ class Run {
       // Model::Begin's rule (quiesce where Quiesces, then predict), with each mode's checks
       // around the quiescence point; Apply below is Model::Step.
       if (model_.Quiesces(index)) {
-        if (std::string p = Quiesce(); !p.empty()) return At(index, "quiescing before it: " + p);
+        if (auto p = Quiesce(); !p) return At(index, "quiescing before it: " + p.error().message());
       }
       std::optional<Model::Lifecycle> life;
       FdNames names;
@@ -432,8 +432,8 @@ class Run {
       const Prediction& p = log->predictions.back();
       if (before && !(model_ == *before)) return At(index, "Predict changed the model");
       if (mode_ == Mode::kSteps || mode_ == Mode::kStates) {
-        if (std::string problem = CheckPrediction(op, p); !problem.empty()) {
-          return At(index, problem + ": " + Describe(p));
+        if (const char* problem = CheckPrediction(op, p)) {
+          return At(index, problem + (": " + Describe(p)));
         }
       }
       if (p.skip) continue;
@@ -441,9 +441,7 @@ class Run {
                                   [&](const Outcome& o) { return !(o == p.allowed.front()); });
       const Outcome seen = Apply(index, p);
       if (mode_ == Mode::kStates) {
-        if (std::string problem = model_.StateProblem(); !problem.empty()) {
-          return At(index, problem);
-        }
+        if (auto state = model_.CheckState(); !state) return At(index, state.error().message());
       }
       if (mode_ != Mode::kSteps) continue;
       // `wait` and `returned` are predicted on a copy that quiesces: Apply quiesces too.
@@ -458,13 +456,13 @@ class Run {
       const bool targets_ran =
           model_.Quiesces(index) ||
           (op.thread < 0 && (op.kind == OpKind::kAddFd || op.kind == OpKind::kRecv));
-      if (std::string problem = AfterStep(*life, names, &op, targets_ran); !problem.empty()) {
-        return At(index, problem);
+      if (auto after = AfterStep(*life, names, &op, targets_ran); !after) {
+        return At(index, after.error().message());
       }
     }
-    if (std::string p = Quiesce(); !p.empty()) return At(-1, "quiescing at the end: " + p);
+    if (auto p = Quiesce(); !p) return At(-1, "quiescing at the end: " + p.error().message());
     log->final_model = model_;
-    return "";
+    return {};
   }
 
  private:
@@ -477,7 +475,7 @@ class Run {
     return seen;
   }
 
-  std::string Quiesce() {
+  Result<void> Quiesce() {
     switch (mode_) {
       case Mode::kSteps: {
         const Model::Lifecycle life = model_.LifecycleNow();
@@ -487,22 +485,23 @@ class Run {
       }
       case Mode::kStates:
         model_.Quiesce();
-        return model_.StateProblem();
+        return model_.CheckState();
       case Mode::kTwice:
         model_.Quiesce();
         model_.Quiesce();
-        return "";
+        return {};
       case Mode::kCopies: {
         model_.Quiesce();
         Model again = model_;
         again.Quiesce();
-        return again == model_ ? "" : "Quiesce stopped short of a fixed point";
+        if (again == model_) return {};
+        return Error::Invalid("Quiesce stopped short of a fixed point");
       }
       case Mode::kPlain:
         break;
     }
     model_.Quiesce();
-    return "";
+    return {};
   }
 
   FdNames Names() const {
@@ -513,18 +512,21 @@ class Run {
     return names;
   }
 
-  std::string At(int index, const std::string& what) const {
+  // A violation at op `index` (-1: none): where, then `what`.
+  Error At(int index, const std::string& what) const {
     std::string text = std::string(env_.name) + ", " + (pick_ == Pick::kFirst ? "first" : "last") +
                        " allowed outcomes, ";
-    if (index < 0) return text + what;
-    return text + "op " + std::to_string(index + 1) + " (" +
-           OpKindName(scenario_.ops[static_cast<size_t>(index)].kind) + "): " + what;
+    if (index < 0) return Error::Invalid(text + what);
+    return Error::Invalid(text + "op " + std::to_string(index + 1) + " (" +
+                          OpKindName(scenario_.ops[static_cast<size_t>(index)].kind) +
+                          "): " + what);
   }
 
-  static std::string CheckPrediction(const Op& op, const Prediction& p) {
+  // What is wrong with a prediction, or nullptr.
+  static const char* CheckPrediction(const Op& op, const Prediction& p) {
     if (p.skip) {
       if (p.skip_reason.empty() || !p.allowed.empty()) return "a skip with outcomes or no reason";
-      return "";
+      return nullptr;
     }
     if (!p.skip_reason.empty()) return "a skip reason on an op that is not skipped";
     if (OpTraitsOf(op.kind).outcome == p.allowed.empty()) {
@@ -538,14 +540,14 @@ class Run {
         return "the main thread's ADDFD is left blocked";
       }
     }
-    return "";
+    return nullptr;
   }
 
   // After a step from `life` and `names`: `op` was applied, or (null) the model quiesced.
-  std::string AfterStep(const Model::Lifecycle& life, const FdNames& names, const Op* op,
-                        bool targets_ran) const {
-    if (std::string p = model_.StateProblem(); !p.empty()) return p;
-    if (std::string p = model_.TransitionProblem(life); !p.empty()) return p;
+  Result<void> AfterStep(const Model::Lifecycle& life, const FdNames& names, const Op* op,
+                         bool targets_ran) const {
+    ADDFDLAB_TRY(model_.CheckState());
+    ADDFDLAB_TRY(model_.CheckTransition(life));
     const FdNames now = Names();
     for (int name = 0; name < static_cast<int>(now.size()); ++name) {
       const std::optional<int>& was = names[static_cast<size_t>(name)];
@@ -557,12 +559,12 @@ class Run {
         return o.bind == name && (o.kind == OpKind::kAddFd || o.kind == OpKind::kReserve);
       });
       if (!(async && targets_ran)) {
-        return "fd name " + scenario_.fd_names[static_cast<size_t>(name)] + " changed from " +
-               (was ? std::to_string(*was) : "unbound") + " to " +
-               (is ? std::to_string(*is) : "unbound") + ", though nothing bound it";
+        return Error::Invalid("fd name " + scenario_.fd_names[static_cast<size_t>(name)] +
+                              " changed from " + (was ? std::to_string(*was) : "unbound") + " to " +
+                              (is ? std::to_string(*is) : "unbound") + ", though nothing bound it");
       }
     }
-    return "";
+    return {};
   }
 
   const Scenario& scenario_;
@@ -572,27 +574,30 @@ class Run {
   Model model_;
 };
 
-// "" when two runs of the same inputs saw the same; else where they parted.
-std::string Compare(const Scenario& scenario, const RunLog& a, const RunLog& b) {
+// OK when two runs of the same inputs saw the same; else where they parted.
+Result<void> Compare(const Scenario& scenario, const RunLog& a, const RunLog& b) {
   for (size_t i = 0; i < a.predictions.size() && i < b.predictions.size(); ++i) {
     if (a.predictions[i] == b.predictions[i]) continue;
-    return "op " + std::to_string(i + 1) + " (" + OpKindName(scenario.ops[i].kind) +
-           "): " + Describe(a.predictions[i]) + " against " + Describe(b.predictions[i]);
+    return Error::Invalid("op " + std::to_string(i + 1) + " (" + OpKindName(scenario.ops[i].kind) +
+                          "): " + Describe(a.predictions[i]) + " against " +
+                          Describe(b.predictions[i]));
   }
-  if (a.predictions.size() != b.predictions.size()) return "one run stopped early";
-  if (!(*a.final_model == *b.final_model)) return "the models end in different states";
-  return "";
+  if (a.predictions.size() != b.predictions.size()) return Error::Invalid("one run stopped early");
+  if (!(*a.final_model == *b.final_model)) {
+    return Error::Invalid("the models end in different states");
+  }
+  return {};
 }
 
 }  // namespace
 
-std::string ModelInvariantProblem(const Scenario& scenario) {
-  if (std::string p = ValidateScenario(scenario); !p.empty()) return "invalid scenario: " + p;
+Result<void> CheckModelInvariants(const Scenario& scenario) {
+  ADDFDLAB_TRY_CONTEXT(ValidateScenario(scenario), "invalid scenario");
   Scenario cellless = scenario;
   cellless.cells.clear();
   const std::vector<uint8_t> bytes = EncodeScenario(cellless);
   if (DecodeScenario(bytes.data(), bytes.size()) != cellless) {
-    return "the scenario does not decode back from its encoding";
+    return Error::Invalid("the scenario does not decode back from its encoding");
   }
   const std::vector<CheckEnv> envs = CheckEnvs();
   for (const CheckEnv& env : envs) {
@@ -600,10 +605,10 @@ std::string ModelInvariantProblem(const Scenario& scenario) {
     // their states and predictions are checked too.
     const Mode mode = &env == &envs.front() ? Mode::kSteps : Mode::kStates;
     RunLog first;
-    if (std::string p = Run(scenario, env, Pick::kFirst, mode).Go(&first); !p.empty()) return p;
+    ADDFDLAB_TRY(Run(scenario, env, Pick::kFirst, mode).Go(&first));
     if (first.choices) {
       RunLog last;
-      if (std::string p = Run(scenario, env, Pick::kLast, mode).Go(&last); !p.empty()) return p;
+      ADDFDLAB_TRY(Run(scenario, env, Pick::kLast, mode).Go(&last));
     }
     if (mode != Mode::kSteps) continue;
     // A fresh model, the same inputs, every Predict and Quiesce made twice: the same
@@ -611,12 +616,11 @@ std::string ModelInvariantProblem(const Scenario& scenario) {
     // point, or the model is not deterministic.
     RunLog twice;
     (void)Run(scenario, env, Pick::kFirst, Mode::kTwice).Go(&twice);
-    if (std::string parted = Compare(scenario, first, twice); !parted.empty()) {
+    if (Result<void> same = Compare(scenario, first, twice); !same) {
       RunLog copies;
-      if (std::string p = Run(scenario, env, Pick::kFirst, Mode::kCopies).Go(&copies); !p.empty()) {
-        return p;
-      }
-      return std::string(env.name) + ": a second run of the same inputs parted at " + parted;
+      ADDFDLAB_TRY(Run(scenario, env, Pick::kFirst, Mode::kCopies).Go(&copies));
+      return Error::Invalid(std::string(env.name) + ": a second run of the same inputs parted at " +
+                            same.error().message());
     }
     // The model sees what the kernel sees.
     const Scenario kernel_view = KernelView(scenario);
@@ -625,20 +629,20 @@ std::string ModelInvariantProblem(const Scenario& scenario) {
     (void)Run(kernel_view, env, Pick::kFirst, Mode::kPlain).Go(&view);
     for (size_t i = 0; i < first.predictions.size(); ++i) {
       if (first.predictions[i] == view.predictions[i]) continue;
-      return std::string(env.name) + ", op " + std::to_string(i + 1) + " (" +
-             OpKindName(scenario.ops[i].kind) +
-             "): the prediction depends on bits the kernel never sees: " +
-             Describe(first.predictions[i]) + ", but as the kernel gets it " +
-             Describe(view.predictions[i]);
+      return Error::Invalid(std::string(env.name) + ", op " + std::to_string(i + 1) + " (" +
+                            OpKindName(scenario.ops[i].kind) +
+                            "): the prediction depends on bits the kernel never sees: " +
+                            Describe(first.predictions[i]) + ", but as the kernel gets it " +
+                            Describe(view.predictions[i]));
     }
     for (int t = 0; t < static_cast<int>(scenario.targets.size()); ++t) {
       if (first.final_model->FdTable(t) != view.final_model->FdTable(t)) {
-        return std::string(env.name) + ": target " + std::to_string(t) +
-               " ends with another fd table for bits the kernel never sees";
+        return Error::Invalid(std::string(env.name) + ": target " + std::to_string(t) +
+                              " ends with another fd table for bits the kernel never sees");
       }
     }
   }
-  return "";
+  return {};
 }
 
 }  // namespace addfdlab

@@ -601,23 +601,25 @@ std::optional<Scenario> DecodeScenario(const uint8_t* data, size_t size) {
 
 std::vector<uint8_t> EncodeScenario(const Scenario& scenario) { return Encoder(scenario).Run(); }
 
-std::string RoundTripProblem(const Scenario& scenario) {
-  const std::string invalid = ValidateScenario(scenario);
-  if (!invalid.empty()) return "invalid scenario: " + invalid;
+Result<void> CheckRoundTrip(const Scenario& scenario) {
+  ADDFDLAB_TRY_CONTEXT(ValidateScenario(scenario), "invalid scenario");
   const std::string text = PrintScenario(scenario);
   ParseError error;
   const std::optional<Scenario> parsed = ParseScenario(text, "printed.scn", &error);
-  if (!parsed) return "printed text does not parse: " + error.ToString() + "\n" + text;
-  if (*parsed != scenario) return "parse(print(s)) != s:\n" + text;
+  if (!parsed) {
+    return Error::Invalid("printed text does not parse: " + error.ToString() + "\n" + text);
+  }
+  if (*parsed != scenario) return Error::Invalid("parse(print(s)) != s:\n" + text);
   Scenario without_cells = scenario;
   without_cells.cells.clear();
   const std::vector<uint8_t> bytes = EncodeScenario(without_cells);
   const std::optional<Scenario> decoded = DecodeScenario(bytes.data(), bytes.size());
-  if (!decoded) return "encoding does not decode:\n" + text;
+  if (!decoded) return Error::Invalid("encoding does not decode:\n" + text);
   if (*decoded != without_cells) {
-    return "decode(encode(s)) != s:\n" + text + "decoded as:\n" + PrintScenario(*decoded);
+    return Error::Invalid("decode(encode(s)) != s:\n" + text + "decoded as:\n" +
+                          PrintScenario(*decoded));
   }
-  return "";
+  return {};
 }
 
 }  // namespace addfdlab

@@ -55,8 +55,8 @@ int RunRepro(const ReproOptions& options) {
     std::cerr << scenario.error().message() << "\n";
     return kExitUsage;
   }
-  if (const std::string invalid = ValidateScenario(*scenario); !invalid.empty()) {
-    std::cerr << options.file << ": invalid scenario: " << invalid << "\n";
+  if (const Result<void> valid = ValidateScenario(*scenario); !valid) {
+    std::cerr << options.file << ": invalid scenario: " << valid.error().message() << "\n";
     return kExitUsage;
   }
   const std::string known_path =

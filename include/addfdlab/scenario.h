@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "addfdlab/result.h"
 #include "addfdlab/uapi.h"
 
 namespace addfdlab {
@@ -444,13 +445,13 @@ bool IsScenarioName(std::string_view name);
 // characters.
 bool IsCellId(std::string_view id);
 
-// Checks the references of a scenario (indices in range, names bound before use, limits);
-// returns "" or what is wrong. Parsers and decoders only produce valid scenarios.
-// Valid also means canonical, so that the text and binary forms round-trip exactly: at
+// Checks the references of a scenario (indices in range, names bound before use, limits):
+// OK, or EINVAL with what is wrong ("op 3 (close): ..."). Parsers and decoders only produce valid
+// scenarios. Valid also means canonical, so that the text and binary forms round-trip exactly: at
 // least one target; fields an op's kind does not use stay at their defaults; threads,
 // notifications and fd names are numbered in the order ops first use or bind them, and
 // every one of them is used; names are unique within their kind.
-std::string ValidateScenario(const Scenario& scenario);
+Result<void> ValidateScenario(const Scenario& scenario);
 
 }  // namespace addfdlab
 

@@ -44,7 +44,7 @@ std::vector<Scenario> TestScenarios() {
 
 // A decoded scenario is valid and round-trips through both forms.
 void ExpectDecodedIsSound(const Scenario& s) {
-  ASSERT_EQ(ValidateScenario(s), "") << PrintScenario(s);
+  ASSERT_TRUE(ValidateScenario(s)) << PrintScenario(s);
   EXPECT_TRUE(s.cells.empty());
   const std::string text = PrintScenario(s);
   ParseError error;
@@ -60,7 +60,7 @@ TEST(ScenarioCodec, RoundTripsTestScenarios) {
   const std::vector<Scenario> scenarios = TestScenarios();
   ASSERT_GE(scenarios.size(), 4u);
   for (const Scenario& s : scenarios) {
-    ASSERT_EQ(ValidateScenario(s), "");
+    ASSERT_TRUE(ValidateScenario(s));
     const std::optional<Scenario> decoded = Decode(EncodeScenario(s));
     ASSERT_TRUE(decoded.has_value()) << PrintScenario(s);
     EXPECT_EQ(*decoded, s) << PrintScenario(s);
@@ -87,7 +87,7 @@ TEST(ScenarioCodec, RoundTripsExtremeValues) {
       "returned n0 expect ok=-9223372036854775808\n"
       "wait th1 expect ok=n0\n"
       "signal_thread th0 restart\n");
-  ASSERT_EQ(ValidateScenario(s), "");
+  ASSERT_TRUE(ValidateScenario(s));
   const std::vector<uint8_t> bytes = EncodeScenario(s);
   EXPECT_EQ(bytes[1] & 0x80, 0);  // default names: no name table
   const std::optional<Scenario> decoded = Decode(bytes);
@@ -292,7 +292,7 @@ TEST(ScenarioCodec, EncodingAnInvalidScenarioDoesNotCrash) {
   const std::vector<uint8_t> bytes = EncodeScenario(s);
   const std::optional<Scenario> decoded = Decode(bytes);
   if (decoded.has_value()) {
-    EXPECT_EQ(ValidateScenario(*decoded), "");
+    EXPECT_TRUE(ValidateScenario(*decoded));
   }
 }
 
