@@ -58,7 +58,7 @@ ModelEnv EnvFromFeatures(const Features& features) {
 // Files the supervisor holds for injection, made once.
 struct Executor::Sources {
   UniqueFd memfd, memfd2, pipe_r, pipe_w, sock_a, sock_b, devnull, opath;
-  std::string error;  // the first call that failed, with its errno ("" when all are there)
+  Result<void> made;  // OK, or the first call that failed, with its errno
   Sources() {
     Make("memfd_create", ::memfd_create("addfdlab-source", MFD_CLOEXEC), memfd);
     Make("memfd_create", ::memfd_create("addfdlab-source-2", MFD_CLOEXEC), memfd2);
@@ -74,7 +74,7 @@ struct Executor::Sources {
   }
   // Keeps `fd` in `out`; a failure (fd < 0, errno set) is remembered, never ignored.
   void Make(const char* call, int fd, UniqueFd& out) {
-    if (fd < 0 && error.empty()) error = std::string(call) + ": " + ErrnoName(errno);
+    if (fd < 0 && made) made = Error(Errno::Last(), call);
     out.reset(fd);
   }
   // The supervisor's fd for a source; the listener is the target's.
@@ -145,14 +145,14 @@ Executor::Executor(ExecutorOptions options) : options_(std::move(options)) {
   }
   threads_->op = std::make_unique<SupervisorThread>(cpu, deterministic_, kOpThreadPriority);
   if (deterministic_) threads_->idle = std::make_unique<IdleWaker>(cpu_);
-  setup_error_ = sources_->error;
-  if (setup_error_.empty() && threads_->idle) setup_error_ = threads_->idle->error();
+  setup_ = sources_->made;
+  if (setup_ && threads_->idle) setup_ = threads_->idle->started();
   pages_ = ::mmap(nullptr, 2 * kPage, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (pages_ == MAP_FAILED) {
-    if (setup_error_.empty()) setup_error_ = "mmap: " + ErrnoName(errno);
+    if (setup_) setup_ = Error(Errno::Last(), "mmap");
     pages_ = nullptr;
   } else if (::mprotect(static_cast<char*>(pages_) + kPage, kPage, PROT_READ) != 0) {
-    if (setup_error_.empty()) setup_error_ = "mprotect: " + ErrnoName(errno);
+    if (setup_) setup_ = Error(Errno::Last(), "mprotect");
   }
 }
 
@@ -426,12 +426,12 @@ void Executor::RunState::Finish() {
 }
 
 RunResult Executor::Run(const Scenario& scenario) {
-  if (!setup_error_.empty()) {
+  if (!setup_) {
     // The harness could not make what every run needs: nothing is said about the kernel.
     RunResult result;
     Verdict v;
     v.kind = Verdict::Kind::kHarness;
-    v.detail = "executor setup failed: " + setup_error_;
+    v.detail = "executor setup failed: " + setup_.error().ToString();
     result.verdicts.push_back(v);
     return result;
   }
