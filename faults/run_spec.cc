@@ -16,8 +16,9 @@ constexpr size_t kKindCount = std::size(kFaultKinds) + 1;
 }  // namespace
 
 Result<void> ValidateRunSpec(const RunSpec& spec) {
-  if (spec.k < 1 || spec.k > kMaxFiles)
+  if (spec.k < 1 || spec.k > kMaxFiles) {
     return Error::Invalid("k must be 1.." + std::to_string(kMaxFiles));
+  }
   std::set<int> seen;
   for (int n : spec.layout) {
     if (n < 0 || n >= agent::kInputFdLimit) return Error::Invalid("layout fds must be in [0, 256)");
@@ -37,8 +38,9 @@ Result<void> ValidateRunSpec(const RunSpec& spec) {
   }
   if (spec.strategy == rollback::Strategy::kFixedNumbers) {
     for (int n : spec.numbers) {
-      if (seen.count(n) != 0)
+      if (seen.count(n) != 0) {
         return Error::Invalid("fixed-numbers installs onto free numbers only");
+      }
     }
   }
   return {};

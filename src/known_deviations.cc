@@ -86,8 +86,9 @@ Result<void> ParseEntry(const Json& entry, KnownDeviation* d) {
     return Error::Invalid("\"seen_on\" must be an array of strings");
   }
   if (entry.contains("model_quirk")) {
-    if (!entry["model_quirk"].is_string())
+    if (!entry["model_quirk"].is_string()) {
       return Error::Invalid("\"model_quirk\" must be a string");
+    }
     d->model_quirk = entry["model_quirk"];
     ModelEnv probe;
     if (!SetModelQuirk(&probe, d->model_quirk)) {
@@ -140,11 +141,11 @@ Result<std::vector<KnownDeviation>> LoadKnownDeviations(const std::string& path)
   }
   std::vector<KnownDeviation> out;
   for (size_t i = 0; i < doc["deviations"].size(); ++i) {
-    const std::string where = path + ": deviations[" + std::to_string(i) + "]";
+    const auto where = [&] { return path + ": deviations[" + std::to_string(i) + "]"; };
     KnownDeviation d;
-    ADDFDLAB_TRY_CONTEXT(ParseEntry(doc["deviations"][i], &d), where);
+    ADDFDLAB_TRY_CONTEXT(ParseEntry(doc["deviations"][i], &d), where());
     for (const KnownDeviation& other : out) {
-      if (other.id == d.id) return Error::Invalid(where + ": id \"" + d.id + "\" is used twice");
+      if (other.id == d.id) return Error::Invalid(where() + ": id \"" + d.id + "\" is used twice");
     }
     out.push_back(std::move(d));
   }

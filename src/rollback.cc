@@ -416,8 +416,9 @@ Residue CheckResidue(const Target& target, const TableBefore& before, const Jour
 Result<void> CheckGuarantee(Strategy strategy, const Journal& journal, const Residue& residue,
                             const RunFacts& facts, int k) {
   if (residue.target_gone) return {};
-  if (!residue.journal_errors.empty())
+  if (!residue.journal_errors.empty()) {
     return Error::Invalid("the journal is wrong: " + residue.journal_errors[0]);
+  }
   // A killed supervisor cannot journal the ioctl it died in: one unjournaled fd may be that
   // request, installed just before the listener closed.
   const size_t in_flight = facts.supervisor_survived ? 0 : 1;
@@ -431,21 +432,25 @@ Result<void> CheckGuarantee(Strategy strategy, const Journal& journal, const Res
       facts.target_alive && facts.notification_survived && facts.supervisor_survived;
   switch (strategy) {
     case Strategy::kNaive:
-      if (!residue.dangling.empty())
+      if (!residue.dangling.empty()) {
         return Error::Invalid("replaced a target fd: " + residue.Format());
+      }
       return {};
     case Strategy::kSendLast:
-      if (!residue.dangling.empty())
+      if (!residue.dangling.empty()) {
         return Error::Invalid("replaced a target fd: " + residue.Format());
+      }
       if (static_cast<int>(residue.leaked.size()) > std::max(0, k - 1)) {
         return Error::Invalid("leaked more than k-1 fds: " + residue.Format());
       }
       return {};
     case Strategy::kFixedNumbers:
-      if (!residue.dangling.empty())
+      if (!residue.dangling.empty()) {
         return Error::Invalid("replaced a target fd: " + residue.Format());
-      if (static_cast<int>(residue.leaked.size()) > k)
+      }
+      if (static_cast<int>(residue.leaked.size()) > k) {
         return Error::Invalid("leaked more than k fds");
+      }
       return {};
     case Strategy::kRestoreOnReplace:
       if (all_survived && !facts.syscalls_failed && !facts.rlimit_squeezed &&

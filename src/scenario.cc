@@ -54,16 +54,18 @@ Result<void> CheckExpect(const Expect& expect) {
   switch (outcome.kind) {
     case Outcome::Kind::kOk:
       if (outcome.err != 0) return Error::Invalid("an expected success carries an errno");
-      if (expect.any_value && outcome.value != 0)
+      if (expect.any_value && outcome.value != 0) {
         return Error::Invalid("'expect ok' carries a value");
+      }
       return {};
     case Outcome::Kind::kError:
       if (outcome.err < 1 || outcome.err > kMaxErrno) {
         return Error::Invalid("expected errno " + std::to_string(outcome.err) + " is outside 1.." +
                               std::to_string(kMaxErrno));
       }
-      if (outcome.value != 0 || expect.any_value)
+      if (outcome.value != 0 || expect.any_value) {
         return Error::Invalid("an expected error carries a value");
+      }
       return {};
     case Outcome::Kind::kBlocked:
       if (outcome.value != 0 || outcome.err != 0 || expect.any_value) {
@@ -77,10 +79,12 @@ Result<void> CheckExpect(const Expect& expect) {
 Result<void> CheckNames(const std::vector<std::string>& names, const char* what) {
   std::set<std::string> seen;
   for (const std::string& name : names) {
-    if (!IsScenarioName(name))
+    if (!IsScenarioName(name)) {
       return Error::Invalid(std::string("invalid ") + what + " name '" + name + "'");
-    if (!seen.insert(name).second)
+    }
+    if (!seen.insert(name).second) {
       return Error::Invalid(std::string("duplicate ") + what + " name '" + name + "'");
+    }
   }
   return {};
 }
@@ -110,8 +114,9 @@ class Validator {
     }
     std::set<std::string> target_names;
     for (const TargetDecl& target : s_.targets) {
-      if (!IsScenarioName(target.name))
+      if (!IsScenarioName(target.name)) {
         return Error::Invalid("invalid target name '" + target.name + "'");
+      }
       if (!target_names.insert(target.name).second) {
         return Error::Invalid("duplicate target name '" + target.name + "'");
       }
@@ -140,8 +145,9 @@ class Validator {
     if (notifs_.size() != s_.notifs.size()) {
       return Error::Invalid("notification '" + s_.notifs[notifs_.size()] + "' is never bound");
     }
-    if (fds_ != s_.fd_names.size())
+    if (fds_ != s_.fd_names.size()) {
       return Error::Invalid("fd name '" + s_.fd_names[fds_] + "' is never bound");
+    }
     return {};
   }
 
@@ -181,8 +187,9 @@ class Validator {
         return Error::Invalid("thread " + std::to_string(op.thread) + " used out of order");
       }
       if (static_cast<size_t>(op.thread) == threads_) {
-        if (threads_ >= s_.threads.size())
+        if (threads_ >= s_.threads.size()) {
           return Error::Invalid("thread " + std::to_string(op.thread) + " out of range");
+        }
         ++threads_;
       }
     }
@@ -195,8 +202,9 @@ class Validator {
     if (fields & kFd2) {
       ADDFDLAB_TRY(CheckFdRef(op.fd2));
     }
-    if ((fields & kSrc) && static_cast<int>(op.src) >= kSourceKindCount)
+    if ((fields & kSrc) && static_cast<int>(op.src) >= kSourceKindCount) {
       return Error::Invalid("unknown source");
+    }
     if ((fields & kFile) && static_cast<int>(op.file) > static_cast<int>(FileKind::kMemfd)) {
       return Error::Invalid("unknown file");
     }
