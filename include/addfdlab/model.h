@@ -187,6 +187,16 @@ class Model {
 
  private:
   enum class NotifState : uint8_t { kNone, kInit, kSent, kReplied, kGone };
+  static bool IsLive(NotifState s);  // INIT, SENT or REPLIED
+  // CheckState's parts: one target's tasks, liveness, listener and harness fds; its fd
+  // table; its tasks; its notification list; one notification (adding the threads whose
+  // requests it queues to `queued`); the supervisor threads against `queued`.
+  Result<void> CheckTarget(size_t ti) const;
+  Result<void> CheckFdTable(size_t ti) const;
+  Result<void> CheckTasks(size_t ti) const;
+  Result<void> CheckNotifList(size_t ti) const;
+  Result<void> CheckNotif(size_t ni, uint64_t* queued) const;
+  Result<void> CheckThreads(uint64_t queued) const;
 
   struct Request {
     int thread = -1;  // supervisor thread waiting on it (-1: the main thread)
