@@ -6,10 +6,10 @@
 #include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <regex>
 #include <sstream>
 
 #include "addfdlab/cells.h"
+#include "addfdlab/json_errors.h"
 #include "addfdlab/model.h"
 
 namespace addfdlab {
@@ -98,17 +98,6 @@ Result<void> ParseEntry(const Json& entry, KnownDeviation* d) {
   return {};
 }
 
-// "file:line:col: not JSON: message" from nlohmann's "... parse error at line L, column C:
-// message".
-Error SyntaxError(const std::string& path, const std::string& what) {
-  static const std::regex kPosition(R"(at line (\d+), column (\d+): (.*)$)");
-  std::smatch m;
-  if (std::regex_search(what, m, kPosition)) {
-    return Error::Invalid(path + ":" + m[1].str() + ":" + m[2].str() + ": not JSON: " + m[3].str());
-  }
-  return Error::Invalid(path + ": not JSON: " + what);
-}
-
 }  // namespace
 
 bool KnownDeviation::MatchesSignature(const std::string& signature) const {
@@ -131,10 +120,12 @@ Result<std::vector<KnownDeviation>> LoadKnownDeviations(const std::string& path)
   std::stringstream text;
   text << in.rdbuf();
   Json doc;
+  const std::string content = text.str();
   try {
-    doc = Json::parse(text.str());
+    doc = Json::parse(content);
   } catch (const Json::parse_error& e) {
-    return SyntaxError(path, e.what());
+    return Error::Invalid(path + ":" +
+                          JsonSyntaxError(content, e.byte == 0 ? 0 : e.byte - 1, e.what()));
   }
   if (!doc.is_object() || !doc.contains("deviations") || !doc["deviations"].is_array()) {
     return Error::Invalid(path + ": expected a JSON object with a \"deviations\" array");

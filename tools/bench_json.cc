@@ -9,6 +9,8 @@
 #include <set>
 #include <sstream>
 
+#include "addfdlab/json_errors.h"
+
 namespace addfdlab::tools {
 namespace {
 
@@ -55,9 +57,9 @@ std::string ReplaceNonFinite(const std::string& text, std::vector<Replacement>* 
 }
 
 // nlohmann's byte position (1-based, the last character read) in the rewritten text, as
-// line:col of the original.
-std::string LineColumn(const std::string& original, size_t byte,
-                       const std::vector<Replacement>& replaced) {
+// the index of that character in the original.
+size_t OriginalIndex(const std::string& original, size_t byte,
+                     const std::vector<Replacement>& replaced) {
   constexpr size_t kNull = 4;  // strlen("null")
   const size_t rewritten = byte == 0 ? 0 : byte - 1;
   size_t index = rewritten;
@@ -72,16 +74,7 @@ std::string LineColumn(const std::string& original, size_t byte,
       break;
     }
   }
-  index = std::min(index, original.size());
-  size_t line = 1;
-  size_t line_start = 0;
-  for (size_t i = 0; i < index; ++i) {
-    if (original[i] == '\n') {
-      ++line;
-      line_start = i + 1;
-    }
-  }
-  return std::to_string(line) + ":" + std::to_string(index - line_start + 1);
+  return std::min(index, original.size());
 }
 
 // A time unit's nanoseconds and microseconds (both, so that neither is rounded twice).
@@ -143,15 +136,10 @@ Result<BenchRun> ParseBenchJson(const std::string& text) {
   try {
     doc = nlohmann::json::parse(clean);
   } catch (const nlohmann::json::parse_error& e) {
-    // what() is "[json.exception.parse_error.101] parse error at line 1, column 2: ...";
-    // the position there counts the rewritten text, so say it again from the original.
-    std::string what = e.what();
-    static const std::regex prefix(
-        R"(^\[json\.exception\.[a-z_.0-9]+\] (parse error )?(at line \d+, column \d+: )?)");
-    what = std::regex_replace(what, prefix, "");
-    // "last read" quotes the rewritten text; the position says where.
-    what = what.substr(0, what.find("; last read:"));
-    return Error::Invalid(LineColumn(text, e.byte, replaced) + ": not JSON: " + what);
+    // The position in what() counts the rewritten text, so say it again from the original;
+    // "last read" quotes the rewritten text (the position says where).
+    return Error::Invalid(JsonSyntaxError(text, OriginalIndex(text, e.byte, replaced), e.what(),
+                                          /*keep_last_read=*/false));
   }
   const auto fail = [](const std::string& what) {
     return Error::Invalid("not Google Benchmark JSON: " + what);
