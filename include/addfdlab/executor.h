@@ -76,7 +76,7 @@ class Executor {
   Executor(const Executor&) = delete;
   Executor& operator=(const Executor&) = delete;
 
-  // Runs a valid scenario (ValidateScenario() == ""). When the executor could not make its
+  // Runs a valid scenario (ValidateScenario() succeeds). When the executor could not make its
   // sources (memfd_create, pipe2, ...) or argument pages, the result is one harness verdict.
   // In deterministic mode a run in which a target ran between two quiescence points (the
   // kernel put a SCHED_OTHER task ahead of SCHED_FIFO ones: real-time throttling) does not

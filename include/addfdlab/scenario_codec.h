@@ -18,7 +18,7 @@ namespace addfdlab {
 inline constexpr uint8_t kCodecVersion = 2;
 
 // Decodes any byte string: nullopt when the version byte or the header is wrong or a
-// name table entry is unusable, otherwise a scenario for which ValidateScenario() == "".
+// name table entry is unusable, otherwise a scenario for which ValidateScenario() succeeds.
 // Typed references (target, task, notification, fd name, thread, source) are taken
 // modulo what exists at that point; an op that cannot be made valid (a notification
 // reference before any trap, a 17th trap) is dropped. A truncated op ends the scenario at

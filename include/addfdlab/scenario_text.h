@@ -23,7 +23,7 @@ struct ParseError {
   std::string ToString() const;
 };
 
-// Parses a .scn text. Returns a scenario for which ValidateScenario() == "", or nullopt
+// Parses a .scn text. Returns a scenario for which ValidateScenario() succeeds, or nullopt
 // with `*error` (when not null) set to the first problem. Total: any bytes (NULs, huge
 // numbers, very long lines) either parse or produce an error; it never throws.
 std::optional<Scenario> ParseScenario(std::string_view text, std::string_view file,
