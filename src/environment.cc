@@ -1,7 +1,6 @@
 // The one place addfdlab reads its environment variables.
 #include "addfdlab/environment.h"
 
-
 #include <cstdlib>
 #include <cstring>
 
