@@ -39,8 +39,11 @@ constexpr char kFifoDirPrefix[] = "addfdlab-fifos-";
 // A process killed, or one that left with _exit() (a forked supervisor), runs no atexit
 // handler.
 void SweepDeadFifoDirs() {
+  namespace fs = std::filesystem;
   std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator("/tmp", ec)) {
+  // increment(ec), not ++: a folder that goes while we read must not throw.
+  for (fs::directory_iterator it("/tmp", ec), last; !ec && it != last; it.increment(ec)) {
+    const fs::directory_entry& entry = *it;
     const std::string name = entry.path().filename().string();
     if (name.rfind(kFifoDirPrefix, 0) != 0) continue;
     char* end = nullptr;
@@ -51,8 +54,10 @@ void SweepDeadFifoDirs() {
       continue;
     }
     if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;
-    for (const auto& fifo : std::filesystem::directory_iterator(entry.path(), ec)) {
-      if (fifo.path().filename().string().rfind("fifo-", 0) == 0) ::unlink(fifo.path().c_str());
+    std::error_code inner;
+    for (fs::directory_iterator f(entry.path(), inner), fend; !inner && f != fend;
+         f.increment(inner)) {
+      if (f->path().filename().string().rfind("fifo-", 0) == 0) ::unlink(f->path().c_str());
     }
     ::rmdir(entry.path().c_str());
   }
