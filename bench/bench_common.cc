@@ -242,17 +242,6 @@ bool SendFdRaw(int sock, int fd) {
   return SendWithFds(sock, &byte, 1, &fd, 1) == 1;
 }
 
-bool WaitReadable(int fd, Clock::time_point deadline) {
-  for (;;) {
-    struct pollfd pfd {
-      fd, POLLIN, 0
-    };
-    const int rc = ::poll(&pfd, 1, PollTimeout(deadline));
-    if (rc > 0) return true;
-    if (rc == 0 || errno != EINTR) return false;
-  }
-}
-
 Result<UniqueFd> RecvFdRaw(int sock, Clock::time_point deadline) {
   if (!WaitReadable(sock, deadline)) return Errno(ETIMEDOUT);
   char byte = 0;
@@ -300,7 +289,7 @@ void VerifyBaseline(benchmark::State& state, const Target& target) {
   MarkVerified(state);
 }
 
-void LoopFailed(benchmark::State& state, const char* what, Errno error) {
+void LoopFailed(benchmark::State& state, const char* what, const Error& error) {
   std::string text = std::string(what) + ": " + error.Name();
   if (Watchdog::Fired()) text += " (watchdog: no progress)";
   Check(state, false, text);

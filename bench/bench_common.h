@@ -172,8 +172,6 @@ bool RawChildSetup(pid_t parent, const cpu_set_t& cpus, const int* keep, int cou
 bool SendFdRaw(int sock, int fd);
 // Receives one byte with an fd, waiting until `deadline`.
 Result<UniqueFd> RecvFdRaw(int sock, Clock::time_point deadline);
-// Waits until `fd` is readable; false at the deadline.
-bool WaitReadable(int fd, Clock::time_point deadline);
 
 // kcmp(KCMP_FILE): `remote` in `pid` is the file `local` of this process.
 bool IsFile(pid_t pid, RemoteFd remote, int local);
@@ -196,7 +194,7 @@ void MarkVerified(benchmark::State& state);
 void VerifyBaseline(benchmark::State& state, const Target& target);
 
 // Fails the benchmark for an error inside a timed loop (noting a watchdog that fired).
-void LoopFailed(benchmark::State& state, const char* what, Errno error);
+void LoopFailed(benchmark::State& state, const char* what, const Error& error);
 // A timed loop's RECV: zeroes `notif` and receives into it from `listener`. On failure
 // fails the benchmark (LoopFailed "RECV") and returns false: the loop breaks.
 bool LoopRecv(benchmark::State& state, int listener, seccomp_notif& notif);

@@ -178,18 +178,27 @@ def run_section(run):
     return out
 
 
-def latency_section(run):
-    out = ["<h2>Latency by method</h2>"]
-    if plot_latency(run["benches"], os.path.join(run["plots_dir"], "latency.svg")):
-        out.append('<p class="note">One operation each: the target traps, the supervisor '
-                   "answers with the method, the target returns. Dots are medians over the "
-                   "repetitions, thick bars the interquartile range, thin lines min–max; "
-                   "hollow diamonds the hand-written loop (<code>reference/raw_loop</code>); "
-                   "grey lines the pipe ping-pong and bare syscall references.</p>")
-        out.append('<img src="plots/latency.svg" alt="latency by method">')
+def plot_section(run, title, plot, name, alt, note, missing):
+    """A section that is one plot: its note and image, or what is missing."""
+    out = [f"<h2>{title}</h2>"]
+    if plot(run["benches"], os.path.join(run["plots_dir"], name)):
+        if note:
+            out.append(f'<p class="note">{note}</p>')
+        out.append(f'<img src="plots/{name}" alt="{alt}">')
     else:
-        out.append('<p class="note">No <code>inject/</code> benchmarks in this run.</p>')
+        out.append(f'<p class="note">{missing}</p>')
     return out
+
+
+def latency_section(run):
+    return plot_section(
+        run, "Latency by method", plot_latency, "latency.svg", "latency by method",
+        "One operation each: the target traps, the supervisor answers with the method, the "
+        "target returns. Dots are medians over the repetitions, thick bars the interquartile "
+        "range, thin lines min–max; hollow diamonds the hand-written loop "
+        "(<code>reference/raw_loop</code>); grey lines the pipe ping-pong and bare syscall "
+        "references.",
+        "No <code>inject/</code> benchmarks in this run.")
 
 
 def ratios_section(run):
@@ -258,26 +267,17 @@ def ratios_section(run):
 
 
 def scaling_section(run):
-    out = ["<h2>Scaling</h2>"]
-    if plot_scaling(run["benches"], os.path.join(run["plots_dir"], "scaling.svg")):
-        out.append('<img src="plots/scaling.svg" alt="scaling curves">')
-    else:
-        out.append('<p class="note">No <code>scale/</code> benchmarks in this run.</p>')
-    return out
+    return plot_section(run, "Scaling", plot_scaling, "scaling.svg", "scaling curves", None,
+                        "No <code>scale/</code> benchmarks in this run.")
 
 
 def rollback_section(run):
-    out = ["<h2>Rollback</h2>"]
-    if plot_rollback(run["benches"], os.path.join(run["plots_dir"], "rollback.svg")):
-        out.append('<p class="note">After a failure part-way through injecting k fds, each '
-                   "strategy undoes what it did; the fd-table oracle counts the fds left "
-                   "behind (<code>leaked</code>) and those closed under the target "
-                   "(<code>dangling</code>).</p>")
-        out.append('<img src="plots/rollback.svg" alt="rollback cost and residue">')
-    else:
-        out.append('<p class="note">No rollback benchmarks were run '
-                   "(<code>rollback/&lt;strategy&gt;/&lt;k&gt;</code>).</p>")
-    return out
+    return plot_section(
+        run, "Rollback", plot_rollback, "rollback.svg", "rollback cost and residue",
+        "After a failure part-way through injecting k fds, each strategy undoes what it did; "
+        "the fd-table oracle counts the fds left behind (<code>leaked</code>) and those closed "
+        "under the target (<code>dangling</code>).",
+        "No rollback benchmarks were run (<code>rollback/&lt;strategy&gt;/&lt;k&gt;</code>).")
 
 
 def every_benchmark_section(run):

@@ -119,8 +119,8 @@ bool ContractReport::ok() const {
   });
 }
 
-ContractReport RunContract(const std::string& dir, const std::vector<KnownDeviation>& known,
-                           Executor& executor, std::string* error) {
+Result<ContractReport> RunContract(const std::string& dir, const std::vector<KnownDeviation>& known,
+                                   Executor& executor) {
   const auto start = std::chrono::steady_clock::now();
   ContractReport report;
   report.kernel = executor.features().release;
@@ -134,10 +134,7 @@ ContractReport RunContract(const std::string& dir, const std::vector<KnownDeviat
   for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
     if (entry.path().extension() == ".scn") files.push_back(entry.path());
   }
-  if (ec) {
-    *error = dir + ": " + ec.message();
-    return report;
-  }
+  if (ec) return Error(Errno(ec.value()), dir + ": " + ec.message());
   std::sort(files.begin(), files.end());
   const uint64_t nr_open = ReadNrOpen();
   for (const auto& path : files) {
@@ -146,17 +143,11 @@ ContractReport RunContract(const std::string& dir, const std::vector<KnownDeviat
     text << in.rdbuf();
     ParseError parse_error;
     auto scenario = ParseScenario(text.str(), path.string(), &parse_error);
-    if (!scenario) {
-      *error = parse_error.ToString();
-      return report;
-    }
+    if (!scenario) return Error::Invalid(parse_error.ToString());
     std::string skip;
     for (const std::string& cell : scenario->cells) {
       const CellInfo* info = FindCell(cell);
-      if (info == nullptr) {
-        *error = path.string() + ": unknown cell '" + cell + "'";
-        return report;
-      }
+      if (info == nullptr) return Error::Invalid(path.string() + ": unknown cell '" + cell + "'");
       if (skip.empty()) skip = CellSkipReason(*info, executor.features(), nr_open);
     }
     RunResult result;

@@ -65,7 +65,7 @@ ModelEnv EnvFromFeatures(const Features& features) {
 // Files the supervisor holds for injection, made once.
 struct Executor::Sources {
   UniqueFd memfd, memfd2, pipe_r, pipe_w, sock_a, sock_b, devnull, opath;
-  std::string error;  // the first call that failed, with its errno ("" when all are there)
+  Result<void> made;  // OK, or the first call that failed, with its errno
   Sources() {
     Make("memfd_create", ::memfd_create("addfdlab-source", MFD_CLOEXEC), memfd);
     Make("memfd_create", ::memfd_create("addfdlab-source-2", MFD_CLOEXEC), memfd2);
@@ -81,7 +81,7 @@ struct Executor::Sources {
   }
   // Keeps `fd` in `out`; a failure (fd < 0, errno set) is remembered, never ignored.
   void Make(const char* call, int fd, UniqueFd& out) {
-    if (fd < 0 && error.empty()) error = std::string(call) + ": " + ErrnoName(errno);
+    if (fd < 0 && made) made = Error(Errno::Last(), call);
     out.reset(fd);
   }
   // The supervisor's fd for a source; the listener is the target's.
@@ -167,14 +167,14 @@ Executor::Executor(ExecutorOptions options) : options_(std::move(options)) {
   // mode they share its class.
   if (mode == SchedMode::kFifo) threads_->idle = std::make_unique<IdleWaker>(cpu_);
   if (mode == SchedMode::kIdle) threads_->guard = std::make_unique<CpuGuard>(cpu_);
-  setup_error_ = sources_->error;
-  if (setup_error_.empty() && threads_->idle) setup_error_ = threads_->idle->error();
+  setup_ = sources_->made;
+  if (setup_ && threads_->idle) setup_ = threads_->idle->started();
   pages_ = ::mmap(nullptr, 2 * kPage, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (pages_ == MAP_FAILED) {
-    if (setup_error_.empty()) setup_error_ = "mmap: " + ErrnoName(errno);
+    if (setup_) setup_ = Error(Errno::Last(), "mmap");
     pages_ = nullptr;
   } else if (::mprotect(static_cast<char*>(pages_) + kPage, kPage, PROT_READ) != 0) {
-    if (setup_error_.empty()) setup_error_ = "mprotect: " + ErrnoName(errno);
+    if (setup_) setup_ = Error(Errno::Last(), "mprotect");
   }
 }
 
@@ -361,10 +361,10 @@ void Executor::RunState::CheckTables(int op) {
 
 RunResult Executor::RunState::Go() {
   result_.deterministic = true;  // until Executor::Run finds the schedule broken
-  if (const std::string invalid = ValidateScenario(scenario_); !invalid.empty()) {
+  if (const Result<void> valid = ValidateScenario(scenario_); !valid) {
     Verdict v;
     v.kind = Verdict::Kind::kHarness;
-    v.detail = "invalid scenario: " + invalid;
+    v.detail = "invalid scenario: " + valid.error().message();
     AddVerdict(v);
     return result_;
   }
@@ -380,9 +380,8 @@ RunResult Executor::RunState::Go() {
   CheckListeners(scenario_, ex_.env_, {targets.begin(), targets.end()}, &result_.verdicts);
   const bool fifo = ex_.scheduling_.mode == SchedMode::kFifo;
   if (fifo) SetScheduling(-1, SCHED_FIFO, MainPriority(ex_.scheduling_.fifo_top));
-  const std::vector<std::string> lines = PrintOps(scenario_);
   for (size_t i = 0; i < scenario_.ops.size() && result_.verdicts.empty(); ++i) {
-    RunOp(static_cast<int>(i), i < lines.size() ? lines[i] : OpKindName(scenario_.ops[i].kind));
+    RunOp(static_cast<int>(i), PrintOp(scenario_, i));
   }
   // A verdict may come from a target that ran out of turn (an ADDFD handled before the
   // main thread went on): the run stops there, before the next quiescence point.
@@ -461,12 +460,12 @@ void Executor::RunState::Finish() {
 }
 
 RunResult Executor::Run(const Scenario& scenario) {
-  if (!setup_error_.empty()) {
+  if (!setup_) {
     // The harness could not make what every run needs: nothing is said about the kernel.
     RunResult result;
     Verdict v;
     v.kind = Verdict::Kind::kHarness;
-    v.detail = "executor setup failed: " + setup_error_;
+    v.detail = "executor setup failed: " + setup_.error().ToString();
     result.verdicts.push_back(v);
     return result;
   }

@@ -56,10 +56,11 @@ FuzzHarness::FuzzHarness(uint8_t* counters, size_t counter_count, FuzzHarnessOpt
     // No list at all (a target copied without it): every deviation is a finding.
     std::fprintf(stderr, "addfdlab: no known-deviations file at %s: every deviation is a finding\n",
                  path.c_str());
-  } else if (auto known = LoadKnownDeviations(path, &known_error_)) {
+  } else if (auto known = LoadKnownDeviations(path)) {
     known_ = std::move(*known);
   } else {
-    std::fprintf(stderr, "addfdlab: known deviations: %s\n", known_error_.c_str());
+    known_error_ = std::move(known).error();
+    std::fprintf(stderr, "addfdlab: known deviations: %s\n", known_error_->message().c_str());
   }
   // The supervisor's own counts at the start, compared when the harness goes (at exit).
   if (auto hygiene = executor_.HarnessHygiene()) start_hygiene_ = *hygiene;
@@ -136,10 +137,10 @@ void FuzzHarness::DropScheduleDependent(const Verdict& verdict, const Scenario& 
 }
 
 std::vector<Verdict> FuzzHarness::Run(const Scenario& scenario) {
-  if (!known_error_.empty()) {
+  if (known_error_) {
     Verdict v;
     v.kind = Verdict::Kind::kHarness;
-    v.detail = "known deviations: " + known_error_;
+    v.detail = "known deviations: " + known_error_->message();
     return {v};
   }
   RunResult result = executor_.Run(scenario);

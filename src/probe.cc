@@ -197,7 +197,7 @@ Features ProbeFeatures() {
   auto target = Target::Spawn(config);
   if (!target) {
     Set(features, Feature::kUserNotification, false,
-        "could not start a target: " + target.error().Name());
+        "could not start a target: " + target.error().ToString());
   } else if ((*target)->listener() < 0) {
     Set(features, Feature::kUserNotification, false,
         "seccomp(NEW_LISTENER) -> " + ErrnoName((*target)->filter_errno()));

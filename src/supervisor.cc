@@ -407,7 +407,7 @@ IdleWaker::IdleWaker(int cpu)
     : arm_fd_(::eventfd(0, EFD_CLOEXEC)), wake_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
   if (arm_fd_ < 0 || wake_fd_ < 0) {
     // No thread without its eventfds: WaitIdle() answers false and the owner says why.
-    error_ = std::string("eventfd: ") + ErrnoName(errno);
+    started_ = Error(Errno::Last(), "eventfd");
     return;
   }
   thread_ = std::thread([this, cpu] {

@@ -96,10 +96,9 @@ void PrintTable(const ContractReport& report) {
 int RunContractCommand(const ContractOptions& options) {
   const std::string known_path =
       options.known.empty() ? options.dir + "/known-deviations.json" : options.known;
-  std::string error;
-  auto known = LoadKnownDeviations(known_path, &error);
+  auto known = LoadKnownDeviations(known_path);
   if (!known) {
-    std::cerr << "addfdlab contract: " << error << "\n";
+    std::cerr << "addfdlab contract: " << known.error().message() << "\n";
     return kExitUsage;
   }
   ExecutorOptions executor_options;
@@ -109,11 +108,12 @@ int RunContractCommand(const ContractOptions& options) {
     std::cerr << "addfdlab: this kernel has no seccomp user notification; nothing to run\n";
     return 1;
   }
-  const ContractReport report = RunContract(options.dir, *known, executor, &error);
-  if (!error.empty()) {
-    std::cerr << "addfdlab contract: " << error << "\n";
+  const Result<ContractReport> ran = RunContract(options.dir, *known, executor);
+  if (!ran) {
+    std::cerr << "addfdlab contract: " << ran.error().message() << "\n";
     return kExitUsage;
   }
+  const ContractReport& report = *ran;
   if (options.json) {
     std::cout << ReportJson(report).dump(2) << "\n";
   } else {

@@ -50,21 +50,20 @@ nlohmann::json TraceJson(const RunResult& result, const Scenario& scenario) {
 }
 
 int RunRepro(const ReproOptions& options) {
-  std::string error;
-  auto scenario = LoadScenario(options.file, &error);
+  auto scenario = LoadScenario(options.file);
   if (!scenario) {
-    std::cerr << error << "\n";
+    std::cerr << scenario.error().message() << "\n";
     return kExitUsage;
   }
-  if (const std::string invalid = ValidateScenario(*scenario); !invalid.empty()) {
-    std::cerr << options.file << ": invalid scenario: " << invalid << "\n";
+  if (const Result<void> valid = ValidateScenario(*scenario); !valid) {
+    std::cerr << options.file << ": invalid scenario: " << valid.error().message() << "\n";
     return kExitUsage;
   }
   const std::string known_path =
       options.known.empty() ? KnownDeviationsPath(RepositoryKnownDeviations()) : options.known;
-  auto known = LoadKnownDeviations(known_path, &error);
+  auto known = LoadKnownDeviations(known_path);
   if (!known) {
-    std::cerr << "addfdlab repro: " << error << "\n";
+    std::cerr << "addfdlab repro: " << known.error().message() << "\n";
     return kExitUsage;
   }
   Executor executor;

@@ -12,6 +12,7 @@
 #include "addfdlab/executor.h"
 #include "addfdlab/known_deviations.h"
 #include "addfdlab/probe.h"
+#include "addfdlab/result.h"
 
 namespace addfdlab {
 
@@ -60,9 +61,11 @@ struct ContractReport {
   bool ok() const;
 };
 
-// Runs every .scn under `dir`. `known` must outlive the report.
-ContractReport RunContract(const std::string& dir, const std::vector<KnownDeviation>& known,
-                           Executor& executor, std::string* error);
+// Runs every .scn under `dir`. `known` must outlive the report. A failure (the folder
+// cannot be read, a scenario does not parse or names an unknown cell) has a message that
+// names the file and says it all.
+Result<ContractReport> RunContract(const std::string& dir, const std::vector<KnownDeviation>& known,
+                                   Executor& executor);
 
 }  // namespace addfdlab
 

@@ -15,6 +15,7 @@
 #include "addfdlab/model.h"
 #include "addfdlab/oracle.h"
 #include "addfdlab/probe.h"
+#include "addfdlab/result.h"
 #include "addfdlab/scenario.h"
 #include "addfdlab/supervisor.h"
 #include "addfdlab/target_pool.h"
@@ -77,7 +78,7 @@ class Executor {
   Executor(const Executor&) = delete;
   Executor& operator=(const Executor&) = delete;
 
-  // Runs a valid scenario (ValidateScenario() == ""). When the executor could not make its
+  // Runs a valid scenario (ValidateScenario() succeeds). When the executor could not make its
   // sources (memfd_create, pipe2, ...) or argument pages, the result is one harness verdict.
   // A run in which a target ran between two quiescence points (fifo: the kernel put a
   // SCHED_OTHER task ahead of SCHED_FIFO ones, real-time throttling; idle: the fair
@@ -92,8 +93,8 @@ class Executor {
   static constexpr std::chrono::microseconds kIdleScheduleBackoff{1000};  // doubled each time
   // Runs repeated so far because a target ran outside a quiescence point.
   uint64_t schedule_reruns() const { return schedule_reruns_; }
-  // What failed while setting the executor up, "" when nothing did.
-  const std::string& setup_error() const { return setup_error_; }
+  // OK, or what failed while setting the executor up (the call, with its errno).
+  const Result<void>& setup() const { return setup_; }
 
   const Features& features() const { return features_; }
   const ModelEnv& env() const { return env_; }
@@ -146,9 +147,9 @@ class Executor {
   // Two pages: unreadable (PROT_NONE), and zeroed read-only: arguments the kernel cannot
   // read, or cannot write back to.
   void* pages_ = nullptr;
-  // The call that failed while making the sources or pages: every run is then a harness
-  // verdict that says so, never a verdict about the kernel.
-  std::string setup_error_;
+  // The first call that failed while making the sources or pages: every run is then a
+  // harness verdict that says so, never a verdict about the kernel.
+  Result<void> setup_;
 };
 
 // ModelEnv from probed features and this process's limits.

@@ -63,7 +63,7 @@ class FuzzHarness {
 
  private:
   std::vector<KnownDeviation> known_;
-  std::string known_error_;  // why the known deviations could not be loaded
+  std::optional<Error> known_error_;  // why the known deviations could not be loaded
   Executor executor_;
   uint8_t* counters_;
   size_t counter_count_;

@@ -27,6 +27,8 @@ struct Limits {
 
 // Milliseconds left until `deadline`, at least 0, for poll().
 int PollTimeout(Clock::time_point deadline);
+// Waits until `fd` is readable (or hung up); false at the deadline or on a poll error.
+bool WaitReadable(int fd, Clock::time_point deadline);
 
 }  // namespace addfdlab
 

@@ -20,6 +20,7 @@
 #include "addfdlab/environment.h"
 #include "addfdlab/limits.h"
 #include "addfdlab/probe.h"
+#include "addfdlab/result.h"
 #include "addfdlab/scenario.h"
 
 namespace addfdlab {
@@ -174,13 +175,13 @@ class IdleWaker {
   bool WaitIdle(Clock::time_point deadline);
   // The eventfds it holds (harness fds, for hygiene accounting).
   std::vector<int> OwnedFds() const { return {arm_fd_, wake_fd_}; }
-  // Why it could not start (its eventfds failed), "" when it runs.
-  const std::string& error() const { return error_; }
+  // OK when its thread runs; else why it could not start (its eventfds failed).
+  const Result<void>& started() const { return started_; }
 
  private:
   int arm_fd_ = -1;
   int wake_fd_ = -1;
-  std::string error_;
+  Result<void> started_;
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };

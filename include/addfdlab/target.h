@@ -39,7 +39,8 @@ class Target {
  public:
   // Forks a target (through the spawner, spawner.h). Its leader dies with its parent
   // (PR_SET_PDEATHSIG), and the spawner exits with this process, so a killed supervisor
-  // leaves nothing behind.
+  // leaves nothing behind. A failure's message says which step failed ("no hello from
+  // the leader: it exited with exit code 2: ...").
   static Result<std::unique_ptr<Target>> Spawn(const TargetConfig& config);
 
   Target(const Target&) = delete;
@@ -131,9 +132,6 @@ class Target {
   bool tainted_ = false;
   bool tasks_dirty_ = false;
 };
-
-// Why the calling thread's last Target::Spawn failed, in words.
-std::string& LastSpawnFailure();
 
 // Builds a request for an agent task.
 agent::Request MakeRequest(agent::Command command, std::initializer_list<int64_t> args = {});

@@ -287,12 +287,13 @@ TEST(Executor, AFailedSetupIsAHarnessVerdict) {
   auto executor = std::make_unique<Executor>(options);
   filler.clear();
   ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &old), 0);
-  EXPECT_NE(executor->setup_error().find("memfd_create: EMFILE"), std::string::npos)
-      << executor->setup_error();
+  ASSERT_FALSE(executor->setup());
+  EXPECT_EQ(executor->setup().error(), Errno(EMFILE)) << executor->setup().error().ToString();
+  EXPECT_EQ(executor->setup().error().message(), "memfd_create");
   const RunResult result = executor->Run(*scenario);
   ASSERT_EQ(result.verdicts.size(), 1u) << result.Format(*scenario);
   EXPECT_EQ(result.verdicts[0].kind, Verdict::Kind::kHarness);
-  EXPECT_NE(result.verdicts[0].detail.find("executor setup failed: memfd_create"),
+  EXPECT_NE(result.verdicts[0].detail.find("executor setup failed: memfd_create (EMFILE: "),
             std::string::npos)
       << result.verdicts[0].detail;
 }
