@@ -41,6 +41,7 @@ Environment ReadEnvironment() {
   env.known_deviations = Value("ADDFDLAB_KNOWN_DEVIATIONS");
   env.cells_file = Value("ADDFDLAB_CELLS_FILE");
   env.dropped_file = Value("ADDFDLAB_DROPPED_FILE");
+  env.mutate_cell = Value("ADDFDLAB_MUTATE_CELL");
   return env;
 }
 

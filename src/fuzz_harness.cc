@@ -62,6 +62,15 @@ FuzzHarness::FuzzHarness(uint8_t* counters, size_t counter_count, FuzzHarnessOpt
     known_error_ = std::move(known).error();
     std::fprintf(stderr, "addfdlab: known deviations: %s\n", known_error_->message().c_str());
   }
+  if (const std::string& cell = executor_.options().mutate_cell; !cell.empty()) {
+    // A planted bug (scripts/planted_bugs.sh): a name that is no cell would plant nothing.
+    if (!IsContractCell(cell)) {
+      std::fprintf(stderr, "addfdlab: ADDFDLAB_MUTATE_CELL: not a contract cell: %s\n",
+                   cell.c_str());
+      std::exit(2);
+    }
+    std::fprintf(stderr, "addfdlab: planted bug: the model is wrong on %s\n", cell.c_str());
+  }
   // The supervisor's own counts at the start, compared when the harness goes (at exit).
   if (auto hygiene = executor_.HarnessHygiene()) start_hygiene_ = *hygiene;
   executor_.observe = [this](const Observation& seen) {

@@ -40,6 +40,9 @@ struct Environment {
   // ADDFDLAB_DROPPED_FILE: the fuzz harness appends the signature of each verdict it drops
   // because its run did not keep to the model's schedule.
   std::string dropped_file;
+  // ADDFDLAB_MUTATE_CELL: a test seam, the model made wrong on that contract cell
+  // (ExecutorOptions::mutate_cell): how fast a campaign finds a planted bug there.
+  std::string mutate_cell;
 };
 
 // Reads the variables now (cheap; not cached, so a test's setenv() is seen). A flag is on

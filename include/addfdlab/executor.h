@@ -34,8 +34,9 @@ struct ExecutorOptions {
   std::optional<Features> features;
   // Check the supervisor's own fds, threads and children around every run.
   bool hygiene = true;
-  // Test-only: predictions whose cell is this one are altered (the oracle must notice).
-  std::string mutate_cell;
+  // Test-only: predictions whose cell is this one are altered (the oracle must notice);
+  // $ADDFDLAB_MUTATE_CELL for a fuzzing campaign with a planted bug.
+  std::string mutate_cell = ReadEnvironment().mutate_cell;
   // Known deviations the model follows (SetModelQuirk names); unknown names are ignored.
   std::vector<std::string> quirks;
 };
@@ -97,6 +98,7 @@ class Executor {
   const Result<void>& setup() const { return setup_; }
 
   const Features& features() const { return features_; }
+  const ExecutorOptions& options() const { return options_; }
   const ModelEnv& env() const { return env_; }
   // From the next run on, the model follows a known deviation this kernel showed
   // (SetModelQuirk); false when there is no quirk of that name.

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "addfdlab/executor.h"
 #include "addfdlab/limits.h"
 #include "addfdlab/supervisor.h"
 
@@ -54,6 +55,14 @@ TEST(Environment, FlagsAreOnUnlessEmptyOrZero) {
   }
   ScopedVariable unset("ADDFDLAB_NO_SPAWNER", nullptr);
   EXPECT_FALSE(ReadEnvironment().no_spawner);
+}
+
+TEST(Environment, MutateCellPlantsABugInTheExecutorsModel) {
+  ScopedVariable planted("ADDFDLAB_MUTATE_CELL", "ADDFD.OK.LOWEST");
+  EXPECT_EQ(ReadEnvironment().mutate_cell, "ADDFD.OK.LOWEST");
+  EXPECT_EQ(ExecutorOptions().mutate_cell, "ADDFD.OK.LOWEST");
+  ScopedVariable unset("ADDFDLAB_MUTATE_CELL", nullptr);
+  EXPECT_EQ(ExecutorOptions().mutate_cell, "");
 }
 
 TEST(Environment, SchedNamesTheStrongestModeAllowed) {
