@@ -327,7 +327,7 @@ int RunVmCache(const VmCacheOptions& options) {
   std::cout << "cache: " << cache.root().string() << "\n";
   for (const vm::CachedKernel& entry : entries) {
     char line[256];
-    std::snprintf(line, sizeof(line), "%-52s %-14s %7.1f MiB\n", entry.package.c_str(),
+    std::snprintf(line, sizeof(line), "%-50s %-20s %7.1f MiB\n", entry.package.c_str(),
                   entry.version.c_str(), static_cast<double>(entry.bytes) / kMiB);
     std::cout << line;
     total += entry.bytes;
