@@ -333,8 +333,8 @@ int RunVmCache(const VmCacheOptions& options) {
     total += entry.bytes;
   }
   char line[64];
-  std::snprintf(line, sizeof(line), "%zu kernels, %.1f MiB\n", entries.size(),
-                static_cast<double>(total) / kMiB);
+  std::snprintf(line, sizeof(line), "%zu kernel%s, %.1f MiB\n", entries.size(),
+                entries.size() == 1 ? "" : "s", static_cast<double>(total) / kMiB);
   std::cout << line;
   return 0;
 }
