@@ -193,8 +193,9 @@ void FileSplat(const VmRunOptions& options, const Kernel& kernel, const vm::Gues
   for (char& c : kind) {
     if (c == ' ') c = '-';
   }
-  const fs::path dir = fs::path(options.findings) /
-                       ("vm-" + kind + "-" + kernel.label + "-" + run_dir.filename().string());
+  // The run folder's name already says "<UTC time>-<kernel>".
+  const fs::path dir =
+      fs::path(options.findings) / ("vm-" + kind + "-" + run_dir.filename().string());
   std::error_code ec;
   fs::create_directories(dir, ec);
   std::ofstream(dir / "console.log") << run.console;
@@ -264,9 +265,13 @@ int RunVmRun(const VmRunOptions& options) {
       exit = run.status;
       break;
     case vm::GuestRun::End::kNoStatus:
-      std::cerr << where << "the guest ended without an exit status (a panic, or init died); "
-                << "the console's end:\n"
-                << vm::Tail(run.console, 30);
+      std::cerr << where << "the guest ended without an exit status (a panic, or init died)";
+      // A splat is printed below in full; otherwise the console's end says what happened.
+      if (run.trouble.empty()) {
+        std::cerr << "; the console's end:\n" << vm::Tail(run.console, 30);
+      } else {
+        std::cerr << "\n";
+      }
       break;
     case vm::GuestRun::End::kBootHang:
       std::cerr << where << "hung: the guest did not start the command within "
@@ -292,8 +297,14 @@ int RunVmRun(const VmRunOptions& options) {
     if (exit == 0) exit = 1;
   }
   char summary[160];
-  std::snprintf(summary, sizeof(summary), "%.1f s (boot %.1f s), initramfs %.1f MiB", run.seconds,
-                run.boot_seconds, static_cast<double>(*size) / kMiB);
+  if (run.boot_seconds >= 0) {
+    std::snprintf(summary, sizeof(summary), "%.1f s (boot %.1f s), initramfs %.1f MiB", run.seconds,
+                  run.boot_seconds, static_cast<double>(*size) / kMiB);
+  } else {
+    std::snprintf(summary, sizeof(summary),
+                  "%.1f s (the command never started), initramfs %.1f MiB", run.seconds,
+                  static_cast<double>(*size) / kMiB);
+  }
   std::cerr << where << guest.command << " exit " << exit << " in " << summary << "; logs in "
             << run_dir.string() << "\n";
   return exit;

@@ -3,6 +3,7 @@
 #   smoke.sh ADDFDLAB WORK contract  the contract suite in the guest: exit 0, its JSON names the kernel
 #   smoke.sh ADDFDLAB WORK status    a usage error in the guest comes back as exit 2
 #   smoke.sh ADDFDLAB WORK hang      a command past --timeout: the guest is stopped, exit 1, "hung"
+#   smoke.sh ADDFDLAB WORK panic     a kernel that panics (no init): exit 1, the splat filed
 # Exit 77 (skip) without QEMU or busybox-static (scripts/deps.sh vm installs them).
 set -uo pipefail
 addfdlab=$1 work=$2 mode=$3
@@ -36,6 +37,15 @@ PY
     status=$?
     cat "$work/hang.err" >&2
     [[ $status -eq 1 ]] && grep -q ': hung: rollback-matrix did not finish within 1 s' "$work/hang.err"
+    ;;
+  panic)
+    # rdinit names no file: the kernel finds no root and panics before any command runs.
+    rm -rf "$work/findings"
+    "${run[@]}" --kernel-args rdinit=/nonexistent -- contract >/dev/null 2>"$work/panic.err"
+    status=$?
+    cat "$work/panic.err" >&2
+    [[ $status -eq 1 ]] && grep -q 'kernel trouble on the console' "$work/panic.err" &&
+      grep -q 'Kernel panic' "$work"/findings/vm-panic-*/console.log
     ;;
   *) echo "unknown mode $mode" >&2; exit 2 ;;
 esac
