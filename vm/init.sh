@@ -1,4 +1,5 @@
 #!/bin/busybox sh
+# shellcheck shell=dash
 # PID 1 of an addfdlab guest (`addfdlab vm run`): runs /vm/run.sh once, its stdout on the
 # second serial port and its stderr on the third, then hands its exit status to QEMU's
 # isa-debug-exit device. The console (first port) gets the markers the host waits for.

@@ -7,10 +7,10 @@
 # Exit 77 (skip) without QEMU or busybox-static (scripts/deps.sh vm installs them).
 set -uo pipefail
 addfdlab=$1 work=$2 mode=$3
-command -v qemu-system-x86_64 >/dev/null && [[ -x /bin/busybox ]] || {
+if ! command -v qemu-system-x86_64 >/dev/null || [[ ! -x /bin/busybox ]]; then
   echo "no qemu-system-x86_64 or /bin/busybox: scripts/deps.sh vm" >&2
   exit 77
-}
+fi
 # The newest ABI of bookworm's 6.1 cloud kernels: older ones leave the archive over time.
 kernel=$(apt-cache search --names-only '^linux-image-6\.1\.0-[0-9]+-cloud-amd64-unsigned$' |
   cut -d' ' -f1 | sort -V | tail -n 1)
