@@ -1,6 +1,6 @@
 # addfdlab's front door. Each target installs the Debian packages it needs when they are
 # missing, then configures, builds and runs through the CMake presets.
-.PHONY: all deps build test test-asan test-tsan test-report fuzz fuzz-smoke bench seeds format clean
+.PHONY: all deps build test test-vm test-asan test-tsan test-report fuzz fuzz-smoke bench seeds format clean
 
 all: build
 
@@ -14,6 +14,12 @@ build: deps
 # The whole test suite (unit, kernel, cli).
 test: deps
 	cmake --workflow --preset ci
+
+# The VM smoke (CTest label vm, docs/vm.md): addfdlab in QEMU guests on a Debian 6.1 cloud
+# kernel, fetched into ~/.cache/addfdlab/vm the first time (under a minute here).
+test-vm: build
+	@scripts/deps.sh vm
+	ctest --preset vm
 
 # The suite under a sanitizer preset: asan (clang-19 ASan+UBSan) or tsan (ThreadSanitizer),
 # every label by default; LABELS narrows it (CI: make test-asan LABELS='unit|cli|kernel').

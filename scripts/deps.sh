@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages addfdlab needs that are missing: `apt-get update` once,
 # then a non-interactive install of only what is missing. Groups: build (default), fuzz,
-# bench, lint (Node.js and npm, for scripts/lint_workflows.sh).
+# bench, lint (Node.js and npm, for scripts/lint_workflows.sh), vm (QEMU and busybox-static
+# for `addfdlab vm`; kernels are fetched with apt-get download, never installed).
 set -euo pipefail
 
 declare -A groups=(
@@ -9,12 +10,13 @@ declare -A groups=(
   [fuzz]="clang-19 libclang-rt-19-dev libc++-19-dev libc++abi-19-dev zip"
   [bench]="python3-matplotlib python3-pil chromium"
   [lint]="nodejs npm"
+  [vm]="qemu-system-x86 busybox-static"
 )
 
 wanted=()
 for group in "${@:-build}"; do
   if [[ -z "${groups[$group]+x}" ]]; then
-    echo "deps.sh: unknown group '$group' (build, fuzz, bench, lint)" >&2
+    echo "deps.sh: unknown group '$group' (build, fuzz, bench, lint, vm)" >&2
     exit 2
   fi
   read -r -a pkgs <<<"${groups[$group]}"

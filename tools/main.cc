@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   addfdlab::tools::AddScnCommand(app, run);
   addfdlab::tools::AddBenchCommand(app, run);
   addfdlab::tools::AddRollbackMatrixCommand(app, run);
+  addfdlab::tools::AddVmCommand(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -171,6 +171,24 @@ ExitStatus Subprocess::Wait(Clock::time_point deadline) {
   }
 }
 
+std::optional<ExitStatus> Subprocess::Poll(std::chrono::milliseconds up_to) {
+  const UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0)));
+  if (pidfd) {
+    struct pollfd pfd {
+      pidfd.get(), POLLIN, 0
+    };
+    ::poll(&pfd, 1, static_cast<int>(up_to.count()));
+  } else {
+    ::poll(nullptr, 0, static_cast<int>(std::min<long>(up_to.count(), 50)));
+  }
+  int status = 0;
+  const pid_t done = ::waitpid(pid_, &status, WNOHANG);
+  if (done == pid_ || (done < 0 && errno != EINTR && errno != EAGAIN)) {
+    return ExitStatus{true, false, status};
+  }
+  return std::nullopt;
+}
+
 int RunLogged(const std::vector<std::string>& argv, const std::string& log) {
   SpawnOptions options;
   options.stdout_to = options.stderr_to = Output::kLog;

@@ -81,6 +81,10 @@ class Subprocess {
   // timed_out.
   ExitStatus Wait(Clock::time_point deadline = Clock::time_point::max());
 
+  // Waits at most `up_to` for the child to exit by itself: its status, or nullopt while it
+  // runs (nothing is signalled; Wait still may be called afterwards, once it has not ended).
+  std::optional<ExitStatus> Poll(std::chrono::milliseconds up_to);
+
  private:
   Subprocess(pid_t pid, bool group, bool forward) : pid_(pid), group_(group), forward_(forward) {}
   void Signal(int signal) const;

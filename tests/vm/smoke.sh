@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# CTest's `vm` label: `addfdlab vm run` on the newest Debian 6.1 cloud kernel apt offers.
+#   smoke.sh ADDFDLAB WORK contract  the contract suite in the guest: exit 0, its JSON names the kernel
+#   smoke.sh ADDFDLAB WORK status    a usage error in the guest comes back as exit 2
+#   smoke.sh ADDFDLAB WORK hang      a command past --timeout: the guest is stopped, exit 1, "hung"
+#   smoke.sh ADDFDLAB WORK panic     a kernel that panics (no init): exit 1, the splat filed
+# Exit 77 (skip) without QEMU or busybox-static (scripts/deps.sh vm installs them).
+set -uo pipefail
+addfdlab=$1 work=$2 mode=$3
+if ! command -v qemu-system-x86_64 >/dev/null || [[ ! -x /bin/busybox ]]; then
+  echo "no qemu-system-x86_64 or /bin/busybox: scripts/deps.sh vm" >&2
+  exit 77
+fi
+# The newest ABI of bookworm's 6.1 cloud kernels: older ones leave the archive over time.
+kernel=$(apt-cache search --names-only '^linux-image-6\.1\.0-[0-9]+-cloud-amd64-unsigned$' |
+  cut -d' ' -f1 | sort -V | tail -n 1)
+[[ -n $kernel ]] || { echo "apt offers no 6.1 cloud kernel (apt-get update?)" >&2; exit 1; }
+mkdir -p "$work"
+run=("$addfdlab" vm run --kernel "$kernel" --work "$work/runs" --findings "$work/findings")
+case $mode in
+  contract)
+    "${run[@]}" -- contract --json >"$work/contract.json" || exit 1
+    python3 - "$work/contract.json" <<'PY'
+import json, sys
+report = json.load(open(sys.argv[1]))
+assert report["kernel"].startswith("6.1.0-"), report["kernel"]
+print(report["kernel"], "cells:", len(report["cells"]))
+PY
+    ;;
+  status)
+    "${run[@]}" -- contract --frobnicate >/dev/null
+    status=$?
+    [[ $status -eq 2 ]] || { echo "exit $status, expected 2" >&2; exit 1; }
+    ;;
+  hang)
+    "${run[@]}" --timeout 1 -- rollback-matrix >/dev/null 2>"$work/hang.err"
+    status=$?
+    cat "$work/hang.err" >&2
+    [[ $status -eq 1 ]] && grep -q ': hung: rollback-matrix did not finish within 1 s' "$work/hang.err"
+    ;;
+  panic)
+    # rdinit names no file: the kernel finds no root and panics before any command runs.
+    rm -rf "$work/findings"
+    "${run[@]}" --kernel-args rdinit=/nonexistent -- contract >/dev/null 2>"$work/panic.err"
+    status=$?
+    cat "$work/panic.err" >&2
+    [[ $status -eq 1 ]] && grep -q 'kernel trouble on the console' "$work/panic.err" &&
+      grep -q 'Kernel panic' "$work"/findings/vm-panic-*/console.log
+    ;;
+  *) echo "unknown mode $mode" >&2; exit 2 ;;
+esac

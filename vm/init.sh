@@ -1,0 +1,21 @@
+#!/bin/busybox sh
+# shellcheck shell=dash
+# PID 1 of an addfdlab guest (`addfdlab vm run`): runs /vm/run.sh once, its stdout on the
+# second serial port and its stderr on the third, then hands its exit status to QEMU's
+# isa-debug-exit device. The console (first port) gets the markers the host waits for.
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t tmpfs tmpfs /tmp
+mkdir -p /dev/shm && mount -t tmpfs tmpfs /dev/shm
+# Raw: no \n -> \r\n on the way out, no echo.
+stty -F /dev/ttyS1 raw -echo
+stty -F /dev/ttyS2 raw -echo
+echo "addfdlab-vm: running"
+sh /vm/run.sh </dev/null >/dev/ttyS1 2>/dev/ttyS2
+status=$?
+echo "addfdlab-vm: exit $status"
+/vm/guest-exit "$status" /dev/ttyS1 /dev/ttyS2
+echo "addfdlab-vm: no isa-debug-exit device"
+poweroff -f
