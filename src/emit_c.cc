@@ -71,8 +71,6 @@ std::string OutcomeC(const Outcome& o) {
 // Which op kinds the program can run so far; the others fail the generation.
 bool Supported(OpKind kind) {
   switch (kind) {
-    case OpKind::kReserve:
-    case OpKind::kRelease:
     case OpKind::kInstallFilter:
       return false;
     default:
@@ -208,8 +206,6 @@ void Emitter::EmitBody(int index, const Op& op, const Prediction& prediction, co
     case OpKind::kWait:
     case OpKind::kSignalThread:
     case OpKind::kSettle:
-    case OpKind::kReserve:
-    case OpKind::kRelease:
     case OpKind::kInstallFilter:
       break;
     default:
@@ -355,9 +351,14 @@ void Emitter::EmitBody(int index, const Op& op, const Prediction& prediction, co
           << "    (void)await_thread(th, interrupted, deadline_ms(5000));\n  }\n";
       break;
     }
-    case OpKind::kSettle:
     case OpKind::kReserve:
+      out << "  seen = reserve(t, " << op.task << ", during);\n";
+      break;
     case OpKind::kRelease:
+      out << "  seen = release(t, " << op.task << ", during);\n"
+          << "  if (seen.kind == OUT_OK) take_local_copy(t, seen.value);\n";
+      break;
+    case OpKind::kSettle:
     case OpKind::kInstallFilter:
       break;
   }
@@ -423,11 +424,11 @@ void Emitter::EmitOp(int index) {
   }
   // The killable masks while the op runs: a trap, and a main-thread ioctl that sleeps, wait
   // for the targets.
-  const bool waits = op.kind == OpKind::kTrap ||
-                     (OpTraitsOf(op.kind).side == OpSide::kSupervisor &&
-                      OpTraitsOf(op.kind).on_thread && op.thread < 0) ||
-                     op.kind == OpKind::kIdValid || op.kind == OpKind::kSetFlags ||
-                     op.kind == OpKind::kIoctl;
+  const bool waits =
+      op.kind == OpKind::kTrap || op.kind == OpKind::kReserve || op.kind == OpKind::kRelease ||
+      (OpTraitsOf(op.kind).side == OpSide::kSupervisor && OpTraitsOf(op.kind).on_thread &&
+       op.thread < 0) ||
+      op.kind == OpKind::kIdValid || op.kind == OpKind::kSetFlags || op.kind == OpKind::kIoctl;
   if (waits) out << "  static const unsigned during[] = " << during << ";\n";
   if (model_.Quiesces(index)) out << "  g_may_run = 1; /* the op lets the targets run */\n";
   out << "  struct outcome seen = ok_(0);\n";

@@ -22,6 +22,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -331,7 +332,8 @@ enum command {
   CMD_DUP3,
   CMD_PIPE,
   CMD_SOCKETPAIR,
-  CMD_SIGACTION
+  CMD_SIGACTION,
+  CMD_OPEN_FIFO
 };
 struct request {
   int32_t command;
@@ -358,11 +360,13 @@ struct target {
   int pidfd;
   uint64_t base_id; /* the id of the scenario's first notification on this listener */
   uint64_t runs[MAX_TASKS];
+  char fifo[96]; /* task k's FIFO is "<fifo>-k": a reservation blocks in its open */
 };
 static struct target g_targets[MAX_TARGETS];
 static int g_ntargets;
 
 static volatile sig_atomic_t g_caught;
+static const struct target* g_self; /* in a target: its own description */
 RUNTIME void count_signal(int sig) {
   (void)sig;
   g_caught = g_caught + 1;
@@ -399,6 +403,11 @@ RUNTIME void execute(const struct request* q, struct reply* r) {
       r->values[0] = fds[0];
       r->values[1] = fds[1];
       return;
+    case CMD_OPEN_FIFO: {
+      char path[128];
+      snprintf(path, sizeof(path), "%s-%d", g_self->fifo, (int)a[1]);
+      return fill(r, open(path, O_RDONLY | (int)a[0]));
+    }
     case CMD_SIGACTION: {
       struct sigaction act;
       memset(&act, 0, sizeof(act));
@@ -465,6 +474,7 @@ RUNTIME ssize_t recv_fd(int sock, void* data, size_t size, int* fd) {
 /* The leader of a target: lays out its table, installs the filter, clones its callers
  * (CLONE_FILES: one table), hands the listener over and serves. */
 RUNTIME void run_leader(struct target* t, const int* child_ends, pid_t parent) {
+  g_self = t;
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() != parent) _exit(1);
   struct rlimit lim;
@@ -554,6 +564,16 @@ RUNTIME void start_target(struct target* t) {
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, p) < 0) skip_run("socketpair");
     ours[k] = p[0];
     theirs[k] = p[1];
+  }
+  /* The FIFOs reservations open, one per caller: a writer on a shared one would let every
+   * blocked open return at once. */
+  static int made;
+  snprintf(t->fifo, sizeof(t->fifo), "/tmp/addfdlab-repro-%d-%d", getpid(), ++made);
+  for (int k = 1; k < t->tasks; ++k) {
+    char path[128];
+    snprintf(path, sizeof(path), "%s-%d", t->fifo, k);
+    unlink(path);
+    if (mkfifo(path, 0600) < 0) skip_run("mkfifo failed");
   }
   const pid_t parent = getpid();
   pid_t pid = fork();
@@ -1140,6 +1160,29 @@ RUNTIME void free_task(struct target* t, int k) {
   if (t->busy[k] && t_ready(t, k)) t_finish(t, k, deadline_ms(5000), NULL);
 }
 
+/* Task k opens its FIFO and blocks there holding a reserved fd slot; the open's result,
+ * or blocked. */
+RUNTIME struct outcome reserve(struct target* t, int k, const unsigned* killable) {
+  free_task(t, k);
+  t->last_trap[k] = -1; /* its next reply is the open's */
+  if (!t_send(t, k, CMD_OPEN_FIFO, 0, k, 0)) return blocked_();
+  if (!quiesce(killable, 10000)) hang("targets did not go quiet");
+  if (!t_ready(t, k)) return blocked_();
+  return t_finish(t, k, deadline_ms(5000), NULL);
+}
+
+/* A writer lets task k's blocked open return; it goes once the open has returned (a writer
+ * left open would let a later reservation's open return at once). */
+RUNTIME struct outcome release(struct target* t, int k, const unsigned* killable) {
+  char path[128];
+  snprintf(path, sizeof(path), "%s-%d", t->fifo, k);
+  int writer = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  if (!quiesce(killable, 10000)) hang("targets did not go quiet");
+  struct outcome o = t_finish(t, k, deadline_ms(5000), NULL);
+  if (writer >= 0) close(writer);
+  return o;
+}
+
 static void setup(void);
 static void run_ops(void);
 
@@ -1164,6 +1207,14 @@ RUNTIME int attempt(void) {
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   int code = WIFEXITED(status) ? WEXITSTATUS(status) : KSFT_FAIL;
+  /* The run's FIFOs (start_target names them after the run's pid). */
+  for (int n = 1; n <= MAX_TARGETS + 1; ++n) {
+    for (int k = 1; k < MAX_TASKS; ++k) {
+      char path[128];
+      snprintf(path, sizeof(path), "/tmp/addfdlab-repro-%d-%d-%d", pid, n, k);
+      unlink(path);
+    }
+  }
   if (!WIFEXITED(status)) {
     say("# the run died of signal %d\n", WTERMSIG(status));
   }

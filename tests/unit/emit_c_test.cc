@@ -38,11 +38,13 @@ TEST(EmitC, OneFunctionPerOpWithItsLineAndTheModelsAnswers) {
 }
 
 TEST(EmitC, RefusesAnOpItDoesNotSupportNamingIt) {
-  const Scenario s = MustParse("target t\nreserve t.1 -> r\nrelease t.1\nsettle\n");
+  const Scenario s = MustParse("target t\ninstall_filter t NEW_LISTENER expect EBUSY\nsettle\n");
   const Result<std::string> program = EmitC(s, EmitCOptions{});
   ASSERT_FALSE(program.has_value());
   EXPECT_EQ(program.error().code().value(), EINVAL);
-  EXPECT_NE(program.error().message().find("op 1 (`reserve t.1 -> r`): 'reserve' is not supported"),
+  EXPECT_NE(program.error().message().find(
+                "op 1 (`install_filter t NEW_LISTENER expect EBUSY`): 'install_filter' is not "
+                "supported"),
             std::string::npos)
       << program.error().message();
 }
