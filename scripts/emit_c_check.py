@@ -87,6 +87,9 @@ def main():
             print("%s: built in %.1f s" % (cc, took))
             binaries.append((cc, binary))
 
+        if not binaries:
+            print("SKIP: neither gcc nor clang-19 is installed")
+            return SKIP
         proc, took = run([args.addfdlab, "repro", "--json", args.scenario], 300)
         try:
             executor = json.loads(proc.stdout)

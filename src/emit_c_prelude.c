@@ -807,12 +807,17 @@ RUNTIME int await_thread(struct sup_thread* th, int (*settled)(struct sup_thread
   }
 }
 
+/* Asleep first, then still in the job: once the job is over the thread may sleep again,
+ * waiting for the lock the caller holds, but only after it cleared in_job. */
+RUNTIME int in_job_asleep(struct sup_thread* th) {
+  return thread_sleeping(th) && __atomic_load_n(&th->in_job, __ATOMIC_SEQ_CST);
+}
 RUNTIME int asleep_in_job(struct sup_thread* th) {
-  return th->done || (!th->has_job && th->in_job && thread_sleeping(th));
+  return th->done || (!th->has_job && in_job_asleep(th));
 }
 RUNTIME int interrupted(struct sup_thread* th) {
-  return th->done || (task_run_ns(getpid(), th->tid) != th->run_ns_at_interrupt && th->in_job &&
-                      thread_sleeping(th));
+  return th->done ||
+         (task_run_ns(getpid(), th->tid) != th->run_ns_at_interrupt && in_job_asleep(th));
 }
 
 /* Hands the job to the thread; returns once it finished or sleeps in the kernel. */
