@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <sstream>
 #include <string>
 
 #include "addfdlab/scenario_text.h"
@@ -37,23 +39,26 @@ TEST(EmitC, OneFunctionPerOpWithItsLineAndTheModelsAnswers) {
   EXPECT_NE(program->find("int main(void)"), std::string::npos);
 }
 
-TEST(EmitC, RefusesAnOpItDoesNotSupportNamingIt) {
-  const Scenario s = MustParse("target t\ninstall_filter t NEW_LISTENER expect EBUSY\nsettle\n");
+TEST(EmitC, WritesEveryOpKind) {
+  std::ifstream in(std::string(ADDFDLAB_SCN_DIR) + "/every_op.scn");
+  std::stringstream text;
+  text << in.rdbuf();
+  const Scenario s = MustParse(text.str());
   const Result<std::string> program = EmitC(s, EmitCOptions{});
-  ASSERT_FALSE(program.has_value());
-  EXPECT_EQ(program.error().code().value(), EINVAL);
-  EXPECT_NE(program.error().message().find(
-                "op 1 (`install_filter t NEW_LISTENER expect EBUSY`): 'install_filter' is not "
-                "supported"),
-            std::string::npos)
-      << program.error().message();
+  ASSERT_TRUE(program.has_value()) << program.error().message();
+  for (size_t i = 0; i < s.ops.size(); ++i) {
+    EXPECT_NE(program->find("static void op_" + std::to_string(i + 1) + "(void)"),
+              std::string::npos)
+        << PrintOp(s, i);
+  }
 }
 
-TEST(EmitC, RefusesFilterFlagsItCannotReproduce) {
-  const Scenario s = MustParse("target t filter=NEW_LISTENER|TSYNC\nsettle\n");
+TEST(EmitC, RefusesAnInvalidScenario) {
+  Scenario s = MustParse("target t\ntrap t.1 -> n\nrecv t\n");
+  s.ops[1].target = 5;
   const Result<std::string> program = EmitC(s, EmitCOptions{});
   ASSERT_FALSE(program.has_value());
-  EXPECT_NE(program.error().message().find("target t:"), std::string::npos);
+  EXPECT_EQ(program.error().value(), EINVAL);
 }
 
 }  // namespace
