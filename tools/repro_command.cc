@@ -1,11 +1,16 @@
 // addfdlab repro: replays a scenario and prints its trace and verdict; with --runs, the
-// reproduction rate of each verdict and how many runs gave exactly the first run's verdict.
+// reproduction rate of each verdict and how many runs gave exactly the first run's verdict;
+// with --emit-c, the scenario as a standalone C program instead (docs/reproducers.md).
+#include <sys/resource.h>
+
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "addfdlab/emit_c.h"
 #include "addfdlab/executor.h"
 #include "addfdlab/fuzz_harness.h"
 #include "addfdlab/known_deviations.h"
@@ -20,7 +25,35 @@ struct ReproOptions {
   int runs = 1;
   bool json = false;
   std::string known;  // known-deviations file; default KnownDeviationsPath()
+  bool emit_c = false;
+  std::string output;  // --emit-c: where the program goes ("" or "-": stdout)
 };
+
+// Writes the scenario's C reproducer; nothing runs.
+int RunEmitC(const ReproOptions& options, const Scenario& scenario) {
+  EmitCOptions emit;
+  // Every feature assumed: the program probes the ones its scenario needs, and skips.
+  struct rlimit limit {};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0) emit.env.nofile_hard = limit.rlim_max;
+  emit.source_name = options.file;
+  const Result<std::string> program = EmitC(scenario, emit);
+  if (!program) {
+    std::cerr << options.file << ": " << program.error().message() << "\n";
+    return kExitUsage;
+  }
+  if (options.output.empty() || options.output == "-") {
+    std::cout << *program;
+    return 0;
+  }
+  std::ofstream out(options.output, std::ios::binary | std::ios::trunc);
+  out << *program;
+  out.close();
+  if (!out) {
+    std::cerr << "addfdlab repro: cannot write " << options.output << "\n";
+    return kExitUsage;
+  }
+  return 0;
+}
 
 nlohmann::json TraceJson(const RunResult& result, const Scenario& scenario) {
   nlohmann::json ops = nlohmann::json::array();
@@ -59,6 +92,7 @@ int RunRepro(const ReproOptions& options) {
     std::cerr << options.file << ": invalid scenario: " << valid.error().message() << "\n";
     return kExitUsage;
   }
+  if (options.emit_c) return RunEmitC(options, *scenario);
   const std::string known_path =
       options.known.empty() ? KnownDeviationsPath(RepositoryKnownDeviations()) : options.known;
   auto known = LoadKnownDeviations(known_path);
@@ -156,6 +190,10 @@ void AddReproCommand(CLI::App& app, Runner& run) {
   cmd->add_option("--runs", options->runs, "Replay N times and report each verdict's rate")
       ->check(CLI::Range(1, 100000));
   cmd->add_flag("--json", options->json, "Print JSON");
+  cmd->add_flag("--emit-c", options->emit_c,
+                "Write the scenario as a standalone C reproducer (TAP; exit 0 conforms, 1 "
+                "deviates, 4 skip) instead of running it");
+  cmd->add_option("-o,--output", options->output, "--emit-c: the C file (default stdout)");
   cmd->add_option("--known", options->known,
                   "Known-deviations JSON (default: the repository's "
                   "corpus/contract/known-deviations.json)")

@@ -1,0 +1,65 @@
+// The C reproducer generator without a kernel: what it writes and what it refuses.
+#include "addfdlab/emit_c.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "addfdlab/scenario_text.h"
+
+namespace addfdlab {
+namespace {
+
+Scenario MustParse(std::string_view text) {
+  ParseError error;
+  std::optional<Scenario> scenario = ParseScenario(text, "t.scn", &error);
+  EXPECT_TRUE(scenario.has_value()) << error.ToString();
+  return scenario.value_or(Scenario{});
+}
+
+TEST(EmitC, OneFunctionPerOpWithItsLineAndTheModelsAnswers) {
+  const Scenario s = MustParse(
+      "cell ADDFD.OK\ntarget t0\ntrap t0.1 -> n\nrecv t0 expect ok=n\n"
+      "addfd n src=memfd -> injected expect ok\nsend n val=injected\nreturned n\nsettle\n");
+  EmitCOptions options;
+  options.source_name = "ok.scn";
+  const Result<std::string> program = EmitC(s, options);
+  ASSERT_TRUE(program.has_value()) << program.error().message();
+  EXPECT_NE(program->find("/* op 3: addfd n -> injected expect ok */"), std::string::npos);
+  EXPECT_NE(program->find("static void op_6(void)"), std::string::npos);
+  EXPECT_NE(program->find("static void op_end(void)"), std::string::npos);
+  // The model's answer to the addfd (fd 0 in an empty table) and the table at the settle.
+  EXPECT_NE(program->find("{OUT_OK, 0, 0}"), std::string::npos);
+  EXPECT_NE(program->find("/* t0: 0=memfd */"), std::string::npos);
+  // Self-contained: no addfdlab, no C++, no libseccomp.
+  EXPECT_EQ(program->find("#include \"addfdlab"), std::string::npos);
+  EXPECT_EQ(program->find("seccomp.h"), std::string::npos);
+  EXPECT_NE(program->find("int main(void)"), std::string::npos);
+}
+
+TEST(EmitC, WritesEveryOpKind) {
+  std::ifstream in(std::string(ADDFDLAB_SCN_DIR) + "/every_op.scn");
+  std::stringstream text;
+  text << in.rdbuf();
+  const Scenario s = MustParse(text.str());
+  const Result<std::string> program = EmitC(s, EmitCOptions{});
+  ASSERT_TRUE(program.has_value()) << program.error().message();
+  for (size_t i = 0; i < s.ops.size(); ++i) {
+    EXPECT_NE(program->find("static void op_" + std::to_string(i + 1) + "(void)"),
+              std::string::npos)
+        << PrintOp(s, i);
+  }
+}
+
+TEST(EmitC, RefusesAnInvalidScenario) {
+  Scenario s = MustParse("target t\ntrap t.1 -> n\nrecv t\n");
+  s.ops[1].target = 5;
+  const Result<std::string> program = EmitC(s, EmitCOptions{});
+  ASSERT_FALSE(program.has_value());
+  EXPECT_EQ(program.error().value(), EINVAL);
+}
+
+}  // namespace
+}  // namespace addfdlab
