@@ -83,7 +83,10 @@ int64_t Model::Seq(int notif) const {
 
 int64_t Model::OpSeq(const Op& op) const {
   const int64_t seq = Seq(op.notif);
-  return seq < 0 ? seq : seq + op.id_delta;
+  // The kernel's ids wrap (u64): so does the sequence number a delta names.
+  return seq < 0 ? seq
+                 : static_cast<int64_t>(static_cast<uint64_t>(seq) +
+                                        static_cast<uint64_t>(op.id_delta));
 }
 
 const Model::Notif* Model::FindBySeq(int target, int64_t seq) const {

@@ -182,5 +182,25 @@ TEST(ModelChecks, FirstFailingRowDecides) {
   }
 }
 
+// Ids are u64 and wrap: the extreme deltas name ids no notification has (ADDFD.ID.UNKNOWN),
+// without signed overflow in the model (UBSan in the asan preset).
+TEST(ModelChecks, ExtremeIdDeltasWrap) {
+  ParseError error;
+  auto scenario = ParseScenario(
+      "target t\ntrap t.1 -> n1\nrecv t\naddfd n1+0x7fffffffffffffff\n"
+      "addfd n1-0x8000000000000000\nid_valid n1+0x7fffffffffffffff\nsend n1 val=0\n",
+      "wrap.scn", &error);
+  ASSERT_TRUE(scenario) << error.ToString();
+  Model model(*scenario, ModelEnv{});
+  for (int i = 0; i < static_cast<int>(scenario->ops.size()); ++i) {
+    const Prediction p = model.Begin(i);
+    if (i >= 2 && i <= 4) {
+      ASSERT_EQ(p.allowed.size(), 1u) << "op " << i + 1;
+      EXPECT_EQ(p.allowed[0], Outcome::Error(ENOENT)) << "op " << i + 1;
+    }
+    model.Step(i, p.allowed.empty() ? Outcome::Ok(0) : p.allowed.front());
+  }
+}
+
 }  // namespace
 }  // namespace addfdlab
