@@ -350,6 +350,12 @@ Prediction Model::PredictCompletion(const Op& op) const {
     const auto result = copy.ThreadResult(op.thread);
     p.allowed = {result ? result->outcome : Outcome::Blocked()};
     p.cell = result ? result->cell : "";
+    // An ADDFD on a notification whose ADDFD|SEND was interrupted (an SA_RESTART retry
+    // of it included): ADDFD.INTR.SEND decides, as for the ops on it (CellFor).
+    const Thread& thread = threads_[static_cast<size_t>(op.thread)];
+    if (result && !p.cell.empty() && thread.op == OpKind::kAddFd && thread.notif >= 0) {
+      p.cell = CellFor(&notifs_[static_cast<size_t>(thread.notif)], p.cell);
+    }
     return p;
   }
   const auto result = copy.TrapResult(op.notif);

@@ -202,5 +202,30 @@ TEST(ModelChecks, ExtremeIdDeltasWrap) {
   }
 }
 
+// An ADDFD|SEND restarted after an interrupt (SA_RESTART) is ADDFD.INTR.SEND's business at
+// its `wait` too: a kernel that leaves the notification REPLIED answers the retry EINPROGRESS,
+// and that verdict must name the known deviation's cell, not ADDFD.SEND.OK.
+TEST(ModelChecks, RestartedSendIsIntrSend) {
+  ParseError error;
+  auto scenario = ParseScenario(
+      "target t callers=1\ntrap t.1 -> n1\nrecv t\non T1: addfd n1 flags=SEND\n"
+      "signal_thread T1 restart\nwait T1\n",
+      "restart.scn", &error);
+  ASSERT_TRUE(scenario) << error.ToString();
+  for (const bool quirk : {false, true}) {
+    ModelEnv env;
+    env.quirk_intr_send_stays_replied = quirk;
+    Model model(*scenario, env);
+    Prediction wait;
+    for (int i = 0; i < static_cast<int>(scenario->ops.size()); ++i) {
+      wait = model.Begin(i);
+      model.Step(i, wait.allowed.empty() ? Outcome::Ok(0) : wait.allowed.front());
+    }
+    EXPECT_EQ(wait.cell, "ADDFD.INTR.SEND") << "quirk " << quirk;
+    ASSERT_EQ(wait.allowed.size(), 1u);
+    EXPECT_EQ(wait.allowed[0], quirk ? Outcome::Error(EINPROGRESS) : Outcome::Ok(0));
+  }
+}
+
 }  // namespace
 }  // namespace addfdlab
