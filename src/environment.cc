@@ -1,7 +1,6 @@
 // The one place addfdlab reads its environment variables.
 #include "addfdlab/environment.h"
 
-
 #include <cstdlib>
 #include <cstring>
 
@@ -35,6 +34,7 @@ Environment ReadEnvironment() {
   env.cpu = Count(Value("ADDFDLAB_CPU"));
   env.no_fifo = Flag("ADDFDLAB_NO_FIFO");
   env.no_spawner = Flag("ADDFDLAB_NO_SPAWNER");
+  env.no_mutator = Flag("ADDFDLAB_NO_MUTATOR");
   env.rollback_mutant = Flag("ADDFDLAB_ROLLBACK_MUTANT");
   env.fake_release = Value("ADDFDLAB_FAKE_RELEASE");
   env.known_deviations = Value("ADDFDLAB_KNOWN_DEVIATIONS");

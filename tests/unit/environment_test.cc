@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "addfdlab/limits.h"
+#include "addfdlab/scenario_mutator.h"
 #include "addfdlab/supervisor.h"
 
 namespace addfdlab {
@@ -54,6 +55,16 @@ TEST(Environment, FlagsAreOnUnlessEmptyOrZero) {
   }
   ScopedVariable unset("ADDFDLAB_NO_FIFO", nullptr);
   EXPECT_FALSE(ReadEnvironment().no_fifo);
+}
+
+TEST(Environment, NoMutatorTurnsTheStructureOff) {
+  {
+    ScopedVariable on("ADDFDLAB_NO_MUTATOR", "1");
+    EXPECT_TRUE(ReadEnvironment().no_mutator);
+    EXPECT_FALSE(MutatorOptions::FromEnvironment().structure);
+  }
+  ScopedVariable unset("ADDFDLAB_NO_MUTATOR", nullptr);
+  EXPECT_TRUE(MutatorOptions::FromEnvironment().structure);
 }
 
 TEST(Environment, NumbersThatAreNotNumbersKeepTheDefaults) {
