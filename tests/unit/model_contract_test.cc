@@ -122,47 +122,53 @@ TEST(ModelContract, EveryCellHasAScenario) {
   }
 }
 
+// The model's prediction for each op of a scenario given as text, each op answered with
+// its first allowed outcome.
+std::vector<Prediction> Predict(const std::string& text, const ModelEnv& env = ModelEnv{}) {
+  ParseError error;
+  const auto scenario = ParseScenario(text, "inline.scn", &error);
+  EXPECT_TRUE(scenario) << error.ToString();
+  if (!scenario) return {};
+  Model model(*scenario, env);
+  std::vector<Prediction> predictions;
+  for (int i = 0; i < static_cast<int>(scenario->ops.size()); ++i) {
+    predictions.push_back(model.Begin(i));
+    const Prediction& p = predictions.back();
+    model.Step(i, p.allowed.empty() ? Outcome::Ok(0) : p.allowed.front());
+  }
+  return predictions;
+}
+
+Outcome First(const Prediction& p) { return p.allowed.empty() ? Outcome::Ok(0) : p.allowed[0]; }
+
 // Kernel features change the model's answers: without SEND, ADDFD|SEND is an unknown
 // flag; without SYNC_WAKE_UP, SET_FLAGS is unknown; without RECV ENOENT, RECV blocks.
 TEST(ModelFeatures, OlderKernels) {
-  ParseError error;
-  auto scenario = ParseScenario(
-      "target t\ntrap t.1 -> n1\nrecv t\naddfd n1 flags=SEND\nset_flags t SYNC_WAKE_UP\n"
-      "send n1 error=ENOSYS\nreturned n1\nkill t\nrecv t\n",
-      "old.scn", &error);
-  ASSERT_TRUE(scenario) << error.ToString();
   ModelEnv old;
   old.send = false;
   old.sync_wake_up = false;
   old.recv_enoent = false;
-  Model model(*scenario, old);
-  std::vector<Outcome> seen;
-  for (int i = 0; i < static_cast<int>(scenario->ops.size()); ++i) {
-    const Prediction p = model.Begin(i);
-    const Outcome o = p.allowed.empty() ? Outcome::Ok(0) : p.allowed.front();
-    seen.push_back(o);
-    model.Step(i, o);
-  }
-  EXPECT_EQ(seen[2], Outcome::Error(EINVAL));  // ADDFD.FLAGS.UNKNOWN
-  EXPECT_EQ(seen[3], Outcome::Error(EINVAL));  // SET_FLAGS.UNKNOWN
-  EXPECT_EQ(seen[5], Outcome::Error(ENOSYS));
-  EXPECT_EQ(seen[7], Outcome::Blocked());  // RECV.EMPTY: blocks before 6.11
+  const std::vector<Prediction> p = Predict(
+      "target t\ntrap t.1 -> n1\nrecv t\naddfd n1 flags=SEND\nset_flags t SYNC_WAKE_UP\n"
+      "send n1 error=ENOSYS\nreturned n1\nkill t\nrecv t\n",
+      old);
+  ASSERT_EQ(p.size(), 8u);
+  EXPECT_EQ(First(p[2]), Outcome::Error(EINVAL));  // ADDFD.FLAGS.UNKNOWN
+  EXPECT_EQ(First(p[3]), Outcome::Error(EINVAL));  // SET_FLAGS.UNKNOWN
+  EXPECT_EQ(First(p[5]), Outcome::Error(ENOSYS));
+  EXPECT_EQ(First(p[7]), Outcome::Blocked());  // RECV.EMPTY: blocks before 6.11
 }
 
 // The check order: several faults at once give the first failing row's errno.
 TEST(ModelChecks, FirstFailingRowDecides) {
-  ParseError error;
-  auto scenario = ParseScenario(
+  const std::vector<Prediction> p = Predict(
       "target t\ntrap t.1 -> n1\nrecv t\n"
       "addfd n1 size=16 arg=unreadable flags=0x8 src=closed\n"
       "addfd n1 arg=unreadable newfd_flags=1\n"
       "addfd n1 newfd_flags=1 flags=0x8\n"
       "addfd n1 flags=0x8 newfd=3\n"
       "addfd n1 newfd=3 src=huge\n"
-      "addfd n1+9 src=huge\n",
-      "order.scn", &error);
-  ASSERT_TRUE(scenario) << error.ToString();
-  Model model(*scenario, ModelEnv{});
+      "addfd n1+9 src=huge\n");
   const std::vector<std::pair<Outcome, std::string>> want = {
       {Outcome::Error(EINVAL), "ADDFD.SIZE.SHORT"},
       {Outcome::Error(EFAULT), "ADDFD.FAULT"},
@@ -171,34 +177,24 @@ TEST(ModelChecks, FirstFailingRowDecides) {
       {Outcome::Error(EINVAL), "ADDFD.NEWFD_WITHOUT_SETFD"},
       {Outcome::Error(EBADF), "ADDFD.SRCFD.BAD"},
   };
-  for (int i = 0; i < static_cast<int>(scenario->ops.size()); ++i) {
-    const Prediction p = model.Begin(i);
-    if (i >= 2) {
-      ASSERT_EQ(p.allowed.size(), 1u);
-      EXPECT_EQ(p.allowed[0], want[static_cast<size_t>(i - 2)].first) << "op " << i + 1;
-      EXPECT_EQ(p.cell, want[static_cast<size_t>(i - 2)].second) << "op " << i + 1;
-    }
-    model.Step(i, p.allowed.empty() ? Outcome::Ok(0) : p.allowed.front());
+  ASSERT_EQ(p.size(), want.size() + 2);
+  for (size_t i = 0; i < want.size(); ++i) {
+    ASSERT_EQ(p[i + 2].allowed.size(), 1u);
+    EXPECT_EQ(p[i + 2].allowed[0], want[i].first) << "op " << i + 3;
+    EXPECT_EQ(p[i + 2].cell, want[i].second) << "op " << i + 3;
   }
 }
 
 // Ids are u64 and wrap: the extreme deltas name ids no notification has (ADDFD.ID.UNKNOWN),
 // without signed overflow in the model (UBSan in the asan preset).
 TEST(ModelChecks, ExtremeIdDeltasWrap) {
-  ParseError error;
-  auto scenario = ParseScenario(
+  const std::vector<Prediction> p = Predict(
       "target t\ntrap t.1 -> n1\nrecv t\naddfd n1+0x7fffffffffffffff\n"
-      "addfd n1-0x8000000000000000\nid_valid n1+0x7fffffffffffffff\nsend n1 val=0\n",
-      "wrap.scn", &error);
-  ASSERT_TRUE(scenario) << error.ToString();
-  Model model(*scenario, ModelEnv{});
-  for (int i = 0; i < static_cast<int>(scenario->ops.size()); ++i) {
-    const Prediction p = model.Begin(i);
-    if (i >= 2 && i <= 4) {
-      ASSERT_EQ(p.allowed.size(), 1u) << "op " << i + 1;
-      EXPECT_EQ(p.allowed[0], Outcome::Error(ENOENT)) << "op " << i + 1;
-    }
-    model.Step(i, p.allowed.empty() ? Outcome::Ok(0) : p.allowed.front());
+      "addfd n1-0x8000000000000000\nid_valid n1+0x7fffffffffffffff\nsend n1 val=0\n");
+  ASSERT_EQ(p.size(), 6u);
+  for (size_t i = 2; i <= 4; ++i) {
+    ASSERT_EQ(p[i].allowed.size(), 1u) << "op " << i + 1;
+    EXPECT_EQ(p[i].allowed[0], Outcome::Error(ENOENT)) << "op " << i + 1;
   }
 }
 
@@ -206,24 +202,17 @@ TEST(ModelChecks, ExtremeIdDeltasWrap) {
 // its `wait` too: a kernel that leaves the notification REPLIED answers the retry EINPROGRESS,
 // and that verdict must name the known deviation's cell, not ADDFD.SEND.OK.
 TEST(ModelChecks, RestartedSendIsIntrSend) {
-  ParseError error;
-  auto scenario = ParseScenario(
+  const std::string text =
       "target t callers=1\ntrap t.1 -> n1\nrecv t\non T1: addfd n1 flags=SEND\n"
-      "signal_thread T1 restart\nwait T1\n",
-      "restart.scn", &error);
-  ASSERT_TRUE(scenario) << error.ToString();
+      "signal_thread T1 restart\nwait T1\n";
   for (const bool quirk : {false, true}) {
     ModelEnv env;
     env.quirk_intr_send_stays_replied = quirk;
-    Model model(*scenario, env);
-    Prediction wait;
-    for (int i = 0; i < static_cast<int>(scenario->ops.size()); ++i) {
-      wait = model.Begin(i);
-      model.Step(i, wait.allowed.empty() ? Outcome::Ok(0) : wait.allowed.front());
-    }
-    EXPECT_EQ(wait.cell, "ADDFD.INTR.SEND") << "quirk " << quirk;
-    ASSERT_EQ(wait.allowed.size(), 1u);
-    EXPECT_EQ(wait.allowed[0], quirk ? Outcome::Error(EINPROGRESS) : Outcome::Ok(0));
+    const std::vector<Prediction> p = Predict(text, env);
+    ASSERT_EQ(p.size(), 5u);
+    EXPECT_EQ(p[4].cell, "ADDFD.INTR.SEND") << "quirk " << quirk;
+    ASSERT_EQ(p[4].allowed.size(), 1u);
+    EXPECT_EQ(p[4].allowed[0], quirk ? Outcome::Error(EINPROGRESS) : Outcome::Ok(0));
   }
 }
 
