@@ -2,8 +2,9 @@
 # Contract cells reached by addfd_sequence_fuzzer from an EMPTY corpus, one job, over time:
 # the measure of the structure-aware mutator (docs/fuzzing.md). Runs the fuzz build's binary
 # as `addfdlab fuzz --jobs 1` does (fork mode, crashes ignored, the target's options) on an
-# empty scratch folder, and prints the cells reached at each checkpoint, then exec/s and the
-# reachable cells still missing.
+# empty scratch folder, and prints the cells reached at each checkpoint, then libFuzzer's last
+# status line (executions, coverage) and the reachable cells still missing. --target
+# model_fuzzer measures that target's executions and coverage the same way (it has no cells).
 #   scripts/fuzz_cells.sh [--no-mutator] [--target T] SECONDS [CHECKPOINT...]
 # e.g. scripts/fuzz_cells.sh 1800 60 300 1800; --no-mutator sets ADDFDLAB_NO_MUTATOR=1.
 set -euo pipefail
@@ -49,7 +50,7 @@ wait "$pid" || true
 echo "end ($((SECONDS - start))s): $(count) cells"
 grep -E '^#[0-9]+: cov:' "$work/log" | tail -1 || true
 cli=${ADDFDLAB_CLI:-$root/build/dev/tools/addfdlab}
-if [[ -x $cli ]]; then
+if [[ $target == addfd_sequence_fuzzer && -x $cli ]]; then
   "$cli" cells --json | python3 -c '
 import json, sys
 reached = set(open(sys.argv[1]).read().split())
