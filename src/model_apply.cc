@@ -269,8 +269,10 @@ void Model::ApplyTargetOp(const Op& op, const Outcome& observed) {
       break;
     }
     case OpKind::kSignalTask:
-      if (SignalTask(op)) return;  // acted on when the task runs
-      break;
+      // Acted on when the task runs. Not a quiescence point (Quiesces): a signal that is
+      // dropped (ignored, or its task dead) lets nothing else run either.
+      SignalTask(op);
+      return;
     case OpKind::kKill:
       KillTarget(op.target);
       break;

@@ -216,5 +216,16 @@ TEST(ModelChecks, RestartedSendIsIntrSend) {
   }
 }
 
+// A signal is not a quiescence point, not even one that is dropped (SIGCHLD, which the
+// targets ignore): two ADDFDs queued around it are still handled newest first.
+TEST(ModelChecks, ADroppedSignalLetsNothingRun) {
+  const std::vector<Prediction> p = Predict(
+      "target t callers=1\ntrap t.1 -> n1\nrecv t\non A: addfd n1\nsignal t.0 17\n"
+      "on B: addfd n1 src=memfd2\nwait B\nwait A\n");
+  ASSERT_EQ(p.size(), 7u);
+  EXPECT_EQ(First(p[5]), Outcome::Ok(0));  // ADDFD.ORDER.LIFO
+  EXPECT_EQ(First(p[6]), Outcome::Ok(1));
+}
+
 }  // namespace
 }  // namespace addfdlab
