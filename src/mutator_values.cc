@@ -171,6 +171,31 @@ BufferKind PickBuffer(Rng& rng) {
                                        {BufferKind::kReadOnly, 2}});
 }
 
+namespace {
+
+// The one field of the kinds that have nothing else to choose: RLIMIT_NOFILE, the filter
+// flags, SET_FLAGS' value, the ioctl number. False for the other kinds.
+bool PickScalar(Rng& rng, Op& op, const TargetFacts& t) {
+  switch (op.kind) {
+    case OpKind::kNofile:
+      op.value = PickNofile(rng, t);
+      return true;
+    case OpKind::kInstallFilter:
+      op.flags = PickFilterFlags(rng);
+      return true;
+    case OpKind::kSetFlags:
+      op.value = PickSetFlags(rng);
+      return true;
+    case OpKind::kIoctl:
+      op.value = PickIoctl(rng);
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
 FdRef PickFd(Rng& rng, const Facts& facts, int target) {
   const TargetFacts& t = FactsOf(facts, target);
   switch (rng.Below(13)) {
@@ -211,6 +236,7 @@ Op RandomOp(Rng& rng, Draft& draft, const Facts& facts, OpKind kind, int target)
   op.kind = kind;
   op.target = target;
   const TargetFacts& t = FactsOf(facts, target);
+  if (PickScalar(rng, op, t)) return op;
   switch (kind) {
     case OpKind::kOpen:
       op.file = rng.OneIn(2) ? FileKind::kDevNull : FileKind::kMemfd;
@@ -237,28 +263,19 @@ Op RandomOp(Rng& rng, Draft& draft, const Facts& facts, OpKind kind, int target)
       op.fd2 = PickFd(rng, facts, target);
       op.cloexec = rng.OneIn(2);
       break;
-    case OpKind::kNofile:
-      op.value = PickNofile(rng, t);
-      break;
     case OpKind::kHandler:
       op.signal = PickSignal(rng);
       op.handler = PickHandler(rng);
-      break;
-    case OpKind::kInstallFilter:
-      op.flags = PickFilterFlags(rng);
-      break;
-    case OpKind::kReserve:
-      op.task = PickTask(rng, t, true);
-      op.bind = draft.NewLabel();
       break;
     case OpKind::kRelease:
     case OpKind::kSignalTask:
       op.task = PickTask(rng, t, rng.OneIn(2));
       if (kind == OpKind::kSignalTask) op.signal = PickSignal(rng);
       break;
-    case OpKind::kTrap:
+    case OpKind::kReserve:
+    case OpKind::kTrap:  // each binds what it waits in: an fd name, a notification
       op.task = PickTask(rng, t, true);
-      op.notif = draft.NewLabel();
+      (kind == OpKind::kTrap ? op.notif : op.bind) = draft.NewLabel();
       break;
     case OpKind::kReturned:
     case OpKind::kIdValid:
@@ -297,16 +314,12 @@ Op RandomOp(Rng& rng, Draft& draft, const Facts& facts, OpKind kind, int target)
       op.error = PickSendError(rng);
       op.flags = PickSendFlags(rng);
       break;
-    case OpKind::kSetFlags:
-      op.value = PickSetFlags(rng);
-      break;
-    case OpKind::kIoctl:
-      op.value = PickIoctl(rng);
-      break;
     case OpKind::kWait:
     case OpKind::kSignalThread:
       op.thread = PickLabel(rng, draft, facts.threads);
       op.restart = rng.OneIn(2);
+      break;
+    default:  // PickScalar's kinds
       break;
   }
   return op;
@@ -315,6 +328,7 @@ Op RandomOp(Rng& rng, Draft& draft, const Facts& facts, OpKind kind, int target)
 void MutateField(Rng& rng, Op& op, const Facts& facts) {
   const int target = op.target;
   const TargetFacts& t = FactsOf(facts, target);
+  if (PickScalar(rng, op, t)) return;  // their only field
   // A field only moves to labels that exist here.
   const auto notif = [&] {
     if (const int label = PickNotif(rng, facts); label >= 0) op.notif = label;
@@ -370,9 +384,6 @@ void MutateField(Rng& rng, Op& op, const Facts& facts) {
     case OpKind::kHandler:
       fields = {signal, [&] { op.handler = PickHandler(rng); }};
       break;
-    case OpKind::kNofile:
-      fields = {[&] { op.value = PickNofile(rng, t); }};
-      break;
     case OpKind::kClose:
       fields = {fd};
       break;
@@ -393,15 +404,6 @@ void MutateField(Rng& rng, Op& op, const Facts& facts) {
     case OpKind::kSocketpair:
       fields = {cloexec};
       break;
-    case OpKind::kInstallFilter:
-      fields = {[&] { op.flags = PickFilterFlags(rng); }};
-      break;
-    case OpKind::kSetFlags:
-      fields = {[&] { op.value = PickSetFlags(rng); }};
-      break;
-    case OpKind::kIoctl:
-      fields = {[&] { op.value = PickIoctl(rng); }};
-      break;
     case OpKind::kSignalThread:
       fields = {[&] { op.restart = !op.restart; }};
       break;
@@ -412,7 +414,7 @@ void MutateField(Rng& rng, Op& op, const Facts& facts) {
     case OpKind::kCloseListener:
       fields = {other_target};
       break;
-    case OpKind::kSettle:
+    default:  // settle, and PickScalar's kinds
       break;
   }
   if (!fields.empty()) fields[rng.Below(fields.size())]();
