@@ -289,7 +289,7 @@ void VerifyBaseline(benchmark::State& state, const Target& target) {
   MarkVerified(state);
 }
 
-void LoopFailed(benchmark::State& state, const char* what, Errno error) {
+void LoopFailed(benchmark::State& state, const char* what, const Error& error) {
   std::string text = std::string(what) + ": " + error.Name();
   if (Watchdog::Fired()) text += " (watchdog: no progress)";
   Check(state, false, text);

@@ -194,7 +194,7 @@ void MarkVerified(benchmark::State& state);
 void VerifyBaseline(benchmark::State& state, const Target& target);
 
 // Fails the benchmark for an error inside a timed loop (noting a watchdog that fired).
-void LoopFailed(benchmark::State& state, const char* what, Errno error);
+void LoopFailed(benchmark::State& state, const char* what, const Error& error);
 // A timed loop's RECV: zeroes `notif` and receives into it from `listener`. On failure
 // fails the benchmark (LoopFailed "RECV") and returns false: the loop breaks.
 bool LoopRecv(benchmark::State& state, int listener, seccomp_notif& notif);

@@ -50,12 +50,12 @@ faults::RunSpec AbortSpec(Strategy strategy, int k) {
   return spec;
 }
 
-// "" when the run was the one this benchmark measures and the strategy kept its
-// guarantee (GuaranteeBroken, checked by the lab); else what went wrong. Builds no string
+// OK when the run was the one this benchmark measures and the strategy kept its
+// guarantee (CheckGuarantee, checked by the lab); else what went wrong. Builds no string
 // on success: it runs in the timed loop.
-std::string RunProblem(const faults::RunSpec& spec, const faults::RunReport& report) {
-  if (!report.harness_error.empty()) return "harness: " + report.harness_error;
-  if (!report.broken.empty()) return "guarantee broken: " + report.Format(spec);
+Result<void> CheckRun(const faults::RunSpec& spec, const faults::RunReport& report) {
+  if (!report.harness_error.empty()) return Error::Invalid("harness: " + report.harness_error);
+  if (!report.broken.empty()) return Error::Invalid("guarantee broken: " + report.Format(spec));
   int installed = 0;
   for (const rollback::JournalEntry& e : report.journal.entries) {
     installed += e.action == rollback::JournalEntry::Action::kInstalled;
@@ -64,9 +64,9 @@ std::string RunProblem(const faults::RunSpec& spec, const faults::RunReport& rep
   if (!report.fault_fired || report.journal.succeeded ||
       installed != InstalledBeforeReply(spec.strategy, spec.k) || !report.trap_return ||
       *report.trap_return != -EIO) {
-    return "the fault did not land before the reply: " + report.Format(spec);
+    return Error::Invalid("the fault did not land before the reply: " + report.Format(spec));
   }
-  return "";
+  return {};
 }
 
 // rollback/<strategy>/<k>: one iteration is one InjectionLab::Run: a one-caller target
@@ -83,8 +83,8 @@ void BM_Rollback(benchmark::State& state, Strategy strategy, int k) {
   double dangling = 0;
   for (auto _ : state) {
     const faults::RunReport report = lab.Run(spec);
-    if (const std::string problem = RunProblem(spec, report); !problem.empty()) {
-      Check(state, false, problem);
+    if (const Result<void> ran = CheckRun(spec, report); !ran) {
+      Check(state, false, ran.error().message());
       break;
     }
     rollback_us += std::chrono::duration<double, std::micro>(report.journal.rollback_time).count();

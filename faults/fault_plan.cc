@@ -35,11 +35,10 @@ std::string FaultPlan::Format() const {
   return out;
 }
 
-Result<FaultPlan> FaultPlan::Parse(std::string_view text, std::string* error) {
+Result<FaultPlan> FaultPlan::Parse(std::string_view text) {
   FaultPlan plan;
-  const auto fail = [&](size_t col, const std::string& what) -> Result<FaultPlan> {
-    *error = "col " + std::to_string(col + 1) + ": " + what;
-    return Errno(EINVAL);
+  const auto fail = [](size_t col, const std::string& what) {
+    return Error::Invalid("col " + std::to_string(col + 1) + ": " + what);
   };
   if (text == "none") return plan;
   const size_t at = text.find('@');

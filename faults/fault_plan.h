@@ -49,8 +49,9 @@ struct FaultPlan {
   // "none", or KIND@before:I / KIND@during:I, with "=ERRNO" for the seam's faults:
   // "signal-target@before:2", "fail-ioctl@before:0=EINTR".
   std::string Format() const;
-  // The inverse of Format(); the error says what is wrong at which column.
-  static Result<FaultPlan> Parse(std::string_view text, std::string* error);
+  // The inverse of Format(); a failure's message says what is wrong at which column
+  // ("col 8: expected before: or during:").
+  static Result<FaultPlan> Parse(std::string_view text);
 };
 
 }  // namespace addfdlab::faults

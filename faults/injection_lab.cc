@@ -33,23 +33,25 @@ constexpr int kTrappedTask = 1;
 constexpr int kTargetSignal = SIGUSR1;
 
 // Gives the target the spec's layout, each number its own /dev/null, and for kSignalTarget
-// the trapped task's handler; "" or what failed.
-std::string PrepareTarget(const RunSpec& spec, Target& t) {
+// the trapped task's handler; OK or what failed (EIO: a command failed in the target).
+Result<void> PrepareTarget(const RunSpec& spec, Target& t) {
   for (int n : spec.layout) {
     auto opened = t.Call(0, MakeRequest(agent::Command::kOpenDevNull, {O_RDONLY}));
-    if (!opened || opened->ret < 0) return "layout: open failed";
+    if (!opened || opened->ret < 0) return Error(Errno(EIO), "layout: open failed");
     if (opened->ret != n) {
       auto dup = t.Call(0, MakeRequest(agent::Command::kDup3, {opened->ret, n, 0}));
       auto close = t.Call(0, MakeRequest(agent::Command::kClose, {opened->ret}));
-      if (!dup || dup->ret != n || !close) return "layout: dup3 failed";
+      if (!dup || dup->ret != n || !close) return Error(Errno(EIO), "layout: dup3 failed");
     }
   }
   if (spec.fault.kind == FaultKind::kSignalTarget) {
     auto handled =
         t.Call(kTrappedTask, MakeRequest(agent::Command::kSigaction, {kTargetSignal, 1, 0}));
-    if (!handled || handled->ret != 0) return "cannot install the target's handler";
+    if (!handled || handled->ret != 0) {
+      return Error(Errno(EIO), "cannot install the target's handler");
+    }
   }
-  return "";
+  return {};
 }
 
 // The k files to inject, and where: the spec's numbers, or for fixed-numbers without them,
@@ -89,8 +91,9 @@ void Judge(const RunSpec& spec, Target& t, uint64_t id, const rollback::TableBef
   }
   report.facts.target_alive = t.Alive();
   report.residue = rollback::CheckResidue(t, before, report.journal, request, report.trap_return);
-  report.broken = rollback::GuaranteeBroken(spec.strategy, report.journal, report.residue,
-                                            report.facts, spec.k);
+  const Result<void> kept =
+      rollback::CheckGuarantee(spec.strategy, report.journal, report.residue, report.facts, spec.k);
+  if (!kept) report.broken = kept.error().message();
   if (report.target_left_blocked && report.broken.empty()) {
     report.broken = "left the target blocked in the notification";
   }
@@ -306,17 +309,17 @@ std::string RunReport::Format(const RunSpec& spec) const {
   return out;
 }
 
-std::string InjectionLab::Validate(const RunSpec& spec) { return ValidateRunSpec(spec); }
+Result<void> InjectionLab::Validate(const RunSpec& spec) { return ValidateRunSpec(spec); }
 
 RunReport InjectionLab::Run(const RunSpec& spec) {
   RunReport report;
-  if (const std::string invalid = Validate(spec); !invalid.empty()) {
-    report.harness_error = invalid;
+  if (const Result<void> valid = Validate(spec); !valid) {
+    report.harness_error = valid.error().message();
     return report;
   }
   auto acquired = pool_.Acquire();
   if (!acquired) {
-    report.harness_error = "no target: " + acquired.error().Name();
+    report.harness_error = "no target: " + acquired.error().ToString();
     return report;
   }
   std::unique_ptr<Target> target = std::move(*acquired);
@@ -327,7 +330,9 @@ RunReport InjectionLab::Run(const RunSpec& spec) {
     pool_.Release(std::move(target));
     return report;
   };
-  if (const std::string failed = PrepareTarget(spec, t); !failed.empty()) return harness(failed);
+  if (const Result<void> prepared = PrepareTarget(spec, t); !prepared) {
+    return harness(prepared.error().message());
+  }
   auto before = rollback::TakeTableBefore(t);
   if (!before) return harness("cannot read the table before: " + before.error().Name());
   const rollback::InjectionRequest request = MakeInjectionRequest(spec, files_, *before);
@@ -348,8 +353,8 @@ RunReport InjectionLab::Run(const RunSpec& spec) {
   ctx.target = &t;
   ctx.trapped_task = kTrappedTask;
   if (spec.fault.kind == FaultKind::kKillSupervisor) {
-    const std::string failed = InjectFromChild(spec, t, seam, ctx, request, report);
-    if (!failed.empty()) return harness(failed);
+    const Result<void> injected = InjectFromChild(spec, t, seam, ctx, request, report);
+    if (!injected) return harness(injected.error().message());
   } else {
     InjectOnThread(spec, t, seam, ctx, request, report);
   }
@@ -360,14 +365,14 @@ RunReport InjectionLab::Run(const RunSpec& spec) {
   return report;
 }
 
-std::string InjectionLab::InjectFromChild(const RunSpec& spec, Target& t, FailNthNotifier& seam,
-                                          rollback::InjectionContext& ctx,
-                                          const rollback::InjectionRequest& request,
-                                          RunReport& report) {
+Result<void> InjectionLab::InjectFromChild(const RunSpec& spec, Target& t, FailNthNotifier& seam,
+                                           rollback::InjectionContext& ctx,
+                                           const rollback::InjectionRequest& request,
+                                           RunReport& report) {
   // The supervisor is a forked child holding the only listener; its journal comes out
   // through a pipe, entry by entry, so that a kill loses none of it.
   int pipe_fds[2];
-  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return "pipe failed";
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return Error(Errno::Last(), "pipe failed");
   UniqueFd journal_in(pipe_fds[0]);
   UniqueFd journal_out(pipe_fds[1]);
   // A `during` kill comes from here: the child says which ioctl it is about to make, and
@@ -375,7 +380,7 @@ std::string InjectionLab::InjectFromChild(const RunSpec& spec, Target& t, FailNt
   // the child sleeps in it. (No thread in the child: sanitizers refuse threads started
   // after a fork of a threaded process.)
   int arm_fds[2];
-  if (::pipe2(arm_fds, O_CLOEXEC) != 0) return "pipe failed";
+  if (::pipe2(arm_fds, O_CLOEXEC) != 0) return Error(Errno::Last(), "pipe failed");
   UniqueFd arm_in(arm_fds[0]);
   UniqueFd arm_out(arm_fds[1]);
   // SCHED_FIFO before the fork: the child cannot start injecting before this thread
@@ -383,8 +388,9 @@ std::string InjectionLab::InjectFromChild(const RunSpec& spec, Target& t, FailNt
   if (deterministic_) SetScheduling(cpu_, SCHED_FIFO, kFaultPriority);
   const pid_t child = ::fork();
   if (child < 0) {
+    const Errno error = Errno::Last();
     if (deterministic_) SetScheduling(cpu_, SCHED_OTHER, 0);
-    return "fork failed";
+    return Error(error, "fork failed");
   }
   if (child == 0) {
     journal_in.reset();
@@ -432,7 +438,7 @@ std::string InjectionLab::InjectFromChild(const RunSpec& spec, Target& t, FailNt
   }
   report.facts.supervisor_survived = !report.fault_fired;
   report.facts.notification_survived = !report.fault_fired;
-  return "";
+  return {};
 }
 
 void InjectionLab::InjectOnThread(const RunSpec& spec, Target& t, FailNthNotifier& seam,

@@ -22,9 +22,9 @@ struct RunReport {
   rollback::RunFacts facts;
   std::optional<int64_t> trap_return;  // the trapped syscall's return (or -errno)
   bool fault_fired = false;
-  std::string fault_note;            // where the fault actually landed
-  std::string broken;                // GuaranteeBroken(): "" when the strategy kept its word
-  std::string harness_error;         // the run could not be made (not a verdict on the strategy)
+  std::string fault_note;     // where the fault actually landed
+  std::string broken;         // CheckGuarantee()'s message: "" when the strategy kept its word
+  std::string harness_error;  // the run could not be made (not a verdict on the strategy)
   bool target_left_blocked = false;  // the strategy never answered; the harness did
   std::string Format(const RunSpec& spec) const;
 };
@@ -38,8 +38,8 @@ class InjectionLab {
   InjectionLab(const InjectionLab&) = delete;
   InjectionLab& operator=(const InjectionLab&) = delete;
 
-  // "" when the spec can run; else why not (for input validation).
-  static std::string Validate(const RunSpec& spec);
+  // OK when the spec can run; else EINVAL with why not (for input validation).
+  static Result<void> Validate(const RunSpec& spec);
   RunReport Run(const RunSpec& spec);
   // False when SCHED_FIFO was refused: `during` faults then land where they may.
   bool deterministic() const { return deterministic_; }
@@ -51,10 +51,10 @@ class InjectionLab {
   class Hooks;
 
   // kKillSupervisor: injects from a forked child that holds the only listener, so that the
-  // fault can kill it; "" or what failed.
-  std::string InjectFromChild(const RunSpec& spec, Target& t, FailNthNotifier& seam,
-                              rollback::InjectionContext& ctx,
-                              const rollback::InjectionRequest& request, RunReport& report);
+  // fault can kill it; OK or what failed.
+  Result<void> InjectFromChild(const RunSpec& spec, Target& t, FailNthNotifier& seam,
+                               rollback::InjectionContext& ctx,
+                               const rollback::InjectionRequest& request, RunReport& report);
   // Every other fault: injects on a thread of this process, the fault thread standing by.
   void InjectOnThread(const RunSpec& spec, Target& t, FailNthNotifier& seam,
                       rollback::InjectionContext& ctx, const rollback::InjectionRequest& request,

@@ -15,31 +15,35 @@ constexpr size_t kKindCount = std::size(kFaultKinds) + 1;
 
 }  // namespace
 
-std::string ValidateRunSpec(const RunSpec& spec) {
-  if (spec.k < 1 || spec.k > kMaxFiles) return "k must be 1.." + std::to_string(kMaxFiles);
+Result<void> ValidateRunSpec(const RunSpec& spec) {
+  if (spec.k < 1 || spec.k > kMaxFiles) {
+    return Error::Invalid("k must be 1.." + std::to_string(kMaxFiles));
+  }
   std::set<int> seen;
   for (int n : spec.layout) {
-    if (n < 0 || n >= agent::kInputFdLimit) return "layout fds must be in [0, 256)";
-    if (!seen.insert(n).second) return "layout fd " + std::to_string(n) + " twice";
+    if (n < 0 || n >= agent::kInputFdLimit) return Error::Invalid("layout fds must be in [0, 256)");
+    if (!seen.insert(n).second) return Error::Invalid("layout fd " + std::to_string(n) + " twice");
   }
   if (spec.strategy == rollback::Strategy::kRestoreOnReplace &&
       static_cast<int>(spec.numbers.size()) != spec.k) {
-    return "restore-on-replace needs k numbers";
+    return Error::Invalid("restore-on-replace needs k numbers");
   }
   if (!spec.numbers.empty() && static_cast<int>(spec.numbers.size()) != spec.k) {
-    return "numbers: give k of them";
+    return Error::Invalid("numbers: give k of them");
   }
   std::set<int> numbers;
   for (int n : spec.numbers) {
-    if (n < 0 || n >= agent::kInputFdLimit) return "numbers must be in [0, 256)";
-    if (!numbers.insert(n).second) return "number " + std::to_string(n) + " twice";
+    if (n < 0 || n >= agent::kInputFdLimit) return Error::Invalid("numbers must be in [0, 256)");
+    if (!numbers.insert(n).second) return Error::Invalid("number " + std::to_string(n) + " twice");
   }
   if (spec.strategy == rollback::Strategy::kFixedNumbers) {
     for (int n : spec.numbers) {
-      if (seen.count(n) != 0) return "fixed-numbers installs onto free numbers only";
+      if (seen.count(n) != 0) {
+        return Error::Invalid("fixed-numbers installs onto free numbers only");
+      }
     }
   }
-  return "";
+  return {};
 }
 
 // Byte layout: strategy, k, fault kind, when, ioctl, errno, cloexec, then the layout as a
@@ -94,7 +98,7 @@ std::optional<RunSpec> DecodeRunSpec(const uint8_t* data, size_t size, bool allo
                          [&](int n) { return used.count(n) != 0; })) {
     spec.numbers.clear();
   }
-  if (!ValidateRunSpec(spec).empty()) return std::nullopt;
+  if (!ValidateRunSpec(spec)) return std::nullopt;
   return spec;
 }
 

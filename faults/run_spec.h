@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "addfdlab/result.h"
 #include "addfdlab/rollback.h"
 #include "faults/fault_plan.h"
 
@@ -27,8 +28,8 @@ struct RunSpec {
 
 inline constexpr int kMaxFiles = 8;
 
-// "" when the spec can run; else why not (for input validation).
-std::string ValidateRunSpec(const RunSpec& spec);
+// OK when the spec can run; else EINVAL with why not (for input validation).
+Result<void> ValidateRunSpec(const RunSpec& spec);
 
 // The rollback fuzzer's input: a RunSpec in a dozen bytes. Decoding never fails on
 // length (missing bytes read as 0) but yields nullopt for a spec Validate() refuses.

@@ -11,9 +11,10 @@ namespace {
 
 // A broken round trip is a finding: print why and trap so that libFuzzer keeps the input.
 void RequireRoundTrip(const addfdlab::Scenario& scenario, const char* form) {
-  const std::string problem = addfdlab::RoundTripProblem(scenario);
-  if (problem.empty()) return;
-  std::fprintf(stderr, "scenario_text_fuzzer: %s input: %s\n", form, problem.c_str());
+  const addfdlab::Result<void> checked = addfdlab::CheckRoundTrip(scenario);
+  if (checked) return;
+  std::fprintf(stderr, "scenario_text_fuzzer: %s input: %s\n", form,
+               checked.error().message().c_str());
   __builtin_trap();
 }
 

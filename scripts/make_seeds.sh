@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Generates the seed corpora: addfd_sequence_fuzzer's from the contract and regression
-# scenarios (each .scn encoded with `addfdlab scn encode`), rollback_fuzzer's from the
-# rollback matrix (every strategy x fault point for k = 1, 2: `rollback-matrix --seeds`).
+# scenarios (each .scn encoded with `addfdlab scn encode`), scenario_text_fuzzer's from
+# tests/scn (each valid .scn as text and encoded), rollback_fuzzer's from the rollback matrix
+# (every strategy x fault point for k = 1, 2: `rollback-matrix --seeds`).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cli=${ADDFDLAB_CLI:-"$root/build/dev/tools/addfdlab"}
@@ -13,6 +14,13 @@ for scn in "$root"/corpus/contract/*.scn "$root"/corpus/regressions/*.scn; do
   "$cli" scn encode "$scn" -o "$out/$name.bin" --force 2> >(grep -v "cells are text-only" >&2)
 done
 echo "$(ls "$out" | wc -l) seeds in $out"
+text="$root/corpus/scenario_text_fuzzer"
+mkdir -p "$text"
+for scn in "$root"/tests/scn/*.scn; do
+  cp "$scn" "$text/"
+  "$cli" scn encode "$scn" -o "$text/$(basename "$scn" .scn).bin" --force 2> >(grep -v "cells are text-only" >&2)
+done
+echo "$(ls "$text" | wc -l) seeds in $text"
 rollback="$root/corpus/rollback_fuzzer"
 "$cli" rollback-matrix --k 1 --k 2 --seeds "$rollback" >/dev/null
 echo "$(ls "$rollback" | wc -l) seeds in $rollback"

@@ -15,17 +15,51 @@
 namespace addfdlab {
 namespace {
 
+// Why a scenario's run could not keep to its schedule here, and what would let it.
+std::string UnscheduledReason(const Scheduling& scheduling) {
+  const std::string fifo =
+      "SCHED_FIFO (CAP_SYS_NICE, or RLIMIT_RTPRIO >= " + std::to_string(kFifoLevels) +
+      ") would choose it";
+  switch (scheduling.mode) {
+    case SchedMode::kFifo:
+      return "a target ran out of turn in every attempt (real-time throttling: a real-time "
+             "neighbour on this CPU); a CPU without one would run it";
+    case SchedMode::kIdle:
+      return "a target ran out of turn in every attempt (the fair scheduler gave the "
+             "SCHED_IDLE targets their share); " +
+             fifo;
+    case SchedMode::kFree:
+      return "its interleaving is not chosen here and a target ran out of turn (free "
+             "scheduling: " +
+             scheduling.why + "); pinning to one CPU (the idle mode) or " + fifo;
+  }
+  return "";
+}
+
 // Runs a scenario; a deviating run counts only once it reproduces: it runs twice more.
-// `flaky` says so when it did not reproduce every time (a run seen once is dropped).
-RunResult RunReproduced(Executor& executor, const Scenario& scenario, std::string* flaky) {
+// `flaky` says so when it did not reproduce every time (a run seen once is dropped). A run
+// that did not keep to the model's schedule (RunResult::deterministic) says nothing about
+// the kernel and does not count either way; when the first run, or two of four repeats, do
+// not keep to it, `unscheduled` says why and nothing is returned.
+RunResult RunReproduced(Executor& executor, const Scenario& scenario, std::string* flaky,
+                        std::string* unscheduled) {
+  const auto off_schedule = [&] {
+    *unscheduled = "not run to its schedule: " + UnscheduledReason(executor.scheduling());
+    return RunResult{};
+  };
   RunResult result = executor.Run(scenario);
+  if (!result.deterministic) return off_schedule();
   if (result.clean()) return result;
   const std::string signature = result.verdicts.front().Signature(scenario);
   int reproduced = 1;
-  for (int again = 0; again < 2; ++again) {
+  int counted = 1;
+  for (int again = 0; again < 4 && counted < 3; ++again) {
     const RunResult retry = executor.Run(scenario);
+    if (!retry.deterministic) continue;
+    ++counted;
     if (!retry.clean() && retry.verdicts.front().Signature(scenario) == signature) ++reproduced;
   }
+  if (counted < 3) return off_schedule();
   if (reproduced < 3) {
     *flaky = "did not reproduce (" + std::to_string(reproduced) +
              "/3): " + result.verdicts.front().Describe(scenario);
@@ -85,12 +119,12 @@ bool ContractReport::ok() const {
   });
 }
 
-ContractReport RunContract(const std::string& dir, const std::vector<KnownDeviation>& known,
-                           Executor& executor, std::string* error) {
+Result<ContractReport> RunContract(const std::string& dir, const std::vector<KnownDeviation>& known,
+                                   Executor& executor) {
   const auto start = std::chrono::steady_clock::now();
   ContractReport report;
   report.kernel = executor.features().release;
-  report.deterministic = executor.deterministic();
+  report.scheduling = executor.scheduling();
   std::map<std::string, CellRow> rows;
   for (const std::string& cell : ContractCells()) rows[cell].cell = cell;
   std::map<const KnownDeviation*, bool> shown;
@@ -100,10 +134,7 @@ ContractReport RunContract(const std::string& dir, const std::vector<KnownDeviat
   for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
     if (entry.path().extension() == ".scn") files.push_back(entry.path());
   }
-  if (ec) {
-    *error = dir + ": " + ec.message();
-    return report;
-  }
+  if (ec) return Error(Errno(ec.value()), dir + ": " + ec.message());
   std::sort(files.begin(), files.end());
   const uint64_t nr_open = ReadNrOpen();
   for (const auto& path : files) {
@@ -112,22 +143,16 @@ ContractReport RunContract(const std::string& dir, const std::vector<KnownDeviat
     text << in.rdbuf();
     ParseError parse_error;
     auto scenario = ParseScenario(text.str(), path.string(), &parse_error);
-    if (!scenario) {
-      *error = parse_error.ToString();
-      return report;
-    }
+    if (!scenario) return Error::Invalid(parse_error.ToString());
     std::string skip;
     for (const std::string& cell : scenario->cells) {
       const CellInfo* info = FindCell(cell);
-      if (info == nullptr) {
-        *error = path.string() + ": unknown cell '" + cell + "'";
-        return report;
-      }
+      if (info == nullptr) return Error::Invalid(path.string() + ": unknown cell '" + cell + "'");
       if (skip.empty()) skip = CellSkipReason(*info, executor.features(), nr_open);
     }
     RunResult result;
     std::string flaky;
-    if (skip.empty()) result = RunReproduced(executor, *scenario, &flaky);
+    if (skip.empty()) result = RunReproduced(executor, *scenario, &flaky, &skip);
     const KnownDeviation* match = MatchKnownRun(known, result.verdicts, *scenario);
     if (match != nullptr && flaky.empty()) shown[match] = true;
     for (const std::string& cell : scenario->cells) {

@@ -32,13 +32,16 @@ Environment ReadEnvironment() {
   const double scale = std::atof(Value("ADDFDLAB_TIME_SCALE"));
   if (scale > 0) env.time_scale = scale;
   env.cpu = Count(Value("ADDFDLAB_CPU"));
-  env.no_fifo = Flag("ADDFDLAB_NO_FIFO");
+  const std::string sched = Value("ADDFDLAB_SCHED");
+  if (sched == "idle") env.sched = SchedMode::kIdle;
+  if (sched == "free") env.sched = SchedMode::kFree;
   env.no_spawner = Flag("ADDFDLAB_NO_SPAWNER");
   env.no_mutator = Flag("ADDFDLAB_NO_MUTATOR");
   env.rollback_mutant = Flag("ADDFDLAB_ROLLBACK_MUTANT");
   env.fake_release = Value("ADDFDLAB_FAKE_RELEASE");
   env.known_deviations = Value("ADDFDLAB_KNOWN_DEVIATIONS");
   env.cells_file = Value("ADDFDLAB_CELLS_FILE");
+  env.dropped_file = Value("ADDFDLAB_DROPPED_FILE");
   return env;
 }
 

@@ -1,8 +1,10 @@
 // The executor. Every op runs the same way on both sides: where the model lets the
 // targets run (a quiescence point), the executor sleeps until every target task is
-// asleep; everywhere else the targets (SCHED_OTHER on the supervisor's CPU, where every
-// supervisor thread is SCHED_FIFO) cannot run. Targets are not made real-time: a dying
-// task waits in the kernel for others on its CPU, and equal FIFO priorities never yield.
+// asleep; everywhere else the targets cannot run: on the supervisor's CPU they are
+// SCHED_OTHER under SCHED_FIFO supervisor threads (fifo mode) or SCHED_IDLE under
+// SCHED_OTHER ones that never sleep there (idle mode). Targets are not made real-time: a
+// dying task waits in the kernel for others on its CPU, and equal FIFO priorities never
+// yield.
 #include "addfdlab/executor.h"
 
 #include <fcntl.h>
@@ -35,9 +37,14 @@ namespace {
 constexpr uint32_t kClosedSrcfd = 0x7ffffff0;  // above fs.nr_open: never open
 constexpr uint32_t kHugeSrcfd = 0x80000000;
 constexpr size_t kPage = kArgPageSize;
+// SCHED_FIFO priorities below the top one (kFifoTop, or the highest allowed): the named
+// threads take the top one minus their index.
+constexpr double kIdleDeadlineScale = 10;
 constexpr int kMainPriority = 30;
 constexpr int kOpThreadPriority = 40;
-constexpr int kNamedThreadPriority = 60;  // minus the thread's index
+
+int OpThreadPriority(int top) { return std::min(kOpThreadPriority, top - kMaxThreads); }
+int MainPriority(int top) { return std::min(kMainPriority, top - kMaxThreads - 1); }
 
 }  // namespace
 
@@ -58,7 +65,7 @@ ModelEnv EnvFromFeatures(const Features& features) {
 // Files the supervisor holds for injection, made once.
 struct Executor::Sources {
   UniqueFd memfd, memfd2, pipe_r, pipe_w, sock_a, sock_b, devnull, opath;
-  std::string error;  // the first call that failed, with its errno ("" when all are there)
+  Result<void> made;  // OK, or the first call that failed, with its errno
   Sources() {
     Make("memfd_create", ::memfd_create("addfdlab-source", MFD_CLOEXEC), memfd);
     Make("memfd_create", ::memfd_create("addfdlab-source-2", MFD_CLOEXEC), memfd2);
@@ -74,7 +81,7 @@ struct Executor::Sources {
   }
   // Keeps `fd` in `out`; a failure (fd < 0, errno set) is remembered, never ignored.
   void Make(const char* call, int fd, UniqueFd& out) {
-    if (fd < 0 && error.empty()) error = std::string(call) + ": " + ErrnoName(errno);
+    if (fd < 0 && made) made = Error(Errno::Last(), call);
     out.reset(fd);
   }
   // The supervisor's fd for a source; the listener is the target's.
@@ -113,7 +120,8 @@ struct Executor::Sources {
 struct Executor::Threads {
   std::vector<std::unique_ptr<SupervisorThread>> named;
   std::unique_ptr<SupervisorThread> op;
-  std::unique_ptr<IdleWaker> idle;  // deterministic mode only
+  std::unique_ptr<IdleWaker> idle;  // fifo mode only
+  std::unique_ptr<CpuGuard> guard;  // idle mode only
   std::vector<SupervisorThread*> Named() const {
     std::vector<SupervisorThread*> all;
     for (const auto& thread : named) all.push_back(thread.get());
@@ -131,28 +139,42 @@ Executor::Executor(ExecutorOptions options) : options_(std::move(options)) {
   features_ = options_.features ? *options_.features : ProbeFeatures();
   env_ = EnvFromFeatures(features_);
   for (const std::string& quirk : options_.quirks) SetModelQuirk(&env_, quirk);
-  deterministic_ = options_.deterministic && features_.has(Feature::kSchedFifo);
   cpu_ = ChooseCpu(options_.cpu);
-  if (deterministic_ && !SetScheduling(cpu_, SCHED_OTHER, 0)) deterministic_ = false;
+  scheduling_ = ChooseScheduling(options_.sched, features_, cpu_);
+  // Targets take the spawning thread's CPU: this one's.
+  if (scheduling_.mode != SchedMode::kFree && !SetScheduling(cpu_, SCHED_OTHER, 0)) {
+    scheduling_.why = "cannot pin to CPU " + std::to_string(cpu_) + ": " + ErrnoName(errno);
+    scheduling_.mode = SchedMode::kFree;
+    scheduling_.cpu = scheduling_.thread_cpu = -1;
+  }
+  const SchedMode mode = scheduling_.mode;
+  const int top = scheduling_.fifo_top;
+  // A SCHED_IDLE target gets a CPU that other processes keep busy only once their virtual
+  // deadlines pass its own, hundreds of milliseconds out: a wake-up under two busy
+  // SCHED_OTHER tasks can take a second. Every deadline is kIdleDeadlineScale times longer.
+  if (mode == SchedMode::kIdle) options_.limits.scale *= kIdleDeadlineScale;
   // Orphaned callers (their leader killed by a signal) come back to us to be reaped.
   ::prctl(PR_SET_CHILD_SUBREAPER, 1);
   sources_ = std::make_unique<Sources>();
   threads_ = std::make_unique<Threads>();
-  const int cpu = deterministic_ ? cpu_ : -1;
+  // In the idle mode the threads run beside the targets' CPU, where the main thread stays.
+  const int thread_cpu = scheduling_.thread_cpu;
   for (int i = 0; i < kMaxThreads; ++i) {
-    threads_->named.push_back(
-        std::make_unique<SupervisorThread>(cpu, deterministic_, kNamedThreadPriority - i));
+    threads_->named.push_back(std::make_unique<SupervisorThread>(thread_cpu, mode, top - i));
   }
-  threads_->op = std::make_unique<SupervisorThread>(cpu, deterministic_, kOpThreadPriority);
-  if (deterministic_) threads_->idle = std::make_unique<IdleWaker>(cpu_);
-  setup_error_ = sources_->error;
-  if (setup_error_.empty() && threads_->idle) setup_error_ = threads_->idle->error();
+  threads_->op = std::make_unique<SupervisorThread>(thread_cpu, mode, OpThreadPriority(top));
+  // Targets are SCHED_OTHER there, as the waker's SCHED_IDLE is below them; in the idle
+  // mode they share its class.
+  if (mode == SchedMode::kFifo) threads_->idle = std::make_unique<IdleWaker>(cpu_);
+  if (mode == SchedMode::kIdle) threads_->guard = std::make_unique<CpuGuard>(cpu_);
+  setup_ = sources_->made;
+  if (setup_ && threads_->idle) setup_ = threads_->idle->started();
   pages_ = ::mmap(nullptr, 2 * kPage, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (pages_ == MAP_FAILED) {
-    if (setup_error_.empty()) setup_error_ = "mmap: " + ErrnoName(errno);
+    if (setup_) setup_ = Error(Errno::Last(), "mmap");
     pages_ = nullptr;
   } else if (::mprotect(static_cast<char*>(pages_) + kPage, kPage, PROT_READ) != 0) {
-    if (setup_error_.empty()) setup_error_ = "mprotect: " + ErrnoName(errno);
+    if (setup_) setup_ = Error(Errno::Last(), "mprotect");
   }
 }
 
@@ -170,6 +192,7 @@ TargetPool& Executor::PoolFor(const TargetDecl& decl) {
     config.filter_flags = decl.filter_flags;
     config.callers = decl.callers;
     config.fifo_priority = 0;  // SCHED_OTHER: see SetScheduling's SCHED_RESET_ON_FORK
+    config.sched_idle = scheduling_.mode == SchedMode::kIdle;
     config.limits = options_.limits;
     pool = std::make_unique<TargetPool>(config);
   }
@@ -241,8 +264,9 @@ class Executor::RunState {
       : ex_(executor),
         scenario_(scenario),
         model_(scenario, executor.env_),
-        quiet_(scenario, model_, executor.options_.limits, executor.deterministic_,
-               executor.threads_->All(), executor.threads_->idle.get()) {}
+        quiet_(scenario, model_, executor.options_.limits, executor.scheduling_.mode,
+               executor.threads_->All(), executor.threads_->idle.get(),
+               executor.threads_->guard.get()) {}
 
   RunResult Go();
   // True when a target ran where the schedule forbids it (between two quiescence points,
@@ -251,7 +275,15 @@ class Executor::RunState {
 
  private:
   void Release() {
-    ReleaseTargets(slots_, model_, result_.verdicts.empty());
+    // A run off its schedule may have used other notification ids than the model's. In the
+    // idle mode a target that ran out of turn was owed much CPU time (its lag, kept while it
+    // sleeps), and will be again at its next wake-up: the next attempt gets new ones.
+    if (schedule_broken() && ex_.scheduling_.mode == SchedMode::kIdle) {
+      for (TargetSlot& slot : slots_) {
+        if (slot.target) slot.target->Taint();
+      }
+    }
+    ReleaseTargets(slots_, model_, result_.verdicts.empty() && !schedule_broken());
     ex_.TrimPools();
   }
   // A quiescence point, and an op that lets the targets run (Quiescence).
@@ -328,11 +360,11 @@ void Executor::RunState::CheckTables(int op) {
 }
 
 RunResult Executor::RunState::Go() {
-  result_.deterministic = ex_.deterministic_;
-  if (const std::string invalid = ValidateScenario(scenario_); !invalid.empty()) {
+  result_.deterministic = true;  // until Executor::Run finds the schedule broken
+  if (const Result<void> valid = ValidateScenario(scenario_); !valid) {
     Verdict v;
     v.kind = Verdict::Kind::kHarness;
-    v.detail = "invalid scenario: " + invalid;
+    v.detail = "invalid scenario: " + valid.error().message();
     AddVerdict(v);
     return result_;
   }
@@ -346,16 +378,17 @@ RunResult Executor::RunState::Go() {
   for (TargetSlot& slot : slots_) targets.push_back(slot.target.get());
   quiet_.SetTargets(targets);
   CheckListeners(scenario_, ex_.env_, {targets.begin(), targets.end()}, &result_.verdicts);
-  if (ex_.deterministic_) SetScheduling(-1, SCHED_FIFO, kMainPriority);
-  const std::vector<std::string> lines = PrintOps(scenario_);
+  const bool fifo = ex_.scheduling_.mode == SchedMode::kFifo;
+  if (fifo) SetScheduling(-1, SCHED_FIFO, MainPriority(ex_.scheduling_.fifo_top));
   for (size_t i = 0; i < scenario_.ops.size() && result_.verdicts.empty(); ++i) {
-    RunOp(static_cast<int>(i), i < lines.size() ? lines[i] : OpKindName(scenario_.ops[i].kind));
+    RunOp(static_cast<int>(i), PrintOp(scenario_, i));
   }
   // A verdict may come from a target that ran out of turn (an ADDFD handled before the
   // main thread went on): the run stops there, before the next quiescence point.
   quiet_.CheckSchedule();
   if (result_.verdicts.empty()) Finish();
-  if (ex_.deterministic_) SetScheduling(-1, SCHED_OTHER, 0);
+  quiet_.EndRun();
+  if (fifo) SetScheduling(-1, SCHED_OTHER, 0);
   DrainTargets(slots_, ex_.threads_->Named(), dispatch_.received(), quiet_, ex_.options_.limits);
   local_copies_.clear();
   Release();
@@ -427,12 +460,12 @@ void Executor::RunState::Finish() {
 }
 
 RunResult Executor::Run(const Scenario& scenario) {
-  if (!setup_error_.empty()) {
+  if (!setup_) {
     // The harness could not make what every run needs: nothing is said about the kernel.
     RunResult result;
     Verdict v;
     v.kind = Verdict::Kind::kHarness;
-    v.detail = "executor setup failed: " + setup_error_;
+    v.detail = "executor setup failed: " + setup_.error().ToString();
     result.verdicts.push_back(v);
     return result;
   }
@@ -446,15 +479,25 @@ RunResult Executor::Run(const Scenario& scenario) {
     RunState state(*this, scenario);
     result = state.Go();
     if (!state.schedule_broken()) break;
+    // Free scheduling chooses nothing: a repeat would break the same way.
+    if (scheduling_.mode == SchedMode::kFree) {
+      result.deterministic = false;
+      break;
+    }
     ++schedule_reruns_;
-    if (attempt == kScheduleAttempts - 1) {
+    const bool fifo = scheduling_.mode == SchedMode::kFifo;
+    if (attempt == (fifo ? kScheduleAttempts : kIdleScheduleAttempts) - 1) {
       // Still not the schedule the model assumed: say so rather than vouch for the run.
       result.deterministic = false;
       break;
     }
-    // The SCHED_OTHER share of this second is being served: step aside (the main thread is
-    // SCHED_OTHER between runs) so that the next attempt starts after it.
-    ::usleep(static_cast<useconds_t>(kScheduleBackoff.count() << attempt));
+    // fifo: the SCHED_OTHER share of this second is being served; step aside (the main
+    // thread is SCHED_OTHER between runs) so that the next attempt starts after it. idle:
+    // a SCHED_IDLE target runs out of turn when it is owed much CPU time (its lag, grown
+    // while other processes kept the CPU from it); each attempt's quiescence points pay
+    // some of it, and a short pause lets a burst of other work pass.
+    ::usleep(static_cast<useconds_t>((fifo ? kScheduleBackoff : kIdleScheduleBackoff).count()
+                                     << attempt));
   }
   if (before) {
     auto after = SnapshotHygiene(::getpid());

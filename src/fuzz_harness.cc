@@ -30,6 +30,7 @@ FuzzHarnessOptions FuzzHarnessOptions::FromEnvironment(const std::string& reposi
   FuzzHarnessOptions options;
   options.known_deviations = KnownDeviationsPath(repository_list);
   options.cells_file = ReadEnvironment().cells_file;
+  options.dropped_file = ReadEnvironment().dropped_file;
   return options;
 }
 
@@ -47,17 +48,19 @@ FuzzHarness::FuzzHarness(uint8_t* counters, size_t counter_count, FuzzHarnessOpt
     : executor_(HarnessOptions()),
       counters_(counters),
       counter_count_(counter_count),
-      cells_file_(std::move(options.cells_file)) {
+      cells_file_(std::move(options.cells_file)),
+      dropped_file_(std::move(options.dropped_file)) {
   const std::string& path = options.known_deviations;
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) {
     // No list at all (a target copied without it): every deviation is a finding.
     std::fprintf(stderr, "addfdlab: no known-deviations file at %s: every deviation is a finding\n",
                  path.c_str());
-  } else if (auto known = LoadKnownDeviations(path, &known_error_)) {
+  } else if (auto known = LoadKnownDeviations(path)) {
     known_ = std::move(*known);
   } else {
-    std::fprintf(stderr, "addfdlab: known deviations: %s\n", known_error_.c_str());
+    known_error_ = std::move(known).error();
+    std::fprintf(stderr, "addfdlab: known deviations: %s\n", known_error_->message().c_str());
   }
   // The supervisor's own counts at the start, compared when the harness goes (at exit).
   if (auto hygiene = executor_.HarnessHygiene()) start_hygiene_ = *hygiene;
@@ -124,24 +127,46 @@ bool FuzzHarness::FollowNewQuirks() {
   return changed;
 }
 
+void FuzzHarness::DropScheduleDependent(const Verdict& verdict, const Scenario& scenario) {
+  ++schedule_dependent_;
+  if (dropped_file_.empty()) return;
+  if (FILE* out = std::fopen(dropped_file_.c_str(), "a")) {
+    std::fprintf(out, "%s\n", verdict.Signature(scenario).c_str());
+    std::fclose(out);
+  }
+}
+
 std::vector<Verdict> FuzzHarness::Run(const Scenario& scenario) {
-  if (!known_error_.empty()) {
+  if (known_error_) {
     Verdict v;
     v.kind = Verdict::Kind::kHarness;
-    v.detail = "known deviations: " + known_error_;
+    v.detail = "known deviations: " + known_error_->message();
     return {v};
   }
-  std::vector<Verdict> findings = Findings(executor_.Run(scenario), scenario);
+  RunResult result = executor_.Run(scenario);
+  std::vector<Verdict> findings = Findings(result, scenario);
   // A known deviation changes what follows it: once this kernel showed one, the model
   // follows the kernel there, and the input runs again to check the rest of it.
   if (findings.empty() && FollowNewQuirks()) {
-    findings = Findings(executor_.Run(scenario), scenario);
+    result = executor_.Run(scenario);
+    findings = Findings(result, scenario);
   }
   if (findings.empty()) return findings;
-  // A verdict is a finding only once it reproduces: twice more, the same signature.
+  // A run in which a target ran out of turn says nothing about the kernel.
+  if (!result.deterministic) {
+    DropScheduleDependent(findings.front(), scenario);
+    return {};
+  }
+  // A verdict is a finding only once it reproduces: twice more, the same signature, each
+  // time in a run that kept to its schedule.
   const std::string signature = findings.front().Signature(scenario);
   for (int again = 0; again < 2; ++again) {
-    const std::vector<Verdict> retry = Findings(executor_.Run(scenario), scenario);
+    const RunResult rerun = executor_.Run(scenario);
+    if (!rerun.deterministic) {
+      DropScheduleDependent(findings.front(), scenario);
+      return {};
+    }
+    const std::vector<Verdict> retry = Findings(rerun, scenario);
     if (retry.empty() || retry.front().Signature(scenario) != signature) {
       ++unreproduced_;
       return {};

@@ -6,10 +6,10 @@
 #include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <regex>
 #include <sstream>
 
 #include "addfdlab/cells.h"
+#include "addfdlab/json_errors.h"
 #include "addfdlab/model.h"
 
 namespace addfdlab {
@@ -36,73 +36,66 @@ bool StringList(const Json& value, std::vector<std::string>* out) {
   return true;
 }
 
-// One entry; "" when it is well formed, else what is wrong with it.
-std::string ParseEntry(const Json& entry, KnownDeviation* d) {
-  if (!entry.is_object()) return "expected an object";
+// One entry: OK when it is well formed, else what is wrong with it.
+Result<void> ParseEntry(const Json& entry, KnownDeviation* d) {
+  if (!entry.is_object()) return Error::Invalid("expected an object");
   for (const auto& [key, value] : entry.items()) {
     const bool known = std::any_of(std::begin(kFields), std::end(kFields),
                                    [&](const Field& f) { return key == f.name; });
-    if (!known) return "unknown field \"" + key + "\"";
+    if (!known) return Error::Invalid("unknown field \"" + key + "\"");
   }
   for (const Field& f : kFields) {
     if (f.required && !entry.contains(f.name)) {
-      return std::string("missing \"") + f.name + "\"";
+      return Error::Invalid(std::string("missing \"") + f.name + "\"");
     }
   }
   for (const char* name : {"id", "cell", "evidence"}) {
     if (!entry[name].is_string() || entry[name].get<std::string>().empty()) {
-      return std::string("\"") + name + "\" must be a non-empty string";
+      return Error::Invalid(std::string("\"") + name + "\" must be a non-empty string");
     }
   }
   d->id = entry["id"];
   d->cell = entry["cell"];
   d->evidence = entry["evidence"];
-  if (!IsContractCell(d->cell)) return "unknown cell \"" + d->cell + "\"";
+  if (!IsContractCell(d->cell)) return Error::Invalid("unknown cell \"" + d->cell + "\"");
   if (!StringList(entry["signatures"], &d->signatures) || d->signatures.empty()) {
-    return "\"signatures\" must be a non-empty array of strings";
+    return Error::Invalid("\"signatures\" must be a non-empty array of strings");
   }
   for (const std::string& s : d->signatures) {
     // kind:cell:op; the cell part must be this entry's, so an entry cannot hide another cell.
     const size_t first = s.find(':');
     const size_t second = first == std::string::npos ? first : s.find(':', first + 1);
     if (second == std::string::npos || s.substr(first + 1, second - first - 1) != d->cell) {
-      return "signature \"" + s + "\" is not KIND:" + d->cell + ":OP";
+      return Error::Invalid("signature \"" + s + "\" is not KIND:" + d->cell + ":OP");
     }
   }
   const Json& fix = entry["fix"];
   if (!fix.is_object() || !fix.contains("summary") || !fix["summary"].is_string()) {
-    return "\"fix\" must be an object with a \"summary\" (and \"commit\", \"release\" when known)";
+    return Error::Invalid(
+        "\"fix\" must be an object with a \"summary\" (and \"commit\", \"release\" when known)");
   }
   for (const auto& [key, value] : fix.items()) {
     if ((key != "summary" && key != "commit" && key != "release") || !value.is_string()) {
-      return "\"fix\": unknown or non-string field \"" + key + "\"";
+      return Error::Invalid("\"fix\": unknown or non-string field \"" + key + "\"");
     }
   }
   d->fix.summary = fix["summary"];
   d->fix.commit = fix.value("commit", "");
   d->fix.release = fix.value("release", "");
   if (entry.contains("seen_on") && !StringList(entry["seen_on"], &d->seen_on)) {
-    return "\"seen_on\" must be an array of strings";
+    return Error::Invalid("\"seen_on\" must be an array of strings");
   }
   if (entry.contains("model_quirk")) {
-    if (!entry["model_quirk"].is_string()) return "\"model_quirk\" must be a string";
+    if (!entry["model_quirk"].is_string()) {
+      return Error::Invalid("\"model_quirk\" must be a string");
+    }
     d->model_quirk = entry["model_quirk"];
     ModelEnv probe;
     if (!SetModelQuirk(&probe, d->model_quirk)) {
-      return "unknown model_quirk \"" + d->model_quirk + "\"";
+      return Error::Invalid("unknown model_quirk \"" + d->model_quirk + "\"");
     }
   }
-  return "";
-}
-
-// "file:line:col: message" from nlohmann's "... parse error at line L, column C: message".
-std::string SyntaxError(const std::string& path, const std::string& what) {
-  static const std::regex kPosition(R"(at line (\d+), column (\d+): (.*)$)");
-  std::smatch m;
-  if (std::regex_search(what, m, kPosition)) {
-    return path + ":" + m[1].str() + ":" + m[2].str() + ": not JSON: " + m[3].str();
-  }
-  return path + ": not JSON: " + what;
+  return {};
 }
 
 }  // namespace
@@ -121,39 +114,29 @@ std::string KnownDeviation::FixText() const {
   return text;
 }
 
-std::optional<std::vector<KnownDeviation>> LoadKnownDeviations(const std::string& path,
-                                                               std::string* error) {
+Result<std::vector<KnownDeviation>> LoadKnownDeviations(const std::string& path) {
   std::ifstream in(path);
-  if (!in) {
-    *error = path + ": cannot read";
-    return std::nullopt;
-  }
+  if (!in) return Error(Errno::Last(), path + ": cannot read");
   std::stringstream text;
   text << in.rdbuf();
   Json doc;
+  const std::string content = text.str();
   try {
-    doc = Json::parse(text.str());
+    doc = Json::parse(content);
   } catch (const Json::parse_error& e) {
-    *error = SyntaxError(path, e.what());
-    return std::nullopt;
+    return Error::Invalid(path + ":" +
+                          JsonSyntaxError(content, e.byte == 0 ? 0 : e.byte - 1, e.what()));
   }
   if (!doc.is_object() || !doc.contains("deviations") || !doc["deviations"].is_array()) {
-    *error = path + ": expected a JSON object with a \"deviations\" array";
-    return std::nullopt;
+    return Error::Invalid(path + ": expected a JSON object with a \"deviations\" array");
   }
   std::vector<KnownDeviation> out;
   for (size_t i = 0; i < doc["deviations"].size(); ++i) {
+    const auto where = [&] { return path + ": deviations[" + std::to_string(i) + "]"; };
     KnownDeviation d;
-    if (const std::string problem = ParseEntry(doc["deviations"][i], &d); !problem.empty()) {
-      *error = path + ": deviations[" + std::to_string(i) + "]: " + problem;
-      return std::nullopt;
-    }
+    ADDFDLAB_TRY_CONTEXT(ParseEntry(doc["deviations"][i], &d), where());
     for (const KnownDeviation& other : out) {
-      if (other.id == d.id) {
-        *error =
-            path + ": deviations[" + std::to_string(i) + "]: id \"" + d.id + "\" is used twice";
-        return std::nullopt;
-      }
+      if (other.id == d.id) return Error::Invalid(where() + ": id \"" + d.id + "\" is used twice");
     }
     out.push_back(std::move(d));
   }

@@ -38,7 +38,7 @@ Scenario MinimizeScenario(const Scenario& scenario,
         if (j != i) candidate += lines[j] + "\n";
       }
       auto smaller = ParseScenario(candidate, "candidate.scn", nullptr);
-      if (!smaller || !ValidateScenario(*smaller).empty() || smaller->ops.empty()) continue;
+      if (!smaller || !ValidateScenario(*smaller) || smaller->ops.empty()) continue;
       if (!still_fails(*smaller)) continue;
       best = *smaller;
       lines = Lines(PrintScenario(best));

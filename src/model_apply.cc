@@ -29,20 +29,7 @@ bool DumpsCoreByDefault(int sig) {
 }  // namespace
 
 bool Model::Quiesces(int index) const {
-  const Op& op = scenario_.ops[static_cast<size_t>(index)];
-  switch (op.kind) {
-    case OpKind::kAddFd:
-    case OpKind::kSend:
-    case OpKind::kRecv:
-    case OpKind::kIdValid:
-    case OpKind::kSetFlags:
-    case OpKind::kIoctl:
-    case OpKind::kSignalThread:
-    case OpKind::kSignalTask:
-      return false;
-    default:
-      return true;
-  }
+  return OpTraitsOf(scenario_.ops[static_cast<size_t>(index)].kind).quiesces;
 }
 
 // After an op started in the kernel: a thread's op that failed at once is finished; one
@@ -70,6 +57,9 @@ void Model::Step(int index, const Outcome& observed) {
 }
 
 void Model::Apply(int index, const Outcome& observed) {
+  // The target's own ops go to ApplyTargetOp (the default); a new kind goes where it
+  // belongs, then into this count (docs/scenario.md, "Adding an op").
+  static_assert(kOpKindCount == 25, "a new OpKind: apply it in Model::Apply");
   const Op& op = scenario_.ops[static_cast<size_t>(index)];
   switch (op.kind) {
     case OpKind::kAddFd:

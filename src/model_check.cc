@@ -1,6 +1,5 @@
-// The model's invariants: Model::StateProblem and Model::TransitionProblem (here, next to
-// the checks that use them, so that model.cc stays the kernel's semantics only), and the
-// driver that runs a scenario on the model alone.
+// The driver that runs a scenario on the model alone and checks its invariants
+// (model_invariants.cc) after every step, for model_fuzzer.
 #include "addfdlab/model_check.h"
 
 #include <algorithm>
@@ -15,300 +14,6 @@
 #include "addfdlab/scenario_codec.h"
 
 namespace addfdlab {
-
-// ---------------------------------------------------------------------------------------
-// One state, and two states of one run.
-
-std::string Model::StateProblem() const {
-  const auto live = [](NotifState s) {
-    return s == NotifState::kInit || s == NotifState::kSent || s == NotifState::kReplied;
-  };
-  // Messages are built only on failure: this runs after every step of every fuzz input.
-  const auto target_says = [](size_t ti, const std::string& what) {
-    return "target " + std::to_string(ti) + ": " + what;
-  };
-  const auto notif_says = [](size_t ni, const std::string& what) {
-    return "notification " + std::to_string(ni) + ": " + what;
-  };
-  // Every fd number comes from a check against RLIMIT_NOFILE, which never exceeds the hard
-  // limit; the targets start at 1024.
-  const uint64_t fd_bound = std::max<uint64_t>(1024, env_.nofile_hard);
-  for (size_t ti = 0; ti < targets_.size(); ++ti) {
-    const TargetState& t = targets_[ti];
-    if (t.tasks.size() != static_cast<size_t>(1 + t.decl.callers)) {
-      return target_says(ti, "task count differs from its declaration");
-    }
-    const bool any_alive =
-        std::any_of(t.tasks.begin(), t.tasks.end(), [](const Task& k) { return k.alive; });
-    if (t.alive != any_alive) {
-      return target_says(ti, t.alive ? "alive with every task dead" : "dead with a task alive");
-    }
-    if (!t.alive && !t.fds.empty()) return target_says(ti, "dead, with fds in its table");
-    if (t.listener_closing && !t.listener) {
-      return target_says(ti, "closing a listener it does not have");
-    }
-    if (t.listener_closing && !ThreadInListenerIoctl(static_cast<int>(ti))) {
-      return target_says(ti, "listener closing with no ioctl in progress (not detached)");
-    }
-    if (t.requests < 0) return target_says(ti, "negative RECV count");
-    // The harness fds: the control sockets, at their numbers, cloexec, never touched.
-    const int harness_end = env_.harness_fd_base + static_cast<int>(t.tasks.size());
-    if (t.alive) {
-      for (int k = 0; k < static_cast<int>(t.tasks.size()); ++k) {
-        const auto it = t.fds.find(env_.harness_fd_base + k);
-        if (it == t.fds.end() || it->second.file.kind != ModelFile::Kind::kHarness ||
-            it->second.file.index != k || !it->second.cloexec) {
-          return target_says(
-              ti, "harness fd " + std::to_string(env_.harness_fd_base + k) + " replaced or closed");
-        }
-      }
-    }
-    for (const auto& [fd, entry] : t.fds) {
-      const char* wrong = nullptr;
-      switch (entry.file.kind) {
-        case ModelFile::Kind::kHarness:
-          if (fd < env_.harness_fd_base || fd >= harness_end ||
-              entry.file.index != fd - env_.harness_fd_base) {
-            wrong = "a harness file outside its slot";
-          }
-          break;
-        case ModelFile::Kind::kSource:
-          if (entry.file.index < 0 || entry.file.index >= kSourceKindCount) {
-            wrong = "an unknown source";
-          }
-          break;
-        case ModelFile::Kind::kLocal:
-          if (entry.file.index < 0 || entry.file.index >= next_local_) {
-            wrong = "a local file never made";
-          }
-          break;
-      }
-      if (fd < 0 || static_cast<uint64_t>(fd) >= fd_bound) wrong = "out of range";
-      if (wrong != nullptr) return target_says(ti, "fd " + std::to_string(fd) + ": " + wrong);
-    }
-    // Tasks: blocked in at most one thing; a reserved slot stays free until the open returns.
-    for (size_t k = 0; k < t.tasks.size(); ++k) {
-      const Task& task = t.tasks[k];
-      const char* wrong = nullptr;
-      if (!task.alive) {
-        if (task.notif != -1 || task.reserving || task.signal_pending || task.fatal_pending ||
-            task.dies_on_delivery) {
-          wrong = "dead, yet blocked or with a signal pending";
-        }
-      } else if (task.reserving && task.notif >= 0) {
-        wrong = "blocked in a FIFO open and a notification at once";
-      } else if (task.reserving) {
-        if (task.reserved_slot < 0 || t.fds.count(task.reserved_slot) != 0) {
-          wrong = "its reserved slot is taken";
-        }
-        for (size_t other = 0; other < k; ++other) {
-          const Task& o = t.tasks[other];
-          if (o.alive && o.reserving && o.reserved_slot == task.reserved_slot) {
-            wrong = "its reserved slot is another task's";
-          }
-        }
-      } else if (task.notif >= 0) {
-        if (static_cast<size_t>(task.notif) >= notifs_.size()) {
-          wrong = "blocked in an unknown notification";
-        } else {
-          const Notif& n = notifs_[static_cast<size_t>(task.notif)];
-          if (n.target != static_cast<int>(ti) || n.task != static_cast<int>(k) || !live(n.state)) {
-            wrong = "blocked in a notification that is not its own live one";
-          }
-        }
-      }
-      if (wrong != nullptr) return target_says(ti, "task " + std::to_string(k) + ": " + wrong);
-    }
-    // The notification list holds exactly the target's live notifications, and the RECV
-    // count covers every INIT one (a stale count only makes RECV answer ENOENT).
-    int init = 0;
-    for (size_t i = 0; i < t.notif_list.size(); ++i) {
-      const int index = t.notif_list[i];
-      if (index < 0 || static_cast<size_t>(index) >= notifs_.size() ||
-          std::find(t.notif_list.begin(), t.notif_list.begin() + static_cast<ptrdiff_t>(i),
-                    index) != t.notif_list.begin() + static_cast<ptrdiff_t>(i)) {
-        return target_says(ti, "notification list holds a bad or repeated index");
-      }
-      const Notif& n = notifs_[static_cast<size_t>(index)];
-      if (n.target != static_cast<int>(ti) || !live(n.state)) {
-        return target_says(ti, "notification list holds " + std::to_string(index) +
-                                   ", not a live notification of this target");
-      }
-      if (n.state == NotifState::kInit) ++init;
-    }
-    if (t.requests < init) return target_says(ti, "RECV count below the INIT notifications");
-  }
-  uint64_t queued = 0;  // the threads with a request queued, one bit each
-  for (size_t ni = 0; ni < notifs_.size(); ++ni) {
-    const Notif& n = notifs_[ni];
-    if (n.state == NotifState::kNone) {
-      if (n.target != -1 || n.task != -1 || n.seq != -1 || !n.addfds.empty() || n.returned) {
-        return notif_says(ni, "not trapped yet, but has bookkeeping");
-      }
-      continue;
-    }
-    if (n.target < 0 || static_cast<size_t>(n.target) >= targets_.size() || n.task < 0 ||
-        static_cast<size_t>(n.task) >= targets_[static_cast<size_t>(n.target)].tasks.size()) {
-      return notif_says(ni, "names no task");
-    }
-    const TargetState& t = targets_[static_cast<size_t>(n.target)];
-    if (live(n.state)) {
-      if (n.seq < 0 || n.seq >= t.next_seq) return notif_says(ni, "id outside its listener's");
-      const Task& task = t.tasks[static_cast<size_t>(n.task)];
-      if (!task.alive || task.notif != static_cast<int>(ni)) {
-        return notif_says(ni, "live, but its task is not blocked in it");
-      }
-      if (std::find(t.notif_list.begin(), t.notif_list.end(), static_cast<int>(ni)) ==
-          t.notif_list.end()) {
-        return notif_says(ni, "live, but missing from its target's list");
-      }
-    }
-    for (size_t other = 0; other < ni; ++other) {
-      if (n.seq >= 0 && notifs_[other].seq == n.seq && notifs_[other].target == n.target) {
-        return notif_says(ni, "shares id " + std::to_string(n.seq) + " with notification " +
-                                  std::to_string(other));
-      }
-    }
-    if (n.returned && n.state != NotifState::kGone) return notif_says(ni, "returned, not GONE");
-    if (n.done < 0) return notif_says(ni, "negative completion count");
-    if (n.addfds.empty()) continue;
-    if (n.state != NotifState::kSent && n.state != NotifState::kReplied) {
-      return notif_says(ni, "ADDFD requests queued outside SENT and REPLIED");
-    }
-    // Each queued request was completed once; the task takes one per wake-up.
-    if (n.addfds.size() > static_cast<size_t>(n.done)) {
-      return notif_says(ni, "more queued requests than completions");
-    }
-    const auto sends =
-        std::count_if(n.addfds.begin(), n.addfds.end(), [](const Request& r) { return r.send; });
-    if (sends > 0 && (n.addfds.size() != 1 || n.state != NotifState::kReplied)) {
-      return notif_says(ni, "a queued ADDFD|SEND that is not alone on a REPLIED notification");
-    }
-    for (const Request& r : n.addfds) {
-      if (r.thread < 0 || static_cast<size_t>(r.thread) >= threads_.size() || r.thread >= 64 ||
-          (queued & (uint64_t{1} << r.thread)) != 0) {
-        return notif_says(ni, "a request from no thread, or a second one from a thread");
-      }
-      queued |= uint64_t{1} << r.thread;
-      const Thread& thread = threads_[static_cast<size_t>(r.thread)];
-      if (!thread.busy || thread.op != OpKind::kAddFd || thread.notif != static_cast<int>(ni)) {
-        return notif_says(
-            ni, "a request whose thread " + std::to_string(r.thread) + " is not waiting for it");
-      }
-    }
-  }
-  // Each thread waiting in ADDFD has its request queued.
-  uint64_t in_addfd = 0;
-  for (size_t i = 0; i < threads_.size(); ++i) {
-    const Thread& thread = threads_[i];
-    if (!thread.busy) continue;
-    const char* wrong = nullptr;
-    if (i + 1 == threads_.size()) {
-      wrong = "the main thread is left in an ioctl";
-    } else if (thread.result) {
-      wrong = "busy, with a result";
-    } else if (thread.target < 0 || static_cast<size_t>(thread.target) >= targets_.size() ||
-               !targets_[static_cast<size_t>(thread.target)].listener) {
-      wrong = "busy on a listener that is gone";
-    } else if (thread.op != OpKind::kAddFd && thread.op != OpKind::kRecv) {
-      wrong = "busy in an op that cannot block";
-    }
-    if (wrong != nullptr) return "thread " + std::to_string(i) + ": " + wrong;
-    if (thread.op == OpKind::kAddFd) in_addfd |= uint64_t{1} << i;
-  }
-  if (in_addfd != queued) return "a thread waits in ADDFD with no request queued";
-  return "";
-}
-
-Model::Lifecycle Model::LifecycleNow() const {
-  Lifecycle now;
-  now.notifs.reserve(notifs_.size());
-  for (const Notif& n : notifs_) {
-    now.notifs.push_back({static_cast<uint8_t>(n.state), n.target, n.task, n.seq, n.done,
-                          n.addfds.size(),
-                          n.returned ? std::optional<Outcome>(n.returned->outcome) : std::nullopt});
-  }
-  now.targets.reserve(targets_.size());
-  for (const TargetState& t : targets_) {
-    uint64_t alive = 0;
-    for (size_t k = 0; k < t.tasks.size() && k < 64; ++k) {
-      if (t.tasks[k].alive) alive |= uint64_t{1} << k;
-    }
-    now.targets.push_back({t.alive, t.listener, t.next_seq, alive});
-  }
-  now.next_local = next_local_;
-  now.clock = clock_;
-  return now;
-}
-
-std::string Model::TransitionProblem(const Lifecycle& before) const {
-  const Lifecycle now = LifecycleNow();
-  if (before.notifs.size() != now.notifs.size() || before.targets.size() != now.targets.size()) {
-    return "compared with another scenario's model";
-  }
-  // Where a notification instance may be after any number of steps.
-  const auto reachable = [](NotifState from, NotifState to) {
-    switch (from) {
-      case NotifState::kNone:
-        return true;
-      case NotifState::kInit:
-        return to != NotifState::kNone;
-      case NotifState::kSent:
-      case NotifState::kReplied:  // back to SENT: ADDFD.SEND.FAIL_STAYS, ADDFD.INTR.SEND
-        return to != NotifState::kNone && to != NotifState::kInit;
-      case NotifState::kGone:
-        return to == NotifState::kGone;
-    }
-    return false;
-  };
-  static constexpr const char* kStateNames[] = {"NONE", "INIT", "SENT", "REPLIED", "GONE"};
-  for (size_t ni = 0; ni < now.notifs.size(); ++ni) {
-    const Lifecycle::NotifFacts& b = before.notifs[ni];
-    const Lifecycle::NotifFacts& a = now.notifs[ni];
-    const auto says = [ni](const std::string& what) {
-      return "notification " + std::to_string(ni) + ": " + what;
-    };
-    const auto from = static_cast<NotifState>(b.state);
-    const auto to = static_cast<NotifState>(a.state);
-    if (from == NotifState::kGone) {
-      if (to != NotifState::kGone || a.seq != b.seq || a.target != b.target || a.task != b.task ||
-          a.done != b.done || a.queued != b.queued || a.returned != b.returned) {
-        return says("changed after it was GONE");
-      }
-      continue;
-    }
-    if (a.seq != b.seq) {
-      // A new instance: the trap, or a restart of the same task's syscall.
-      if (a.seq < b.seq) return says("id went back");
-      if (b.seq >= 0 && (a.target != b.target || a.task != b.task)) {
-        return says("restarted on another task");
-      }
-      if (to == NotifState::kNone) return says("new instance in NONE");
-      continue;
-    }
-    if (!reachable(from, to)) {
-      return says(std::string(kStateNames[b.state]) + " -> " + kStateNames[a.state]);
-    }
-  }
-  for (size_t ti = 0; ti < now.targets.size(); ++ti) {
-    const Lifecycle::TargetFacts& b = before.targets[ti];
-    const Lifecycle::TargetFacts& a = now.targets[ti];
-    const auto says = [ti](const std::string& what) {
-      return "target " + std::to_string(ti) + ": " + what;
-    };
-    if (!b.alive && a.alive) return says("came back to life");
-    if (!b.listener && a.listener) return says("got its listener back");
-    if (a.next_seq < b.next_seq) return says("notification ids went back");
-    if ((a.tasks_alive & ~b.tasks_alive) != 0) return says("a dead task came back to life");
-  }
-  if (now.next_local < before.next_local || now.clock < before.clock) {
-    return "a counter went back";
-  }
-  return "";
-}
-
-// ---------------------------------------------------------------------------------------
-// The driver.
 
 namespace {
 
@@ -328,13 +33,6 @@ std::vector<CheckEnv> CheckEnvs() {
   old.sync_wake_up = false;
   old.recv_enoent = false;
   return {{"every feature", ModelEnv{}}, {"INTR.SEND quirk", quirk}, {"old kernel", old}};
-}
-
-// Ops the executor reports an outcome for (Executor::RunState::Execute): all but signals,
-// kill and settle.
-bool HasOutcome(OpKind kind) {
-  return kind != OpKind::kSignalTask && kind != OpKind::kKill && kind != OpKind::kSignalThread &&
-         kind != OpKind::kSettle;
 }
 
 bool WellFormed(const Outcome& o) {
@@ -390,7 +88,7 @@ Scenario KernelView(Scenario scenario) {
 enum class Pick { kFirst, kLast };
 
 enum class Mode {
-  kSteps,   // after every step: StateProblem, TransitionProblem, fd names, the prediction
+  kSteps,   // after every step: CheckState, CheckTransition, fd names, the prediction
   kStates,  // each state and prediction on its own
   kTwice,   // Predict and Quiesce called twice each time: if either changes what it should
             // not, the run parts from a kSteps run's
@@ -412,10 +110,10 @@ class Run {
   Run(const Scenario& scenario, const CheckEnv& env, Pick pick, Mode mode)
       : scenario_(scenario), env_(env), pick_(pick), mode_(mode), model_(scenario, env.env) {}
 
-  // Drives the model as Executor::RunState::Go does; "" or the first violation.
-  std::string Go(RunLog* log) {
+  // Drives the model as Executor::RunState::Go does: OK, or the first violation.
+  Result<void> Go(RunLog* log) {
     if (mode_ == Mode::kSteps || mode_ == Mode::kStates) {
-      if (std::string p = model_.StateProblem(); !p.empty()) return At(-1, "initially: " + p);
+      if (auto p = model_.CheckState(); !p) return At(-1, "initially: " + p.error().message());
     }
     log->predictions.reserve(scenario_.ops.size());
     for (size_t i = 0; i < scenario_.ops.size(); ++i) {
@@ -424,7 +122,7 @@ class Run {
       // Model::Begin's rule (quiesce where Quiesces, then predict), with each mode's checks
       // around the quiescence point; Apply below is Model::Step.
       if (model_.Quiesces(index)) {
-        if (std::string p = Quiesce(); !p.empty()) return At(index, "quiescing before it: " + p);
+        if (auto p = Quiesce(); !p) return At(index, "quiescing before it: " + p.error().message());
       }
       std::optional<Model::Lifecycle> life;
       FdNames names;
@@ -439,8 +137,8 @@ class Run {
       const Prediction& p = log->predictions.back();
       if (before && !(model_ == *before)) return At(index, "Predict changed the model");
       if (mode_ == Mode::kSteps || mode_ == Mode::kStates) {
-        if (std::string problem = CheckPrediction(op, p); !problem.empty()) {
-          return At(index, problem + ": " + Describe(p));
+        if (const char* problem = CheckPrediction(op, p)) {
+          return At(index, problem + (": " + Describe(p)));
         }
       }
       if (p.skip) continue;
@@ -448,9 +146,7 @@ class Run {
                                   [&](const Outcome& o) { return !(o == p.allowed.front()); });
       const Outcome seen = Apply(index, p);
       if (mode_ == Mode::kStates) {
-        if (std::string problem = model_.StateProblem(); !problem.empty()) {
-          return At(index, problem);
-        }
+        if (auto state = model_.CheckState(); !state) return At(index, state.error().message());
       }
       if (mode_ != Mode::kSteps) continue;
       // `wait` and `returned` are predicted on a copy that quiesces: Apply quiesces too.
@@ -465,13 +161,13 @@ class Run {
       const bool targets_ran =
           model_.Quiesces(index) ||
           (op.thread < 0 && (op.kind == OpKind::kAddFd || op.kind == OpKind::kRecv));
-      if (std::string problem = AfterStep(*life, names, &op, targets_ran); !problem.empty()) {
-        return At(index, problem);
+      if (auto after = AfterStep(*life, names, &op, targets_ran); !after) {
+        return At(index, after.error().message());
       }
     }
-    if (std::string p = Quiesce(); !p.empty()) return At(-1, "quiescing at the end: " + p);
+    if (auto p = Quiesce(); !p) return At(-1, "quiescing at the end: " + p.error().message());
     log->final_model = model_;
-    return "";
+    return {};
   }
 
  private:
@@ -484,7 +180,7 @@ class Run {
     return seen;
   }
 
-  std::string Quiesce() {
+  Result<void> Quiesce() {
     switch (mode_) {
       case Mode::kSteps: {
         const Model::Lifecycle life = model_.LifecycleNow();
@@ -494,22 +190,23 @@ class Run {
       }
       case Mode::kStates:
         model_.Quiesce();
-        return model_.StateProblem();
+        return model_.CheckState();
       case Mode::kTwice:
         model_.Quiesce();
         model_.Quiesce();
-        return "";
+        return {};
       case Mode::kCopies: {
         model_.Quiesce();
         Model again = model_;
         again.Quiesce();
-        return again == model_ ? "" : "Quiesce stopped short of a fixed point";
+        if (again == model_) return {};
+        return Error::Invalid("Quiesce stopped short of a fixed point");
       }
       case Mode::kPlain:
         break;
     }
     model_.Quiesce();
-    return "";
+    return {};
   }
 
   FdNames Names() const {
@@ -520,23 +217,26 @@ class Run {
     return names;
   }
 
-  std::string At(int index, const std::string& what) const {
+  // A violation at op `index` (-1: none): where, then `what`.
+  Error At(int index, const std::string& what) const {
     std::string text = std::string(env_.name) + ", " + (pick_ == Pick::kFirst ? "first" : "last") +
                        " allowed outcomes, ";
-    if (index < 0) return text + what;
-    return text + "op " + std::to_string(index + 1) + " (" +
-           OpKindName(scenario_.ops[static_cast<size_t>(index)].kind) + "): " + what;
+    if (index < 0) return Error::Invalid(text + what);
+    return Error::Invalid(text + "op " + std::to_string(index + 1) + " (" +
+                          OpKindName(scenario_.ops[static_cast<size_t>(index)].kind) +
+                          "): " + what);
   }
 
-  static std::string CheckPrediction(const Op& op, const Prediction& p) {
+  // What is wrong with a prediction, or nullptr.
+  static const char* CheckPrediction(const Op& op, const Prediction& p) {
     if (p.skip) {
       if (p.skip_reason.empty() || !p.allowed.empty()) return "a skip with outcomes or no reason";
-      return "";
+      return nullptr;
     }
     if (!p.skip_reason.empty()) return "a skip reason on an op that is not skipped";
-    if (HasOutcome(op.kind) == p.allowed.empty()) {
-      return HasOutcome(op.kind) ? "no outcome allowed for an op that has one"
-                                 : "outcomes allowed for an op that has none";
+    if (OpTraitsOf(op.kind).outcome == p.allowed.empty()) {
+      return OpTraitsOf(op.kind).outcome ? "no outcome allowed for an op that has one"
+                                         : "outcomes allowed for an op that has none";
     }
     for (const Outcome& o : p.allowed) {
       if (!WellFormed(o)) return "a malformed outcome";
@@ -545,14 +245,14 @@ class Run {
         return "the main thread's ADDFD is left blocked";
       }
     }
-    return "";
+    return nullptr;
   }
 
   // After a step from `life` and `names`: `op` was applied, or (null) the model quiesced.
-  std::string AfterStep(const Model::Lifecycle& life, const FdNames& names, const Op* op,
-                        bool targets_ran) const {
-    if (std::string p = model_.StateProblem(); !p.empty()) return p;
-    if (std::string p = model_.TransitionProblem(life); !p.empty()) return p;
+  Result<void> AfterStep(const Model::Lifecycle& life, const FdNames& names, const Op* op,
+                         bool targets_ran) const {
+    ADDFDLAB_TRY(model_.CheckState());
+    ADDFDLAB_TRY(model_.CheckTransition(life));
     const FdNames now = Names();
     for (int name = 0; name < static_cast<int>(now.size()); ++name) {
       const std::optional<int>& was = names[static_cast<size_t>(name)];
@@ -564,12 +264,12 @@ class Run {
         return o.bind == name && (o.kind == OpKind::kAddFd || o.kind == OpKind::kReserve);
       });
       if (!(async && targets_ran)) {
-        return "fd name " + scenario_.fd_names[static_cast<size_t>(name)] + " changed from " +
-               (was ? std::to_string(*was) : "unbound") + " to " +
-               (is ? std::to_string(*is) : "unbound") + ", though nothing bound it";
+        return Error::Invalid("fd name " + scenario_.fd_names[static_cast<size_t>(name)] +
+                              " changed from " + (was ? std::to_string(*was) : "unbound") + " to " +
+                              (is ? std::to_string(*is) : "unbound") + ", though nothing bound it");
       }
     }
-    return "";
+    return {};
   }
 
   const Scenario& scenario_;
@@ -579,27 +279,30 @@ class Run {
   Model model_;
 };
 
-// "" when two runs of the same inputs saw the same; else where they parted.
-std::string Compare(const Scenario& scenario, const RunLog& a, const RunLog& b) {
+// OK when two runs of the same inputs saw the same; else where they parted.
+Result<void> Compare(const Scenario& scenario, const RunLog& a, const RunLog& b) {
   for (size_t i = 0; i < a.predictions.size() && i < b.predictions.size(); ++i) {
     if (a.predictions[i] == b.predictions[i]) continue;
-    return "op " + std::to_string(i + 1) + " (" + OpKindName(scenario.ops[i].kind) +
-           "): " + Describe(a.predictions[i]) + " against " + Describe(b.predictions[i]);
+    return Error::Invalid("op " + std::to_string(i + 1) + " (" + OpKindName(scenario.ops[i].kind) +
+                          "): " + Describe(a.predictions[i]) + " against " +
+                          Describe(b.predictions[i]));
   }
-  if (a.predictions.size() != b.predictions.size()) return "one run stopped early";
-  if (!(*a.final_model == *b.final_model)) return "the models end in different states";
-  return "";
+  if (a.predictions.size() != b.predictions.size()) return Error::Invalid("one run stopped early");
+  if (!(*a.final_model == *b.final_model)) {
+    return Error::Invalid("the models end in different states");
+  }
+  return {};
 }
 
 }  // namespace
 
-std::string ModelInvariantProblem(const Scenario& scenario) {
-  if (std::string p = ValidateScenario(scenario); !p.empty()) return "invalid scenario: " + p;
+Result<void> CheckModelInvariants(const Scenario& scenario) {
+  ADDFDLAB_TRY_CONTEXT(ValidateScenario(scenario), "invalid scenario");
   Scenario cellless = scenario;
   cellless.cells.clear();
   const std::vector<uint8_t> bytes = EncodeScenario(cellless);
   if (DecodeScenario(bytes.data(), bytes.size()) != cellless) {
-    return "the scenario does not decode back from its encoding";
+    return Error::Invalid("the scenario does not decode back from its encoding");
   }
   const std::vector<CheckEnv> envs = CheckEnvs();
   for (const CheckEnv& env : envs) {
@@ -607,10 +310,10 @@ std::string ModelInvariantProblem(const Scenario& scenario) {
     // their states and predictions are checked too.
     const Mode mode = &env == &envs.front() ? Mode::kSteps : Mode::kStates;
     RunLog first;
-    if (std::string p = Run(scenario, env, Pick::kFirst, mode).Go(&first); !p.empty()) return p;
+    ADDFDLAB_TRY(Run(scenario, env, Pick::kFirst, mode).Go(&first));
     if (first.choices) {
       RunLog last;
-      if (std::string p = Run(scenario, env, Pick::kLast, mode).Go(&last); !p.empty()) return p;
+      ADDFDLAB_TRY(Run(scenario, env, Pick::kLast, mode).Go(&last));
     }
     if (mode != Mode::kSteps) continue;
     // A fresh model, the same inputs, every Predict and Quiesce made twice: the same
@@ -618,12 +321,11 @@ std::string ModelInvariantProblem(const Scenario& scenario) {
     // point, or the model is not deterministic.
     RunLog twice;
     (void)Run(scenario, env, Pick::kFirst, Mode::kTwice).Go(&twice);
-    if (std::string parted = Compare(scenario, first, twice); !parted.empty()) {
+    if (Result<void> same = Compare(scenario, first, twice); !same) {
       RunLog copies;
-      if (std::string p = Run(scenario, env, Pick::kFirst, Mode::kCopies).Go(&copies); !p.empty()) {
-        return p;
-      }
-      return std::string(env.name) + ": a second run of the same inputs parted at " + parted;
+      ADDFDLAB_TRY(Run(scenario, env, Pick::kFirst, Mode::kCopies).Go(&copies));
+      return Error::Invalid(std::string(env.name) + ": a second run of the same inputs parted at " +
+                            same.error().message());
     }
     // The model sees what the kernel sees.
     const Scenario kernel_view = KernelView(scenario);
@@ -632,20 +334,20 @@ std::string ModelInvariantProblem(const Scenario& scenario) {
     (void)Run(kernel_view, env, Pick::kFirst, Mode::kPlain).Go(&view);
     for (size_t i = 0; i < first.predictions.size(); ++i) {
       if (first.predictions[i] == view.predictions[i]) continue;
-      return std::string(env.name) + ", op " + std::to_string(i + 1) + " (" +
-             OpKindName(scenario.ops[i].kind) +
-             "): the prediction depends on bits the kernel never sees: " +
-             Describe(first.predictions[i]) + ", but as the kernel gets it " +
-             Describe(view.predictions[i]);
+      return Error::Invalid(std::string(env.name) + ", op " + std::to_string(i + 1) + " (" +
+                            OpKindName(scenario.ops[i].kind) +
+                            "): the prediction depends on bits the kernel never sees: " +
+                            Describe(first.predictions[i]) + ", but as the kernel gets it " +
+                            Describe(view.predictions[i]));
     }
     for (int t = 0; t < static_cast<int>(scenario.targets.size()); ++t) {
       if (first.final_model->FdTable(t) != view.final_model->FdTable(t)) {
-        return std::string(env.name) + ": target " + std::to_string(t) +
-               " ends with another fd table for bits the kernel never sees";
+        return Error::Invalid(std::string(env.name) + ": target " + std::to_string(t) +
+                              " ends with another fd table for bits the kernel never sees");
       }
     }
   }
-  return "";
+  return {};
 }
 
 }  // namespace addfdlab

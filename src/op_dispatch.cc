@@ -376,6 +376,9 @@ std::optional<Outcome> OpDispatch::ExecuteSupervisorOp(int index, const Op& op) 
 }
 
 std::optional<Outcome> OpDispatch::Execute(int index, const Op& op) {
+  // The target's ops go to ExecuteTargetOp's chain (the default); a new kind goes where it
+  // belongs, then into this count (docs/scenario.md, "Adding an op").
+  static_assert(kOpKindCount == 25, "a new OpKind: run it in OpDispatch::Execute");
   // Target-side ops, and the ops that wait for the targets, let them run.
   if (in_.model.Quiesces(index)) in_.quiet.TargetsMayRun();
   switch (op.kind) {
@@ -403,8 +406,7 @@ std::optional<Outcome> OpDispatch::Execute(int index, const Op& op) {
       if (last_thread_op_.count(op.thread) == 0 || !thread.busy()) return std::nullopt;
       thread.Interrupt(op.restart);
       // Under SCHED_FIFO it has already acted on it; otherwise let it.
-      const auto deadline = OpDeadline();
-      while (thread.busy() && !thread.Sleeping() && Clock::now() < deadline) ::usleep(20);
+      (void)thread.AwaitInterrupted(OpDeadline());
       return std::nullopt;
     }
     case OpKind::kSettle:

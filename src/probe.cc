@@ -4,7 +4,6 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <sched.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
@@ -18,6 +17,7 @@
 
 #include "addfdlab/environment.h"
 #include "addfdlab/notifier.h"
+#include "addfdlab/supervisor.h"
 #include "addfdlab/target.h"
 
 namespace addfdlab {
@@ -137,20 +137,14 @@ void ProbeProcessTools(Features& features) {
       has_fail_nth ? "fail-nth present" : "no fail-nth (no CONFIG_FAULT_INJECTION)");
 }
 
-// Tried in a forked child so that this process's own policy never changes.
+// SCHED_FIFO at every priority the executor's threads take (supervisor.h, kFifoLevels).
 void ProbeSchedFifo(Features& features) {
-  const pid_t child = ::fork();
-  if (child == 0) {
-    struct sched_param param {};
-    param.sched_priority = 1;
-    ::_exit(::sched_setscheduler(0, SCHED_FIFO, &param) == 0 ? 0 : errno);
+  const FifoAccess access = ProbeFifo();
+  std::string evidence = access.evidence;
+  if (access.top > 0 && access.top < kFifoLevels) {
+    evidence += " (" + std::to_string(kFifoLevels) + " priorities needed)";
   }
-  int status = 0;
-  ::waitpid(child, &status, 0);
-  const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  Set(features, Feature::kSchedFifo, code == 0,
-      code == 0 ? "sched_setscheduler(SCHED_FIFO) -> 0"
-                : "sched_setscheduler(SCHED_FIFO) -> " + ErrnoName(code));
+  Set(features, Feature::kSchedFifo, access.top >= kFifoLevels, evidence);
 }
 
 void ProbeVm(Features& features) {
@@ -203,7 +197,7 @@ Features ProbeFeatures() {
   auto target = Target::Spawn(config);
   if (!target) {
     Set(features, Feature::kUserNotification, false,
-        "could not start a target: " + target.error().Name());
+        "could not start a target: " + target.error().ToString());
   } else if ((*target)->listener() < 0) {
     Set(features, Feature::kUserNotification, false,
         "seccomp(NEW_LISTENER) -> " + ErrnoName((*target)->filter_errno()));

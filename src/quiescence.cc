@@ -1,6 +1,8 @@
-// Quiescence points on the kernel side. Every supervisor thread is SCHED_FIFO on the
-// targets' CPU and the targets are SCHED_OTHER, so targets run only where a quiescence
-// point (or an op that sleeps in the kernel) lets them.
+// Quiescence points on the kernel side. On the targets' CPU every supervisor thread is
+// SCHED_FIFO over SCHED_OTHER targets (fifo mode), or SCHED_OTHER over SCHED_IDLE targets
+// and never asleep between two points (idle mode), so targets run only where a
+// quiescence point (or an op that sleeps in the kernel) lets them. Free scheduling
+// chooses nothing; in every mode the schedule check says whether a run kept to it.
 #include "quiescence.h"
 
 #include <unistd.h>
@@ -9,19 +11,32 @@
 
 namespace addfdlab {
 
-std::vector<uint64_t> Quiescence::TargetSwitches() const {
-  std::vector<uint64_t> switches;
+std::vector<std::pair<uint64_t, uint64_t>> Quiescence::TargetRuns() const {
+  std::vector<std::pair<uint64_t, uint64_t>> runs;
   for (const Target* target : targets_) {
     for (int k = 0; k < target->tasks(); ++k) {
-      switches.push_back(target->TaskSwitches(k));
+      const TaskRunStats stats = target->RunStats(k);
+      runs.emplace_back(stats.run_ns, stats.switches);
     }
   }
-  return switches;
+  return runs;
+}
+
+uint64_t Quiescence::TargetsRanSince(
+    const std::vector<std::pair<uint64_t, uint64_t>>& before) const {
+  const std::vector<std::pair<uint64_t, uint64_t>> now = TargetRuns();
+  uint64_t ran = 0;
+  for (size_t i = 0; i < now.size() && i < before.size(); ++i) {
+    // A reaped task reads 0.
+    if (now[i].first > before[i].first) ran += now[i].first - before[i].first;
+  }
+  return ran;
 }
 
 void Quiescence::CheckSchedule() {
-  if (deterministic_ && !switches_at_quiet_.empty() && !targets_may_run_ &&
-      TargetSwitches() != switches_at_quiet_) {
+  // Run time as well as switches: a task that went to sleep on another CPU (free
+  // scheduling) may be woken before it is off that CPU, and run on without a switch.
+  if (checking_ && !runs_at_quiet_.empty() && !targets_may_run_ && TargetRuns() != runs_at_quiet_) {
     schedule_broken_ = true;
   }
 }
@@ -35,19 +50,22 @@ Verdict Quiescence::Hang(int op, const std::string& what) const {
 }
 
 bool Quiescence::Quiesce() {
-  if (!deterministic_) return WaitQuiet();
-  // Between two quiescence points every supervisor thread that can run is SCHED_FIFO on
-  // the targets' CPU, so a target that was put on the CPU meanwhile ran where the schedule
-  // forbids it. The kernel does that: it keeps 50 ms of every second for SCHED_OTHER
+  // Between two quiescence points a supervisor thread can always run on the targets' CPU,
+  // so a target that was put on a CPU meanwhile ran where the schedule forbids it. The
+  // kernel does that: in the fifo mode it keeps 50 ms of every second for SCHED_OTHER
   // tasks (sched_rt_runtime_us = 950000: real-time throttling, and since 6.12 the fair
   // deadline server), and while that share is due a woken target preempts a SCHED_FIFO
-  // thread. What the target did then may differ from the model's schedule: the run is
-  // repeated (Executor::Run). The switch counts come from /proc, read while the targets
-  // sleep or wait for this CPU, so they are exact.
+  // thread; in the idle mode the fair scheduler gives a SCHED_IDLE task a small share at a
+  // tick; in the free mode targets run on another CPU at once. What the target did then
+  // may differ from the model's schedule: the run does not count (Executor::Run). The
+  // counts come from /proc, read while the targets sleep or wait for a CPU, so they are
+  // exact.
   CheckSchedule();
+  if (guard_ != nullptr) guard_->Disarm();
   if (!WaitQuiet()) return false;
-  switches_at_quiet_ = TargetSwitches();
+  runs_at_quiet_ = TargetRuns();
   targets_may_run_ = false;
+  if (guard_ != nullptr && checking_) guard_->Arm();
   return true;
 }
 
@@ -60,8 +78,15 @@ bool Quiescence::WaitQuiet() {
       dying |= !model_.TaskAlive(static_cast<int>(ti), k);
     }
   }
-  const auto deadline = limits_.Deadline(dying ? limits_.reap : limits_.op);
+  const Millis budget = dying ? limits_.reap : limits_.op;
+  auto deadline = limits_.Deadline(budget);
   if (Settled()) return true;
+  // SCHED_IDLE targets on a CPU that other processes keep busy get a small share of it:
+  // there a hang is the budget in target CPU time (or 4 times it in all), not in ours.
+  const auto longest = limits_.Deadline(budget * 4);
+  const auto runs_before = mode_ == SchedMode::kIdle ? TargetRuns() : decltype(TargetRuns()){};
+  const auto budget_ns = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(budget * limits_.scale).count());
   // Pinned to one CPU, the targets have run out of work when the idle thread runs. Work
   // elsewhere (a dying task's teardown) may still be on its way: then fall back to polling.
   if (idle_ != nullptr) {
@@ -75,6 +100,10 @@ bool Quiescence::WaitQuiet() {
   useconds_t pause = 10;
   for (;;) {
     if (Settled()) return true;
+    if (Clock::now() > deadline && mode_ == SchedMode::kIdle && Clock::now() < longest &&
+        TargetsRanSince(runs_before) < budget_ns) {
+      deadline = std::min(longest, Clock::now() + budget / 10);
+    }
     if (Clock::now() > deadline) {
       // What was still awake goes into the hang verdict.
       unsettled_.clear();
@@ -109,8 +138,8 @@ bool Quiescence::Settled() {
       if (state != 'S' && state != 'D') return false;
     }
   }
-  if (!deterministic_) {
-    // Without SCHED_FIFO our threads may still be on their way into the kernel.
+  if (mode_ != SchedMode::kFifo) {
+    // Without SCHED_FIFO our threads may still be on their way into or out of the kernel.
     for (const SupervisorThread* thread : threads_) {
       if (thread->busy() && !thread->Sleeping()) return false;
     }

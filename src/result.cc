@@ -1,8 +1,9 @@
-// Errno names and messages.
+// Errno names and messages; Error's text.
 #include "addfdlab/result.h"
 
 #include <cstdlib>
 #include <cstring>
+#include <ostream>
 
 namespace addfdlab {
 namespace {
@@ -38,5 +39,23 @@ std::string Errno::Message() const {
   const char* text = strerrordesc_np(value_);
   return text != nullptr ? text : Name();
 }
+
+std::string Error::ToString() const {
+  std::string code = code_.Name() + ": " + code_.Message();
+  return message_.empty() ? code : message_ + " (" + code + ")";
+}
+
+Error Error::WithContext(std::string_view context) const& {
+  return Error(*this).WithContext(context);
+}
+
+Error Error::WithContext(std::string_view context) && {
+  std::string text(context);
+  if (!message_.empty()) text += ": " + message_;
+  message_ = std::move(text);
+  return std::move(*this);
+}
+
+void PrintTo(const Error& error, std::ostream* out) { *out << error.ToString(); }
 
 }  // namespace addfdlab

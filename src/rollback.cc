@@ -413,48 +413,60 @@ Residue CheckResidue(const Target& target, const TableBefore& before, const Jour
   return residue;
 }
 
-std::string GuaranteeBroken(Strategy strategy, const Journal& journal, const Residue& residue,
+Result<void> CheckGuarantee(Strategy strategy, const Journal& journal, const Residue& residue,
                             const RunFacts& facts, int k) {
-  if (residue.target_gone) return "";
-  if (!residue.journal_errors.empty()) return "the journal is wrong: " + residue.journal_errors[0];
+  if (residue.target_gone) return {};
+  if (!residue.journal_errors.empty()) {
+    return Error::Invalid("the journal is wrong: " + residue.journal_errors[0]);
+  }
   // A killed supervisor cannot journal the ioctl it died in: one unjournaled fd may be that
   // request, installed just before the listener closed.
   const size_t in_flight = facts.supervisor_survived ? 0 : 1;
   if (residue.unjournaled.size() > in_flight) {
-    return "fd " + std::to_string(residue.unjournaled.back()) + " appeared unjournaled";
+    return Error::Invalid("fd " + std::to_string(residue.unjournaled.back()) +
+                          " appeared unjournaled");
   }
   const bool clean = residue.leaked.empty() && residue.dangling.empty();
-  if (journal.succeeded && !clean) return "succeeded but left " + residue.Format();
+  if (journal.succeeded && !clean) return Error::Invalid("succeeded but left " + residue.Format());
   const bool all_survived =
       facts.target_alive && facts.notification_survived && facts.supervisor_survived;
   switch (strategy) {
     case Strategy::kNaive:
-      if (!residue.dangling.empty()) return "replaced a target fd: " + residue.Format();
-      return "";
-    case Strategy::kSendLast:
-      if (!residue.dangling.empty()) return "replaced a target fd: " + residue.Format();
-      if (static_cast<int>(residue.leaked.size()) > std::max(0, k - 1)) {
-        return "leaked more than k-1 fds: " + residue.Format();
+      if (!residue.dangling.empty()) {
+        return Error::Invalid("replaced a target fd: " + residue.Format());
       }
-      return "";
+      return {};
+    case Strategy::kSendLast:
+      if (!residue.dangling.empty()) {
+        return Error::Invalid("replaced a target fd: " + residue.Format());
+      }
+      if (static_cast<int>(residue.leaked.size()) > std::max(0, k - 1)) {
+        return Error::Invalid("leaked more than k-1 fds: " + residue.Format());
+      }
+      return {};
     case Strategy::kFixedNumbers:
-      if (!residue.dangling.empty()) return "replaced a target fd: " + residue.Format();
-      if (static_cast<int>(residue.leaked.size()) > k) return "leaked more than k fds";
-      return "";
+      if (!residue.dangling.empty()) {
+        return Error::Invalid("replaced a target fd: " + residue.Format());
+      }
+      if (static_cast<int>(residue.leaked.size()) > k) {
+        return Error::Invalid("leaked more than k fds");
+      }
+      return {};
     case Strategy::kRestoreOnReplace:
       if (all_survived && !facts.syscalls_failed && !facts.rlimit_squeezed &&
           !residue.dangling.empty()) {
-        return "left a displaced fd while the notification lived: " + residue.Format();
+        return Error::Invalid("left a displaced fd while the notification lived: " +
+                              residue.Format());
       }
-      return "";
+      return {};
     case Strategy::kCooperative:
     case Strategy::kBrokenCooperative:
       if (facts.target_alive && facts.supervisor_survived && !clean) {
-        return "the target survived but holds " + residue.Format();
+        return Error::Invalid("the target survived but holds " + residue.Format());
       }
-      return "";
+      return {};
   }
-  return "";
+  return {};
 }
 
 }  // namespace addfdlab::rollback

@@ -45,7 +45,7 @@ bool AcquireTargets(const Scenario& scenario,
     if (!target) {
       Verdict v;
       v.kind = Verdict::Kind::kHarness;
-      v.detail = "cannot start a target: " + target.error().Name() + ", " + LastSpawnFailure();
+      v.detail = "cannot start a target: " + target.error().ToString();
       verdicts->push_back(v);
       return false;
     }

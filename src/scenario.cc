@@ -8,103 +8,12 @@
 namespace addfdlab {
 namespace {
 
-constexpr const char* kOpKindNames[kOpKindCount] = {
-    "open",    "pipe",           "socketpair", "close",          "dup",
-    "dup2",    "nofile",         "handler",    "install_filter", "reserve",
-    "release", "trap",           "returned",   "signal",         "kill",
-    "recv",    "addfd",          "send",       "id_valid",       "set_flags",
-    "ioctl",   "close_listener", "wait",       "signal_thread",  "settle",
-};
-
-constexpr const char* kSourceKindNames[kSourceKindCount] = {
-    "memfd",   "memfd2", "pipe_r",   "pipe_w", "socket",
-    "devnull", "opath",  "listener", "closed", "huge",
-};
-
-// The Op fields a kind uses; every other field must stay at its default.
-enum Field : uint32_t {
-  kTarget = 1u << 0,        // target index (notif kinds take the trap's target instead)
-  kThreadOn = 1u << 1,      // -1, or a thread started here or earlier
-  kThreadUsed = 1u << 2,    // a thread an earlier op started on
-  kTask = 1u << 3,          // 0..callers
-  kTaskCaller = 1u << 4,    // 1..callers
-  kNotifUse = 1u << 5,      // a notification an earlier trap bound
-  kNotifBind = 1u << 6,     // binds the next notification
-  kBind = 1u << 7,          // binds the next fd name
-  kBind2 = 1u << 8,         // binds the fd name after that
-  kBindOptional = 1u << 9,  // -1 or binds the next fd name
-  kFd = 1u << 10,
-  kFd2 = 1u << 11,
-  kValue = 1u << 12,
-  kIdDelta = 1u << 13,
-  kFlags = 1u << 14,
-  kNewfdFlags = 1u << 15,
-  kError = 1u << 16,
-  kSize = 1u << 17,
-  kSrc = 1u << 18,
-  kFile = 1u << 19,
-  kBuffer = 1u << 20,
-  kArg = 1u << 21,
-  kHandler = 1u << 22,
-  kSignal = 1u << 23,
-  kCloexec = 1u << 24,
-  kLegacy = 1u << 25,
-  kRestart = 1u << 26,
-};
-
-uint32_t FieldsOf(OpKind kind) {
-  switch (kind) {
-    case OpKind::kOpen:
-      return kTarget | kFile | kCloexec | kBind;
-    case OpKind::kPipe:
-    case OpKind::kSocketpair:
-      return kTarget | kCloexec | kBind | kBind2;
-    case OpKind::kClose:
-      return kTarget | kFd;
-    case OpKind::kDup:
-      return kTarget | kFd | kValue | kCloexec | kBind;
-    case OpKind::kDup2:
-      return kTarget | kFd | kFd2 | kCloexec;
-    case OpKind::kNofile:
-      return kTarget | kValue;
-    case OpKind::kHandler:
-      return kTarget | kSignal | kHandler;
-    case OpKind::kInstallFilter:
-      return kTarget | kFlags;
-    case OpKind::kReserve:
-      return kTarget | kTaskCaller | kBind;
-    case OpKind::kRelease:
-      return kTarget | kTask;
-    case OpKind::kTrap:
-      return kTarget | kTaskCaller | kNotifBind;
-    case OpKind::kReturned:
-      return kNotifUse;
-    case OpKind::kSignalTask:
-      return kTarget | kTask | kSignal;
-    case OpKind::kKill:
-    case OpKind::kCloseListener:
-      return kTarget;
-    case OpKind::kRecv:
-      return kTarget | kThreadOn | kBuffer;
-    case OpKind::kAddFd:
-      return kNotifUse | kThreadOn | kIdDelta | kFlags | kSrc | kFd | kNewfdFlags | kSize | kArg |
-             kBindOptional;
-    case OpKind::kSend:
-      return kNotifUse | kThreadOn | kIdDelta | kFd | kError | kFlags;
-    case OpKind::kIdValid:
-      return kNotifUse | kIdDelta | kLegacy;
-    case OpKind::kSetFlags:
-    case OpKind::kIoctl:
-      return kTarget | kValue;
-    case OpKind::kWait:
-      return kThreadUsed;
-    case OpKind::kSignalThread:
-      return kThreadUsed | kRestart;
-    case OpKind::kSettle:
-      return 0;
-  }
-  return 0;
-}
+using op_field::kArg, op_field::kBind, op_field::kBind2, op_field::kBindOptional, op_field::kBuffer,
+    op_field::kCloexec, op_field::kError, op_field::kFd, op_field::kFd2, op_field::kFile,
+    op_field::kFlags, op_field::kHandler, op_field::kIdDelta, op_field::kLegacy,
+    op_field::kNewfdFlags, op_field::kNotifBind, op_field::kNotifUse, op_field::kRestart,
+    op_field::kSignal, op_field::kSize, op_field::kSrc, op_field::kTarget, op_field::kTask,
+    op_field::kTaskCaller, op_field::kThreadOn, op_field::kThreadUsed, op_field::kValue;
 
 // The name of the first field that `kind` does not use and `op` sets, or nullptr.
 const char* UnusedFieldSet(const Op& op, uint32_t fields) {
@@ -136,44 +45,53 @@ const char* UnusedFieldSet(const Op& op, uint32_t fields) {
   return nullptr;
 }
 
-std::string CheckExpect(const Expect& expect) {
+Result<void> CheckExpect(const Expect& expect) {
   if (!expect.present) {
-    return expect == Expect{} ? "" : "an absent expectation must stay at its defaults";
+    if (expect == Expect{}) return {};
+    return Error::Invalid("an absent expectation must stay at its defaults");
   }
   const Outcome& outcome = expect.outcome;
   switch (outcome.kind) {
     case Outcome::Kind::kOk:
-      if (outcome.err != 0) return "an expected success carries an errno";
-      if (expect.any_value && outcome.value != 0) return "'expect ok' carries a value";
-      return "";
+      if (outcome.err != 0) return Error::Invalid("an expected success carries an errno");
+      if (expect.any_value && outcome.value != 0) {
+        return Error::Invalid("'expect ok' carries a value");
+      }
+      return {};
     case Outcome::Kind::kError:
       if (outcome.err < 1 || outcome.err > kMaxErrno) {
-        return "expected errno " + std::to_string(outcome.err) + " is outside 1.." +
-               std::to_string(kMaxErrno);
+        return Error::Invalid("expected errno " + std::to_string(outcome.err) + " is outside 1.." +
+                              std::to_string(kMaxErrno));
       }
-      if (outcome.value != 0 || expect.any_value) return "an expected error carries a value";
-      return "";
+      if (outcome.value != 0 || expect.any_value) {
+        return Error::Invalid("an expected error carries a value");
+      }
+      return {};
     case Outcome::Kind::kBlocked:
       if (outcome.value != 0 || outcome.err != 0 || expect.any_value) {
-        return "an expected block carries a value";
+        return Error::Invalid("an expected block carries a value");
       }
-      return "";
+      return {};
   }
-  return "unknown outcome kind";
+  return Error::Invalid("unknown outcome kind");
 }
 
-std::string CheckNames(const std::vector<std::string>& names, const char* what) {
+Result<void> CheckNames(const std::vector<std::string>& names, const char* what) {
   std::set<std::string> seen;
   for (const std::string& name : names) {
-    if (!IsScenarioName(name)) return std::string("invalid ") + what + " name '" + name + "'";
-    if (!seen.insert(name).second) return std::string("duplicate ") + what + " name '" + name + "'";
+    if (!IsScenarioName(name)) {
+      return Error::Invalid(std::string("invalid ") + what + " name '" + name + "'");
+    }
+    if (!seen.insert(name).second) {
+      return Error::Invalid(std::string("duplicate ") + what + " name '" + name + "'");
+    }
   }
-  return "";
+  return {};
 }
 
-std::string TooMany(const char* what, size_t count, int max) {
-  return "too many " + std::string(what) + " (" + std::to_string(count) + ", max " +
-         std::to_string(max) + ")";
+Error TooMany(const char* what, size_t count, int max) {
+  return Error::Invalid("too many " + std::string(what) + " (" + std::to_string(count) + ", max " +
+                        std::to_string(max) + ")");
 }
 
 // Walks the ops in order, tracking what is bound.
@@ -181,8 +99,8 @@ class Validator {
  public:
   explicit Validator(const Scenario& scenario) : s_(scenario) {}
 
-  std::string Run() {
-    if (s_.targets.empty()) return "no target declared";
+  Result<void> Run() {
+    if (s_.targets.empty()) return Error::Invalid("no target declared");
     if (s_.targets.size() > kMaxTargets) return TooMany("targets", s_.targets.size(), kMaxTargets);
     if (s_.threads.size() > kMaxThreads) return TooMany("threads", s_.threads.size(), kMaxThreads);
     if (s_.notifs.size() > kMaxNotifs)
@@ -192,146 +110,152 @@ class Validator {
     }
     if (s_.ops.size() > kMaxOps) return TooMany("ops", s_.ops.size(), kMaxOps);
     for (const std::string& cell : s_.cells) {
-      if (!IsCellId(cell)) return "invalid cell ID '" + cell + "'";
+      if (!IsCellId(cell)) return Error::Invalid("invalid cell ID '" + cell + "'");
     }
     std::set<std::string> target_names;
     for (const TargetDecl& target : s_.targets) {
-      if (!IsScenarioName(target.name)) return "invalid target name '" + target.name + "'";
+      if (!IsScenarioName(target.name)) {
+        return Error::Invalid("invalid target name '" + target.name + "'");
+      }
       if (!target_names.insert(target.name).second) {
-        return "duplicate target name '" + target.name + "'";
+        return Error::Invalid("duplicate target name '" + target.name + "'");
       }
       if (target.callers < 0 || target.callers > kMaxCallers) {
-        return "target '" + target.name + "' has " + std::to_string(target.callers) +
-               " callers (0.." + std::to_string(kMaxCallers) + ")";
+        return Error::Invalid("target '" + target.name + "' has " + std::to_string(target.callers) +
+                              " callers (0.." + std::to_string(kMaxCallers) + ")");
       }
     }
     for (auto [names, what] :
          {std::pair{&s_.threads, "thread"}, std::pair{&s_.notifs, "notification"},
           std::pair{&s_.fd_names, "fd"}}) {
-      std::string problem = CheckNames(*names, what);
-      if (!problem.empty()) return problem;
+      ADDFDLAB_TRY(CheckNames(*names, what));
     }
     for (size_t i = 0; i < s_.ops.size(); ++i) {
-      std::string problem = CheckOp(s_.ops[i]);
-      if (!problem.empty()) {
+      Result<void> checked = CheckOp(s_.ops[i]);
+      if (!checked) {
         const auto kind = static_cast<int>(s_.ops[i].kind);
-        const char* name = kind < kOpKindCount ? kOpKindNames[kind] : "?";
-        return "op " + std::to_string(i + 1) + " (" + name + "): " + problem;
+        const char* name = kind < kOpKindCount ? OpKindName(s_.ops[i].kind) : "?";
+        return std::move(checked).error().WithContext("op " + std::to_string(i + 1) + " (" + name +
+                                                      ")");
       }
     }
     if (threads_ != s_.threads.size()) {
-      return "thread '" + s_.threads[threads_] + "' is never used";
+      return Error::Invalid("thread '" + s_.threads[threads_] + "' is never used");
     }
     if (notifs_.size() != s_.notifs.size()) {
-      return "notification '" + s_.notifs[notifs_.size()] + "' is never bound";
+      return Error::Invalid("notification '" + s_.notifs[notifs_.size()] + "' is never bound");
     }
-    if (fds_ != s_.fd_names.size()) return "fd name '" + s_.fd_names[fds_] + "' is never bound";
-    return "";
+    if (fds_ != s_.fd_names.size()) {
+      return Error::Invalid("fd name '" + s_.fd_names[fds_] + "' is never bound");
+    }
+    return {};
   }
 
  private:
-  std::string CheckOp(const Op& op) {
-    if (static_cast<int>(op.kind) >= kOpKindCount) return "unknown op kind";
-    const uint32_t fields = FieldsOf(op.kind);
+  Result<void> CheckOp(const Op& op) {
+    if (static_cast<int>(op.kind) >= kOpKindCount) return Error::Invalid("unknown op kind");
+    const uint32_t fields = OpTraitsOf(op.kind).fields;
     if (const char* field = UnusedFieldSet(op, fields)) {
-      return std::string("field '") + field +
-             "' is not used by this op and must stay at its default";
+      return Error::Invalid(std::string("field '") + field +
+                            "' is not used by this op and must stay at its default");
     }
     if ((fields & kTarget) &&
         (op.target < 0 || static_cast<size_t>(op.target) >= s_.targets.size())) {
-      return "target " + std::to_string(op.target) + " out of range";
+      return Error::Invalid("target " + std::to_string(op.target) + " out of range");
     }
     if (fields & kNotifUse) {
       if (op.notif < 0 || static_cast<size_t>(op.notif) >= notifs_.size()) {
-        return "notification " + std::to_string(op.notif) + " used before a trap binds it";
+        return Error::Invalid("notification " + std::to_string(op.notif) +
+                              " used before a trap binds it");
       }
       if (op.target != notifs_[static_cast<size_t>(op.notif)]) {
-        return "target " + std::to_string(op.target) + " is not the target of notification '" +
-               s_.notifs[static_cast<size_t>(op.notif)] + "'";
+        return Error::Invalid("target " + std::to_string(op.target) +
+                              " is not the target of notification '" +
+                              s_.notifs[static_cast<size_t>(op.notif)] + "'");
       }
     }
     if (fields & (kTask | kTaskCaller)) {
       const int callers = s_.targets[static_cast<size_t>(op.target)].callers;
       const int lowest = (fields & kTaskCaller) ? 1 : 0;
       if (op.task < lowest || op.task > callers) {
-        return "task " + std::to_string(op.task) + " out of range " + std::to_string(lowest) +
-               ".." + std::to_string(callers);
+        return Error::Invalid("task " + std::to_string(op.task) + " out of range " +
+                              std::to_string(lowest) + ".." + std::to_string(callers));
       }
     }
     if (fields & kThreadOn) {
       if (op.thread < -1 || static_cast<size_t>(op.thread + 1) > threads_ + 1) {
-        return "thread " + std::to_string(op.thread) + " used out of order";
+        return Error::Invalid("thread " + std::to_string(op.thread) + " used out of order");
       }
       if (static_cast<size_t>(op.thread) == threads_) {
-        if (threads_ >= s_.threads.size())
-          return "thread " + std::to_string(op.thread) + " out of range";
+        if (threads_ >= s_.threads.size()) {
+          return Error::Invalid("thread " + std::to_string(op.thread) + " out of range");
+        }
         ++threads_;
       }
     }
     if ((fields & kThreadUsed) && (op.thread < 0 || static_cast<size_t>(op.thread) >= threads_)) {
-      return "thread " + std::to_string(op.thread) + " has no op started on it";
+      return Error::Invalid("thread " + std::to_string(op.thread) + " has no op started on it");
     }
     if (fields & kFd) {
-      std::string problem = CheckFdRef(op.fd);
-      if (!problem.empty()) return problem;
+      ADDFDLAB_TRY(CheckFdRef(op.fd));
     }
     if (fields & kFd2) {
-      std::string problem = CheckFdRef(op.fd2);
-      if (!problem.empty()) return problem;
+      ADDFDLAB_TRY(CheckFdRef(op.fd2));
     }
-    if ((fields & kSrc) && static_cast<int>(op.src) >= kSourceKindCount) return "unknown source";
+    if ((fields & kSrc) && static_cast<int>(op.src) >= kSourceKindCount) {
+      return Error::Invalid("unknown source");
+    }
     if ((fields & kFile) && static_cast<int>(op.file) > static_cast<int>(FileKind::kMemfd)) {
-      return "unknown file";
+      return Error::Invalid("unknown file");
     }
     if ((fields & kBuffer) &&
         static_cast<int>(op.buffer) > static_cast<int>(BufferKind::kReadOnly)) {
-      return "unknown buffer";
+      return Error::Invalid("unknown buffer");
     }
     if ((fields & kArg) && static_cast<int>(op.arg) > static_cast<int>(AddFdArg::kUnreadable)) {
-      return "unknown addfd argument";
+      return Error::Invalid("unknown addfd argument");
     }
     if ((fields & kHandler) &&
         static_cast<int>(op.handler) > static_cast<int>(HandlerKind::kIgnore)) {
-      return "unknown handler";
+      return Error::Invalid("unknown handler");
     }
     if ((fields & kSignal) && (op.signal < 1 || op.signal > kMaxSignal)) {
-      return "signal " + std::to_string(op.signal) + " out of range 1.." +
-             std::to_string(kMaxSignal);
+      return Error::Invalid("signal " + std::to_string(op.signal) + " out of range 1.." +
+                            std::to_string(kMaxSignal));
     }
     // Bindings come after the references: `dup f0 -> f1` reads f0 before binding f1.
     if (fields & kNotifBind) {
       if (op.notif != static_cast<int>(notifs_.size()) || notifs_.size() >= s_.notifs.size()) {
-        return "trap binds notification " + std::to_string(op.notif) + ", expected " +
-               std::to_string(notifs_.size());
+        return Error::Invalid("trap binds notification " + std::to_string(op.notif) +
+                              ", expected " + std::to_string(notifs_.size()));
       }
       notifs_.push_back(op.target);
     }
     if ((fields & kBind) || ((fields & kBindOptional) && op.bind != -1)) {
-      std::string problem = Bind(op.bind);
-      if (!problem.empty()) return problem;
+      ADDFDLAB_TRY(Bind(op.bind));
     }
     if (fields & kBind2) {
-      std::string problem = Bind(op.bind2);
-      if (!problem.empty()) return problem;
+      ADDFDLAB_TRY(Bind(op.bind2));
     }
     return CheckExpect(op.expect);
   }
 
-  std::string CheckFdRef(const FdRef& ref) const {
-    if (ref.name == -1) return "";
+  Result<void> CheckFdRef(const FdRef& ref) const {
+    if (ref.name == -1) return {};
     if (ref.name < -1 || static_cast<size_t>(ref.name) >= fds_) {
-      return "fd name " + std::to_string(ref.name) + " used before an op binds it";
+      return Error::Invalid("fd name " + std::to_string(ref.name) + " used before an op binds it");
     }
-    if (ref.literal != 0) return "an fd name reference carries a literal";
-    return "";
+    if (ref.literal != 0) return Error::Invalid("an fd name reference carries a literal");
+    return {};
   }
 
-  std::string Bind(int name) {
+  Result<void> Bind(int name) {
     if (name != static_cast<int>(fds_) || fds_ >= s_.fd_names.size()) {
-      return "binds fd name " + std::to_string(name) + ", expected " + std::to_string(fds_);
+      return Error::Invalid("binds fd name " + std::to_string(name) + ", expected " +
+                            std::to_string(fds_));
     }
     ++fds_;
-    return "";
+    return {};
   }
 
   const Scenario& s_;
@@ -344,7 +268,7 @@ class Validator {
 
 const char* OpKindName(OpKind kind) {
   const auto index = static_cast<size_t>(kind);
-  return index < kOpKindCount ? kOpKindNames[index] : "unknown";
+  return index < kOpKindCount ? kOpTraits[index].name : "unknown";
 }
 
 const char* SourceKindName(SourceKind kind) {
@@ -383,7 +307,7 @@ bool IsCellId(std::string_view id) {
   return true;
 }
 
-std::string ValidateScenario(const Scenario& scenario) { return Validator(scenario).Run(); }
+Result<void> ValidateScenario(const Scenario& scenario) { return Validator(scenario).Run(); }
 
 void PrintTo(const Outcome& outcome, std::ostream* out) { *out << DescribeOutcome(outcome); }
 

@@ -103,6 +103,120 @@ class Reader {
   bool ok_ = true;
 };
 
+// One op's fields in the byte format, in order, for both directions: the Decoder reads each
+// into `op` (OpT = Op), the Encoder writes each from it (OpT = const Op). The opcode comes
+// before and the expect block after; the Decoder then binds names and drops an op that
+// cannot be made valid, from its kind's OpTraits::fields.
+template <typename Io, typename OpT>
+void CodeOpFields(Io& io, OpT& op) {
+  switch (op.kind) {
+    case OpKind::kOpen:
+      io.Target(op.target);
+      io.Choice(op.file, kFileKindCount);
+      io.Bit(op.cloexec);
+      return;
+    case OpKind::kPipe:
+    case OpKind::kSocketpair:
+      io.Target(op.target);
+      io.Bit(op.cloexec);
+      return;
+    case OpKind::kClose:
+      io.Target(op.target);
+      io.Fd(op.fd);
+      return;
+    case OpKind::kDup:
+      io.Target(op.target);
+      io.Fd(op.fd);
+      io.Compact(op.value);
+      io.Bit(op.cloexec);
+      return;
+    case OpKind::kDup2:
+      io.Target(op.target);
+      io.Fd(op.fd);
+      io.Fd(op.fd2);
+      io.Bit(op.cloexec);
+      return;
+    case OpKind::kNofile:
+      io.Target(op.target);
+      io.Compact(op.value);
+      return;
+    case OpKind::kHandler:
+      io.Target(op.target);
+      io.Signal(op.signal);
+      io.Choice(op.handler, kHandlerKindCount);
+      return;
+    case OpKind::kInstallFilter:
+      io.Target(op.target);
+      io.U32(op.flags);
+      return;
+    case OpKind::kReserve:
+    case OpKind::kTrap:
+      io.Target(op.target);
+      io.CallerTask(op.target, op.task);
+      return;
+    case OpKind::kRelease:
+      io.Target(op.target);
+      io.Task(op.target, op.task);
+      return;
+    case OpKind::kReturned:
+      io.Notif(op.notif);
+      return;
+    case OpKind::kSignalTask:
+      io.Target(op.target);
+      io.Task(op.target, op.task);
+      io.Signal(op.signal);
+      return;
+    case OpKind::kKill:
+    case OpKind::kCloseListener:
+      io.Target(op.target);
+      return;
+    case OpKind::kRecv:
+      io.ThreadOn(op.thread);
+      io.Target(op.target);
+      io.Choice(op.buffer, kBufferKindCount);
+      return;
+    case OpKind::kAddFd:
+      io.ThreadOn(op.thread);
+      io.Notif(op.notif);
+      io.Compact(op.id_delta);
+      io.Word(op.flags, 0);
+      io.Choice(op.src, kSourceKindCount);
+      io.Fd(op.fd);
+      io.Word(op.newfd_flags, 0);
+      io.Word(op.size, uapi::kAddFdSizeVer0);
+      io.Choice(op.arg, kAddFdArgCount);
+      io.OptionalBind(op.bind);
+      return;
+    case OpKind::kSend:
+      io.ThreadOn(op.thread);
+      io.Notif(op.notif);
+      io.Compact(op.id_delta);
+      io.Fd(op.fd);
+      io.Word(op.error, 0);
+      io.Word(op.flags, 0);
+      return;
+    case OpKind::kIdValid:
+      io.Notif(op.notif);
+      io.Compact(op.id_delta);
+      io.Bit(op.legacy);
+      return;
+    case OpKind::kSetFlags:
+    case OpKind::kIoctl:
+      io.Target(op.target);
+      io.I64(op.value);
+      return;
+    case OpKind::kWait:
+      io.ThreadUsed(op.thread);
+      return;
+    case OpKind::kSignalThread:
+      io.ThreadUsed(op.thread);
+      io.Bit(op.restart);
+      return;
+    case OpKind::kSettle:
+      return;
+  }
+}
+
 class Decoder {
  public:
   Decoder(const uint8_t* data, size_t size) : in_(data, size) {}
@@ -171,42 +285,54 @@ class Decoder {
     return true;
   }
 
-  int Target() { return in_.Byte() % static_cast<int>(s_.targets.size()); }
-
   int Callers(int target) const { return s_.targets[static_cast<size_t>(target)].callers; }
 
-  // 0..callers; with `caller`, 1..callers or -1 when the target has no callers.
-  int Task(int target, bool caller) {
+  // The fields of CodeOpFields, read. A typed reference is taken modulo what exists.
+  template <typename Io, typename OpT>
+  friend void CodeOpFields(Io& io, OpT& op);
+  void Target(int& target) { target = in_.Byte() % static_cast<int>(s_.targets.size()); }
+  template <typename Enum>
+  void Choice(Enum& value, int choices) {
+    value = static_cast<Enum>(in_.Byte() % choices);
+  }
+  void Bit(bool& bit) { bit = (in_.Byte() & 1) != 0; }
+  void Signal(int& signal) { signal = 1 + in_.Byte() % kMaxSignal; }
+  void U32(uint32_t& value) { value = in_.U32(); }
+  void I64(int64_t& value) { value = in_.I64(); }
+  void Compact(int64_t& value) { value = in_.Compact(); }
+  template <typename T>
+  void Word(T& value, uint32_t usual) {
+    value = static_cast<T>(in_.Word(usual));
+  }
+  // 0..callers.
+  void Task(int target, int& task) { task = in_.Byte() % (Callers(target) + 1); }
+  // 1..callers, or -1 when the target has no callers.
+  void CallerTask(int target, int& task) {
     const int callers = Callers(target);
     const uint8_t b = in_.Byte();
-    if (!caller) return b % (callers + 1);
-    return callers == 0 ? -1 : 1 + b % callers;
+    task = callers == 0 ? -1 : 1 + b % callers;
   }
-
   // An earlier trap's notification, or -1 when there is none.
-  int Notif() {
+  void Notif(int& notif) {
     const uint8_t b = in_.Byte();
-    if (notif_target_.empty()) return -1;
-    return static_cast<int>(b % notif_target_.size());
+    notif = notif_target_.empty() ? -1 : static_cast<int>(b % notif_target_.size());
   }
-
   // -1 (the main thread), a started thread, or the next thread (started by this op).
-  int ThreadOn() {
+  void ThreadOn(int& thread) {
     const int choice = in_.Byte() % kThreadChoices;
-    if (choice == 0) return -1;
+    if (choice == 0) {
+      thread = -1;
+      return;
+    }
     const size_t index = static_cast<size_t>(choice - 1);
-    return static_cast<int>(index < threads_ ? index : threads_);
+    thread = static_cast<int>(index < threads_ ? index : threads_);
   }
-
   // A started thread, or -1 when there is none.
-  int ThreadUsed() {
+  void ThreadUsed(int& thread) {
     const uint8_t b = in_.Byte();
-    if (threads_ == 0) return -1;
-    return static_cast<int>(b % threads_);
+    thread = threads_ == 0 ? -1 : static_cast<int>(b % threads_);
   }
-
-  FdRef Fd() {
-    FdRef ref;
+  void Fd(FdRef& ref) {
     switch (in_.Byte() % 4) {
       case kFdSmall:
         ref.literal = in_.Byte();
@@ -227,8 +353,10 @@ class Decoder {
         ref.literal = in_.I64();
         break;
     }
-    return ref;
   }
+  // Whether the op binds the next fd name; DecodeOp binds it. A full fd name table leaves
+  // the result unnamed rather than dropping the op.
+  void OptionalBind(int& /*bind*/) { optional_bind_ = (in_.Byte() & 1) != 0 && fds_ < kMaxFdNames; }
 
   void ReadExpect(Expect* expect) {
     switch (in_.Byte() % kExpectCodes) {
@@ -257,148 +385,41 @@ class Decoder {
   bool DecodeOp() {
     Op op;
     op.kind = static_cast<OpKind>(in_.Byte() % kOpKindCount);
-    bool keep = true;
-    int binds = 0;  // fd names this op binds
-    switch (op.kind) {
-      case OpKind::kOpen:
-        op.target = Target();
-        op.file = static_cast<FileKind>(in_.Byte() % 2);
-        op.cloexec = (in_.Byte() & 1) != 0;
-        binds = 1;
-        break;
-      case OpKind::kPipe:
-      case OpKind::kSocketpair:
-        op.target = Target();
-        op.cloexec = (in_.Byte() & 1) != 0;
-        binds = 2;
-        break;
-      case OpKind::kClose:
-        op.target = Target();
-        op.fd = Fd();
-        break;
-      case OpKind::kDup:
-        op.target = Target();
-        op.fd = Fd();
-        op.value = in_.Compact();
-        op.cloexec = (in_.Byte() & 1) != 0;
-        binds = 1;
-        break;
-      case OpKind::kDup2:
-        op.target = Target();
-        op.fd = Fd();
-        op.fd2 = Fd();
-        op.cloexec = (in_.Byte() & 1) != 0;
-        break;
-      case OpKind::kNofile:
-        op.target = Target();
-        op.value = in_.Compact();
-        break;
-      case OpKind::kHandler:
-        op.target = Target();
-        op.signal = 1 + in_.Byte() % kMaxSignal;
-        op.handler = static_cast<HandlerKind>(in_.Byte() % 4);
-        break;
-      case OpKind::kInstallFilter:
-        op.target = Target();
-        op.flags = in_.U32();
-        break;
-      case OpKind::kReserve:
-        op.target = Target();
-        op.task = Task(op.target, true);
-        keep = op.task >= 1;
-        binds = 1;
-        break;
-      case OpKind::kRelease:
-        op.target = Target();
-        op.task = Task(op.target, false);
-        break;
-      case OpKind::kTrap:
-        op.target = Target();
-        op.task = Task(op.target, true);
-        keep = op.task >= 1 && notif_target_.size() < kMaxNotifs;
-        break;
-      case OpKind::kReturned:
-        op.notif = Notif();
-        break;
-      case OpKind::kSignalTask:
-        op.target = Target();
-        op.task = Task(op.target, false);
-        op.signal = 1 + in_.Byte() % kMaxSignal;
-        break;
-      case OpKind::kKill:
-      case OpKind::kCloseListener:
-        op.target = Target();
-        break;
-      case OpKind::kRecv:
-        op.thread = ThreadOn();
-        op.target = Target();
-        op.buffer = static_cast<BufferKind>(in_.Byte() % 4);
-        break;
-      case OpKind::kAddFd:
-        op.thread = ThreadOn();
-        op.notif = Notif();
-        op.id_delta = in_.Compact();
-        op.flags = in_.Word(0);
-        op.src = static_cast<SourceKind>(in_.Byte() % kSourceKindCount);
-        op.fd = Fd();
-        op.newfd_flags = in_.Word(0);
-        op.size = in_.Word(uapi::kAddFdSizeVer0);
-        op.arg = static_cast<AddFdArg>(in_.Byte() % 4);
-        // A full fd name table leaves the result unnamed rather than dropping the op.
-        binds = (in_.Byte() & 1) != 0 && fds_ < kMaxFdNames ? 1 : 0;
-        break;
-      case OpKind::kSend:
-        op.thread = ThreadOn();
-        op.notif = Notif();
-        op.id_delta = in_.Compact();
-        op.fd = Fd();
-        op.error = static_cast<int32_t>(in_.Word(0));
-        op.flags = in_.Word(0);
-        break;
-      case OpKind::kIdValid:
-        op.notif = Notif();
-        op.id_delta = in_.Compact();
-        op.legacy = (in_.Byte() & 1) != 0;
-        break;
-      case OpKind::kSetFlags:
-      case OpKind::kIoctl:
-        op.target = Target();
-        op.value = in_.I64();
-        break;
-      case OpKind::kWait:
-        op.thread = ThreadUsed();
-        keep = op.thread >= 0;
-        break;
-      case OpKind::kSignalThread:
-        op.thread = ThreadUsed();
-        op.restart = (in_.Byte() & 1) != 0;
-        keep = op.thread >= 0;
-        break;
-      case OpKind::kSettle:
-        break;
-    }
+    optional_bind_ = false;
+    CodeOpFields(*this, op);
     if (expects_) ReadExpect(&op.expect);
     if (!in_.ok()) return false;
+    constexpr uint32_t kRefsAndBinds = op_field::kTaskCaller | op_field::kThreadUsed |
+                                       op_field::kNotifUse | op_field::kNotifBind |
+                                       op_field::kBind | op_field::kBind2 | op_field::kBindOptional;
+    const uint32_t fields = OpTraitsOf(op.kind).fields;
+    // A dropped op's bytes are consumed; the op is dropped and its fields reset.
+    if ((fields & kRefsAndBinds) != 0 && !Admit(fields, op)) return true;
+    if (op.thread >= 0 && static_cast<size_t>(op.thread) == threads_) ++threads_;
+    s_.ops.push_back(op);
+    return true;
+  }
 
-    const bool uses_notif = op.kind == OpKind::kReturned || op.kind == OpKind::kAddFd ||
-                            op.kind == OpKind::kSend || op.kind == OpKind::kIdValid;
-    if (uses_notif) {
-      keep = keep && op.notif >= 0;
-      if (keep) op.target = notif_target_[static_cast<size_t>(op.notif)];
+  // Binds what the op binds; false for an op that cannot be made valid: a caller task on a
+  // target without callers, no thread to wait for, no notification yet, a 17th trap, a 33rd
+  // fd name.
+  bool Admit(uint32_t fields, Op& op) {
+    if ((fields & op_field::kTaskCaller) && op.task < 1) return false;
+    if ((fields & op_field::kThreadUsed) && op.thread < 0) return false;
+    if (fields & op_field::kNotifUse) {
+      if (op.notif < 0) return false;
+      op.target = notif_target_[static_cast<size_t>(op.notif)];
     }
-    if (fds_ + static_cast<size_t>(binds) > kMaxFdNames) keep = false;
-    if (!keep) {
-      // The op's bytes are consumed; the op is dropped and its fields reset.
-      return true;
-    }
-    if (op.kind == OpKind::kTrap) {
+    if ((fields & op_field::kNotifBind) && notif_target_.size() >= kMaxNotifs) return false;
+    const int binds = ((fields & op_field::kBind) ? 1 : 0) + ((fields & op_field::kBind2) ? 1 : 0) +
+                      (optional_bind_ ? 1 : 0);
+    if (fds_ + static_cast<size_t>(binds) > kMaxFdNames) return false;
+    if (fields & op_field::kNotifBind) {
       op.notif = static_cast<int>(notif_target_.size());
       notif_target_.push_back(op.target);
     }
     if (binds >= 1) op.bind = static_cast<int>(fds_++);
     if (binds >= 2) op.bind2 = static_cast<int>(fds_++);
-    if (op.thread >= 0 && static_cast<size_t>(op.thread) == threads_) ++threads_;
-    s_.ops.push_back(op);
     return true;
   }
 
@@ -407,6 +428,7 @@ class Decoder {
   bool expects_ = false;
   size_t threads_ = 0;
   size_t fds_ = 0;
+  bool optional_bind_ = false;     // the op being read binds an fd name (OptionalBind)
   std::vector<int> notif_target_;  // the target of each notification
   std::vector<std::string> table_targets_, table_threads_, table_notifs_, table_fds_;
   std::vector<std::string> target_names_;
@@ -467,7 +489,43 @@ class Encoder {
   void Little(uint64_t value, int bytes) {
     for (int i = 0; i < bytes; ++i) out_.push_back(static_cast<uint8_t>(value >> (8 * i)));
   }
-  void Word(uint32_t value, uint32_t usual) {
+  void NameList(const std::vector<std::string>& names) {
+    Byte(names.size());
+    for (const std::string& name : names) {
+      Byte(name.size());
+      for (const char c : name) Byte(c);
+    }
+  }
+  void EncodeOp(const Op& op) {
+    Byte(op.kind);
+    CodeOpFields(*this, op);
+  }
+
+  // The fields of CodeOpFields, written: each in the shortest form the Decoder reads back.
+  template <typename Io, typename OpT>
+  friend void CodeOpFields(Io& io, OpT& op);
+  void Target(int target) { Byte(target); }
+  template <typename Enum>
+  void Choice(Enum value, int /*choices*/) {
+    Byte(value);
+  }
+  void Bit(bool bit) { Byte(bit); }
+  void Signal(int signal) { Byte(signal - 1); }
+  void U32(uint32_t value) { Little(value, 4); }
+  void I64(int64_t value) { Little(static_cast<uint64_t>(value), 8); }
+  void Compact(int64_t value) {
+    if (value >= 0 && value <= 0x7f) {
+      Byte(value);
+    } else if (value >= -127 && value < 0) {
+      Byte(0x7f - value);
+    } else {
+      Byte(kCompactWide);
+      Little(static_cast<uint64_t>(value), 8);
+    }
+  }
+  template <typename T>
+  void Word(T field, uint32_t usual) {
+    const auto value = static_cast<uint32_t>(field);
     if (value == usual) {
       Byte(0);
     } else if (value < kWordTable - 1u) {
@@ -483,23 +541,12 @@ class Encoder {
       Little(value, 4);
     }
   }
-  void Compact(int64_t value) {
-    if (value >= 0 && value <= 0x7f) {
-      Byte(value);
-    } else if (value >= -127 && value < 0) {
-      Byte(0x7f - value);
-    } else {
-      Byte(kCompactWide);
-      Little(static_cast<uint64_t>(value), 8);
-    }
-  }
-  void NameList(const std::vector<std::string>& names) {
-    Byte(names.size());
-    for (const std::string& name : names) {
-      Byte(name.size());
-      for (const char c : name) Byte(c);
-    }
-  }
+  void Task(int /*target*/, int task) { Byte(task); }
+  void CallerTask(int /*target*/, int task) { Byte(task - 1); }
+  void Notif(int notif) { Byte(notif); }
+  // The decoder starts thread i when i is the next one, so i + 1 serves both cases.
+  void ThreadOn(int thread) { Byte(thread < 0 ? 0 : thread + 1); }
+  void ThreadUsed(int thread) { Byte(thread); }
   void Fd(const FdRef& ref) {
     if (ref.name >= 0) {
       Byte(kFdName);
@@ -515,118 +562,7 @@ class Encoder {
       Little(static_cast<uint64_t>(ref.literal), 8);
     }
   }
-  // The decoder starts thread i when i is the next one, so i + 1 serves both cases.
-  void ThreadOn(int thread) { Byte(thread < 0 ? 0 : thread + 1); }
-
-  void EncodeOp(const Op& op) {
-    Byte(op.kind);
-    switch (op.kind) {
-      case OpKind::kOpen:
-        Byte(op.target);
-        Byte(op.file);
-        Byte(op.cloexec);
-        break;
-      case OpKind::kPipe:
-      case OpKind::kSocketpair:
-        Byte(op.target);
-        Byte(op.cloexec);
-        break;
-      case OpKind::kClose:
-        Byte(op.target);
-        Fd(op.fd);
-        break;
-      case OpKind::kDup:
-        Byte(op.target);
-        Fd(op.fd);
-        Compact(op.value);
-        Byte(op.cloexec);
-        break;
-      case OpKind::kDup2:
-        Byte(op.target);
-        Fd(op.fd);
-        Fd(op.fd2);
-        Byte(op.cloexec);
-        break;
-      case OpKind::kNofile:
-        Byte(op.target);
-        Compact(op.value);
-        break;
-      case OpKind::kHandler:
-        Byte(op.target);
-        Byte(op.signal - 1);
-        Byte(op.handler);
-        break;
-      case OpKind::kInstallFilter:
-        Byte(op.target);
-        Little(op.flags, 4);
-        break;
-      case OpKind::kReserve:
-      case OpKind::kTrap:
-        Byte(op.target);
-        Byte(op.task - 1);
-        break;
-      case OpKind::kRelease:
-        Byte(op.target);
-        Byte(op.task);
-        break;
-      case OpKind::kReturned:
-        Byte(op.notif);
-        break;
-      case OpKind::kSignalTask:
-        Byte(op.target);
-        Byte(op.task);
-        Byte(op.signal - 1);
-        break;
-      case OpKind::kKill:
-      case OpKind::kCloseListener:
-        Byte(op.target);
-        break;
-      case OpKind::kRecv:
-        ThreadOn(op.thread);
-        Byte(op.target);
-        Byte(op.buffer);
-        break;
-      case OpKind::kAddFd:
-        ThreadOn(op.thread);
-        Byte(op.notif);
-        Compact(op.id_delta);
-        Word(op.flags, 0);
-        Byte(op.src);
-        Fd(op.fd);
-        Word(op.newfd_flags, 0);
-        Word(op.size, uapi::kAddFdSizeVer0);
-        Byte(op.arg);
-        Byte(op.bind >= 0);
-        break;
-      case OpKind::kSend:
-        ThreadOn(op.thread);
-        Byte(op.notif);
-        Compact(op.id_delta);
-        Fd(op.fd);
-        Word(static_cast<uint32_t>(op.error), 0);
-        Word(op.flags, 0);
-        break;
-      case OpKind::kIdValid:
-        Byte(op.notif);
-        Compact(op.id_delta);
-        Byte(op.legacy);
-        break;
-      case OpKind::kSetFlags:
-      case OpKind::kIoctl:
-        Byte(op.target);
-        Little(static_cast<uint64_t>(op.value), 8);
-        break;
-      case OpKind::kWait:
-        Byte(op.thread);
-        break;
-      case OpKind::kSignalThread:
-        Byte(op.thread);
-        Byte(op.restart);
-        break;
-      case OpKind::kSettle:
-        break;
-    }
-  }
+  void OptionalBind(int bind) { Byte(bind >= 0); }
 
   void EncodeExpect(const Expect& expect) {
     if (!expect.present) {
@@ -665,23 +601,25 @@ std::optional<Scenario> DecodeScenario(const uint8_t* data, size_t size) {
 
 std::vector<uint8_t> EncodeScenario(const Scenario& scenario) { return Encoder(scenario).Run(); }
 
-std::string RoundTripProblem(const Scenario& scenario) {
-  const std::string invalid = ValidateScenario(scenario);
-  if (!invalid.empty()) return "invalid scenario: " + invalid;
+Result<void> CheckRoundTrip(const Scenario& scenario) {
+  ADDFDLAB_TRY_CONTEXT(ValidateScenario(scenario), "invalid scenario");
   const std::string text = PrintScenario(scenario);
   ParseError error;
   const std::optional<Scenario> parsed = ParseScenario(text, "printed.scn", &error);
-  if (!parsed) return "printed text does not parse: " + error.ToString() + "\n" + text;
-  if (*parsed != scenario) return "parse(print(s)) != s:\n" + text;
+  if (!parsed) {
+    return Error::Invalid("printed text does not parse: " + error.ToString() + "\n" + text);
+  }
+  if (*parsed != scenario) return Error::Invalid("parse(print(s)) != s:\n" + text);
   Scenario without_cells = scenario;
   without_cells.cells.clear();
   const std::vector<uint8_t> bytes = EncodeScenario(without_cells);
   const std::optional<Scenario> decoded = DecodeScenario(bytes.data(), bytes.size());
-  if (!decoded) return "encoding does not decode:\n" + text;
+  if (!decoded) return Error::Invalid("encoding does not decode:\n" + text);
   if (*decoded != without_cells) {
-    return "decode(encode(s)) != s:\n" + text + "decoded as:\n" + PrintScenario(*decoded);
+    return Error::Invalid("decode(encode(s)) != s:\n" + text + "decoded as:\n" +
+                          PrintScenario(*decoded));
   }
-  return "";
+  return {};
 }
 
 }  // namespace addfdlab

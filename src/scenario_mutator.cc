@@ -209,7 +209,7 @@ Lowered Lower(const Draft& draft) {
 namespace {
 
 // The one place that reads ValidateScenario's answer.
-bool Valid(const Scenario& scenario) { return ValidateScenario(scenario).empty(); }
+bool Valid(const Scenario& scenario) { return ValidateScenario(scenario).has_value(); }
 
 // The codec's canonical form of a lowered scenario: every field a kind does not use back at
 // its default, every value where the decoder would put it. nullopt when ops went missing

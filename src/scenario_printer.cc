@@ -15,7 +15,8 @@ namespace {
 // Prints a scenario; indices out of range print as "?" rather than crash.
 class Printer {
  public:
-  explicit Printer(const Scenario& scenario) : s_(scenario) {}
+  explicit Printer(const Scenario& scenario)
+      : s_(scenario), thread_last_(scenario.threads.size(), OpKind::kSettle) {}
 
   std::string Run() {
     for (const std::string& cell : s_.cells) out_ += "cell " + cell + "\n";
@@ -30,17 +31,15 @@ class Printer {
       out_ += "\n";
     }
     if (!out_.empty() && !s_.ops.empty()) out_ += "\n";
-    thread_last_.assign(s_.threads.size(), OpKind::kSettle);
     for (const Op& op : s_.ops) out_ += OpLine(op) + "\n";
     return std::move(out_);
   }
 
-  std::vector<std::string> OpLines() {
-    std::vector<std::string> lines;
-    lines.reserve(s_.ops.size());
-    thread_last_.assign(s_.threads.size(), OpKind::kSettle);
-    for (const Op& op : s_.ops) lines.push_back(OpLine(op));
-    return lines;
+  // Op `index`'s line, after the state the ops before it leave.
+  std::string OpLineAt(size_t index) {
+    if (index >= s_.ops.size()) return "";
+    for (size_t i = 0; i < index; ++i) After(s_.ops[i]);
+    return OpLine(s_.ops[index]);
   }
 
  private:
@@ -69,34 +68,39 @@ class Printer {
     const auto index = static_cast<size_t>(value);
     return index < names.size() ? names[index] : "?";
   }
+  static bool OnThread(const Op& op) {
+    return static_cast<int>(op.kind) < kOpKindCount && OpTraitsOf(op.kind).on_thread &&
+           op.thread >= 0;
+  }
 
   // An op's line depends on the ops before it (the notifications its trap bound, the op
-  // each thread last started), so lines are printed in order.
+  // each thread last started), so lines are printed in order: OpLine, then After.
   std::string OpLine(const Op& op) {
     std::string line;
-    const bool on_thread =
-        op.kind == OpKind::kRecv || op.kind == OpKind::kAddFd || op.kind == OpKind::kSend;
-    if (on_thread && op.thread >= 0) {
-      line += "on " + Name(s_.threads, op.thread) + ": ";
-      if (static_cast<size_t>(op.thread) < thread_last_.size()) {
-        thread_last_[static_cast<size_t>(op.thread)] = op.kind;
-      }
-    }
+    if (OnThread(op)) line += "on " + Name(s_.threads, op.thread) + ": ";
     line += OpKindName(op.kind);
-    line += TargetOpArgs(op) + SupervisorOpArgs(op);
+    line += OpArgs(op);
     if (op.expect.present) line += " expect " + ExpectText(op);
-    if (op.kind == OpKind::kTrap) ++notifs_bound_;
+    After(op);
     return line;
   }
 
-  // The arguments of an op on a target ("" for the supervisor's ops).
-  std::string TargetOpArgs(const Op& op) const {
+  // What an op leaves for the lines after it.
+  void After(const Op& op) {
+    if (OnThread(op) && static_cast<size_t>(op.thread) < thread_last_.size()) {
+      thread_last_[static_cast<size_t>(op.thread)] = op.kind;
+    }
+    if (op.kind == OpKind::kTrap) ++notifs_bound_;
+  }
+
+  // The op's arguments, in the grammar's order.
+  std::string OpArgs(const Op& op) const {
     const Op def;
     std::string line;
     const std::string cloexec = op.cloexec ? " cloexec" : "";
     switch (op.kind) {
       case OpKind::kOpen:
-        line += " " + TargetName(op.target) + " " + EnumName(kFileNames, op.file) + cloexec +
+        line += " " + TargetName(op.target) + " " + EnumName(kFileKindNames, op.file) + cloexec +
                 " -> " + Name(s_.fd_names, op.bind);
         break;
       case OpKind::kPipe:
@@ -120,7 +124,7 @@ class Printer {
         break;
       case OpKind::kHandler:
         line += " " + TargetName(op.target) + " " + SignalText(op.signal) + " " +
-                EnumName(kHandlerNames, op.handler);
+                EnumName(kHandlerKindNames, op.handler);
         break;
       case OpKind::kInstallFilter:
         line += " " + TargetName(op.target) + " " + Flags(op.flags, kFilterFlagNames);
@@ -144,31 +148,20 @@ class Printer {
       case OpKind::kCloseListener:
         line += " " + TargetName(op.target);
         break;
-      default:
-        break;
-    }
-    return line;
-  }
-
-  // The arguments of one of the supervisor's ops ("" for the ops on a target).
-  std::string SupervisorOpArgs(const Op& op) const {
-    const Op def;
-    std::string line;
-    switch (op.kind) {
       case OpKind::kRecv:
         line += " " + TargetName(op.target);
-        if (op.buffer != def.buffer) line += " buffer=" + EnumName(kBufferNames, op.buffer);
+        if (op.buffer != def.buffer) line += " buffer=" + EnumName(kBufferKindNames, op.buffer);
         break;
       case OpKind::kAddFd:
         line += " " + Notif(op);
         if (op.flags != def.flags) line += " flags=" + Flags(op.flags, kAddFdFlagNames);
-        if (op.src != def.src) line += " src=" + EnumName(kSourceNames, op.src);
+        if (op.src != def.src) line += " src=" + EnumName(kSourceKindNames, op.src);
         if (op.fd != def.fd) line += " newfd=" + Fd(op.fd);
         if (op.newfd_flags != def.newfd_flags) {
           line += " newfd_flags=" + Flags(op.newfd_flags, kNewfdFlagNames);
         }
         if (op.size != def.size) line += " size=" + std::to_string(op.size);
-        if (op.arg != def.arg) line += " arg=" + EnumName(kArgNames, op.arg);
+        if (op.arg != def.arg) line += " arg=" + EnumName(kAddFdArgNames, op.arg);
         if (op.bind >= 0) line += " -> " + Name(s_.fd_names, op.bind);
         break;
       case OpKind::kSend:
@@ -194,8 +187,6 @@ class Printer {
         line += " " + Name(s_.threads, op.thread) + (op.restart ? " restart" : "");
         break;
       case OpKind::kSettle:
-        break;
-      default:
         break;
     }
     return line;
@@ -239,8 +230,8 @@ std::string PrintScenario(const Scenario& scenario) {
   return scenario_text::Printer(scenario).Run();
 }
 
-std::vector<std::string> PrintOps(const Scenario& scenario) {
-  return scenario_text::Printer(scenario).OpLines();
+std::string PrintOp(const Scenario& scenario, size_t index) {
+  return scenario_text::Printer(scenario).OpLineAt(index);
 }
 
 }  // namespace addfdlab

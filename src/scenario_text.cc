@@ -45,6 +45,20 @@ bool Contains(std::initializer_list<std::string_view> list, std::string_view wor
   return false;
 }
 
+// The ops that may start on a supervisor thread: "recv, addfd and send".
+std::string OnThreadKinds() {
+  std::vector<const char*> names;
+  for (const OpTraits& row : kOpTraits) {
+    if (row.on_thread) names.push_back(row.name);
+  }
+  std::string text;
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (i > 0) text += i + 1 == names.size() ? " and " : ", ";
+    text += names[i];
+  }
+  return text;
+}
+
 class Parser {
  public:
   Parser(std::string_view file, ParseError* error) : diag_(file, error) {}
@@ -305,21 +319,19 @@ class Parser {
     }
     Token keyword;
     if (!Next("an op after the thread", &keyword)) return false;
-    int kind = -1;
-    for (int i = 0; i < kOpKindCount; ++i) {
-      if (keyword.text == OpKindName(static_cast<OpKind>(i))) kind = i;
+    const OpTraits* traits = nullptr;
+    for (const OpTraits& row : kOpTraits) {
+      if (keyword.text == row.name) traits = &row;
     }
-    if (kind < 0) {
+    if (traits == nullptr) {
       std::string names = "cell, target";
-      for (int i = 0; i < kOpKindCount; ++i) {
-        names += std::string(", ") + OpKindName(static_cast<OpKind>(i));
-      }
+      for (const OpTraits& row : kOpTraits) names += std::string(", ") + row.name;
       return FailAt(keyword, "unknown op " + Quote(keyword.text) + " (" + names + ")");
     }
-    op.kind = static_cast<OpKind>(kind);
+    op.kind = traits->kind;
     if (thread >= 0) {
-      if (op.kind != OpKind::kRecv && op.kind != OpKind::kAddFd && op.kind != OpKind::kSend) {
-        return FailAt(tokens_[0], "'on THREAD:' applies only to recv, addfd and send");
+      if (!traits->on_thread) {
+        return FailAt(tokens_[0], "'on THREAD:' applies only to " + OnThreadKinds());
       }
       op.thread = thread;
     }
@@ -361,7 +373,7 @@ class Parser {
       case OpKind::kHandler:
         return Target(op) && Next("a signal", &token) && values_.ParseSignal(token, &op->signal) &&
                Next("default, restart, norestart or ignore", &token) &&
-               values_.ParseEnum(token, kHandlerNames, "handler", &op->handler) &&
+               values_.ParseEnum(token, kHandlerKindNames, "handler", &op->handler) &&
                ParseTail(name, {}, {}, 0, 0, true, &tail, op);
       case OpKind::kInstallFilter:
         return ParseFlagsOp(name, op);
@@ -438,7 +450,7 @@ class Parser {
     Tail tail;
     if (!Target(op) || !ParseTail(name, {"buffer"}, {}, 0, 0, true, &tail, op)) return false;
     if (const Token* buffer = tail.Get("buffer")) {
-      return values_.ParseEnum(*buffer, kBufferNames, "buffer", &op->buffer);
+      return values_.ParseEnum(*buffer, kBufferKindNames, "buffer", &op->buffer);
     }
     return true;
   }
@@ -448,7 +460,7 @@ class Parser {
     Tail tail;
     Token token;
     if (!Target(op) || !Next("devnull or memfd", &token) ||
-        !values_.ParseEnum(token, kFileNames, "file", &op->file) ||
+        !values_.ParseEnum(token, kFileKindNames, "file", &op->file) ||
         !ParseTail(name, {}, {"cloexec"}, 1, 1, true, &tail, op)) {
       return false;
     }
@@ -530,7 +542,7 @@ class Parser {
       op->flags = static_cast<uint32_t>(bits);
     }
     if (const Token* src = tail.Get("src")) {
-      if (!values_.ParseEnum(*src, kSourceNames, "source", &op->src)) return false;
+      if (!values_.ParseEnum(*src, kSourceKindNames, "source", &op->src)) return false;
     }
     if (const Token* newfd = tail.Get("newfd")) {
       if (!names_.FdRefOf(*newfd, &op->fd)) return false;
@@ -545,7 +557,7 @@ class Parser {
       op->size = static_cast<uint32_t>(value);
     }
     if (const Token* arg = tail.Get("arg")) {
-      if (!values_.ParseEnum(*arg, kArgNames, "addfd argument", &op->arg)) return false;
+      if (!values_.ParseEnum(*arg, kAddFdArgNames, "addfd argument", &op->arg)) return false;
     }
     if (!tail.binds.empty()) return names_.BindFd(tail.binds[0], &op->bind);
     return true;

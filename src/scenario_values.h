@@ -1,12 +1,11 @@
-// .scn values: numbers, flag sets, errnos, signals and the names of enum values (files,
-// buffers, addfd arguments, handlers, sources), read from tokens and printed back.
+// .scn values: numbers, flag sets, errnos, signals and enum values (by the names in
+// scenario.h), read from tokens and printed back.
 #ifndef ADDFDLAB_SRC_SCENARIO_VALUES_H_
 #define ADDFDLAB_SRC_SCENARIO_VALUES_H_
 
 #include <fcntl.h>
 
 #include <cstdint>
-#include <iterator>
 #include <span>
 #include <string>
 #include <string_view>
@@ -36,14 +35,6 @@ inline constexpr FlagName kAddFdFlagNames[] = {{"SETFD", uapi::kAddFdSetFd},
 inline constexpr FlagName kNewfdFlagNames[] = {{"O_CLOEXEC", O_CLOEXEC}};
 inline constexpr FlagName kRespFlagNames[] = {{"CONTINUE", uapi::kRespContinue}};
 inline constexpr FlagName kSetFlagsNames[] = {{"SYNC_WAKE_UP", uapi::kSyncWakeUp}};
-
-inline constexpr const char* kFileNames[] = {"devnull", "memfd"};
-inline constexpr const char* kBufferNames[] = {"zeroed", "nonzero", "unmapped", "readonly"};
-inline constexpr const char* kArgNames[] = {"plain", "tail_zero", "tail_nonzero", "unreadable"};
-inline constexpr const char* kHandlerNames[] = {"default", "restart", "norestart", "ignore"};
-inline constexpr const char* kSourceNames[] = {"memfd",   "memfd2", "pipe_r",   "pipe_w", "socket",
-                                               "devnull", "opath",  "listener", "closed", "huge"};
-static_assert(std::size(kSourceNames) == kSourceKindCount);
 
 inline constexpr FlagName kSignalNames[] = {{"SIGUSR1", 10}, {"SIGUSR2", 12}, {"SIGALRM", 14}};
 

@@ -51,17 +51,21 @@ bool SendRetrying(int sock, const void* bytes, size_t size, const int* fds, int 
 }
 
 // Receives one message of exactly `size` bytes, retried on EINTR; the fds attached go to
-// `fds` (at most agent::kMaxTasks; *count of them). 0 on success, else an errno (EPIPE:
-// peer gone).
-int RecvRetrying(int sock, void* bytes, size_t size, int* fds, int* count) {
+// `fds` (at most agent::kMaxTasks; *count of them). EPIPE: the peer is gone; EPROTO: a
+// message of another size.
+Result<void> RecvRetrying(int sock, void* bytes, size_t size, int* fds, int* count) {
   ssize_t n;
   do {
     n = RecvWithFds(sock, bytes, size, fds, agent::kMaxTasks, count, MSG_CMSG_CLOEXEC);
   } while (n < 0 && errno == EINTR);
-  if (n < 0) return errno;
-  if (n == 0) return EPIPE;
-  return n == static_cast<ssize_t>(size) ? 0 : EPROTO;
+  if (n < 0) return Errno::Last();
+  if (n == 0) return Errno(EPIPE);
+  if (n != static_cast<ssize_t>(size)) return Errno(EPROTO);
+  return {};
 }
+
+// True when a socket call failed because the other end is gone.
+bool PeerGone(const Error& error) { return error == Errno(EPIPE) || error == Errno(ECONNRESET); }
 
 [[noreturn]] void ServeSpawner(int sock) {
   // Leaders, and callers orphaned by their leader's death, are reaped as they exit.
@@ -72,12 +76,12 @@ int RecvRetrying(int sock, void* bytes, size_t size, int* fds, int* count) {
   for (;;) {
     int fds[agent::kMaxTasks];
     int count = 0;
-    const int err = RecvRetrying(sock, &req, sizeof(req), fds, &count);
-    if (err == EPIPE || err == ECONNRESET) ::_exit(0);  // the supervisor is gone
+    const Result<void> received = RecvRetrying(sock, &req, sizeof(req), fds, &count);
+    if (!received && PeerGone(received.error())) ::_exit(0);  // the supervisor is gone
     SpawnReply reply;
     const int tasks = 1 + req.config.callers;
-    if (err != 0 || count != tasks || req.filter_len > kMaxFilter) {
-      reply.err = err != 0 ? err : EPROTO;
+    if (!received || count != tasks || req.filter_len > kMaxFilter) {
+      reply.err = received ? EPROTO : received.error().value();
     } else {
       agent::AgentConfig config = req.config;
       for (int t = 0; t < tasks; ++t) config.control_fds[t] = fds[t];
@@ -117,9 +121,8 @@ class Spawner {
     std::lock_guard<std::mutex> lock(mutex_);
     for (int attempt = 0; attempt < 2; ++attempt) {
       if (!sock_ && !Start()) break;
-      int err = 0;
-      auto leader = Ask(config, fds, &err);
-      if (leader || (err != EPIPE && err != ECONNRESET)) return leader;
+      auto leader = Ask(config, fds);
+      if (leader || !PeerGone(leader.error())) return leader;
       Stop();  // it died (killed with the thread that started it?): start another
     }
     return Fork(config);
@@ -178,8 +181,7 @@ class Spawner {
     pid_ = -1;
   }
 
-  Result<SpawnedLeader> Ask(const agent::AgentConfig& config, const std::vector<int>& fds,
-                            int* err) {
+  Result<SpawnedLeader> Ask(const agent::AgentConfig& config, const std::vector<int>& fds) {
     static SpawnRequest req;  // large: kept off the stack, used under mutex_
     req.config = config;
     ::sched_getaffinity(0, sizeof(req.cpus), &req.cpus);
@@ -191,15 +193,13 @@ class Spawner {
       std::memcpy(req.filter, prog->filter, sizeof(sock_filter) * prog->len);
     }
     if (!SendRetrying(sock_.get(), &req, sizeof(req), fds.data(), static_cast<int>(fds.size()))) {
-      *err = errno == 0 ? EPIPE : errno;
-      return Errno(*err);
+      return Errno(errno == 0 ? EPIPE : errno);
     }
     SpawnReply reply;
     int pidfd = -1;
     int count = 0;
-    *err = RecvRetrying(sock_.get(), &reply, sizeof(reply), &pidfd, &count);
-    if (*err != 0) return Errno(*err);
-    if (reply.err != 0) return Errno(reply.err);
+    ADDFDLAB_TRY(RecvRetrying(sock_.get(), &reply, sizeof(reply), &pidfd, &count));
+    if (reply.err != 0) return Error(Errno(reply.err), "the spawner's clone or pidfd_open failed");
     if (count != 1) return Errno(EPROTO);
     SpawnedLeader leader;
     leader.pid = reply.pid;

@@ -7,6 +7,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -53,6 +54,119 @@ bool SetScheduling(int cpu, int policy, int priority) {
   // Targets forked by a real-time thread start as SCHED_OTHER.
   const int flags = policy == SCHED_FIFO ? SCHED_RESET_ON_FORK : 0;
   return ::sched_setscheduler(0, policy | flags, &param) == 0;
+}
+
+FifoAccess ProbeFifo() {
+  FifoAccess access;
+  std::thread([&access] {
+    struct sched_param param {};
+    param.sched_priority = kFifoTop;
+    if (::sched_setscheduler(0, SCHED_FIFO, &param) == 0) {
+      access.top = kFifoTop;
+      access.evidence = "sched_setscheduler(SCHED_FIFO, " + std::to_string(kFifoTop) + ") -> 0";
+      return;
+    }
+    access.evidence =
+        "sched_setscheduler(SCHED_FIFO, " + std::to_string(kFifoTop) + ") -> " + ErrnoName(errno);
+    // Without CAP_SYS_NICE, RLIMIT_RTPRIO's soft limit is the ceiling (sched(7)).
+    struct rlimit limit {};
+    const rlim_t soft = ::getrlimit(RLIMIT_RTPRIO, &limit) == 0 ? limit.rlim_cur : 0;
+    access.evidence += ", RLIMIT_RTPRIO " + std::to_string(soft);
+    param.sched_priority = static_cast<int>(std::min<rlim_t>(soft, kFifoTop));
+    if (param.sched_priority > 0 && ::sched_setscheduler(0, SCHED_FIFO, &param) == 0) {
+      access.top = param.sched_priority;
+      access.evidence += ": SCHED_FIFO up to " + std::to_string(access.top);
+    }
+  }).join();
+  return access;
+}
+
+const char* SchedModeName(SchedMode mode) {
+  switch (mode) {
+    case SchedMode::kFifo:
+      return "fifo";
+    case SchedMode::kIdle:
+      return "idle";
+    case SchedMode::kFree:
+      return "free";
+  }
+  return "?";
+}
+
+std::string DescribeScheduling(const Scheduling& scheduling) {
+  std::string what;
+  const std::string cpu = "CPU " + std::to_string(scheduling.cpu);
+  switch (scheduling.mode) {
+    case SchedMode::kFifo:
+      what = "SCHED_FIFO supervisor threads over SCHED_OTHER targets on " + cpu;
+      break;
+    case SchedMode::kIdle:
+      what = "SCHED_IDLE targets on " + cpu + " beside a supervisor thread that never leaves it, " +
+             (scheduling.thread_cpu != scheduling.cpu
+                  ? "its other threads on CPU " + std::to_string(scheduling.thread_cpu)
+                  : "its other threads there too (one CPU allowed)");
+      break;
+    case SchedMode::kFree:
+      what = "nothing pinned or prioritised: interleavings are not chosen";
+      break;
+  }
+  return std::string(SchedModeName(scheduling.mode)) + " (" + what + "): " + scheduling.why;
+}
+
+Scheduling ChooseScheduling(SchedMode limit, const Features& features, int cpu) {
+  Scheduling chosen;
+  chosen.cpu = chosen.thread_cpu = cpu;
+  std::string no_fifo;
+  if (limit < SchedMode::kFifo) {
+    no_fifo = "ADDFDLAB_SCHED=" + std::string(SchedModeName(limit));
+  } else if (!features.has(Feature::kSchedFifo)) {
+    no_fifo = "no SCHED_FIFO (" + features.get(Feature::kSchedFifo).evidence + ")";
+  } else if (const FifoAccess access = ProbeFifo(); access.top < kFifoLevels) {
+    no_fifo = "no SCHED_FIFO (" + access.evidence + ")";
+  } else {
+    chosen.mode = SchedMode::kFifo;
+    chosen.fifo_top = access.top;
+    chosen.why = access.evidence;
+    return chosen;
+  }
+  const auto free = [&chosen](std::string why) {
+    chosen.cpu = chosen.thread_cpu = -1;
+    chosen.why = std::move(why);
+    return chosen;
+  };
+  if (limit < SchedMode::kIdle) return free(no_fifo);
+  // Everything the idle mode needs, tried on a short-lived thread: no privilege, but a
+  // container may refuse the CPU or hide /proc.
+  std::string refused;
+  std::thread([&refused, &chosen, cpu] {
+    if (!SetScheduling(cpu, SCHED_IDLE, 0)) {
+      refused = "cannot pin to CPU " + std::to_string(cpu) + " as SCHED_IDLE: " + ErrnoName(errno);
+      return;
+    }
+    // The supervisor threads' CPU: the next one this thread may be pinned to (the caller
+    // may be pinned already: another executor's).
+    const long count = ::sysconf(_SC_NPROCESSORS_CONF);
+    for (long i = 1; i < count && chosen.thread_cpu == cpu; ++i) {
+      const auto other = static_cast<int>((cpu + i) % count);
+      cpu_set_t set;
+      CPU_ZERO(&set);
+      CPU_SET(static_cast<size_t>(other), &set);
+      if (::sched_setaffinity(0, sizeof(set), &set) == 0) chosen.thread_cpu = other;
+    }
+    UniqueFd schedstat(OpenTaskSchedstat(::getpid(), static_cast<pid_t>(::syscall(SYS_gettid))));
+    char line[128];
+    if (!schedstat || ::pread(schedstat.get(), line, sizeof(line), 0) <= 0) {
+      refused = "no /proc/PID/task/TID/schedstat to check runs against their schedule";
+    }
+  }).join();
+  if (!refused.empty()) return free(no_fifo + "; " + refused);
+  chosen.mode = SchedMode::kIdle;
+  chosen.why =
+      no_fifo + (limit < SchedMode::kFifo
+                     ? ""
+                     : "; CAP_SYS_NICE, or RLIMIT_RTPRIO >= " + std::to_string(kFifoLevels) +
+                           ", would give the fifo mode");
+  return chosen;
 }
 
 std::vector<int> AllowedCpus() {
@@ -117,23 +231,24 @@ char TaskStateAt(int stat_fd) {
 
 int OpenTaskSchedstat(pid_t pid, pid_t tid) { return OpenTaskFile(pid, tid, "schedstat"); }
 
-uint64_t TaskSwitchesAt(int schedstat_fd) {
+TaskRunStats TaskRunStatsAt(int schedstat_fd) {
+  TaskRunStats stats;
   char buf[128];
   // "run_ns wait_ns timeslices\n".
-  if (!ReadTaskFile(schedstat_fd, buf)) return 0;
-  const char* field = buf;
-  for (int skip = 0; skip < 2 && field != nullptr; ++skip) {
-    field = std::strchr(field, ' ');
-    if (field != nullptr) ++field;
-  }
-  return field != nullptr ? std::strtoull(field, nullptr, 10) : 0;
+  if (!ReadTaskFile(schedstat_fd, buf)) return stats;
+  char* field = buf;
+  stats.run_ns = std::strtoull(field, &field, 10);
+  stats.wait_ns = std::strtoull(field, &field, 10);
+  stats.switches = std::strtoull(field, &field, 10);
+  return stats;
 }
 
-SupervisorThread::SupervisorThread(int cpu, bool fifo, int priority) {
+SupervisorThread::SupervisorThread(int cpu, SchedMode mode, int priority) : mode_(mode), cpu_(cpu) {
   InstallInterruptHandlers();
-  thread_ = std::thread([this, cpu, fifo, priority] { Loop(cpu, fifo, priority); });
+  thread_ = std::thread([this, cpu, mode, priority] { Loop(cpu, mode, priority); });
   while (tid_.load() == 0) std::this_thread::yield();
   stat_fd_ = OpenTaskStat(::getpid(), tid_.load());
+  schedstat_fd_ = OpenTaskSchedstat(::getpid(), tid_.load());
 }
 
 SupervisorThread::~SupervisorThread() {
@@ -144,10 +259,13 @@ SupervisorThread::~SupervisorThread() {
   cv_.notify_all();
   thread_.join();
   if (stat_fd_ >= 0) ::close(stat_fd_);
+  if (schedstat_fd_ >= 0) ::close(schedstat_fd_);
 }
 
-void SupervisorThread::Loop(int cpu, bool fifo, int priority) {
-  if (cpu >= 0) SetScheduling(cpu, fifo ? SCHED_FIFO : SCHED_OTHER, priority);
+void SupervisorThread::Loop(int cpu, SchedMode mode, int priority) {
+  if (mode != SchedMode::kFree) {
+    SetScheduling(cpu, mode == SchedMode::kFifo ? SCHED_FIFO : SCHED_OTHER, priority);
+  }
   tid_.store(static_cast<pid_t>(::syscall(SYS_gettid)));
   std::unique_lock<std::mutex> lock(mutex_);
   for (;;) {
@@ -167,9 +285,21 @@ void SupervisorThread::Loop(int cpu, bool fifo, int priority) {
   }
 }
 
+std::unique_lock<std::mutex> SupervisorThread::Lock() {
+  std::unique_lock<std::mutex> lock(mutex_, std::defer_lock);
+  if (mode_ == SchedMode::kIdle) {
+    // The caller must not sleep: the thread holds the lock for a moment, on another CPU.
+    while (!lock.try_lock()) {
+    }
+  } else {
+    lock.lock();
+  }
+  return lock;
+}
+
 bool SupervisorThread::Start(std::function<Outcome()> job, Clock::time_point deadline) {
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    const std::unique_lock<std::mutex> lock = Lock();
     job_ = std::move(job);
     has_job_ = true;
     done_ = false;
@@ -178,19 +308,55 @@ bool SupervisorThread::Start(std::function<Outcome()> job, Clock::time_point dea
   cv_.notify_all();
   // Under SCHED_FIFO the thread has already run until it slept or finished; otherwise
   // wait until it has picked up the job and is asleep in the kernel.
-  while (Clock::now() < deadline) {
+  return AwaitLocked([this] { return done_ || (!has_job_ && AsleepInJob()); }, deadline);
+}
+
+bool SupervisorThread::AwaitInterrupted(Clock::time_point deadline) {
+  // Until it has run: a wake-up queued for another CPU leaves it asleep for a moment.
+  return AwaitLocked([this] { return done_ || (RunNs() != run_ns_at_interrupt_ && AsleepInJob()); },
+                     deadline);
+}
+
+bool SupervisorThread::AsleepInJob() const {
+  // Asleep first, then still in the job: once the job is over the thread may sleep again,
+  // waiting for the lock the caller holds, but only after it said so.
+  return Sleeping() && running_job_.load();
+}
+
+bool SupervisorThread::AwaitLocked(const std::function<bool()>& settled,
+                                   Clock::time_point deadline) {
+  // In the idle mode the thread runs on another CPU when there is one (Executor): this
+  // thread spins and stays on the targets' CPU, where the scheduler would otherwise pick a
+  // SCHED_IDLE target whenever this thread has had more than its fair share (EEVDF).
+  const bool shared_cpu = mode_ == SchedMode::kIdle && ::sched_getcpu() == cpu_;
+  // A SCHED_OTHER thread on a CPU other processes keep busy may wait long for it: while
+  // it is runnable, the deadline moves on, up to 4 times the budget in all.
+  const auto budget = deadline - Clock::now();
+  const auto longest = deadline + 3 * budget;
+  for (int round = 0;; ++round) {
     {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (done_) return true;
-      if (!has_job_ && running_job_.load() && Sleeping()) return true;
+      const std::unique_lock<std::mutex> lock = Lock();
+      if (settled()) return true;
     }
-    ::usleep(20);
+    if (Clock::now() >= deadline) {
+      const char state = TaskStateAt(stat_fd_);
+      if (mode_ == SchedMode::kFifo || state != 'R' || Clock::now() >= longest) return false;
+      deadline = Clock::now() + budget / 10;
+    }
+    if (mode_ != SchedMode::kIdle) {
+      ::usleep(20);
+    } else if (shared_cpu && round < 16) {
+      ::sched_yield();  // one CPU only: hand it to the thread
+    }
   }
-  return false;
+}
+
+uint64_t SupervisorThread::RunNs() const {
+  return schedstat_fd_ >= 0 ? TaskRunStatsAt(schedstat_fd_).run_ns : 0;
 }
 
 std::optional<Outcome> SupervisorThread::TryResult() {
-  std::lock_guard<std::mutex> lock(mutex_);
+  const std::unique_lock<std::mutex> lock = Lock();
   if (!done_) return std::nullopt;
   return outcome_;
 }
@@ -202,6 +368,7 @@ std::optional<Outcome> SupervisorThread::Result(Clock::time_point deadline) {
 }
 
 void SupervisorThread::Interrupt(bool restart) {
+  run_ns_at_interrupt_ = RunNs();
   ::syscall(SYS_tgkill, ::getpid(), tid_.load(), InterruptSignal(restart));
 }
 
@@ -210,11 +377,37 @@ bool SupervisorThread::Sleeping() const {
   return state == 'S' || state == 'D';
 }
 
+CpuGuard::CpuGuard(int cpu) {
+  thread_ = std::thread([this, cpu] {
+    SetScheduling(cpu, SCHED_OTHER, 0);
+    for (;;) {
+      state_.wait(kSleep);
+      uint32_t state;
+      while ((state = state_.load(std::memory_order_relaxed)) == kSpin) {
+      }
+      if (state == kStop) return;
+    }
+  });
+}
+
+CpuGuard::~CpuGuard() {
+  state_.store(kStop);
+  state_.notify_one();
+  thread_.join();
+}
+
+void CpuGuard::Arm() {
+  state_.store(kSpin);
+  state_.notify_one();
+}
+
+void CpuGuard::Disarm() { state_.store(kSleep); }
+
 IdleWaker::IdleWaker(int cpu)
     : arm_fd_(::eventfd(0, EFD_CLOEXEC)), wake_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
   if (arm_fd_ < 0 || wake_fd_ < 0) {
     // No thread without its eventfds: WaitIdle() answers false and the owner says why.
-    error_ = std::string("eventfd: ") + ErrnoName(errno);
+    started_ = Error(Errno::Last(), "eventfd");
     return;
   }
   thread_ = std::thread([this, cpu] {

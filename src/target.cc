@@ -24,12 +24,12 @@
 namespace addfdlab {
 namespace {
 
-const NotifyFilter* TrapFilter() {
+const Result<NotifyFilter>& TrapFilter() {
   static const Result<NotifyFilter> filter = [] {
     const int trapped[] = {agent::kTrapSyscall};
     return NotifyFilter::Build(trapped, 1);
   }();
-  return filter ? &filter.value() : nullptr;
+  return filter;
 }
 
 constexpr char kFifoDirPrefix[] = "addfdlab-fifos-";
@@ -39,8 +39,11 @@ constexpr char kFifoDirPrefix[] = "addfdlab-fifos-";
 // A process killed, or one that left with _exit() (a forked supervisor), runs no atexit
 // handler.
 void SweepDeadFifoDirs() {
+  namespace fs = std::filesystem;
   std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator("/tmp", ec)) {
+  // increment(ec), not ++: a folder that goes while we read must not throw.
+  for (fs::directory_iterator it("/tmp", ec), last; !ec && it != last; it.increment(ec)) {
+    const fs::directory_entry& entry = *it;
     const std::string name = entry.path().filename().string();
     if (name.rfind(kFifoDirPrefix, 0) != 0) continue;
     char* end = nullptr;
@@ -51,8 +54,10 @@ void SweepDeadFifoDirs() {
       continue;
     }
     if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;
-    for (const auto& fifo : std::filesystem::directory_iterator(entry.path(), ec)) {
-      if (fifo.path().filename().string().rfind("fifo-", 0) == 0) ::unlink(fifo.path().c_str());
+    std::error_code inner;
+    for (fs::directory_iterator f(entry.path(), inner), fend; !inner && f != fend;
+         f.increment(inner)) {
+      if (f->path().filename().string().rfind("fifo-", 0) == 0) ::unlink(f->path().c_str());
     }
     ::rmdir(entry.path().c_str());
   }
@@ -133,11 +138,6 @@ agent::Request MakeRequest(agent::Command command, std::initializer_list<int64_t
   return req;
 }
 
-std::string& LastSpawnFailure() {
-  static thread_local std::string text;
-  return text;
-}
-
 Result<seccomp_notif> RecvNotification(int listener, Clock::time_point deadline) {
   if (!WaitReadable(listener, deadline)) return Errno(ETIMEDOUT);
   seccomp_notif notif{};
@@ -146,25 +146,32 @@ Result<seccomp_notif> RecvNotification(int listener, Clock::time_point deadline)
 }
 
 Result<std::unique_ptr<Target>> Target::Spawn(const TargetConfig& config) {
-  if (config.callers < 0 || config.callers > agent::kMaxCallers) return Errno(EINVAL);
-  const NotifyFilter* filter = TrapFilter();
-  if (filter == nullptr) return Errno(ENOSYS);
+  if (config.callers < 0 || config.callers > agent::kMaxCallers) {
+    return Error::Invalid(std::to_string(config.callers) + " callers (0.." +
+                          std::to_string(agent::kMaxCallers) + ")");
+  }
+  const Result<NotifyFilter>& filter = TrapFilter();
+  if (!filter) return filter.error().WithContext("libseccomp could not build the notify filter");
   std::unique_ptr<Target> target(new Target(config));
   const int tasks = 1 + config.callers;
 
   const std::string& dir = FifoDir();
-  if (dir.empty()) return Errno(EACCES);
+  if (dir.empty()) return Error(Errno(EACCES), "no folder for the targets' FIFOs (mkdtemp failed)");
   static std::atomic<uint64_t> fifos{0};
   target->fifo_path_ = dir + "/fifo-" + std::to_string(++fifos);
   for (int t = 1; t < tasks; ++t) {
-    if (::mkfifo(target->fifo_path(t).c_str(), 0600) < 0) return Errno::Last();
+    if (::mkfifo(target->fifo_path(t).c_str(), 0600) < 0) {
+      return Error(Errno::Last(), "mkfifo " + target->fifo_path(t));
+    }
   }
 
   agent::AgentConfig agent_config;
   std::vector<UniqueFd> child_ends;
   for (int t = 0; t < tasks; ++t) {
     int pair[2];
-    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0) return Errno::Last();
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0) {
+      return Error(Errno::Last(), "socketpair for a control socket");
+    }
     target->controls_.emplace_back(pair[0]);
     child_ends.emplace_back(pair[1]);
     agent_config.control_fds[t] = pair[1];
@@ -177,11 +184,12 @@ Result<std::unique_ptr<Target>> Target::Spawn(const TargetConfig& config) {
                 target->fifo_path_.c_str());
   agent_config.parent_pid = ::getpid();
   agent_config.fifo_priority = config.fifo_priority;
+  agent_config.sched_idle = config.sched_idle;
 
   std::vector<int> child_fds;
   for (const UniqueFd& fd : child_ends) child_fds.push_back(fd.get());
   auto leader = SpawnLeader(agent_config, child_fds);
-  if (!leader) return leader.error();
+  if (!leader) return std::move(leader).error().WithContext("cannot fork the leader");
   child_ends.clear();
   target->pids_.push_back(leader->pid);
   target->busy_.assign(static_cast<size_t>(tasks), false);
@@ -190,31 +198,32 @@ Result<std::unique_ptr<Target>> Target::Spawn(const TargetConfig& config) {
   auto hello = RecvHello(target->controls_[0].get(), target->listener_,
                          config.limits.Deadline(config.limits.spawn));
   if (!hello) {
-    // Say why the leader is gone: its exit code names the step (target_agent.cc). The
+    // Say why the leader is gone: its exit code names the step (agent::LeaderExit). The
     // spawner reaps its own children: then only its death is known.
     siginfo_t info{};
     if (!leader->via_spawner) {
       ::waitid(P_PIDFD, static_cast<id_t>(target->pidfds_[0].get()), &info, WEXITED | WNOHANG);
     }
-    LastSpawnFailure() = info.si_pid == 0 ? "no hello (" + hello.error().Name() + ")"
-                         : info.si_code == CLD_EXITED
-                             ? "leader exited with " + std::to_string(info.si_status) +
-                                   " (1 parent gone, 2 fd layout, 3 clone, 5 sendmsg)"
-                             : "leader killed by signal " + std::to_string(info.si_status);
-    return hello.error();
+    std::string why = "no hello from the leader";
+    if (info.si_pid != 0 && info.si_code == CLD_EXITED) {
+      why += ": it exited with " + agent::DescribeLeaderExit(info.si_status);
+    } else if (info.si_pid != 0) {
+      why += ": it was killed by signal " + std::to_string(info.si_status);
+    }
+    return Error(hello.error().code(), std::move(why));
   }
   target->filter_errno_ = hello->err;
   for (int t = 1; t < tasks; ++t) {
     const auto caller = static_cast<pid_t>(hello->values[t]);
     target->pids_.push_back(caller);
     auto caller_fd = PidfdOpen(caller);
-    if (!caller_fd) return caller_fd.error();
+    if (!caller_fd) return std::move(caller_fd).error().WithContext("pidfd_open of a caller");
     target->pidfds_.push_back(std::move(*caller_fd));
   }
   // The leader closes its copy of the listener after sending it: one round trip makes sure
   // the table is at its baseline when Spawn returns.
   auto ping = target->Call(0, MakeRequest(agent::Command::kPing));
-  if (!ping) return ping.error();
+  if (!ping) return std::move(ping).error().WithContext("no answer to the first ping");
   return target;
 }
 
@@ -325,11 +334,11 @@ char Target::TaskState(int task) const {
   return stat_fds_[t] ? TaskStateAt(stat_fds_[t].get()) : 0;
 }
 
-uint64_t Target::TaskSwitches(int task) const {
+TaskRunStats Target::RunStats(int task) const {
   const auto t = static_cast<size_t>(task);
   if (schedstat_fds_.size() < pids_.size()) schedstat_fds_.resize(pids_.size());
   if (!schedstat_fds_[t]) schedstat_fds_[t].reset(OpenTaskSchedstat(pids_[t], pids_[t]));
-  return schedstat_fds_[t] ? TaskSwitchesAt(schedstat_fds_[t].get()) : 0;
+  return schedstat_fds_[t] ? TaskRunStatsAt(schedstat_fds_[t].get()) : TaskRunStats{};
 }
 
 std::vector<int> Target::OwnedFds() const {

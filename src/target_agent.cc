@@ -28,6 +28,8 @@ const AgentConfig* g_config = nullptr;
 
 void CountSignal(int) { g_caught = g_caught + 1; }
 
+[[noreturn]] void Exit(LeaderExit why) { ::_exit(static_cast<int>(why)); }
+
 // libc reports failure as -1 and errno; any other value, negative ones too (a trapped
 // syscall answered with an error outside [-4095, -1]), is the syscall's return.
 void Fill(Reply& reply, long ret) {
@@ -275,16 +277,33 @@ bool LayOutTable(const AgentConfig& config, int tasks) {
 
 void SendHello(int control, const Reply& hello, int listener) {
   if (SendWithFds(control, &hello, sizeof(hello), &listener, listener >= 0 ? 1 : 0) < 0) {
-    ::_exit(5);
+    Exit(LeaderExit::kHelloFailed);
   }
 }
 
 }  // namespace
 
+std::string DescribeLeaderExit(int status) {
+  static constexpr struct {
+    LeaderExit code;
+    const char* why;
+  } kReasons[] = {
+      {LeaderExit::kParentGone, "its parent had died"},
+      {LeaderExit::kTableLayout, "its fd table could not be laid out"},
+      {LeaderExit::kCloneFailed, "cloning a caller failed"},
+      {LeaderExit::kHelloFailed, "sending its hello failed"},
+  };
+  const char* why = "not an exit code the agent uses";
+  for (const auto& reason : kReasons) {
+    if (static_cast<int>(reason.code) == status) why = reason.why;
+  }
+  return "exit code " + std::to_string(status) + ": " + why;
+}
+
 void RunLeader(const AgentConfig& config) {
   g_config = &config;
   g_tasks = 1 + config.callers;
-  if (!TieToParent(config.parent_pid)) ::_exit(1);
+  if (!TieToParent(config.parent_pid)) Exit(LeaderExit::kParentGone);
   if (config.fifo_priority > 0) {
     // The supervisor's threads are SCHED_FIFO above us on the same CPU: the target runs
     // exactly when every one of them sleeps, and tasks woken in turn run in that order.
@@ -293,7 +312,7 @@ void RunLeader(const AgentConfig& config) {
     param.sched_priority = config.fifo_priority;
     ::sched_setscheduler(0, SCHED_FIFO, &param);
   }
-  if (!LayOutTable(config, g_tasks)) ::_exit(2);
+  if (!LayOutTable(config, g_tasks)) Exit(LeaderExit::kTableLayout);
   // Signals that dump core kill targets all the time: no core files in the caller's folder.
   const struct rlimit no_core {};
   ::setrlimit(RLIMIT_CORE, &no_core);
@@ -316,16 +335,24 @@ void RunLeader(const AgentConfig& config) {
   const pid_t leader = ::getpid();
   for (int t = 1; t < g_tasks; ++t) {
     const long pid = ::syscall(SYS_clone, CLONE_FILES | SIGCHLD, 0, 0, 0, 0);
-    if (pid < 0) ::_exit(3);
+    if (pid < 0) Exit(LeaderExit::kCloneFailed);
     if (pid == 0) {
       g_leader = false;
-      if (!TieToParent(leader)) ::_exit(1);
+      if (!TieToParent(leader)) Exit(LeaderExit::kParentGone);
       Serve(kHarnessFdBase + t);
     }
     hello.values[t] = pid;
   }
   hello.values[0] = leader;
   hello.count = g_tasks;
+  if (config.sched_idle) {
+    // Set up as SCHED_OTHER (a SCHED_IDLE task on a busy CPU starves), then every task
+    // SCHED_IDLE before the supervisor hears of them: they run only while it sleeps.
+    const struct sched_param idle {};
+    for (int t = 0; t < g_tasks; ++t) {
+      ::sched_setscheduler(static_cast<pid_t>(hello.values[t]), SCHED_IDLE, &idle);
+    }
+  }
   SendHello(kHarnessFdBase, hello, listener);
   if (listener >= 0) ::close(listener);
   Serve(kHarnessFdBase);

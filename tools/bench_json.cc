@@ -9,6 +9,8 @@
 #include <set>
 #include <sstream>
 
+#include "addfdlab/json_errors.h"
+
 namespace addfdlab::tools {
 namespace {
 
@@ -55,9 +57,9 @@ std::string ReplaceNonFinite(const std::string& text, std::vector<Replacement>* 
 }
 
 // nlohmann's byte position (1-based, the last character read) in the rewritten text, as
-// line:col of the original.
-std::string LineColumn(const std::string& original, size_t byte,
-                       const std::vector<Replacement>& replaced) {
+// the index of that character in the original.
+size_t OriginalIndex(const std::string& original, size_t byte,
+                     const std::vector<Replacement>& replaced) {
   constexpr size_t kNull = 4;  // strlen("null")
   const size_t rewritten = byte == 0 ? 0 : byte - 1;
   size_t index = rewritten;
@@ -72,16 +74,7 @@ std::string LineColumn(const std::string& original, size_t byte,
       break;
     }
   }
-  index = std::min(index, original.size());
-  size_t line = 1;
-  size_t line_start = 0;
-  for (size_t i = 0; i < index; ++i) {
-    if (original[i] == '\n') {
-      ++line;
-      line_start = i + 1;
-    }
-  }
-  return std::to_string(line) + ":" + std::to_string(index - line_start + 1);
+  return std::min(index, original.size());
 }
 
 // A time unit's nanoseconds and microseconds (both, so that neither is rounded twice).
@@ -124,17 +117,11 @@ const std::set<std::string>& NonCounterFields() {
   return fields;
 }
 
-std::optional<std::string> ReadFile(const std::string& path, std::string* error) {
+Result<std::string> ReadFile(const std::string& path) {
   std::error_code ec;
-  if (!fs::exists(path, ec)) {
-    *error = path + ": no such file";
-    return std::nullopt;
-  }
+  if (!fs::exists(path, ec)) return Error(Errno(ENOENT), path + ": no such file");
   std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    *error = path + ": cannot read it";
-    return std::nullopt;
-  }
+  if (!in) return Error(Errno::Last(), path + ": cannot read it");
   std::ostringstream text;
   text << in.rdbuf();
   return text.str();
@@ -142,27 +129,20 @@ std::optional<std::string> ReadFile(const std::string& path, std::string* error)
 
 }  // namespace
 
-std::optional<BenchRun> ParseBenchJson(const std::string& text, std::string* error) {
+Result<BenchRun> ParseBenchJson(const std::string& text) {
   std::vector<Replacement> replaced;
   const std::string clean = ReplaceNonFinite(text, &replaced);
   nlohmann::json doc;
   try {
     doc = nlohmann::json::parse(clean);
   } catch (const nlohmann::json::parse_error& e) {
-    // what() is "[json.exception.parse_error.101] parse error at line 1, column 2: ...";
-    // the position there counts the rewritten text, so say it again from the original.
-    std::string what = e.what();
-    static const std::regex prefix(
-        R"(^\[json\.exception\.[a-z_.0-9]+\] (parse error )?(at line \d+, column \d+: )?)");
-    what = std::regex_replace(what, prefix, "");
-    // "last read" quotes the rewritten text; the position says where.
-    what = what.substr(0, what.find("; last read:"));
-    *error = LineColumn(text, e.byte, replaced) + ": not JSON: " + what;
-    return std::nullopt;
+    // The position in what() counts the rewritten text, so say it again from the original;
+    // "last read" quotes the rewritten text (the position says where).
+    return Error::Invalid(JsonSyntaxError(text, OriginalIndex(text, e.byte, replaced), e.what(),
+                                          /*keep_last_read=*/false));
   }
-  const auto fail = [&](const std::string& what) {
-    *error = "not Google Benchmark JSON: " + what;
-    return std::nullopt;
+  const auto fail = [](const std::string& what) {
+    return Error::Invalid("not Google Benchmark JSON: " + what);
   };
   if (!doc.is_object()) return fail("the top level is not an object");
   if (!doc.contains("benchmarks") || !doc["benchmarks"].is_array()) {
@@ -238,7 +218,7 @@ std::optional<BenchRun> ParseBenchJson(const std::string& text, std::string* err
   return run;
 }
 
-std::optional<BenchRun> LoadBenchRun(const std::string& path, std::string* error) {
+Result<BenchRun> LoadBenchRun(const std::string& path) {
   std::error_code ec;
   std::vector<std::string> files;
   if (fs::is_directory(path, ec)) {
@@ -251,8 +231,7 @@ std::optional<BenchRun> LoadBenchRun(const std::string& path, std::string* error
     }
     std::sort(files.begin(), files.end());
     if (files.empty()) {
-      *error = path + ": no Google Benchmark JSON files in this folder";
-      return std::nullopt;
+      return Error(Errno(ENOENT), path + ": no Google Benchmark JSON files in this folder");
     }
   } else {
     files.push_back(path);
@@ -260,15 +239,14 @@ std::optional<BenchRun> LoadBenchRun(const std::string& path, std::string* error
   BenchRun merged;
   merged.path = path;
   for (const std::string& file : files) {
-    const std::optional<std::string> text = ReadFile(file, error);
-    if (!text) return std::nullopt;
-    std::string message;
-    std::optional<BenchRun> run = ParseBenchJson(*text, &message);
+    Result<std::string> text = ReadFile(file);
+    if (!text) return std::move(text).error();
+    Result<BenchRun> run = ParseBenchJson(*text);
     if (!run) {
       // A syntax error's message starts with its line:col.
+      const std::string& message = run.error().message();
       const bool positioned = message.compare(0, 4, "not ") != 0;
-      *error = file + (positioned ? ":" : ": ") + message;
-      return std::nullopt;
+      return Error(run.error().code(), file + (positioned ? ":" : ": ") + message);
     }
     if (merged.context.is_null()) merged.context = run->context;
     const fs::path name = fs::path(file).filename();

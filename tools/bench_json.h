@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "addfdlab/result.h"
+
 namespace addfdlab::tools {
 
 // One element of "benchmarks": a repetition, or an aggregate over the repetitions.
@@ -43,13 +45,14 @@ struct BenchRun {
 
 // Parses Google Benchmark JSON text. Its writer prints NaN and Infinity (the cv of a
 // counter that is zero in every repetition) although JSON has neither; they are read as
-// absent values. On failure returns nullopt and sets `error` to "line:col: message" for a
-// syntax error, or a message naming the element that is not Google Benchmark's.
-std::optional<BenchRun> ParseBenchJson(const std::string& text, std::string* error);
+// absent values. A failure's message is "line:col: not JSON: ..." for a syntax error, or
+// "not Google Benchmark JSON: ..." naming the element that is not Google Benchmark's.
+Result<BenchRun> ParseBenchJson(const std::string& text);
 
 // Loads `path`: a JSON file, or a folder (a report's, whose raw/ holds the JSON, or any
-// folder of *.json files) whose files are merged. Errors name the file.
-std::optional<BenchRun> LoadBenchRun(const std::string& path, std::string* error);
+// folder of *.json files) whose files are merged. A failure's message names the file and
+// says it all.
+Result<BenchRun> LoadBenchRun(const std::string& path);
 
 // A benchmark's repetitions, in the order they ran. A repetition or aggregate that failed
 // gives only its error.

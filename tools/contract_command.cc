@@ -58,7 +58,9 @@ nlohmann::json ReportJson(const ContractReport& report) {
                      {"fix", k.deviation->FixText()}});
   }
   return {{"kernel", report.kernel},
-          {"deterministic", report.deterministic},
+          {"deterministic", report.scheduling.mode != SchedMode::kFree},
+          {"scheduling",
+           {{"mode", SchedModeName(report.scheduling.mode)}, {"why", report.scheduling.why}}},
           {"seconds", report.seconds},
           {"ok", report.ok()},
           {"cells", rows},
@@ -66,8 +68,8 @@ nlohmann::json ReportJson(const ContractReport& report) {
 }
 
 void PrintTable(const ContractReport& report) {
-  std::printf("kernel %s, %s scheduling\n\n", report.kernel.c_str(),
-              report.deterministic ? "deterministic" : "free (no SCHED_FIFO)");
+  std::printf("kernel %s, scheduling %s\n\n", report.kernel.c_str(),
+              DescribeScheduling(report.scheduling).c_str());
   std::printf("%-32s %-9s %-14s %-14s %s\n", "cell", "status", "expected", "observed",
               "scenario / reason");
   int counts[5] = {};
@@ -94,10 +96,9 @@ void PrintTable(const ContractReport& report) {
 int RunContractCommand(const ContractOptions& options) {
   const std::string known_path =
       options.known.empty() ? options.dir + "/known-deviations.json" : options.known;
-  std::string error;
-  auto known = LoadKnownDeviations(known_path, &error);
+  auto known = LoadKnownDeviations(known_path);
   if (!known) {
-    std::cerr << "addfdlab contract: " << error << "\n";
+    std::cerr << "addfdlab contract: " << known.error().message() << "\n";
     return kExitUsage;
   }
   ExecutorOptions executor_options;
@@ -107,11 +108,12 @@ int RunContractCommand(const ContractOptions& options) {
     std::cerr << "addfdlab: this kernel has no seccomp user notification; nothing to run\n";
     return 1;
   }
-  const ContractReport report = RunContract(options.dir, *known, executor, &error);
-  if (!error.empty()) {
-    std::cerr << "addfdlab contract: " << error << "\n";
+  const Result<ContractReport> ran = RunContract(options.dir, *known, executor);
+  if (!ran) {
+    std::cerr << "addfdlab contract: " << ran.error().message() << "\n";
     return kExitUsage;
   }
+  const ContractReport& report = *ran;
   if (options.json) {
     std::cout << ReportJson(report).dump(2) << "\n";
   } else {

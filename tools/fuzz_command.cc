@@ -41,10 +41,17 @@ struct FuzzOptions {
   int repro_runs = 5;
 };
 
-// Builds the fuzz preset's target when it is missing or older than the sources.
+// Builds the fuzz preset's target when it is missing or older than the sources. A build
+// folder this user cannot write (another user's tree) is used as it is.
 bool EnsureFuzzer(const fs::path& source, const std::string& target, const fs::path& log,
                   fs::path* binary) {
   *binary = source / "build/fuzz/fuzzers" / target;
+  const fs::path build = source / "build/fuzz";
+  if (fs::exists(*binary) && ::access(build.c_str(), W_OK) != 0) {
+    std::cerr << "addfdlab fuzz: " << build.string() << " is not writable here: using " << target
+              << " as it was built there\n";
+    return true;
+  }
   std::cerr << "addfdlab fuzz: building " << target << " (fuzz preset; log " << log.string()
             << ")\n";
   if (RunLogged({(source / "scripts/deps.sh").string(), "build", "fuzz"}, log.string()) != 0) {
@@ -106,10 +113,20 @@ std::string Sanitize(const std::string& text) {
   return out;
 }
 
+// Lines in a file (0 when it is missing).
+size_t CountLines(const fs::path& file) {
+  std::ifstream in(file);
+  size_t n = 0;
+  for (std::string line; std::getline(in, line);) ++n;
+  return n;
+}
+
 struct FindingStats {
   int reported = 0;
   int duplicates = 0;
   int unreproduced = 0;
+  int schedule_dependent = 0;  // crashes whose every verdict came from a run off its schedule
+  std::string scheduling;      // the mode the replays ran in, described
   std::vector<std::string> new_dirs;
 };
 
@@ -123,9 +140,15 @@ void FileFinding(const fs::path& crash, const FuzzOptions& options, FuzzHarness&
   Executor& executor = harness.executor();
   std::map<std::string, int> seen;
   RunResult first;
+  bool unscheduled = false;
   for (int run = 0; run < options.repro_runs; ++run) {
     RunResult result = executor.Run(*scenario);
     if (run == 0) first = result;
+    // A run in which a target ran out of turn says nothing about the kernel.
+    if (!result.deterministic) {
+      unscheduled |= !result.clean();
+      continue;
+    }
     std::set<std::string> once;
     for (const Verdict& v : result.verdicts) {
       if (v.kind != Verdict::Kind::kExpect) once.insert(v.Signature(*scenario));
@@ -133,7 +156,7 @@ void FileFinding(const fs::path& crash, const FuzzOptions& options, FuzzHarness&
     for (const std::string& s : once) ++seen[s];
   }
   if (seen.empty()) {
-    ++stats.unreproduced;
+    ++(unscheduled ? stats.schedule_dependent : stats.unreproduced);
     return;
   }
   // The most frequent signature names the finding.
@@ -149,6 +172,7 @@ void FileFinding(const fs::path& crash, const FuzzOptions& options, FuzzHarness&
   const auto fails = [&](const Scenario& candidate) {
     for (int again = 0; again < 2; ++again) {
       const RunResult r = executor.Run(candidate);
+      if (!r.deterministic) continue;
       for (const Verdict& v : r.verdicts) {
         if (v.Signature(candidate) == signature) return true;
       }
@@ -158,17 +182,17 @@ void FileFinding(const fs::path& crash, const FuzzOptions& options, FuzzHarness&
   const Scenario minimal = MinimizeScenario(*scenario, fails);
   const RunResult trace = executor.Run(minimal);
   fs::create_directories(dir);
-  std::string error;
-  WriteNewFile((dir / "input.bin").string(), bytes, false, &error);
-  WriteNewFile((dir / "original.scn").string(), PrintScenario(*scenario), false, &error);
-  WriteNewFile((dir / "repro.scn").string(),
-               "# " + signature + "\n# reproduced " + std::to_string(rate) + "/" +
-                   std::to_string(options.repro_runs) + " on " + executor.features().release +
-                   "\n" + PrintScenario(minimal),
-               false, &error);
-  WriteNewFile((dir / "trace.txt").string(),
-               trace.Format(minimal) + "\n# first run of the original:\n" + first.Format(*scenario),
-               false, &error);
+  // Best effort: a finding folder with a file missing still names the finding.
+  (void)WriteNewFile((dir / "input.bin").string(), bytes, false);
+  (void)WriteNewFile((dir / "original.scn").string(), PrintScenario(*scenario), false);
+  (void)WriteNewFile((dir / "repro.scn").string(),
+                     "# " + signature + "\n# reproduced " + std::to_string(rate) + "/" +
+                         std::to_string(options.repro_runs) + " on " + executor.features().release +
+                         "\n" + PrintScenario(minimal),
+                     false);
+  (void)WriteNewFile(
+      (dir / "trace.txt").string(),
+      trace.Format(minimal) + "\n# first run of the original:\n" + first.Format(*scenario), false);
   ++stats.reported;
   stats.new_dirs.push_back(dir.string());
 }
@@ -225,88 +249,81 @@ void PrintCells(const std::set<std::string>& reached, const FuzzHarness& harness
   if (!missing.empty()) std::printf("  not reached: %s\n", missing.c_str());
 }
 
-int RunFuzz(const FuzzOptions& options) {
-  const fs::path source = kSourceDir;
-  const fs::path work = fs::path(options.work) / options.target;
-  const fs::path corpus = work / "corpus";
-  const fs::path crashes = work / "crashes";
-  const fs::path scratch = work / ("scratch-" + std::to_string(::getpid()));
-  const fs::path log = work / "fuzz.log";
-  const fs::path cells = work / "cells.txt";
-  std::error_code ec;
-  for (const fs::path& dir : {corpus, crashes, scratch, fs::path(options.findings)}) {
+// A campaign's folders under --work: its corpus, crashes, this run's scratch folder, its log,
+// the cells its jobs reached and the verdicts they dropped as schedule-dependent.
+struct CampaignPaths {
+  fs::path corpus, crashes, scratch, log, cells, dropped;
+
+  explicit CampaignPaths(const FuzzOptions& options) {
+    const fs::path work = fs::path(options.work) / options.target;
+    corpus = work / "corpus";
+    crashes = work / "crashes";
+    scratch = work / ("scratch-" + std::to_string(::getpid()));
+    log = work / "fuzz.log";
+    cells = work / "cells.txt";
+    dropped = work / "dropped.txt";
+  }
+};
+
+// The folders exist and the known-deviations list parses (the jobs read it too: a
+// malformed list is a usage error here, before anything runs); else the message.
+Result<void> Prepare(const FuzzOptions& options, const CampaignPaths& paths) {
+  for (const fs::path& dir :
+       {paths.corpus, paths.crashes, paths.scratch, fs::path(options.findings)}) {
+    std::error_code ec;
     fs::create_directories(dir, ec);
-    if (ec) {
-      std::cerr << "addfdlab fuzz: cannot create " << dir.string() << ": " << ec.message() << "\n";
-      return kExitUsage;
-    }
+    if (ec) return Error::Invalid("cannot create " + dir.string() + ": " + ec.message());
   }
   if (options.target == "addfd_sequence_fuzzer") {
-    // The jobs read it too: a malformed list is a usage error here, before anything runs.
-    std::string error;
-    if (!LoadKnownDeviations(KnownDeviationsPath(RepositoryKnownDeviations()), &error)) {
-      std::cerr << "addfdlab fuzz: " << error << "\n";
-      return kExitUsage;
-    }
+    Result<std::vector<KnownDeviation>> known =
+        LoadKnownDeviations(KnownDeviationsPath(RepositoryKnownDeviations()));
+    if (!known) return known.error();
   }
-  fs::path binary;
-  if (!EnsureFuzzer(source, options.target, log, &binary)) {
-    std::cerr << "addfdlab fuzz: could not build " << options.target << "; see " << log.string()
-              << "\n";
-    return 1;
-  }
+  return {};
+}
+
+// libFuzzer's command line: fork mode even for one job (a crash ends that job, not the
+// campaign), the target's options, the scratch folder first (libFuzzer writes there, never
+// into corpus/), then the corpus and the seeds.
+std::vector<std::string> CampaignArgv(const FuzzOptions& options, const CampaignPaths& paths,
+                                      const fs::path& binary,
+                                      const std::vector<std::string>& flags) {
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   const int jobs = options.jobs > 0 ? options.jobs : static_cast<int>(cores);
   std::vector<std::string> argv = {
       binary.string(), "-max_total_time=" + std::to_string(options.seconds),
-      "-artifact_prefix=" + crashes.string() + "/", "-print_final_stats=1"};
-  // Fork mode even for one job: a crash ends that job, not the campaign.
+      "-artifact_prefix=" + paths.crashes.string() + "/", "-print_final_stats=1"};
   argv.push_back("-fork=" + std::to_string(jobs));
   argv.push_back("-ignore_crashes=1");
-  const std::vector<std::string> flags = LibFuzzerFlags(source / "fuzzers", options.target);
   argv.insert(argv.end(), flags.begin(), flags.end());
-  // The scratch folder comes first: libFuzzer writes there, never into corpus/.
-  argv.push_back(scratch.string());
-  argv.push_back(corpus.string());
+  argv.push_back(paths.scratch.string());
+  argv.push_back(paths.corpus.string());
   // model_fuzzer reads addfd_sequence_fuzzer's input format and shares its seeds.
   const fs::path seeds =
-      source / "corpus" /
+      fs::path(kSourceDir) / "corpus" /
       (options.target == "model_fuzzer" ? std::string("addfd_sequence_fuzzer") : options.target);
   if (fs::exists(seeds)) argv.push_back(seeds.string());
-  const size_t crashes_before = CountFiles(crashes, "crash-");
+  return argv;
+}
 
-  // The cells this campaign reaches (the jobs append to it): it starts empty.
-  std::ofstream(cells, std::ios::trunc).close();
-  ::setenv("ADDFDLAB_CELLS_FILE", cells.c_str(), 1);
-  const InterruptScope interrupts;
-  // libFuzzer in a process group of its own: in fork mode its parent runs the jobs through
-  // system(), which ignores SIGINT while they run, so an interrupt goes to the whole group
-  // (each job exits "interrupted", and the parent then stops the campaign).
-  SpawnOptions spawn;
-  spawn.stdout_to = spawn.stderr_to = Output::kPipe;  // one pipe: the progress line and the log
-  spawn.own_process_group = true;
-  spawn.forward_interrupt = true;
-  std::optional<Subprocess> child = Subprocess::Spawn(argv, spawn);
-  if (!child) {
-    std::cerr << "addfdlab fuzz: cannot start " << binary.string() << "\n";
-    return 1;
-  }
-
-  std::ofstream log_out(log, std::ios::app);
-  const auto start = std::chrono::steady_clock::now();
+// Reads libFuzzer's output into the log until it exits, with a progress line on stderr
+// (every 10 s when stderr is not a terminal).
+Progress Watch(Subprocess& child, const FuzzOptions& options, const CampaignPaths& paths,
+               size_t crashes_before, std::chrono::steady_clock::time_point start) {
+  std::ofstream log_out(paths.log, std::ios::app);
   const bool tty = ::isatty(2) != 0;
   Progress progress;
   std::string pending;
   auto last_line = start;
   for (;;) {
-    child->ForwardInterrupt();  // the jobs exit interrupted; libFuzzer stops and exits
+    child.ForwardInterrupt();  // the jobs exit interrupted; libFuzzer stops and exits
     struct pollfd pfd {
-      child->output().get(), POLLIN, 0
+      child.output().get(), POLLIN, 0
     };
     const int ready = ::poll(&pfd, 1, 500);
     if (ready > 0) {
       char buf[4096];
-      const ssize_t n = ::read(child->output().get(), buf, sizeof(buf));
+      const ssize_t n = ::read(child.output().get(), buf, sizeof(buf));
       if (n <= 0) break;
       log_out.write(buf, n);
       pending.append(buf, static_cast<size_t>(n));
@@ -323,56 +340,124 @@ int RunFuzz(const FuzzOptions& options) {
       std::fprintf(stderr,
                    "%s[%lds, %lds left] %ld execs, %ld exec/s, cov %ld, cells %zu, crashes %zu%s",
                    tty ? "\r" : "", elapsed, left, progress.execs, progress.exec_per_sec,
-                   progress.cov, CellsIn(cells).size(),
-                   CountFiles(crashes, "crash-") - crashes_before, tty ? "   " : "\n");
+                   progress.cov, CellsIn(paths.cells).size(),
+                   CountFiles(paths.crashes, "crash-") - crashes_before, tty ? "   " : "\n");
       last_line = now;
     }
   }
-  child->CloseOutput();
-  child->Wait();
   if (tty) std::fprintf(stderr, "\n");
+  return progress;
+}
 
-  // New inputs go into the work corpus; the scratch folder goes.
-  std::cerr << "addfdlab fuzz: merging new inputs into " << corpus.string() << "\n";
+// New inputs go into the work corpus; the scratch folder goes.
+void MergeCorpus(const CampaignPaths& paths, const fs::path& binary,
+                 const std::vector<std::string>& flags) {
+  std::cerr << "addfdlab fuzz: merging new inputs into " << paths.corpus.string() << "\n";
   std::vector<std::string> merge = {binary.string(), "-merge=1"};
   merge.insert(merge.end(), flags.begin(), flags.end());
-  merge.push_back(corpus.string());
-  merge.push_back(scratch.string());
-  RunLogged(merge, log.string());
-  fs::remove_all(scratch, ec);
+  merge.push_back(paths.corpus.string());
+  merge.push_back(paths.scratch.string());
+  RunLogged(merge, paths.log.string());
+  std::error_code ec;
+  fs::remove_all(paths.scratch, ec);
+}
 
-  FindingStats stats;
-  if (options.target == "addfd_sequence_fuzzer") {
-    FuzzHarness harness(nullptr, 0,
-                        FuzzHarnessOptions::FromEnvironment(RepositoryKnownDeviations()));
-    for (const auto& e : fs::directory_iterator(crashes, ec)) {
-      if (e.path().filename().string().rfind("crash-", 0) != 0) continue;
-      FileFinding(e.path(), options, harness, stats);
-    }
-    PrintCells(CellsIn(cells), harness);
-  }
-  const long elapsed =
-      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - start)
-          .count();
+// The summary on stdout; the exit code (1 when there is something new to look at).
+int Summarize(const FuzzOptions& options, const CampaignPaths& paths, const fs::path& binary,
+              const Progress& progress, const FindingStats& stats, size_t crashes_before,
+              long elapsed, bool interrupted) {
   std::printf("%s: %lds%s, %ld execs (%ld exec/s), coverage %ld\n", options.target.c_str(), elapsed,
-              child->interrupt_forwarded() ? " (interrupted)" : "", progress.execs,
-              progress.exec_per_sec, progress.cov);
-  std::printf("corpus: %zu inputs in %s\n", CountFiles(corpus), corpus.string().c_str());
+              interrupted ? " (interrupted)" : "", progress.execs, progress.exec_per_sec,
+              progress.cov);
+  std::printf("corpus: %zu inputs in %s\n", CountFiles(paths.corpus),
+              paths.corpus.string().c_str());
+  const size_t crashes = CountFiles(paths.crashes, "crash-");
   std::printf(
       "crashes: %zu new (%zu in %s); findings: %d new, %d already filed, %d did not reproduce\n",
-      CountFiles(crashes, "crash-") - crashes_before, CountFiles(crashes, "crash-"),
-      crashes.string().c_str(), stats.reported, stats.duplicates, stats.unreproduced);
+      crashes - crashes_before, crashes, paths.crashes.string().c_str(), stats.reported,
+      stats.duplicates, stats.unreproduced);
+  if (options.target == "addfd_sequence_fuzzer") {
+    // A verdict from a run in which a target ran out of turn is not a finding.
+    std::printf("dropped as schedule-dependent: %zu verdicts in the jobs, %d crashes on replay\n",
+                CountLines(paths.dropped), stats.schedule_dependent);
+    std::printf("scheduling: %s\n", stats.scheduling.c_str());
+  }
   for (const std::string& dir : stats.new_dirs) std::printf("  new finding: %s\n", dir.c_str());
   // The other targets check our own code (parser, model): each crash is a finding, kept
   // in the crashes folder for `repro`.
-  const size_t new_crashes = CountFiles(crashes, "crash-") - crashes_before;
+  const size_t new_crashes = crashes - crashes_before;
   if (options.target != "addfd_sequence_fuzzer" && new_crashes > 0) {
     std::printf("  %zu new crashes of %s: replay with %s CRASH_FILE\n", new_crashes,
                 options.target.c_str(), binary.string().c_str());
   }
-  std::printf("log: %s\n", log.string().c_str());
+  std::printf("log: %s\n", paths.log.string().c_str());
   return stats.reported > 0 || (options.target != "addfd_sequence_fuzzer" && new_crashes > 0) ? 1
                                                                                               : 0;
+}
+
+// The steps: prepare the folders, build the target, run libFuzzer while showing progress,
+// merge, file the findings, summarize.
+int RunFuzz(const FuzzOptions& options) {
+  const CampaignPaths paths(options);
+  if (Result<void> ready = Prepare(options, paths); !ready) {
+    std::cerr << "addfdlab fuzz: " << ready.error().message() << "\n";
+    return kExitUsage;
+  }
+  fs::path binary;
+  if (!EnsureFuzzer(kSourceDir, options.target, paths.log, &binary)) {
+    std::cerr << "addfdlab fuzz: could not build " << options.target << "; see "
+              << paths.log.string() << "\n";
+    return 1;
+  }
+  const std::vector<std::string> flags =
+      LibFuzzerFlags(fs::path(kSourceDir) / "fuzzers", options.target);
+  const std::vector<std::string> argv = CampaignArgv(options, paths, binary, flags);
+  const size_t crashes_before = CountFiles(paths.crashes, "crash-");
+
+  // The cells this campaign reaches (the jobs append to it): it starts empty.
+  std::ofstream(paths.cells, std::ios::trunc).close();
+  ::setenv("ADDFDLAB_CELLS_FILE", paths.cells.c_str(), 1);
+  // The verdicts its jobs drop because their runs did not keep to the schedule.
+  std::ofstream(paths.dropped, std::ios::trunc).close();
+  ::setenv("ADDFDLAB_DROPPED_FILE", paths.dropped.c_str(), 1);
+  const InterruptScope interrupts;
+  // libFuzzer in a process group of its own: in fork mode its parent runs the jobs through
+  // system(), which ignores SIGINT while they run, so an interrupt goes to the whole group
+  // (each job exits "interrupted", and the parent then stops the campaign).
+  SpawnOptions spawn;
+  spawn.stdout_to = spawn.stderr_to = Output::kPipe;  // one pipe: the progress line and the log
+  spawn.own_process_group = true;
+  spawn.forward_interrupt = true;
+  std::optional<Subprocess> child = Subprocess::Spawn(argv, spawn);
+  if (!child) {
+    std::cerr << "addfdlab fuzz: cannot start " << binary.string() << "\n";
+    return 1;
+  }
+  const auto start = std::chrono::steady_clock::now();
+  const Progress progress = Watch(*child, options, paths, crashes_before, start);
+  child->CloseOutput();
+  child->Wait();
+  MergeCorpus(paths, binary, flags);
+
+  FindingStats stats;
+  if (options.target == "addfd_sequence_fuzzer") {
+    FuzzHarnessOptions harness_options =
+        FuzzHarnessOptions::FromEnvironment(RepositoryKnownDeviations());
+    harness_options.dropped_file.clear();  // the jobs' drops only
+    FuzzHarness harness(nullptr, 0, harness_options);
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(paths.crashes, ec)) {
+      if (e.path().filename().string().rfind("crash-", 0) != 0) continue;
+      FileFinding(e.path(), options, harness, stats);
+    }
+    PrintCells(CellsIn(paths.cells), harness);
+    stats.scheduling = DescribeScheduling(harness.executor().scheduling());
+  }
+  const long elapsed =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - start)
+          .count();
+  return Summarize(options, paths, binary, progress, stats, crashes_before, elapsed,
+                   child->interrupt_forwarded());
 }
 
 }  // namespace

@@ -3,7 +3,9 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "addfdlab/environment.h"
 #include "addfdlab/probe.h"
+#include "addfdlab/supervisor.h"
 #include "commands.h"
 
 namespace addfdlab::tools {
@@ -15,8 +17,12 @@ struct ProbeOptions {
 
 int RunProbe(const ProbeOptions& options) {
   const Features features = ProbeFeatures();
+  // The mode an executor would run in here ($ADDFDLAB_SCHED, SCHED_FIFO, the CPU).
+  const Scheduling scheduling = ChooseScheduling(ReadEnvironment().sched, features, ChooseCpu(-1));
   if (options.json) {
-    std::cout << ProbeJson(features).dump(2) << "\n";
+    nlohmann::json out = ProbeJson(features);
+    out["scheduling"] = {{"mode", SchedModeName(scheduling.mode)}, {"why", scheduling.why}};
+    std::cout << out.dump(2) << "\n";
   } else {
     std::cout << "kernel " << features.release << " (" << features.machine << ")\n\n";
     for (size_t i = 0; i < kFeatureCount; ++i) {
@@ -24,6 +30,7 @@ int RunProbe(const ProbeOptions& options) {
       std::printf("%-20s %-4s %s\n", FeatureName(feature), features.has(feature) ? "yes" : "no",
                   features.get(feature).evidence.c_str());
     }
+    std::printf("\nscheduling: %s\n", DescribeScheduling(scheduling).c_str());
   }
   if (!features.has(Feature::kUserNotification)) {
     std::cerr << "addfdlab: this kernel has no seccomp user notification ("

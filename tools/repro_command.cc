@@ -50,21 +50,20 @@ nlohmann::json TraceJson(const RunResult& result, const Scenario& scenario) {
 }
 
 int RunRepro(const ReproOptions& options) {
-  std::string error;
-  auto scenario = LoadScenario(options.file, &error);
+  auto scenario = LoadScenario(options.file);
   if (!scenario) {
-    std::cerr << error << "\n";
+    std::cerr << scenario.error().message() << "\n";
     return kExitUsage;
   }
-  if (const std::string invalid = ValidateScenario(*scenario); !invalid.empty()) {
-    std::cerr << options.file << ": invalid scenario: " << invalid << "\n";
+  if (const Result<void> valid = ValidateScenario(*scenario); !valid) {
+    std::cerr << options.file << ": invalid scenario: " << valid.error().message() << "\n";
     return kExitUsage;
   }
   const std::string known_path =
       options.known.empty() ? KnownDeviationsPath(RepositoryKnownDeviations()) : options.known;
-  auto known = LoadKnownDeviations(known_path, &error);
+  auto known = LoadKnownDeviations(known_path);
   if (!known) {
-    std::cerr << "addfdlab repro: " << error << "\n";
+    std::cerr << "addfdlab repro: " << known.error().message() << "\n";
     return kExitUsage;
   }
   Executor executor;
@@ -73,10 +72,13 @@ int RunRepro(const ReproOptions& options) {
   const KnownDeviation* bug = MatchKnownRun(*known, first.verdicts, *scenario);
   std::map<std::string, int> seen;  // verdict signature -> runs it appeared in
   int new_runs = 0;                 // runs with a verdict no known deviation explains
+  int unscheduled = 0;  // runs that did not keep to their schedule: their verdicts do not count
   std::set<std::string> first_verdict;
   int same = 0;  // runs whose verdict signatures are exactly the first run's
   const auto count = [&](const RunResult& result) {
-    if (!result.clean() && MatchKnownRun(*known, result.verdicts, *scenario) == nullptr) {
+    if (!result.deterministic) {
+      ++unscheduled;
+    } else if (!result.clean() && MatchKnownRun(*known, result.verdicts, *scenario) == nullptr) {
       ++new_runs;
     }
     std::set<std::string> once;
@@ -112,11 +114,18 @@ int RunRepro(const ReproOptions& options) {
     out["same_as_first"] = same;
     if (!first_differing.empty()) out["first_differing"] = first_differing;
     out["schedule_reruns"] = executor.schedule_reruns();
+    out["unscheduled_runs"] = unscheduled;
+    out["scheduling"] = {{"mode", SchedModeName(executor.scheduling().mode)},
+                         {"why", executor.scheduling().why}};
     std::cout << out.dump(2) << "\n";
   } else {
     std::cout << first.Format(*scenario);
-    if (!executor.deterministic()) {
-      std::cout << "note: no SCHED_FIFO here; interleavings are not chosen\n";
+    if (executor.scheduling().mode != SchedMode::kFifo) {
+      std::cout << "note: scheduling " << DescribeScheduling(executor.scheduling()) << "\n";
+    }
+    if (!first.deterministic) {
+      std::cout << "note: the run did not keep to its schedule (a target ran out of turn): "
+                   "its verdicts say nothing about the kernel\n";
     }
     if (options.runs > 1) {
       for (const auto& [signature, runs] : seen) {
@@ -125,6 +134,8 @@ int RunRepro(const ReproOptions& options) {
       std::cout << "same verdict as the first run: " << same << "/" << options.runs << "\n";
       std::cout << "runs repeated because a target ran outside a quiescence point: "
                 << executor.schedule_reruns() << "\n";
+      std::cout << "runs that never kept to their schedule (their verdicts do not count): "
+                << unscheduled << "\n";
       if (!first_differing.empty()) std::cout << "first differing " << first_differing << "\n";
     }
     if (bug != nullptr) {

@@ -1,11 +1,7 @@
 // addfdlab scn: converts scenarios between the .scn text and the fuzzers' binary form.
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
-#include <fstream>
 #include <iostream>
 #include <memory>
-#include <sstream>
 
 #include "addfdlab/scenario_codec.h"
 #include "addfdlab/scenario_text.h"
@@ -21,32 +17,23 @@ struct ScnOptions {
   bool force = false;
 };
 
-bool ReadWhole(const std::string& path, std::string* data) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    std::cerr << "addfdlab: " << path << ": cannot read: " << std::strerror(errno) << "\n";
-    return false;
-  }
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  *data = buffer.str();
-  return true;
-}
+// Prints a file's failure (its message names the file) to stderr.
+void Report(const Error& error) { std::cerr << "addfdlab: " << error.message() << "\n"; }
 
 bool Write(const ScnOptions& options, const std::string& contents) {
-  std::string error;
-  if (!WriteNewFile(options.output, contents, options.force, &error)) {
-    std::cerr << "addfdlab: " << error << "\n";
-    return false;
-  }
-  return true;
+  const Result<void> written = WriteNewFile(options.output, contents, options.force);
+  if (!written) Report(written.error());
+  return written.has_value();
 }
 
 int RunEncode(const ScnOptions& options) {
-  std::string text;
-  if (!ReadWhole(options.input, &text)) return kExitUsage;
+  const Result<std::string> text = ReadWholeFile(options.input);
+  if (!text) {
+    Report(text.error());
+    return kExitUsage;
+  }
   ParseError error;
-  const std::optional<Scenario> scenario = ParseScenario(text, options.input, &error);
+  const std::optional<Scenario> scenario = ParseScenario(*text, options.input, &error);
   if (!scenario) {
     std::cerr << error.ToString() << "\n";
     return kExitUsage;
@@ -60,8 +47,12 @@ int RunEncode(const ScnOptions& options) {
 }
 
 int RunDecode(const ScnOptions& options) {
-  std::string data;
-  if (!ReadWhole(options.input, &data)) return kExitUsage;
+  const Result<std::string> read = ReadWholeFile(options.input);
+  if (!read) {
+    Report(read.error());
+    return kExitUsage;
+  }
+  const std::string& data = *read;
   const std::optional<Scenario> scenario =
       DecodeScenario(reinterpret_cast<const uint8_t*>(data.data()), data.size());
   if (!scenario) {

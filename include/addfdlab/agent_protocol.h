@@ -6,6 +6,7 @@
 #include <sys/syscall.h>
 
 #include <cstdint>
+#include <string>
 
 namespace addfdlab::agent {
 
@@ -88,7 +89,23 @@ struct AgentConfig {
   // When > 0, every task runs SCHED_FIFO at this priority, below the supervisor's threads
   // (deterministic interleavings that other load on the CPU cannot disturb).
   int fifo_priority = 0;
+  // Every task runs SCHED_IDLE from the hello on (the executor's idle mode).
+  bool sched_idle = false;
 };
+
+// Why a task exited before it could serve: its exit code. A leader that sent its hello
+// exits only with 0 (the supervisor's socket closed) or by a signal.
+enum class LeaderExit : uint8_t {
+  kParentGone = 1,   // its parent (the supervisor or spawner; a caller's: the leader) had died
+  kTableLayout = 2,  // its fd table could not be laid out (RLIMIT_NOFILE, control sockets)
+  kCloneFailed = 3,  // cloning a caller failed
+  kHelloFailed = 5,  // sending the hello (and the listener) failed
+};
+
+// The exit code (WEXITSTATUS, siginfo's si_status) of a task that died before its hello,
+// in words: "exit code 2: its fd table could not be laid out". For the supervisor: the
+// agent itself never allocates.
+std::string DescribeLeaderExit(int status);
 
 // Runs a target's leader in a freshly forked child; never returns.
 [[noreturn]] void RunLeader(const AgentConfig& config);

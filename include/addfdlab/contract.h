@@ -12,6 +12,7 @@
 #include "addfdlab/executor.h"
 #include "addfdlab/known_deviations.h"
 #include "addfdlab/probe.h"
+#include "addfdlab/result.h"
 
 namespace addfdlab {
 
@@ -20,7 +21,8 @@ struct CellRow {
     kPass,      // every scenario with the cell ran clean
     kDeviates,  // a scenario with the cell got a verdict that no known deviation explains
     kKnown,     // it deviates, and a known-deviations entry explains the verdicts
-    kSkip,      // a feature or an environment it needs is absent
+    kSkip,      // a feature or an environment it needs is absent, or its scenario could
+                // not be run to its schedule here
     kMissing,   // no scenario carries the cell
   };
   std::string cell;
@@ -53,15 +55,17 @@ struct ContractReport {
   std::vector<CellRow> rows;       // one per ContractCells() entry, in that order
   std::vector<KnownStatus> known;  // one per known deviation, in the list's order
   double seconds = 0;
-  bool deterministic = false;
+  Scheduling scheduling;  // how the runs were scheduled, and why
   // False when a row deviates with no known deviation explaining it, or a cell has no
   // scenario.
   bool ok() const;
 };
 
-// Runs every .scn under `dir`. `known` must outlive the report.
-ContractReport RunContract(const std::string& dir, const std::vector<KnownDeviation>& known,
-                           Executor& executor, std::string* error);
+// Runs every .scn under `dir`. `known` must outlive the report. A failure (the folder
+// cannot be read, a scenario does not parse or names an unknown cell) has a message that
+// names the file and says it all.
+Result<ContractReport> RunContract(const std::string& dir, const std::vector<KnownDeviation>& known,
+                                   Executor& executor);
 
 }  // namespace addfdlab
 

@@ -3,9 +3,18 @@
 #ifndef ADDFDLAB_ENVIRONMENT_H_
 #define ADDFDLAB_ENVIRONMENT_H_
 
+#include <cstdint>
 #include <string>
 
 namespace addfdlab {
+
+// How the executor schedules a run, weakest first (ChooseScheduling in supervisor.h;
+// docs/architecture.md, "Determinism").
+enum class SchedMode : uint8_t {
+  kFree,  // nothing pinned or prioritised: runs are only checked against their schedule
+  kIdle,  // one CPU, targets SCHED_IDLE under SCHED_OTHER supervisor threads (no privilege)
+  kFifo,  // one CPU, supervisor threads SCHED_FIFO above SCHED_OTHER targets
+};
 
 struct Environment {
   // ADDFDLAB_TIME_SCALE: multiplies every deadline (Limits); a TCG guest wants ~10. Values
@@ -14,8 +23,9 @@ struct Environment {
   // ADDFDLAB_CPU: the CPU a supervisor and its targets share (ChooseCpu in supervisor.h);
   // -1 when unset or not a number >= 0.
   int cpu = -1;
-  // ADDFDLAB_NO_FIFO=1: no SCHED_FIFO scheduling (the executor polls /proc instead).
-  bool no_fifo = false;
+  // ADDFDLAB_SCHED=fifo|idle|free: the strongest scheduling mode the executor may use
+  // (fifo, the default, when allowed); other values leave the default.
+  SchedMode sched = SchedMode::kFifo;
   // ADDFDLAB_NO_SPAWNER=1: targets fork from the supervisor, not from the spawner process.
   bool no_spawner = false;
   // ADDFDLAB_NO_MUTATOR=1: the scenario fuzzers mutate bytes only (libFuzzer's own
@@ -30,6 +40,9 @@ struct Environment {
   std::string known_deviations;
   // ADDFDLAB_CELLS_FILE: the fuzz harness appends each contract cell it reaches first.
   std::string cells_file;
+  // ADDFDLAB_DROPPED_FILE: the fuzz harness appends the signature of each verdict it drops
+  // because its run did not keep to the model's schedule.
+  std::string dropped_file;
 };
 
 // Reads the variables now (cheap; not cached, so a test's setenv() is seen). A flag is on

@@ -15,19 +15,21 @@
 #include "addfdlab/model.h"
 #include "addfdlab/oracle.h"
 #include "addfdlab/probe.h"
+#include "addfdlab/result.h"
 #include "addfdlab/scenario.h"
+#include "addfdlab/supervisor.h"
 #include "addfdlab/target_pool.h"
 
 namespace addfdlab {
 
 struct ExecutorOptions {
   Limits limits = Limits::FromEnvironment();
-  // The CPU the supervisor and its targets share in deterministic mode; -1: ChooseCpu's
+  // The CPU the supervisor and its targets share (fifo and idle modes); -1: ChooseCpu's
   // ($ADDFDLAB_CPU, else one chosen by pid: parallel fuzzing jobs spread over the CPUs).
   int cpu = -1;
-  // Pin to one CPU with SCHED_FIFO supervisor threads above the targets, when allowed
-  // (not with $ADDFDLAB_NO_FIFO).
-  bool deterministic = !ReadEnvironment().no_fifo;
+  // The strongest scheduling mode to use where allowed (ChooseScheduling): fifo
+  // (SCHED_FIFO supervisor threads), else idle (SCHED_IDLE targets), else free.
+  SchedMode sched = ReadEnvironment().sched;
   // Probed when absent.
   std::optional<Features> features;
   // Check the supervisor's own fds, threads and children around every run.
@@ -49,8 +51,9 @@ struct TraceEntry {
 struct RunResult {
   std::vector<TraceEntry> trace;
   std::vector<Verdict> verdicts;
-  // True when the run followed the chosen schedule: SCHED_FIFO was available, and no
-  // target ran between quiescence points in the run that counted (Executor::Run).
+  // True when the run followed the model's schedule: no target ran between two
+  // quiescence points where no op let it, in the attempt that counted (Executor::Run).
+  // A run that did not says nothing about the kernel: its verdicts must not count.
   bool deterministic = false;
   bool clean() const { return verdicts.empty(); }
   // The trace, one op a line, then the verdicts.
@@ -75,26 +78,31 @@ class Executor {
   Executor(const Executor&) = delete;
   Executor& operator=(const Executor&) = delete;
 
-  // Runs a valid scenario (ValidateScenario() == ""). When the executor could not make its
+  // Runs a valid scenario (ValidateScenario() succeeds). When the executor could not make its
   // sources (memfd_create, pipe2, ...) or argument pages, the result is one harness verdict.
-  // In deterministic mode a run in which a target ran between two quiescence points (the
-  // kernel put a SCHED_OTHER task ahead of SCHED_FIFO ones: real-time throttling) does not
-  // count: it is repeated, after a pause, up to kScheduleAttempts times in all; the last one
-  // counts, with deterministic = false.
+  // A run in which a target ran between two quiescence points (fifo: the kernel put a
+  // SCHED_OTHER task ahead of SCHED_FIFO ones, real-time throttling; idle: the fair
+  // scheduler gave a SCHED_IDLE task its share) does not count: in the fifo and idle modes
+  // it is repeated, after a pause, up to kScheduleAttempts (kIdleScheduleAttempts) times in
+  // all; the last one is returned with deterministic = false (in the free mode at once:
+  // nothing would change).
   RunResult Run(const Scenario& scenario);
   static constexpr int kScheduleAttempts = 4;
   static constexpr std::chrono::microseconds kScheduleBackoff{20000};  // doubled each time
+  static constexpr int kIdleScheduleAttempts = 8;
+  static constexpr std::chrono::microseconds kIdleScheduleBackoff{1000};  // doubled each time
   // Runs repeated so far because a target ran outside a quiescence point.
   uint64_t schedule_reruns() const { return schedule_reruns_; }
-  // What failed while setting the executor up, "" when nothing did.
-  const std::string& setup_error() const { return setup_error_; }
+  // OK, or what failed while setting the executor up (the call, with its errno).
+  const Result<void>& setup() const { return setup_; }
 
   const Features& features() const { return features_; }
   const ModelEnv& env() const { return env_; }
   // From the next run on, the model follows a known deviation this kernel showed
   // (SetModelQuirk); false when there is no quirk of that name.
   bool FollowQuirk(std::string_view name) { return SetModelQuirk(&env_, name); }
-  bool deterministic() const { return deterministic_; }
+  // How runs are scheduled here, and why (the contract's header, `addfdlab probe`).
+  const Scheduling& scheduling() const { return scheduling_; }
   // Called once per op with what the run reached (fuzzers turn it into coverage).
   std::function<void(const Observation&)> observe;
   // Test-only: called after each op the run carried out (after its quiescence point, for
@@ -125,7 +133,7 @@ class Executor {
   ExecutorOptions options_;
   Features features_;
   ModelEnv env_;
-  bool deterministic_ = false;
+  Scheduling scheduling_;
   uint64_t schedule_reruns_ = 0;
   int cpu_ = -1;
   std::map<std::pair<uint32_t, int>, std::unique_ptr<TargetPool>> pools_;
@@ -139,9 +147,9 @@ class Executor {
   // Two pages: unreadable (PROT_NONE), and zeroed read-only: arguments the kernel cannot
   // read, or cannot write back to.
   void* pages_ = nullptr;
-  // The call that failed while making the sources or pages: every run is then a harness
-  // verdict that says so, never a verdict about the kernel.
-  std::string setup_error_;
+  // The first call that failed while making the sources or pages: every run is then a
+  // harness verdict that says so, never a verdict about the kernel.
+  Result<void> setup_;
 };
 
 // ModelEnv from probed features and this process's limits.

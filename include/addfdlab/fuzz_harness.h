@@ -23,7 +23,10 @@ struct FuzzHarnessOptions {
   // Each contract cell reached for the first time is appended to this file ("" for none):
   // `addfdlab fuzz` counts its jobs' cells from it.
   std::string cells_file;
-  // $ADDFDLAB_CELLS_FILE, and KnownDeviationsPath(repository_list).
+  // Each verdict dropped as schedule-dependent is appended to this file, as its signature
+  // ("" for none): `addfdlab fuzz` counts them from it.
+  std::string dropped_file;
+  // $ADDFDLAB_CELLS_FILE, $ADDFDLAB_DROPPED_FILE, and KnownDeviationsPath(repository_list).
   static FuzzHarnessOptions FromEnvironment(const std::string& repository_list);
 };
 
@@ -38,12 +41,18 @@ class FuzzHarness {
   ~FuzzHarness();
 
   // Runs a scenario; returns the verdicts that are findings: expect clauses and verdicts a
-  // known deviation explains left out, and only when the first one reproduces twice more.
-  // A known deviation seen for the first time whose entry names a model quirk makes the
-  // model follow this kernel from then on (and the scenario runs again).
+  // known deviation explains left out, and only when the first one reproduces twice more,
+  // each time in a run that kept to the model's schedule (RunResult::deterministic; a
+  // verdict from a run that did not is dropped as schedule-dependent). A known deviation
+  // seen for the first time whose entry names a model quirk makes the model follow this
+  // kernel from then on (and the scenario runs again).
   std::vector<Verdict> Run(const Scenario& scenario);
   // Verdicts seen once that did not reproduce (racy; not reported).
   uint64_t unreproduced() const { return unreproduced_; }
+  // Verdicts dropped because a run they came from, or a repeat, did not keep to the
+  // schedule (a target ran out of turn: real-time throttling, a SCHED_IDLE target's share,
+  // free scheduling).
+  uint64_t schedule_dependent() const { return schedule_dependent_; }
 
   // Contract cells reached so far (registry cells only, never trace labels).
   const std::set<std::string>& cells_reached() const { return cells_reached_; }
@@ -54,13 +63,15 @@ class FuzzHarness {
 
  private:
   std::vector<KnownDeviation> known_;
-  std::string known_error_;  // why the known deviations could not be loaded
+  std::optional<Error> known_error_;  // why the known deviations could not be loaded
   Executor executor_;
   uint8_t* counters_;
   size_t counter_count_;
   std::set<std::string> cells_reached_;
-  std::string cells_file_;  // newly reached cells are appended
+  std::string cells_file_;    // newly reached cells are appended
+  std::string dropped_file_;  // schedule-dependent verdicts' signatures are appended
   uint64_t unreproduced_ = 0;
+  uint64_t schedule_dependent_ = 0;
   std::set<std::string> known_seen_;  // known deviations this kernel showed, by id
   std::optional<ProcessHygiene> start_hygiene_;
 
@@ -68,6 +79,8 @@ class FuzzHarness {
   std::vector<Verdict> Findings(const RunResult& result, const Scenario& scenario);
   // Makes the model follow the quirks of the known deviations seen; true when one is new.
   bool FollowNewQuirks();
+  // Counts a finding dropped as schedule-dependent, and appends it to the dropped file.
+  void DropScheduleDependent(const Verdict& verdict, const Scenario& scenario);
 };
 
 // The known-deviations file: $ADDFDLAB_KNOWN_DEVIATIONS, else known-deviations.json beside

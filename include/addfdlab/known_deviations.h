@@ -3,11 +3,11 @@
 #ifndef ADDFDLAB_KNOWN_DEVIATIONS_H_
 #define ADDFDLAB_KNOWN_DEVIATIONS_H_
 
-#include <optional>
 #include <string>
 #include <vector>
 
 #include "addfdlab/oracle.h"
+#include "addfdlab/result.h"
 #include "addfdlab/scenario.h"
 
 namespace addfdlab {
@@ -30,10 +30,9 @@ struct KnownDeviation {
   std::string FixText() const;
 };
 
-// Parses a known-deviations JSON file. On error returns nullopt and a message that names the
-// file (file:line:col for a syntax error, the entry and field otherwise).
-std::optional<std::vector<KnownDeviation>> LoadKnownDeviations(const std::string& path,
-                                                               std::string* error);
+// Parses a known-deviations JSON file. A failure's message names the file (file:line:col
+// for a syntax error, the entry and field otherwise) and says it all: print it as it is.
+Result<std::vector<KnownDeviation>> LoadKnownDeviations(const std::string& path);
 
 // The entry whose cell and signatures explain `verdict`, or nullptr: then it is new.
 const KnownDeviation* MatchKnownDeviation(const std::vector<KnownDeviation>& known,

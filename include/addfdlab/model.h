@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "addfdlab/cells.h"
+#include "addfdlab/result.h"
 #include "addfdlab/scenario.h"
 
 namespace addfdlab {
@@ -147,11 +148,12 @@ class Model {
   std::vector<std::string> TakeReached();
 
   // Consistency checks for the model fuzzer (model_check.h; defined in model_check.cc).
-  // "" when the state is consistent (fd tables with their harness fds intact, tasks,
-  // notifications and their queues, the RECV count, supervisor threads); else what is not.
-  std::string StateProblem() const;
+  // OK when the state is consistent (fd tables with their harness fds intact, tasks,
+  // notifications and their queues, the RECV count, supervisor threads); else EINVAL with
+  // what is not.
+  Result<void> CheckState() const;
   // Where each notification and target is in its lifecycle: cheap enough to take at every
-  // step, for TransitionProblem.
+  // step, for CheckTransition.
   struct Lifecycle {
     struct NotifFacts {
       uint8_t state = 0;  // NotifState
@@ -174,16 +176,27 @@ class Model {
     int64_t clock = 0;
   };
   Lifecycle LifecycleNow() const;
-  // "" when every notification and target got here from `before` (taken from this model
+  // OK when every notification and target got here from `before` (taken from this model
   // some steps earlier) along the model's lifecycle: NONE -> INIT -> SENT <-> REPLIED ->
   // GONE (a restart is a new instance with a larger id); a GONE one, a dead task or
-  // target, a closed listener and a trap's return never change again; else what did.
-  std::string TransitionProblem(const Lifecycle& before) const;
+  // target, a closed listener and a trap's return never change again; else EINVAL with
+  // what did.
+  Result<void> CheckTransition(const Lifecycle& before) const;
   // Every member equal: the same scenario in the same state.
   friend bool operator==(const Model&, const Model&) = default;
 
  private:
   enum class NotifState : uint8_t { kNone, kInit, kSent, kReplied, kGone };
+  static bool IsLive(NotifState s);  // INIT, SENT or REPLIED
+  // CheckState's parts: one target's tasks, liveness, listener and harness fds; its fd
+  // table; its tasks; its notification list; one notification (adding the threads whose
+  // requests it queues to `queued`); the supervisor threads against `queued`.
+  Result<void> CheckTarget(size_t ti) const;
+  Result<void> CheckFdTable(size_t ti) const;
+  Result<void> CheckTasks(size_t ti) const;
+  Result<void> CheckNotifList(size_t ti) const;
+  Result<void> CheckNotif(size_t ni, uint64_t* queued) const;
+  Result<void> CheckThreads(uint64_t queued) const;
 
   struct Request {
     int thread = -1;  // supervisor thread waiting on it (-1: the main thread)

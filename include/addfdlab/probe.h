@@ -20,7 +20,7 @@ enum class Feature {
   kKcmp,              // kcmp(KCMP_FILE) works
   kPidfdGetfd,        // pidfd_getfd works
   kFailNth,           // /proc/self/task/TID/fail-nth exists (CONFIG_FAULT_INJECTION)
-  kSchedFifo,         // SCHED_FIFO may be used: deterministic scheduling
+  kSchedFifo,         // SCHED_FIFO at the executor's priorities: the fifo scheduling mode
   kInVm,              // running under a hypervisor
 };
 inline constexpr size_t kFeatureCount = 13;

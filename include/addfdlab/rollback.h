@@ -48,7 +48,7 @@ inline constexpr Strategy kStrategies[] = {Strategy::kNaive, Strategy::kSendLast
 
 std::string_view StrategyName(Strategy strategy);
 std::optional<Strategy> ParseStrategy(std::string_view name);
-// The guarantee, in one sentence (the oracle's rule for it is GuaranteeBroken()).
+// The guarantee, in one sentence (the oracle's rule for it is CheckGuarantee()).
 std::string_view StrategyGuarantee(Strategy strategy);
 
 // What the trapped syscall asks for: k files, installed at `numbers` when the strategy
@@ -145,8 +145,9 @@ struct RunFacts {
   bool rlimit_squeezed = false;  // the target could take no more fds
 };
 
-// "" when `residue` is what `strategy` promises under `facts`; else what it broke.
-std::string GuaranteeBroken(Strategy strategy, const Journal& journal, const Residue& residue,
+// OK when `residue` is what `strategy` promises under `facts`; else EINVAL with what it
+// broke.
+Result<void> CheckGuarantee(Strategy strategy, const Journal& journal, const Residue& residue,
                             const RunFacts& facts, int k);
 
 }  // namespace addfdlab::rollback

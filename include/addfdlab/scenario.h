@@ -3,12 +3,15 @@
 #ifndef ADDFDLAB_SCENARIO_H_
 #define ADDFDLAB_SCENARIO_H_
 
+#include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <ostream>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "addfdlab/result.h"
 #include "addfdlab/uapi.h"
 
 namespace addfdlab {
@@ -42,8 +45,10 @@ struct Outcome {
   friend bool operator==(const Outcome&, const Outcome&) = default;
 };
 
+// The kinds of op. What each is (side, thread, outcome, quiescence, fields) is its row in
+// kOpTraits below; docs/scenario.md, "Adding an op", lists what a new kind needs.
 enum class OpKind : uint8_t {
-  // Target side: each runs in the target and lets it run (a quiescence point).
+  // Target side: each runs in the target (through its agent, or on its processes).
   kOpen,           // open a file in the target: `file` (kDevNull or kMemfd); binds `bind`
   kPipe,           // pipe2 in the target; binds `bind` (read end) and `bind2` (write end)
   kSocketpair,     // socketpair in the target; binds `bind` and `bind2`
@@ -75,6 +80,225 @@ enum class OpKind : uint8_t {
   kSettle,         // a quiescence point, then the fd-table oracle against the model
 };
 inline constexpr int kOpKindCount = 25;
+static_assert(static_cast<int>(OpKind::kSettle) + 1 == kOpKindCount);
+
+// Which side runs an op.
+enum class OpSide : uint8_t {
+  kTarget,      // a target: a task's syscall through its agent, or a change to its processes
+  kSupervisor,  // the supervisor: a listener ioctl, its threads, or a check
+};
+
+// The Op fields an op kind uses, as bits of OpTraits::fields. Every other field stays at its
+// default (ValidateScenario), so that parse(print(s)) == s compares whole ops.
+namespace op_field {
+inline constexpr uint32_t kTarget = 1u << 0;        // notification kinds carry their trap's
+inline constexpr uint32_t kThreadOn = 1u << 1;      // -1, or a thread started here or earlier
+inline constexpr uint32_t kThreadUsed = 1u << 2;    // a thread an earlier op started on
+inline constexpr uint32_t kTask = 1u << 3;          // 0..callers
+inline constexpr uint32_t kTaskCaller = 1u << 4;    // 1..callers
+inline constexpr uint32_t kNotifUse = 1u << 5;      // a notification an earlier trap bound
+inline constexpr uint32_t kNotifBind = 1u << 6;     // binds the next notification
+inline constexpr uint32_t kBind = 1u << 7;          // binds the next fd name
+inline constexpr uint32_t kBind2 = 1u << 8;         // binds the fd name after that
+inline constexpr uint32_t kBindOptional = 1u << 9;  // -1 or binds the next fd name
+inline constexpr uint32_t kFd = 1u << 10;
+inline constexpr uint32_t kFd2 = 1u << 11;
+inline constexpr uint32_t kValue = 1u << 12;
+inline constexpr uint32_t kIdDelta = 1u << 13;
+inline constexpr uint32_t kFlags = 1u << 14;
+inline constexpr uint32_t kNewfdFlags = 1u << 15;
+inline constexpr uint32_t kError = 1u << 16;
+inline constexpr uint32_t kSize = 1u << 17;
+inline constexpr uint32_t kSrc = 1u << 18;
+inline constexpr uint32_t kFile = 1u << 19;
+inline constexpr uint32_t kBuffer = 1u << 20;
+inline constexpr uint32_t kArg = 1u << 21;
+inline constexpr uint32_t kHandler = 1u << 22;
+inline constexpr uint32_t kSignal = 1u << 23;
+inline constexpr uint32_t kCloexec = 1u << 24;
+inline constexpr uint32_t kLegacy = 1u << 25;
+inline constexpr uint32_t kRestart = 1u << 26;
+}  // namespace op_field
+
+// What the code needs to know about an op kind without a switch of its own. Per-op work
+// (parsing, printing, the codec, the model, the executor) stays in exhaustive switches; see
+// docs/scenario.md, "Adding an op".
+struct OpTraits {
+  OpKind kind;
+  const char* name;  // the .scn keyword, also the op's name in traces and verdicts
+  OpSide side;
+  bool on_thread = false;  // may start on a supervisor thread (`on TH:`, Op::thread)
+  bool listener = false;   // acts on the target's listener: skipped once it is closed
+  bool outcome = false;    // has an outcome: the executor reports the kernel's answer and
+                           // the oracle checks it against the model's prediction
+  bool quiesces = false;   // a quiescence point: the targets run until quiescent before the
+                           // op, and again after it
+  uint32_t fields = 0;     // the op_field bits of the Op fields it uses
+};
+
+// One row per OpKind, in enum order.
+inline constexpr OpTraits kOpTraits[] = {
+    {.kind = OpKind::kOpen,
+     .name = "open",
+     .side = OpSide::kTarget,
+     .outcome = true,
+     .quiesces = true,
+     .fields = op_field::kTarget | op_field::kFile | op_field::kCloexec | op_field::kBind},
+    {.kind = OpKind::kPipe,
+     .name = "pipe",
+     .side = OpSide::kTarget,
+     .outcome = true,
+     .quiesces = true,
+     .fields = op_field::kTarget | op_field::kCloexec | op_field::kBind | op_field::kBind2},
+    {.kind = OpKind::kSocketpair,
+     .name = "socketpair",
+     .side = OpSide::kTarget,
+     .outcome = true,
+     .quiesces = true,
+     .fields = op_field::kTarget | op_field::kCloexec | op_field::kBind | op_field::kBind2},
+    {.kind = OpKind::kClose,
+     .name = "close",
+     .side = OpSide::kTarget,
+     .outcome = true,
+     .quiesces = true,
+     .fields = op_field::kTarget | op_field::kFd},
+    {.kind = OpKind::kDup,
+     .name = "dup",
+     .side = OpSide::kTarget,
+     .outcome = true,
+     .quiesces = true,
+     .fields = op_field::kTarget | op_field::kFd | op_field::kValue | op_field::kCloexec |
+               op_field::kBind},
+    {.kind = OpKind::kDup2,
+     .name = "dup2",
+     .side = OpSide::kTarget,
+     .outcome = true,
+     .quiesces = true,
+     .fields = op_field::kTarget | op_field::kFd | op_field::kFd2 | op_field::kCloexec},
+    {.kind = OpKind::kNofile,
+     .name = "nofile",
+     .side = OpSide::kTarget,
+     .outcome = true,
+     .quiesces = true,
+     .fields = op_field::kTarget | op_field::kValue},
+    {.kind = OpKind::kHandler,
+     .name = "handler",
+     .side = OpSide::kTarget,
+     .outcome = true,
+     .quiesces = true,
+     .fields = op_field::kTarget | op_field::kSignal | op_field::kHandler},
+    {.kind = OpKind::kInstallFilter,
+     .name = "install_filter",
+     .side = OpSide::kTarget,
+     .outcome = true,
+     .quiesces = true,
+     .fields = op_field::kTarget | op_field::kFlags},
+    {.kind = OpKind::kReserve,
+     .name = "reserve",
+     .side = OpSide::kTarget,
+     .outcome = true,
+     .quiesces = true,
+     .fields = op_field::kTarget | op_field::kTaskCaller | op_field::kBind},
+    {.kind = OpKind::kRelease,
+     .name = "release",
+     .side = OpSide::kTarget,
+     .outcome = true,
+     .quiesces = true,
+     .fields = op_field::kTarget | op_field::kTask},
+    {.kind = OpKind::kTrap,
+     .name = "trap",
+     .side = OpSide::kTarget,
+     .outcome = true,
+     .quiesces = true,
+     .fields = op_field::kTarget | op_field::kTaskCaller | op_field::kNotifBind},
+    {.kind = OpKind::kReturned,
+     .name = "returned",
+     .side = OpSide::kTarget,
+     .outcome = true,
+     .quiesces = true,
+     .fields = op_field::kNotifUse},
+    {.kind = OpKind::kSignalTask,
+     .name = "signal",
+     .side = OpSide::kTarget,
+     .fields = op_field::kTarget | op_field::kTask | op_field::kSignal},
+    {.kind = OpKind::kKill,
+     .name = "kill",
+     .side = OpSide::kTarget,
+     .quiesces = true,
+     .fields = op_field::kTarget},
+    {.kind = OpKind::kRecv,
+     .name = "recv",
+     .side = OpSide::kSupervisor,
+     .on_thread = true,
+     .listener = true,
+     .outcome = true,
+     .fields = op_field::kTarget | op_field::kThreadOn | op_field::kBuffer},
+    {.kind = OpKind::kAddFd,
+     .name = "addfd",
+     .side = OpSide::kSupervisor,
+     .on_thread = true,
+     .listener = true,
+     .outcome = true,
+     .fields = op_field::kNotifUse | op_field::kThreadOn | op_field::kIdDelta | op_field::kFlags |
+               op_field::kSrc | op_field::kFd | op_field::kNewfdFlags | op_field::kSize |
+               op_field::kArg | op_field::kBindOptional},
+    {.kind = OpKind::kSend,
+     .name = "send",
+     .side = OpSide::kSupervisor,
+     .on_thread = true,
+     .listener = true,
+     .outcome = true,
+     .fields = op_field::kNotifUse | op_field::kThreadOn | op_field::kIdDelta | op_field::kFd |
+               op_field::kError | op_field::kFlags},
+    {.kind = OpKind::kIdValid,
+     .name = "id_valid",
+     .side = OpSide::kSupervisor,
+     .listener = true,
+     .outcome = true,
+     .fields = op_field::kNotifUse | op_field::kIdDelta | op_field::kLegacy},
+    {.kind = OpKind::kSetFlags,
+     .name = "set_flags",
+     .side = OpSide::kSupervisor,
+     .listener = true,
+     .outcome = true,
+     .fields = op_field::kTarget | op_field::kValue},
+    {.kind = OpKind::kIoctl,
+     .name = "ioctl",
+     .side = OpSide::kSupervisor,
+     .listener = true,
+     .outcome = true,
+     .fields = op_field::kTarget | op_field::kValue},
+    {.kind = OpKind::kCloseListener,
+     .name = "close_listener",
+     .side = OpSide::kSupervisor,
+     .listener = true,
+     .outcome = true,
+     .quiesces = true,
+     .fields = op_field::kTarget},
+    {.kind = OpKind::kWait,
+     .name = "wait",
+     .side = OpSide::kSupervisor,
+     .outcome = true,
+     .quiesces = true,
+     .fields = op_field::kThreadUsed},
+    {.kind = OpKind::kSignalThread,
+     .name = "signal_thread",
+     .side = OpSide::kSupervisor,
+     .fields = op_field::kThreadUsed | op_field::kRestart},
+    {.kind = OpKind::kSettle, .name = "settle", .side = OpSide::kSupervisor, .quiesces = true},
+};
+static_assert(std::size(kOpTraits) == kOpKindCount);
+
+constexpr bool OpTraitsInEnumOrder() {
+  for (size_t i = 0; i < std::size(kOpTraits); ++i) {
+    if (kOpTraits[i].kind != static_cast<OpKind>(i)) return false;
+  }
+  return true;
+}
+static_assert(OpTraitsInEnumOrder(), "kOpTraits has one row per OpKind, in enum order");
+
+// The row of a valid OpKind (ValidateScenario checks the kinds of a scenario's ops).
+constexpr const OpTraits& OpTraitsOf(OpKind kind) { return kOpTraits[static_cast<size_t>(kind)]; }
 
 // A file the supervisor holds and can inject.
 enum class SourceKind : uint8_t {
@@ -93,6 +317,7 @@ inline constexpr int kSourceKindCount = 10;
 
 // Files a target can open on its own (kOpen).
 enum class FileKind : uint8_t { kDevNull, kMemfd };
+inline constexpr int kFileKindCount = 2;
 
 // The NOTIF_RECV buffer.
 enum class BufferKind : uint8_t {
@@ -101,6 +326,7 @@ enum class BufferKind : uint8_t {
   kUnmapped,  // unreadable (EFAULT before anything)
   kReadOnly,  // zeroed but not writable (RECV.FAULT: the notification stays receivable)
 };
+inline constexpr int kBufferKindCount = 4;
 
 // The bytes of the NOTIF_ADDFD argument past the struct, and its readability.
 enum class AddFdArg : uint8_t {
@@ -109,8 +335,31 @@ enum class AddFdArg : uint8_t {
   kTailNonZero,  // size > 24, a tail byte set
   kUnreadable,   // the argument is unreadable (ADDFD.FAULT)
 };
+inline constexpr int kAddFdArgCount = 4;
 
 enum class HandlerKind : uint8_t { kDefault, kRestart, kNoRestart, kIgnore };
+inline constexpr int kHandlerKindCount = 4;
+
+// The names of the enums' values in the text format and traces, by value.
+inline constexpr const char* kSourceKindNames[] = {
+    "memfd",   "memfd2", "pipe_r",   "pipe_w", "socket",
+    "devnull", "opath",  "listener", "closed", "huge",
+};
+inline constexpr const char* kFileKindNames[] = {"devnull", "memfd"};
+inline constexpr const char* kBufferKindNames[] = {"zeroed", "nonzero", "unmapped", "readonly"};
+inline constexpr const char* kAddFdArgNames[] = {"plain", "tail_zero", "tail_nonzero",
+                                                 "unreadable"};
+inline constexpr const char* kHandlerKindNames[] = {"default", "restart", "norestart", "ignore"};
+static_assert(std::size(kSourceKindNames) == kSourceKindCount &&
+              static_cast<int>(SourceKind::kHuge) + 1 == kSourceKindCount);
+static_assert(std::size(kFileKindNames) == kFileKindCount &&
+              static_cast<int>(FileKind::kMemfd) + 1 == kFileKindCount);
+static_assert(std::size(kBufferKindNames) == kBufferKindCount &&
+              static_cast<int>(BufferKind::kReadOnly) + 1 == kBufferKindCount);
+static_assert(std::size(kAddFdArgNames) == kAddFdArgCount &&
+              static_cast<int>(AddFdArg::kUnreadable) + 1 == kAddFdArgCount);
+static_assert(std::size(kHandlerKindNames) == kHandlerKindCount &&
+              static_cast<int>(HandlerKind::kIgnore) + 1 == kHandlerKindCount);
 
 // An fd number in a target, or a value: a literal or a name bound by an earlier op.
 struct FdRef {
@@ -180,7 +429,8 @@ inline int32_t SentError(const Op& op) {
   return static_cast<int32_t>(0u - static_cast<uint32_t>(op.error));
 }
 
-// Names used by the text format and traces.
+// Names used by the text format and traces (kOpTraits, kSourceKindNames); "unknown" for a
+// value outside the enum.
 const char* OpKindName(OpKind kind);
 const char* SourceKindName(SourceKind kind);
 // "EBADF", "ok 3", "blocked".
@@ -195,13 +445,13 @@ bool IsScenarioName(std::string_view name);
 // characters.
 bool IsCellId(std::string_view id);
 
-// Checks the references of a scenario (indices in range, names bound before use, limits);
-// returns "" or what is wrong. Parsers and decoders only produce valid scenarios.
-// Valid also means canonical, so that the text and binary forms round-trip exactly: at
+// Checks the references of a scenario (indices in range, names bound before use, limits):
+// OK, or EINVAL with what is wrong ("op 3 (close): ..."). Parsers and decoders only produce valid
+// scenarios. Valid also means canonical, so that the text and binary forms round-trip exactly: at
 // least one target; fields an op's kind does not use stay at their defaults; threads,
 // notifications and fd names are numbered in the order ops first use or bind them, and
 // every one of them is used; names are unique within their kind.
-std::string ValidateScenario(const Scenario& scenario);
+Result<void> ValidateScenario(const Scenario& scenario);
 
 }  // namespace addfdlab
 

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "addfdlab/result.h"
 #include "addfdlab/scenario.h"
 
 namespace addfdlab {
@@ -17,7 +18,7 @@ namespace addfdlab {
 inline constexpr uint8_t kCodecVersion = 2;
 
 // Decodes any byte string: nullopt when the version byte or the header is wrong or a
-// name table entry is unusable, otherwise a scenario for which ValidateScenario() == "".
+// name table entry is unusable, otherwise a scenario for which ValidateScenario() succeeds.
 // Typed references (target, task, notification, fd name, thread, source) are taken
 // modulo what exists at that point; an op that cannot be made valid (a notification
 // reference before any trap, a 17th trap) is dropped. A truncated op ends the scenario at
@@ -29,9 +30,10 @@ std::optional<Scenario> DecodeScenario(const uint8_t* data, size_t size);
 // into a name table. An invalid scenario encodes to some bytes without crashing.
 std::vector<uint8_t> EncodeScenario(const Scenario& scenario);
 
-// The scenario fuzzers' oracle: "" when `scenario` is valid, parses back from its printed
-// text, and (cells left out) decodes back from its encoding; otherwise what failed.
-std::string RoundTripProblem(const Scenario& scenario);
+// The scenario fuzzers' oracle: OK when `scenario` is valid, parses back from its printed
+// text, and (cells left out) decodes back from its encoding; otherwise EINVAL with what
+// failed.
+Result<void> CheckRoundTrip(const Scenario& scenario);
 
 }  // namespace addfdlab
 

@@ -3,10 +3,10 @@
 #ifndef ADDFDLAB_SCENARIO_TEXT_H_
 #define ADDFDLAB_SCENARIO_TEXT_H_
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <vector>
 
 #include "addfdlab/scenario.h"
 
@@ -23,7 +23,7 @@ struct ParseError {
   std::string ToString() const;
 };
 
-// Parses a .scn text. Returns a scenario for which ValidateScenario() == "", or nullopt
+// Parses a .scn text. Returns a scenario for which ValidateScenario() succeeds, or nullopt
 // with `*error` (when not null) set to the first problem. Total: any bytes (NULs, huge
 // numbers, very long lines) either parse or produce an error; it never throws.
 std::optional<Scenario> ParseScenario(std::string_view text, std::string_view file,
@@ -34,9 +34,9 @@ std::optional<Scenario> ParseScenario(std::string_view text, std::string_view fi
 // ParseScenario(PrintScenario(s)) == s. Invalid scenarios print without crashing.
 std::string PrintScenario(const Scenario& scenario);
 
-// The op lines of PrintScenario(scenario), one string per op, without their newlines: what
-// a trace shows for each op.
-std::vector<std::string> PrintOps(const Scenario& scenario);
+// Op `index`'s line of PrintScenario(scenario), without its newline: what a trace shows for
+// the op. "" when there is no such op.
+std::string PrintOp(const Scenario& scenario, size_t index);
 
 }  // namespace addfdlab
 

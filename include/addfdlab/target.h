@@ -14,6 +14,7 @@
 #include "addfdlab/limits.h"
 #include "addfdlab/notifier.h"
 #include "addfdlab/result.h"
+#include "addfdlab/supervisor.h"
 #include "addfdlab/unique_fd.h"
 
 namespace addfdlab {
@@ -28,6 +29,9 @@ struct TargetConfig {
   // When > 0 every task runs SCHED_FIFO at this priority (the executor's deterministic
   // mode); 0 keeps the forking thread's policy.
   int fifo_priority = 0;
+  // Every task runs SCHED_IDLE (the executor's idle mode): on a CPU shared with the
+  // supervisor, it runs only while every supervisor thread sleeps.
+  bool sched_idle = false;
   Limits limits;
 };
 
@@ -35,7 +39,8 @@ class Target {
  public:
   // Forks a target (through the spawner, spawner.h). Its leader dies with its parent
   // (PR_SET_PDEATHSIG), and the spawner exits with this process, so a killed supervisor
-  // leaves nothing behind.
+  // leaves nothing behind. A failure's message says which step failed ("no hello from
+  // the leader: it exited with exit code 2: ...").
   static Result<std::unique_ptr<Target>> Spawn(const TargetConfig& config);
 
   Target(const Target&) = delete;
@@ -50,9 +55,10 @@ class Target {
   int task_pidfd(int task) const { return pidfds_[static_cast<size_t>(task)].get(); }
   // The task's scheduler state letter ('S', 'D', 'Z', ...), or 0 once it is reaped.
   char TaskState(int task) const;
-  // How many times the task has been put on a CPU so far (0 once it is reaped): the
-  // executor's evidence that a task ran, or did not, between two points.
-  uint64_t TaskSwitches(int task) const;
+  // The task's time on a CPU, waiting for one, and how many times it was put on one (all
+  // 0 once it is reaped): the executor's evidence that a task ran, or did not, between two
+  // points.
+  TaskRunStats RunStats(int task) const;
   // The listener, or -1 when the filter had no NEW_LISTENER or failed to install.
   int listener() const { return listener_.get(); }
   // What seccomp() answered in the leader (0 or the errno).
@@ -115,7 +121,7 @@ class Target {
   std::vector<UniqueFd> pidfds_;
   std::vector<UniqueFd> controls_;
   mutable std::vector<UniqueFd> stat_fds_;       // opened on first TaskState(), by task
-  mutable std::vector<UniqueFd> schedstat_fds_;  // opened on first TaskSwitches(), by task
+  mutable std::vector<UniqueFd> schedstat_fds_;  // opened on first RunStats(), by task
   std::vector<bool> busy_;
   UniqueFd listener_;
   UniqueFd closed_listener_;  // /dev/null at the closed listener's number
@@ -126,9 +132,6 @@ class Target {
   bool tainted_ = false;
   bool tasks_dirty_ = false;
 };
-
-// Why the calling thread's last Target::Spawn failed, in words.
-std::string& LastSpawnFailure();
 
 // Builds a request for an agent task.
 agent::Request MakeRequest(agent::Command command, std::initializer_list<int64_t> args = {});

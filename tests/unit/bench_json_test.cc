@@ -11,6 +11,11 @@
 namespace addfdlab::tools {
 namespace {
 
+// The failure's message; "(no error)" when `result` succeeded, which no test expects.
+std::string ErrorOf(const Result<BenchRun>& result) {
+  return result ? "(no error)" : result.error().message();
+}
+
 TEST(UTest, ExactWithoutTies) {
   // scipy's documentation example: mannwhitneyu(males, females) -> p 0.1111.
   EXPECT_NEAR(MannWhitneyTwoSidedP({19, 22, 16, 29, 24}, {20, 11, 17, 12}), 0.1111111111111111,
@@ -62,9 +67,8 @@ constexpr const char* kRun = R"({
 })";
 
 TEST(BenchJson, ReadsRepetitionsAggregatesAndNaN) {
-  std::string error;
-  const std::optional<BenchRun> run = ParseBenchJson(kRun, &error);
-  ASSERT_TRUE(run) << error;
+  const Result<BenchRun> run = ParseBenchJson(kRun);
+  ASSERT_TRUE(run) << run.error().message();
   EXPECT_EQ(run->context["addfdlab_kernel"], "6.1.0");
   ASSERT_EQ(run->entries.size(), 6u);
   EXPECT_TRUE(std::isnan(run->entries[3].counters.at("leaked")));
@@ -83,33 +87,31 @@ TEST(BenchJson, ReadsRepetitionsAggregatesAndNaN) {
 }
 
 TEST(BenchJson, SyntaxErrorsGiveTheOriginalLineAndColumn) {
-  std::string error;
   // The NaN before the error is rewritten to null (one character longer) for the parser;
   // the column still counts the original text.
-  EXPECT_FALSE(ParseBenchJson("{\"benchmarks\": [\n  {\"a\": NaN, \"b\": x}]}", &error));
+  std::string error = ErrorOf(ParseBenchJson("{\"benchmarks\": [\n  {\"a\": NaN, \"b\": x}]}"));
   EXPECT_EQ(error.substr(0, error.find(':', error.find(':') + 1)), "2:19") << error;
-  EXPECT_FALSE(ParseBenchJson("", &error));
+  error = ErrorOf(ParseBenchJson(""));
   EXPECT_EQ(error.rfind("1:1: not JSON", 0), 0u) << error;
 }
 
 TEST(BenchJson, RejectsWhatIsNotGoogleBenchmarkJson) {
-  std::string error;
-  EXPECT_FALSE(ParseBenchJson("[1, 2]", &error));
-  EXPECT_EQ(error, "not Google Benchmark JSON: the top level is not an object");
-  EXPECT_FALSE(ParseBenchJson(R"({"benchmarks": {}})", &error));
-  EXPECT_EQ(error, "not Google Benchmark JSON: no \"benchmarks\" array");
-  EXPECT_FALSE(ParseBenchJson(R"({"benchmarks": [{"real_time": 1}]})", &error));
-  EXPECT_EQ(error, "not Google Benchmark JSON: benchmarks[0] has no \"name\"");
-  EXPECT_FALSE(ParseBenchJson(R"({"benchmarks": [{"name": "a", "real_time": 1,
-      "time_unit": "fortnights"}]})",
-                              &error));
+  EXPECT_EQ(ErrorOf(ParseBenchJson("[1, 2]")),
+            "not Google Benchmark JSON: the top level is not an object");
+  EXPECT_EQ(ErrorOf(ParseBenchJson(R"({"benchmarks": {}})")),
+            "not Google Benchmark JSON: no \"benchmarks\" array");
+  EXPECT_EQ(ErrorOf(ParseBenchJson(R"({"benchmarks": [{"real_time": 1}]})")),
+            "not Google Benchmark JSON: benchmarks[0] has no \"name\"");
+  const std::string error = ErrorOf(ParseBenchJson(R"({"benchmarks": [{"name": "a", "real_time": 1,
+      "time_unit": "fortnights"}]})"));
   EXPECT_NE(error.find("time_unit \"fortnights\""), std::string::npos) << error;
 }
 
 TEST(BenchJson, LoadNamesTheFile) {
-  std::string error;
-  EXPECT_FALSE(LoadBenchRun("/nonexistent/run.json", &error));
-  EXPECT_EQ(error, "/nonexistent/run.json: no such file");
+  const Result<BenchRun> run = LoadBenchRun("/nonexistent/run.json");
+  ASSERT_FALSE(run);
+  EXPECT_EQ(run.error().message(), "/nonexistent/run.json: no such file");
+  EXPECT_EQ(run.error(), Errno(ENOENT));
 }
 
 TEST(BenchJson, FormatDuration) {

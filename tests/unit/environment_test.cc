@@ -42,19 +42,36 @@ class ScopedVariable {
 
 TEST(Environment, FlagsAreOnUnlessEmptyOrZero) {
   {
-    ScopedVariable off("ADDFDLAB_NO_FIFO", "0");
-    EXPECT_FALSE(ReadEnvironment().no_fifo);
+    ScopedVariable off("ADDFDLAB_NO_SPAWNER", "0");
+    EXPECT_FALSE(ReadEnvironment().no_spawner);
   }
   {
-    ScopedVariable empty("ADDFDLAB_NO_FIFO", "");
-    EXPECT_FALSE(ReadEnvironment().no_fifo);
+    ScopedVariable empty("ADDFDLAB_NO_SPAWNER", "");
+    EXPECT_FALSE(ReadEnvironment().no_spawner);
   }
   {
-    ScopedVariable on("ADDFDLAB_NO_FIFO", "yes");
-    EXPECT_TRUE(ReadEnvironment().no_fifo);
+    ScopedVariable on("ADDFDLAB_NO_SPAWNER", "yes");
+    EXPECT_TRUE(ReadEnvironment().no_spawner);
   }
-  ScopedVariable unset("ADDFDLAB_NO_FIFO", nullptr);
-  EXPECT_FALSE(ReadEnvironment().no_fifo);
+  ScopedVariable unset("ADDFDLAB_NO_SPAWNER", nullptr);
+  EXPECT_FALSE(ReadEnvironment().no_spawner);
+}
+
+TEST(Environment, SchedNamesTheStrongestModeAllowed) {
+  {
+    ScopedVariable idle("ADDFDLAB_SCHED", "idle");
+    EXPECT_EQ(ReadEnvironment().sched, SchedMode::kIdle);
+  }
+  {
+    ScopedVariable free("ADDFDLAB_SCHED", "free");
+    EXPECT_EQ(ReadEnvironment().sched, SchedMode::kFree);
+  }
+  {
+    ScopedVariable other("ADDFDLAB_SCHED", "realtime");
+    EXPECT_EQ(ReadEnvironment().sched, SchedMode::kFifo);
+  }
+  ScopedVariable unset("ADDFDLAB_SCHED", nullptr);
+  EXPECT_EQ(ReadEnvironment().sched, SchedMode::kFifo);
 }
 
 TEST(Environment, NoMutatorTurnsTheStructureOff) {

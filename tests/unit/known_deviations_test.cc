@@ -3,9 +3,11 @@
 #include "addfdlab/known_deviations.h"
 
 #include <gtest/gtest.h>
+#include <stdlib.h>
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <regex>
 #include <set>
@@ -20,18 +22,34 @@ namespace {
 
 const std::string kRepositoryList = ADDFDLAB_SOURCE_DIR "/corpus/contract/known-deviations.json";
 
-// A file with `text` in the test's temporary folder.
+// A folder of this process's own under the test's temporary folder (shared by every user
+// and every test process), removed at exit.
+const std::string& OwnDir() {
+  static const struct Dir {
+    std::string path;
+    Dir() {
+      std::string pattern = ::testing::TempDir() + "addfdlab-known-XXXXXX";
+      if (::mkdtemp(pattern.data()) != nullptr) path = pattern + "/";
+    }
+    ~Dir() {
+      std::error_code ec;
+      if (!path.empty()) std::filesystem::remove_all(path, ec);
+    }
+  } dir;
+  return dir.path;
+}
+
+// A file with `text` in this process's temporary folder.
 std::string WriteFile(const std::string& name, const std::string& text) {
-  const std::string path = ::testing::TempDir() + name;
+  const std::string path = OwnDir() + name;
   std::ofstream(path) << text;
   return path;
 }
 
 std::string LoadError(const std::string& text) {
-  std::string error;
-  const auto known = LoadKnownDeviations(WriteFile("known.json", text), &error);
+  const auto known = LoadKnownDeviations(WriteFile("known.json", text));
   EXPECT_FALSE(known) << "accepted: " << text;
-  return error;
+  return known ? std::string() : known.error().message();
 }
 
 constexpr const char* kEntry =
@@ -58,9 +76,8 @@ Verdict ContractVerdict(const std::string& cell, int op) {
 }
 
 TEST(KnownDeviations, TheRepositoryListLoads) {
-  std::string error;
-  const auto known = LoadKnownDeviations(kRepositoryList, &error);
-  ASSERT_TRUE(known) << error;
+  const auto known = LoadKnownDeviations(kRepositoryList);
+  ASSERT_TRUE(known) << known.error().message();
   ASSERT_FALSE(known->empty());
   for (const KnownDeviation& d : *known) {
     EXPECT_TRUE(IsContractCell(d.cell)) << d.id;
@@ -70,14 +87,12 @@ TEST(KnownDeviations, TheRepositoryListLoads) {
 }
 
 TEST(KnownDeviations, ReadsEveryField) {
-  std::string error;
   const auto known =
       LoadKnownDeviations(WriteFile("full.json", List(R"({"id": "bug", "cell": "ADDFD.INTR.SEND",
                          "signatures": ["contract:ADDFD.INTR.SEND:id_valid"], "evidence": "e",
                          "fix": {"summary": "s", "commit": "c", "release": "r"},
-                         "seen_on": ["k1", "k2"], "model_quirk": "intr_send_stays_replied"})")),
-                          &error);
-  ASSERT_TRUE(known) << error;
+                         "seen_on": ["k1", "k2"], "model_quirk": "intr_send_stays_replied"})")));
+  ASSERT_TRUE(known) << known.error().message();
   ASSERT_EQ(known->size(), 1u);
   const KnownDeviation& d = known->front();
   EXPECT_EQ(d.id, "bug");
@@ -94,9 +109,10 @@ TEST(KnownDeviations, ASyntaxErrorNamesFileLineAndColumn) {
 }
 
 TEST(KnownDeviations, AMissingFileIsAnError) {
-  std::string error;
-  EXPECT_FALSE(LoadKnownDeviations(::testing::TempDir() + "absent.json", &error));
-  EXPECT_NE(error.find("absent.json: cannot read"), std::string::npos) << error;
+  const auto known = LoadKnownDeviations(OwnDir() + "absent.json");
+  ASSERT_FALSE(known);
+  EXPECT_NE(known.error().message().find("absent.json: cannot read"), std::string::npos)
+      << known.error().message();
 }
 
 TEST(KnownDeviations, MalformedEntriesNameTheEntryAndTheField) {
@@ -132,14 +148,12 @@ TEST(KnownDeviations, MalformedEntriesNameTheEntryAndTheField) {
 }
 
 TEST(KnownDeviations, MatchesByCellAndSignature) {
-  std::string error;
   const auto known =
       LoadKnownDeviations(WriteFile("match.json", List(R"({"id": "bug", "cell": "ADDFD.INTR.SEND",
                          "signatures": ["contract:ADDFD.INTR.SEND:id_valid",
                                         "expect:ADDFD.INTR.SEND:*"],
-                         "evidence": "e", "fix": {"summary": "s"}})")),
-                          &error);
-  ASSERT_TRUE(known) << error;
+                         "evidence": "e", "fix": {"summary": "s"}})")));
+  ASSERT_TRUE(known) << known.error().message();
   const Scenario scenario =
       Parse("target t\ntrap t.1 -> n1\nrecv t\nid_valid n1\naddfd n1\nsettle\n");
   // id_valid is op 3 (index 2), addfd op 4.
@@ -160,9 +174,8 @@ TEST(KnownDeviations, MatchesByCellAndSignature) {
 }
 
 TEST(KnownDeviations, ARunIsKnownOnlyWhenEveryVerdictIs) {
-  std::string error;
-  const auto known = LoadKnownDeviations(WriteFile("run.json", List(kEntry)), &error);
-  ASSERT_TRUE(known) << error;
+  const auto known = LoadKnownDeviations(WriteFile("run.json", List(kEntry)));
+  ASSERT_TRUE(known) << known.error().message();
   const Scenario scenario = Parse("target t\ntrap t.1 -> n1\nrecv t\nid_valid n1\n");
   const Verdict bug = ContractVerdict("ADDFD.INTR.SEND", 2);
   EXPECT_EQ(MatchKnownRun(*known, {}, scenario), nullptr);

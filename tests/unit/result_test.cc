@@ -1,10 +1,11 @@
-// Errno, Result<T>, UniqueFd and RemoteFd.
+// Errno, Error, Result<T>, UniqueFd and RemoteFd; the leader's exit codes in words.
 #include "addfdlab/result.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include "addfdlab/agent_protocol.h"
 #include "addfdlab/unique_fd.h"
 
 namespace addfdlab {
@@ -48,6 +49,78 @@ Result<int> Twice(Result<int> in) {
 TEST(Result, TryPropagates) {
   EXPECT_EQ(*Twice(4), 8);
   EXPECT_EQ(Twice(Errno(EBUSY)).error(), Errno(EBUSY));
+}
+
+TEST(Error, AnErrnoAloneSaysItsNameAndText) {
+  const Error error = Errno(ENOENT);
+  EXPECT_EQ(error.code(), Errno(ENOENT));
+  EXPECT_EQ(error, Errno(ENOENT));
+  EXPECT_FALSE(error == Errno(EBADF));
+  EXPECT_EQ(error.value(), ENOENT);
+  EXPECT_EQ(error.Name(), "ENOENT");
+  EXPECT_EQ(error.message(), "");
+  EXPECT_EQ(error.ToString(), "ENOENT: No such file or directory");
+}
+
+TEST(Error, AMessageComesFirstAndTheErrnoAfter) {
+  const Error error(Errno(ETIMEDOUT), "no hello from the leader");
+  EXPECT_EQ(error, Errno(ETIMEDOUT));
+  EXPECT_EQ(error.message(), "no hello from the leader");
+  EXPECT_EQ(error.ToString(), "no hello from the leader (ETIMEDOUT: Connection timed out)");
+  const Error invalid = Error::Invalid("op 1 (trap): task 3 out of range 1..2");
+  EXPECT_EQ(invalid, Errno(EINVAL));
+  EXPECT_EQ(invalid.message(), "op 1 (trap): task 3 out of range 1..2");
+}
+
+TEST(Error, ContextIsPrefixedAndKeepsTheCode) {
+  const Error bare = Errno(EPIPE);
+  EXPECT_EQ(bare.WithContext("cannot fork the leader").message(), "cannot fork the leader");
+  const Error inner(Errno(EINVAL), "unknown cell \"X\"");
+  const Error outer = inner.WithContext("known.json: deviations[0]");
+  EXPECT_EQ(outer, Errno(EINVAL));
+  EXPECT_EQ(outer.message(), "known.json: deviations[0]: unknown cell \"X\"");
+  EXPECT_EQ(inner.message(), "unknown cell \"X\"");  // a const& WithContext copies
+}
+
+Result<int> Checked(int value) {
+  if (value < 0) return Error::Invalid("negative: " + std::to_string(value));
+  return value;
+}
+
+Result<int> Doubled(int value) {
+  ADDFDLAB_TRY_CONTEXT(Checked(value), "doubling");
+  return value * 2;
+}
+
+Result<void> Passed(int value) {
+  ADDFDLAB_TRY(Checked(value));
+  return {};
+}
+
+TEST(Result, CarriesTheMessageThroughTry) {
+  EXPECT_EQ(*Doubled(4), 8);
+  const Result<int> bad = Doubled(-1);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error(), Errno(EINVAL));
+  EXPECT_EQ(bad.error().message(), "doubling: negative: -1");
+  EXPECT_TRUE(Passed(1));
+  const Result<void> failed = Passed(-2);
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.error().message(), "negative: -2");
+  Result<void> moved = Error(Errno(EIO), "read");
+  EXPECT_EQ(std::move(moved).error().ToString(), "read (EIO: Input/output error)");
+}
+
+TEST(LeaderExit, EveryCodeHasWords) {
+  EXPECT_EQ(agent::DescribeLeaderExit(static_cast<int>(agent::LeaderExit::kTableLayout)),
+            "exit code 2: its fd table could not be laid out");
+  for (const agent::LeaderExit code :
+       {agent::LeaderExit::kParentGone, agent::LeaderExit::kTableLayout,
+        agent::LeaderExit::kCloneFailed, agent::LeaderExit::kHelloFailed}) {
+    const std::string text = agent::DescribeLeaderExit(static_cast<int>(code));
+    EXPECT_EQ(text.find("not an exit code"), std::string::npos) << text;
+  }
+  EXPECT_EQ(agent::DescribeLeaderExit(9), "exit code 9: not an exit code the agent uses");
 }
 
 TEST(UniqueFd, ClosesOnceAndMoves) {

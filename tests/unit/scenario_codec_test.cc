@@ -24,14 +24,18 @@ Scenario ParseOrDie(const std::string& text) {
   return s.value_or(Scenario{});
 }
 
+std::string ReadFile(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  return bytes.str();
+}
+
 std::vector<Scenario> TestScenarios() {
   std::vector<Scenario> out;
   for (const auto& entry : std::filesystem::directory_iterator(ADDFDLAB_SCN_DIR)) {
     if (entry.path().extension() != ".scn") continue;
-    std::ifstream in(entry.path(), std::ios::binary);
-    std::ostringstream text;
-    text << in.rdbuf();
-    Scenario s = ParseOrDie(text.str());
+    Scenario s = ParseOrDie(ReadFile(entry.path()));
     s.cells.clear();  // cells are text only
     out.push_back(std::move(s));
   }
@@ -40,7 +44,7 @@ std::vector<Scenario> TestScenarios() {
 
 // A decoded scenario is valid and round-trips through both forms.
 void ExpectDecodedIsSound(const Scenario& s) {
-  ASSERT_EQ(ValidateScenario(s), "") << PrintScenario(s);
+  ASSERT_TRUE(ValidateScenario(s)) << PrintScenario(s);
   EXPECT_TRUE(s.cells.empty());
   const std::string text = PrintScenario(s);
   ParseError error;
@@ -56,7 +60,7 @@ TEST(ScenarioCodec, RoundTripsTestScenarios) {
   const std::vector<Scenario> scenarios = TestScenarios();
   ASSERT_GE(scenarios.size(), 4u);
   for (const Scenario& s : scenarios) {
-    ASSERT_EQ(ValidateScenario(s), "");
+    ASSERT_TRUE(ValidateScenario(s));
     const std::optional<Scenario> decoded = Decode(EncodeScenario(s));
     ASSERT_TRUE(decoded.has_value()) << PrintScenario(s);
     EXPECT_EQ(*decoded, s) << PrintScenario(s);
@@ -83,7 +87,7 @@ TEST(ScenarioCodec, RoundTripsExtremeValues) {
       "returned n0 expect ok=-9223372036854775808\n"
       "wait th1 expect ok=n0\n"
       "signal_thread th0 restart\n");
-  ASSERT_EQ(ValidateScenario(s), "");
+  ASSERT_TRUE(ValidateScenario(s));
   const std::vector<uint8_t> bytes = EncodeScenario(s);
   EXPECT_EQ(bytes[1] & 0x80, 0);  // default names: no name table
   const std::optional<Scenario> decoded = Decode(bytes);
@@ -137,6 +141,49 @@ TEST(ScenarioCodec, TypedReferencesWrapAndUnusableOpsAreDropped) {
   ExpectDecodedIsSound(*dropped);
   ASSERT_EQ(dropped->ops.size(), 1u);
   EXPECT_EQ(dropped->ops[0].kind, OpKind::kSettle);
+}
+
+// addfd_sequence_fuzzer's seeds are the encodings of corpus/contract and corpus/regressions
+// (scripts/make_seeds.sh, <folder>_<name>.bin): each seed decodes to its .scn and the .scn
+// encodes to the seed byte for byte, so neither direction of the byte format drifts.
+TEST(ScenarioCodec, SeedCorpusMatchesItsTextSources) {
+  const std::filesystem::path corpus = std::filesystem::path(ADDFDLAB_SOURCE_DIR) / "corpus";
+  int seeds = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(corpus / "addfd_sequence_fuzzer")) {
+    const std::string stem = entry.path().stem().string();
+    SCOPED_TRACE(stem);
+    const size_t underscore = stem.find('_');
+    ASSERT_NE(underscore, std::string::npos);
+    const std::filesystem::path source =
+        corpus / stem.substr(0, underscore) / (stem.substr(underscore + 1) + ".scn");
+    ASSERT_TRUE(std::filesystem::exists(source)) << source;
+    Scenario s = ParseOrDie(ReadFile(source));
+    s.cells.clear();
+    const std::string seed = ReadFile(entry.path());
+    const std::vector<uint8_t> bytes(seed.begin(), seed.end());
+    EXPECT_EQ(Decode(bytes), s) << PrintScenario(s);
+    EXPECT_EQ(EncodeScenario(s), bytes) << PrintScenario(s);
+    ++seeds;
+  }
+  EXPECT_GE(seeds, 60);
+}
+
+// scenario_text_fuzzer's seeds: each .bin is its .scn beside it, in this codec version.
+TEST(ScenarioCodec, TextFuzzerSeedsMatchTheirText) {
+  const std::filesystem::path corpus =
+      std::filesystem::path(ADDFDLAB_SOURCE_DIR) / "corpus" / "scenario_text_fuzzer";
+  int seeds = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(corpus)) {
+    if (entry.path().extension() != ".bin") continue;
+    SCOPED_TRACE(entry.path().filename().string());
+    std::filesystem::path source = entry.path();
+    Scenario s = ParseOrDie(ReadFile(source.replace_extension(".scn")));
+    s.cells.clear();
+    const std::string seed = ReadFile(entry.path());
+    EXPECT_EQ(Decode(std::vector<uint8_t>(seed.begin(), seed.end())), s) << PrintScenario(s);
+    ++seeds;
+  }
+  EXPECT_GE(seeds, 4);
 }
 
 TEST(ScenarioCodec, WrongVersionAndShortHeadersAreRejected) {
@@ -245,7 +292,7 @@ TEST(ScenarioCodec, EncodingAnInvalidScenarioDoesNotCrash) {
   const std::vector<uint8_t> bytes = EncodeScenario(s);
   const std::optional<Scenario> decoded = Decode(bytes);
   if (decoded.has_value()) {
-    EXPECT_EQ(ValidateScenario(*decoded), "");
+    EXPECT_TRUE(ValidateScenario(*decoded));
   }
 }
 

@@ -60,6 +60,12 @@ std::vector<Scenario> Seeds() {
   return seeds;
 }
 
+// CheckRoundTrip's error in words, "" when the scenario round-trips.
+std::string RoundTripProblem(const Scenario& s) {
+  const Result<void> round_trip = CheckRoundTrip(s);
+  return round_trip ? "" : round_trip.error().ToString();
+}
+
 // What the mutator promises of every output.
 void ExpectCanonical(const Scenario& s, const std::string& context) {
   ASSERT_EQ(RoundTripProblem(s), "") << context;

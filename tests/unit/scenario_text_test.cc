@@ -21,6 +21,15 @@ std::string ReadFile(const std::filesystem::path& path) {
   return text.str();
 }
 
+// Why ValidateScenario rejects `scenario` (its message, always EINVAL); "(valid)" when it
+// accepts it.
+std::string Rejection(const Scenario& scenario) {
+  const Result<void> valid = ValidateScenario(scenario);
+  if (valid) return "(valid)";
+  EXPECT_EQ(valid.error(), Errno(EINVAL));
+  return valid.error().message();
+}
+
 Scenario MustParse(std::string_view text) {
   ParseError error;
   std::optional<Scenario> scenario = ParseScenario(text, "test.scn", &error);
@@ -30,26 +39,28 @@ Scenario MustParse(std::string_view text) {
 
 // parse(print(s)) == s, and the printed form is a fixed point.
 void ExpectRoundTrip(const Scenario& scenario) {
-  ASSERT_EQ(ValidateScenario(scenario), "");
+  ASSERT_TRUE(ValidateScenario(scenario));
   const std::string printed = PrintScenario(scenario);
   ParseError error;
   std::optional<Scenario> again = ParseScenario(printed, "printed.scn", &error);
   ASSERT_TRUE(again.has_value()) << error.ToString() << "\n" << printed;
   EXPECT_EQ(*again, scenario) << printed;
   EXPECT_EQ(PrintScenario(*again), printed);
-  // PrintOps is the printed text's op lines (its last lines), one per op.
+  // PrintOp(s, i) is the printed text's line of op i (its last lines are the ops').
   std::vector<std::string> lines;
   std::istringstream in(printed);
   for (std::string line; std::getline(in, line);) lines.push_back(line);
   ASSERT_GE(lines.size(), scenario.ops.size());
-  const std::vector<std::string> op_lines(lines.end() - static_cast<ptrdiff_t>(scenario.ops.size()),
-                                          lines.end());
-  EXPECT_EQ(PrintOps(scenario), op_lines);
+  const size_t first = lines.size() - scenario.ops.size();
+  for (size_t i = 0; i < scenario.ops.size(); ++i) {
+    EXPECT_EQ(PrintOp(scenario, i), lines[first + i]) << i;
+  }
+  EXPECT_EQ(PrintOp(scenario, scenario.ops.size()), "");
 }
 
 TEST(ScenarioText, ParsesEveryOpKind) {
   const Scenario s = MustParse(ReadFile(std::filesystem::path(ADDFDLAB_SCN_DIR) / "every_op.scn"));
-  ASSERT_EQ(ValidateScenario(s), "");
+  ASSERT_TRUE(ValidateScenario(s));
   EXPECT_EQ(s.cells, (std::vector<std::string>{"ADDFD.SETFD.RLIMIT", "RECV.NONZERO"}));
   ASSERT_EQ(s.targets.size(), 2u);
   EXPECT_EQ(s.targets[0], (TargetDecl{"t0", uapi::kFilterNewListener, 2}));
@@ -480,38 +491,38 @@ TEST(ScenarioText, KeywordsCanBeNames) {
 
 TEST(ScenarioValidate, RejectsWhatThePrinterCannotRepresent) {
   Scenario s = MustParse("target t0\ntrap t0.1 -> n\naddfd n -> f\nclose t0 f\n");
-  ASSERT_EQ(ValidateScenario(s), "");
+  ASSERT_TRUE(ValidateScenario(s));
   Scenario bad = s;
   bad.ops[2].flags = 1;
-  EXPECT_EQ(ValidateScenario(bad),
+  EXPECT_EQ(Rejection(bad),
             "op 3 (close): field 'flags' is not used by this op and must stay at its default");
   bad = s;
   bad.ops[1].target = 1;
-  EXPECT_NE(ValidateScenario(bad), "");
+  EXPECT_FALSE(ValidateScenario(bad));
   bad = s;
   bad.ops[0].task = 3;
-  EXPECT_EQ(ValidateScenario(bad), "op 1 (trap): task 3 out of range 1..2");
+  EXPECT_EQ(Rejection(bad), "op 1 (trap): task 3 out of range 1..2");
   bad = s;
   bad.fd_names.push_back("g");
-  EXPECT_EQ(ValidateScenario(bad), "fd name 'g' is never bound");
+  EXPECT_EQ(Rejection(bad), "fd name 'g' is never bound");
   bad = s;
   bad.ops[2].fd = {0, 5};
-  EXPECT_EQ(ValidateScenario(bad), "op 3 (close): an fd name reference carries a literal");
+  EXPECT_EQ(Rejection(bad), "op 3 (close): an fd name reference carries a literal");
   bad = s;
   bad.notifs[0] = "9";
-  EXPECT_EQ(ValidateScenario(bad), "invalid notification name '9'");
+  EXPECT_EQ(Rejection(bad), "invalid notification name '9'");
   bad = s;
   bad.ops[1].expect = {true, false, Outcome::Error(0)};
-  EXPECT_NE(ValidateScenario(bad), "");
+  EXPECT_FALSE(ValidateScenario(bad));
   bad = s;
   std::swap(bad.ops[1], bad.ops[2]);
-  EXPECT_NE(ValidateScenario(bad), "");
+  EXPECT_FALSE(ValidateScenario(bad));
   bad = s;
   bad.targets.clear();
-  EXPECT_EQ(ValidateScenario(bad), "no target declared");
+  EXPECT_EQ(Rejection(bad), "no target declared");
   bad = s;
   bad.ops[0].kind = static_cast<OpKind>(kOpKindCount);
-  EXPECT_NE(ValidateScenario(bad), "");
+  EXPECT_FALSE(ValidateScenario(bad));
   EXPECT_FALSE(PrintScenario(bad).empty());  // an invalid scenario still prints
 }
 
