@@ -82,7 +82,7 @@ void Model::Apply(int index, const Outcome& observed) {
       TargetState& t = targets_[static_cast<size_t>(op.target)];
       if (!t.listener) return;
       t.listener_closing = true;
-      if (!ThreadInListenerIoctl(op.target)) Detach(op.target);
+      DetachIfUnreferenced(op.target);
       Quiesce();
       return;
     }
@@ -312,6 +312,8 @@ void Model::ApplyFdOp(const Op& op, const Outcome& observed) {
     default:
       break;
   }
+  // A close or dup2 may have dropped the last copy of a closed listener.
+  DetachIfUnreferenced(op.target);
 }
 
 // A signal sent to a target task (complete_signal); true when it is pending, to be acted on
@@ -445,10 +447,7 @@ void Model::FinishThread(int thread, const Outcome& outcome, const std::string& 
     fd_names_[t.pending.bind] = static_cast<int>(outcome.value);
   }
   t.pending = Op{};
-  TargetState& target = targets_[static_cast<size_t>(t.target)];
-  if (target.listener_closing && target.listener && !ThreadInListenerIoctl(t.target)) {
-    Detach(t.target);
-  }
+  DetachIfUnreferenced(t.target);
 }
 
 }  // namespace addfdlab

@@ -56,8 +56,9 @@ Result<void> Model::CheckTarget(size_t ti) const {
   if (t.listener_closing && !t.listener) {
     return TargetSays(ti, "closing a listener it does not have");
   }
-  if (t.listener_closing && !ThreadInListenerIoctl(static_cast<int>(ti))) {
-    return TargetSays(ti, "listener closing with no ioctl in progress (not detached)");
+  if (t.listener_closing && !ThreadInListenerIoctl(static_cast<int>(ti)) &&
+      !TableHoldsListener(static_cast<int>(ti))) {
+    return TargetSays(ti, "listener closing, no ioctl in progress, no copy (not detached)");
   }
   if (t.requests < 0) return TargetSays(ti, "negative RECV count");
   if (!t.alive) return {};

@@ -303,6 +303,7 @@ void Model::TargetExited(int target) {
   TargetState& t = targets_[static_cast<size_t>(target)];
   t.alive = false;
   t.fds.clear();
+  DetachIfUnreferenced(target);
   if (env_.recv_enoent) {
     for (size_t i = 0; i < threads_.size(); ++i) {
       Thread& thread = threads_[i];
@@ -327,6 +328,21 @@ void Model::Detach(int target) {
   }
   t.listener = false;
   t.listener_closing = false;
+}
+
+void Model::DetachIfUnreferenced(int target) {
+  const TargetState& t = targets_[static_cast<size_t>(target)];
+  if (t.listener && t.listener_closing && !ThreadInListenerIoctl(target) &&
+      !TableHoldsListener(target)) {
+    Detach(target);
+  }
+}
+
+bool Model::TableHoldsListener(int target) const {
+  const ModelFile listener{ModelFile::Kind::kSource, static_cast<int>(SourceKind::kListener)};
+  const TargetState& t = targets_[static_cast<size_t>(target)];
+  return std::any_of(t.fds.begin(), t.fds.end(),
+                     [&](const auto& entry) { return entry.second.file == listener; });
 }
 
 void Model::Quiesce() {

@@ -242,7 +242,9 @@ class Model {
   struct TargetState {
     TargetDecl decl;
     bool alive = true;
-    bool listener = false;  // the supervisor holds an open listener
+    bool listener = false;  // the filter has a notifier: its listener file is open
+    // The supervisor closed its listener fd, but the file lives on: a thread's ioctl holds
+    // it, or the target's table holds a copy (ADDFD src=listener) until its last close.
     bool listener_closing = false;
     int filter_errno = 0;
     uint64_t nofile = 1024;
@@ -315,6 +317,12 @@ class Model {
   void KillTarget(int target);
   void TargetExited(int target);
   void Detach(int target);
+  // Detaches the target's listener once the supervisor closed it and nothing else holds
+  // the file: no thread in a listener ioctl, no fd in the target's table (the file's last
+  // reference is what releases it, seccomp_notify_release).
+  void DetachIfUnreferenced(int target);
+  // True when the target's fd table holds a copy of its listener's file.
+  bool TableHoldsListener(int target) const;
   void CreateNotification(int target, int task, int notif_index);
   void DeliverToWaitingRecv(int target);
   void FinishThread(int thread, const Outcome& outcome, const std::string& cell);

@@ -227,5 +227,44 @@ TEST(ModelChecks, ADroppedSignalLetsNothingRun) {
   EXPECT_EQ(First(p[6]), Outcome::Ok(1));
 }
 
+// LISTENER.CLOSED: a copy of the listener in the target's table (ADDFD src=listener) keeps
+// its file, and so the notifier, alive after the supervisor's close: traps block and a
+// second listener is EBUSY until the last copy goes, then everything answers ENOSYS.
+TEST(ModelChecks, ListenerCopyKeepsTheNotifier) {
+  const std::vector<Prediction> p = Predict(
+      "target t callers=2\ntrap t.1 -> n1\nrecv t\non A: addfd n1 flags=SEND src=listener -> f1\n"
+      "wait A\ndup t f1 -> f2\nclose_listener t\ntrap t.2 -> n2\nclose t f1\nreturned n2\n"
+      "install_filter t NEW_LISTENER\nclose t f2\nreturned n2\ntrap t.1 -> n3\n"
+      "install_filter t NEW_LISTENER\n");
+  ASSERT_EQ(p.size(), 14u);
+  EXPECT_EQ(First(p[6]), Outcome::Blocked());       // trap n2: the notifier is still there
+  EXPECT_EQ(First(p[8]), Outcome::Blocked());       // one copy left
+  EXPECT_EQ(First(p[9]), Outcome::Error(EBUSY));    // has_duplicate_listener
+  EXPECT_EQ(First(p[11]), Outcome::Error(ENOSYS));  // the last copy's close detached it
+  EXPECT_EQ(First(p[12]), Outcome::Error(ENOSYS));  // LISTENER.CLOSED
+  EXPECT_EQ(First(p[13]), Outcome::Ok(0));
+}
+
+// The target's exit drops its copy: a closed listener whose only other holder was the
+// table is released with it, and the model's state stays consistent on the way.
+TEST(ModelChecks, TargetExitReleasesItsListenerCopy) {
+  ParseError error;
+  const auto scenario = ParseScenario(
+      "target t callers=1\ntrap t.1 -> n1\nrecv t\naddfd n1 src=listener\nclose_listener t\n"
+      "kill t\n",
+      "inline.scn", &error);
+  ASSERT_TRUE(scenario) << error.ToString();
+  Model model(*scenario, ModelEnv{});
+  for (int i = 0; i < static_cast<int>(scenario->ops.size()); ++i) {
+    const Prediction p = model.Begin(i);
+    ASSERT_FALSE(p.skip) << "op " << i + 1 << ": " << p.skip_reason;
+    model.Step(i, First(p));
+    const Result<void> state = model.CheckState();
+    ASSERT_TRUE(state) << "op " << i + 1 << ": " << state.error().ToString();
+    // The filter has a notifier until the kill (op 5), through the table's copy after op 4.
+    EXPECT_EQ(model.LifecycleNow().targets[0].listener, i < 4) << "op " << i + 1;
+  }
+}
+
 }  // namespace
 }  // namespace addfdlab
