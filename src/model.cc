@@ -150,6 +150,10 @@ std::map<int, ModelFd> Model::FdTable(int target) const {
   return table;
 }
 
+std::map<int, std::string> Model::FdCells(int target) const {
+  return targets_[static_cast<size_t>(target)].fd_cells;
+}
+
 std::optional<AsyncResult> Model::ThreadResult(int thread) const {
   return threads_[static_cast<size_t>(thread)].result;
 }

@@ -278,35 +278,41 @@ void Model::ApplyFdOp(const Op& op, const Outcome& observed) {
   const auto bind = [this](int name, int64_t fd) {
     if (name >= 0) fd_names_[name] = static_cast<int>(fd);
   };
+  // The target's own ops decide what a number holds from now on: no ADDFD cell names it.
+  const auto set = [&t](int fd, const ModelFd& entry) {
+    t.fds[fd] = entry;
+    t.fd_cells.erase(fd);
+  };
   switch (op.kind) {
     case OpKind::kOpen:
-      t.fds[static_cast<int>(observed.value)] = ModelFd{LocalFile(), op.cloexec};
+      set(static_cast<int>(observed.value), ModelFd{LocalFile(), op.cloexec});
       bind(op.bind, observed.value);
       break;
     case OpKind::kPipe:
     case OpKind::kSocketpair: {
       const int first = LowestFree(t);
-      t.fds[first] = ModelFd{LocalFile(), op.cloexec};
+      set(first, ModelFd{LocalFile(), op.cloexec});
       const int second = LowestFree(t);
-      t.fds[second] = ModelFd{LocalFile(), op.cloexec};
+      set(second, ModelFd{LocalFile(), op.cloexec});
       bind(op.bind, first);
       bind(op.bind2, second);
       break;
     }
     case OpKind::kClose:
       t.fds.erase(AsInt(ResolveFd(op.fd)));
+      t.fd_cells.erase(AsInt(ResolveFd(op.fd)));
       break;
     case OpKind::kDup: {
       ModelFd copy = t.fds[AsInt(ResolveFd(op.fd))];
       copy.cloexec = op.cloexec;
-      t.fds[static_cast<int>(observed.value)] = copy;
+      set(static_cast<int>(observed.value), copy);
       bind(op.bind, observed.value);
       break;
     }
     case OpKind::kDup2: {
       ModelFd copy = t.fds[AsInt(ResolveFd(op.fd))];
       copy.cloexec = op.cloexec;
-      t.fds[AsInt(ResolveFd(op.fd2))] = copy;
+      set(AsInt(ResolveFd(op.fd2)), copy);
       break;
     }
     default:

@@ -103,6 +103,10 @@ Result<void> Model::CheckFdTable(size_t ti) const {
     if (fd < 0 || static_cast<uint64_t>(fd) >= fd_bound) wrong = "out of range";
     if (wrong != nullptr) return TargetSays(ti, "fd " + std::to_string(fd) + ": " + wrong);
   }
+  for (const auto& [fd, cell] : t.fd_cells) {
+    if (t.fds.count(fd) == 0)
+      return TargetSays(ti, "a cell for fd " + std::to_string(fd) + ", closed");
+  }
   return {};
 }
 

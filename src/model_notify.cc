@@ -89,8 +89,12 @@ void Model::HandleRequest(Notif& n, Request request) {
     t.fds[fd] = ModelFd{request.file, request.cloexec};
     result = Outcome::Ok(fd);
   }
-  // The fd-table oracle checks the installed fd's FD_CLOEXEC at the next settle point.
-  if (result.kind == Outcome::Kind::kOk) Reached(Cell("ADDFD.OK.CLOEXEC"));
+  // The fd-table oracle checks the installed fd's FD_CLOEXEC at the next settle point; a
+  // verdict there is this request's cell's (ADDFD.INTR.SEND's after an interrupted SEND).
+  if (result.kind == Outcome::Kind::kOk) {
+    Reached(Cell("ADDFD.OK.CLOEXEC"));
+    t.fd_cells[static_cast<int>(result.value)] = CellFor(&n, cell);
+  }
   if (request.send) {
     if (result.kind == Outcome::Kind::kError) {
       n.state = NotifState::kSent;  // ADDFD.SEND.FAIL_STAYS
@@ -234,6 +238,7 @@ bool Model::RunReservation(int target, int task_index) {
   if (!task.released) return false;
   // The FIFO open returns: the reserved slot gets the FIFO's read end.
   t.fds[task.reserved_slot] = ModelFd{LocalFile(), false};
+  t.fd_cells.erase(task.reserved_slot);
   release_result_ = Outcome::Ok(task.reserved_slot);
   if (task.reserve_bind >= 0) fd_names_[task.reserve_bind] = task.reserved_slot;
   task.reserving = false;
@@ -303,6 +308,7 @@ void Model::TargetExited(int target) {
   TargetState& t = targets_[static_cast<size_t>(target)];
   t.alive = false;
   t.fds.clear();
+  t.fd_cells.clear();
   DetachIfUnreferenced(target);
   if (env_.recv_enoent) {
     for (size_t i = 0; i < threads_.size(); ++i) {

@@ -124,6 +124,9 @@ class Model {
 
   // The target's fd table as the contract says it is now, without harness fds.
   std::map<int, ModelFd> FdTable(int target) const;
+  // For each number an ADDFD request installed (and nothing replaced or closed since), the
+  // cell that decided the request: what a table verdict at that number is about.
+  std::map<int, std::string> FdCells(int target) const;
   // The relative id (sequence number on its listener) of a notification's current
   // instance; -1 before its trap.
   int64_t Seq(int notif) const;
@@ -252,7 +255,8 @@ class Model {
     int requests = 0;  // the RECV semaphore
     int64_t next_seq = 0;
     std::map<int, HandlerKind> handlers;
-    std::map<int, ModelFd> fds;  // including harness fds
+    std::map<int, ModelFd> fds;           // including harness fds
+    std::map<int, std::string> fd_cells;  // FdCells
     std::vector<Task> tasks;
     std::vector<int> notif_list;  // notification list order (indices of live instances)
     friend bool operator==(const TargetState&, const TargetState&) = default;

@@ -216,6 +216,30 @@ TEST(ModelChecks, RestartedSendIsIntrSend) {
   }
 }
 
+// The numbers ADDFD requests filled name their request's cell (Model::FdCells), which the
+// fd-table oracle's verdicts carry: ADDFD.INTR.SEND's for the retry of an interrupted SEND;
+// a target's own op on the number drops it.
+TEST(ModelChecks, FdCellsNameTheInstallingRequest) {
+  ParseError error;
+  const auto scenario = ParseScenario(
+      "target t callers=2\ntrap t.1 -> n1\nrecv t\naddfd n1 src=memfd\nsend n1 val=0\n"
+      "trap t.2 -> n2\nrecv t\non T1: addfd n2 flags=SEND src=memfd2\n"
+      "signal_thread T1 restart\nwait T1\nclose t 0\n",
+      "inline.scn", &error);
+  ASSERT_TRUE(scenario) << error.ToString();
+  Model model(*scenario, ModelEnv{});
+  for (int i = 0; i < static_cast<int>(scenario->ops.size()); ++i) {
+    const Prediction p = model.Begin(i);
+    ASSERT_FALSE(p.skip) << "op " << i + 1 << ": " << p.skip_reason;
+    model.Step(i, First(p));
+    if (i == 8) {  // wait T1
+      EXPECT_EQ(model.FdCells(0),
+                (std::map<int, std::string>{{0, "ADDFD.OK.LOWEST"}, {1, "ADDFD.INTR.SEND"}}));
+    }
+  }
+  EXPECT_EQ(model.FdCells(0), (std::map<int, std::string>{{1, "ADDFD.INTR.SEND"}}));
+}
+
 // A signal is not a quiescence point, not even one that is dropped (SIGCHLD, which the
 // targets ignore): two ADDFDs queued around it are still handled newest first.
 TEST(ModelChecks, ADroppedSignalLetsNothingRun) {
