@@ -91,8 +91,17 @@ void Model::Apply(int index, const Outcome& observed) {
     case OpKind::kSignalThread:
       SignalThread(op);
       return;
+    case OpKind::kReturned: {
+      Quiesce();
+      // The kernel ran the task before its leader's death: follow it (raced_return).
+      Notif& n = notifs_[static_cast<size_t>(op.notif)];
+      if (n.raced_return && (!n.returned || n.returned->outcome == Outcome::Blocked()) &&
+          observed == n.raced_return->outcome) {
+        n.returned = n.raced_return;
+      }
+      return;
+    }
     case OpKind::kWait:
-    case OpKind::kReturned:
     case OpKind::kSettle:
       Quiesce();
       return;

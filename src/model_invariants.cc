@@ -262,9 +262,10 @@ Model::Lifecycle Model::LifecycleNow() const {
   Lifecycle now;
   now.notifs.reserve(notifs_.size());
   for (const Notif& n : notifs_) {
-    now.notifs.push_back({static_cast<uint8_t>(n.state), n.target, n.task, n.seq, n.done,
-                          n.addfds.size(),
-                          n.returned ? std::optional<Outcome>(n.returned->outcome) : std::nullopt});
+    now.notifs.push_back(
+        {static_cast<uint8_t>(n.state), n.target, n.task, n.seq, n.done, n.addfds.size(),
+         n.returned ? std::optional<Outcome>(n.returned->outcome) : std::nullopt,
+         n.raced_return ? std::optional<Outcome>(n.raced_return->outcome) : std::nullopt});
   }
   now.targets.reserve(targets_.size());
   for (const TargetState& t : targets_) {
@@ -310,7 +311,10 @@ Result<void> Model::CheckTransition(const Lifecycle& before) const {
     const auto to = static_cast<NotifState>(a.state);
     if (from == NotifState::kGone) {
       if (to != NotifState::kGone || a.seq != b.seq || a.target != b.target || a.task != b.task ||
-          a.done != b.done || a.queued != b.queued || a.returned != b.returned) {
+          a.done != b.done || a.queued != b.queued ||
+          (a.returned != b.returned &&
+           !(b.returned.value_or(Outcome::Blocked()) == Outcome::Blocked() &&
+             a.returned == b.raced_return))) {
         return says("changed after it was GONE");
       }
       continue;

@@ -277,8 +277,20 @@ void Model::KillTask(int target, int task_index) {
   task.fatal_pending = false;
   task.dies_on_delivery = false;
   if (task_index == 0) {
-    // The callers die with the leader (PR_SET_PDEATHSIG).
+    // The callers die with the leader (PR_SET_PDEATHSIG). One whose reply was already
+    // waiting may have run first and returned (raced_return).
     for (Task& caller : t.tasks) {
+      if (caller.alive && caller.notif >= 0 && !caller.fatal_pending && !caller.signal_pending &&
+          !caller.dies_on_delivery) {
+        Notif& n = notifs_[static_cast<size_t>(caller.notif)];
+        if (n.state == NotifState::kReplied && n.done > 0 && n.addfds.empty()) {
+          n.raced_return =
+              n.reply_continue
+                  ? AsyncResult{Outcome::Error(ENOSYS), TraceLabel("SEND.CONTINUE")}
+                  : AsyncResult{SyscallReturn(n.reply_error != 0 ? n.reply_error : n.reply_val),
+                                Cell("ADDFD.SEND.OK")};
+        }
+      }
       if (caller.alive && !caller.fatal_pending) {
         caller.fatal_pending = true;
         if (caller.wake_order == 0) caller.wake_order = ++clock_;

@@ -360,6 +360,10 @@ Prediction Model::PredictCompletion(const Op& op) const {
   }
   const auto result = copy.TrapResult(op.notif);
   p.allowed = {result ? result->outcome : Outcome::Blocked()};
+  const Notif& n = copy.notifs_[static_cast<size_t>(op.notif)];
+  if (n.raced_return && p.allowed[0] == Outcome::Blocked()) {
+    p.allowed.push_back(n.raced_return->outcome);
+  }
   p.cell = notifs_[static_cast<size_t>(op.notif)].send_interrupted ? Cell("ADDFD.INTR.SEND")
                                                                    : (result ? result->cell : "");
   return p;

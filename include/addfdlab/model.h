@@ -166,6 +166,7 @@ class Model {
       int done = 0;
       size_t queued = 0;
       std::optional<Outcome> returned;
+      std::optional<Outcome> raced_return;
     };
     struct TargetFacts {
       bool alive = false;
@@ -226,6 +227,10 @@ class Model {
     // An ADDFD|SEND on it was interrupted and put it back to SENT (ADDFD.INTR.SEND):
     // what follows depends on that reset, and its predictions name that cell.
     bool send_interrupted = false;
+    // Its task died with its leader (PR_SET_PDEATHSIG) while its reply waited: the kernel
+    // may run it before the leader (both are runnable; the executor cannot order them),
+    // and then the syscall returned this before it died. `returned` may follow it.
+    std::optional<AsyncResult> raced_return;
     friend bool operator==(const Notif&, const Notif&) = default;
   };
   struct Task {

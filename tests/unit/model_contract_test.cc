@@ -240,6 +240,36 @@ TEST(ModelChecks, FdCellsNameTheInstallingRequest) {
   EXPECT_EQ(model.FdCells(0), (std::map<int, std::string>{{1, "ADDFD.INTR.SEND"}}));
 }
 
+// A reply races the leader's death: the leader (fatal SIGUSR2) and the caller (its reply
+// waiting) are both runnable and the executor cannot order them. The caller dies either way
+// (PR_SET_PDEATHSIG), but run first it returns the reply: `returned` allows both and the
+// model follows the kernel's (false ADDFD.SEND.OK finding, found by the mutator).
+TEST(ModelChecks, AReplyRacingTheLeadersDeathMayReturn) {
+  ParseError error;
+  const auto scenario = ParseScenario(
+      "target t callers=1\ntrap t.1 -> n\nrecv t\nsignal t.0 SIGUSR2\n"
+      "send n val=6\nreturned n\nreturned n\n",
+      "inline.scn", &error);
+  ASSERT_TRUE(scenario) << error.ToString();
+  Model model(*scenario, ModelEnv{});
+  for (int i = 0; i < 5; ++i) {
+    const Prediction p = model.Begin(i);
+    ASSERT_FALSE(p.skip) << "op " << i + 1 << ": " << p.skip_reason;
+    if (i == 4) {
+      EXPECT_EQ(p.allowed, (std::vector<Outcome>{Outcome::Blocked(), Outcome::Ok(6)}));
+    }
+    const Model::Lifecycle before = model.LifecycleNow();
+    model.Step(i, i == 4 ? Outcome::Ok(6) : First(p));
+    const Result<void> state = model.CheckState();
+    ASSERT_TRUE(state) << "op " << i + 1 << ": " << state.error().ToString();
+    const Result<void> transition = model.CheckTransition(before);
+    ASSERT_TRUE(transition) << "op " << i + 1 << ": " << transition.error().ToString();
+  }
+  // Once followed, the return stays what the kernel said.
+  EXPECT_EQ(model.Begin(5).allowed, std::vector<Outcome>{Outcome::Ok(6)});
+  EXPECT_FALSE(model.TargetAlive(0));
+}
+
 // A signal is not a quiescence point, not even one that is dropped (SIGCHLD, which the
 // targets ignore): two ADDFDs queued around it are still handled newest first.
 TEST(ModelChecks, ADroppedSignalLetsNothingRun) {
