@@ -95,8 +95,7 @@ void Model::Apply(int index, const Outcome& observed) {
       Quiesce();
       // The kernel ran the task before its leader's death: follow it (raced_return).
       Notif& n = notifs_[static_cast<size_t>(op.notif)];
-      if (n.raced_return && (!n.returned || n.returned->outcome == Outcome::Blocked()) &&
-          observed == n.raced_return->outcome) {
+      if (n.raced_return && observed == n.raced_return->outcome) {
         n.returned = n.raced_return;
       }
       return;

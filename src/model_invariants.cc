@@ -312,9 +312,7 @@ Result<void> Model::CheckTransition(const Lifecycle& before) const {
     if (from == NotifState::kGone) {
       if (to != NotifState::kGone || a.seq != b.seq || a.target != b.target || a.task != b.task ||
           a.done != b.done || a.queued != b.queued ||
-          (a.returned != b.returned &&
-           !(b.returned.value_or(Outcome::Blocked()) == Outcome::Blocked() &&
-             a.returned == b.raced_return))) {
+          (a.returned != b.returned && a.returned != b.raced_return)) {
         return says("changed after it was GONE");
       }
       continue;

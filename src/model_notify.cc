@@ -217,6 +217,14 @@ void Model::DeliverReply(int target, int task_index, int notif_index, bool wait_
                                                      ? Cell("ADDFD.WAIT_KILLABLE.FAST_REPLY")
                                                      : Cell("ADDFD.SEND.OK")};
   }
+  // Its leader is about to die too (a fatal signal it has not acted on): the kernel may run
+  // the leader first, and then this task dies with it before it returns (raced_return).
+  const Task& leader = t.tasks[0];
+  if (task_index > 0 && leader.alive &&
+      (leader.fatal_pending || leader.dies_on_delivery ||
+       (leader.signal_pending && HandlerOf(t, leader.pending_signal) == HandlerKind::kDefault))) {
+    n.raced_return = AsyncResult{Outcome::Blocked(), n.returned->cell};
+  }
   if (task.fatal_pending || task.dies_on_delivery) {
     // It dies on its way back to user space: the return is never reported.
     n.returned = AsyncResult{Outcome::Blocked(), n.returned->cell};

@@ -361,7 +361,7 @@ Prediction Model::PredictCompletion(const Op& op) const {
   const auto result = copy.TrapResult(op.notif);
   p.allowed = {result ? result->outcome : Outcome::Blocked()};
   const Notif& n = copy.notifs_[static_cast<size_t>(op.notif)];
-  if (n.raced_return && p.allowed[0] == Outcome::Blocked()) {
+  if (n.raced_return && n.raced_return->outcome != p.allowed[0]) {
     p.allowed.push_back(n.raced_return->outcome);
   }
   p.cell = notifs_[static_cast<size_t>(op.notif)].send_interrupted ? Cell("ADDFD.INTR.SEND")

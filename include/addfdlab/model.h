@@ -227,9 +227,9 @@ class Model {
     // An ADDFD|SEND on it was interrupted and put it back to SENT (ADDFD.INTR.SEND):
     // what follows depends on that reset, and its predictions name that cell.
     bool send_interrupted = false;
-    // Its task died with its leader (PR_SET_PDEATHSIG) while its reply waited: the kernel
-    // may run it before the leader (both are runnable; the executor cannot order them),
-    // and then the syscall returned this before it died. `returned` may follow it.
+    // Its reply and its leader's fatal signal raced (both tasks runnable; the executor
+    // cannot order them): the return had the other task run first (the reply, or none
+    // when the leader's death, PR_SET_PDEATHSIG, came first). `returned` may follow it.
     std::optional<AsyncResult> raced_return;
     friend bool operator==(const Notif&, const Notif&) = default;
   };

@@ -270,6 +270,32 @@ TEST(ModelChecks, AReplyRacingTheLeadersDeathMayReturn) {
   EXPECT_FALSE(model.TargetAlive(0));
 }
 
+// The same race the other way: the caller was woken before its leader (an earlier trap), so
+// the model runs it first, but the kernel may kill it through its leader before it returns.
+TEST(ModelChecks, AReplyRacingTheLeadersDeathMayNotReturn) {
+  ParseError error;
+  const auto scenario = ParseScenario(
+      "target t callers=1\ntrap t.1 -> n1\nrecv t\nsend n1 val=3\nreturned n1\n"
+      "trap t.1 -> n2\nrecv t\nsignal t.0 13\nsend n2 val=6\nreturned n2\nreturned n2\n",
+      "inline.scn", &error);
+  ASSERT_TRUE(scenario) << error.ToString();
+  Model model(*scenario, ModelEnv{});
+  for (int i = 0; i < 9; ++i) {
+    const Prediction p = model.Begin(i);
+    ASSERT_FALSE(p.skip) << "op " << i + 1 << ": " << p.skip_reason;
+    if (i == 8) {
+      EXPECT_EQ(p.allowed, (std::vector<Outcome>{Outcome::Ok(6), Outcome::Blocked()}));
+    }
+    const Model::Lifecycle before = model.LifecycleNow();
+    model.Step(i, i == 8 ? Outcome::Blocked() : First(p));
+    const Result<void> state = model.CheckState();
+    ASSERT_TRUE(state) << "op " << i + 1 << ": " << state.error().ToString();
+    const Result<void> transition = model.CheckTransition(before);
+    ASSERT_TRUE(transition) << "op " << i + 1 << ": " << transition.error().ToString();
+  }
+  EXPECT_EQ(model.Begin(9).allowed.front(), Outcome::Blocked());
+}
+
 // A signal is not a quiescence point, not even one that is dropped (SIGCHLD, which the
 // targets ignore): two ADDFDs queued around it are still handled newest first.
 TEST(ModelChecks, ADroppedSignalLetsNothingRun) {
