@@ -377,15 +377,28 @@ Prediction Model::PredictFdOp(const Op& op) const {
     return fd >= env_.harness_fd_base &&
            fd < env_.harness_fd_base + static_cast<int64_t>(t.tasks.size());
   };
+  // A new number is the lowest free one: when a number below it was filled by the retry of
+  // an interrupted ADDFD|SEND, that cell decides it (on a kernel with its known bug the
+  // retry installed nothing, and the number comes out lower).
+  const auto after_intr_send = [&](Prediction prediction) {
+    const Outcome& first = prediction.allowed[0];
+    if (first.kind != Outcome::Kind::kOk && first != Outcome::Error(EMFILE)) return prediction;
+    const int64_t bound =
+        first.kind == Outcome::Kind::kOk ? first.value : static_cast<int64_t>(t.nofile);
+    for (const auto& [fd, cell] : t.fd_cells) {
+      if (fd < bound && cell == Cell("ADDFD.INTR.SEND")) prediction.cell = cell;
+    }
+    return prediction;
+  };
   switch (op.kind) {
     case OpKind::kOpen: {
       const int fd = LowestFree(t);
       p.allowed = {fd < 0 ? Outcome::Error(EMFILE) : Outcome::Ok(fd)};
-      return p;
+      return after_intr_send(p);
     }
     case OpKind::kDup:
       if (touches_harness(AsInt(ResolveFd(op.fd)))) break;
-      return PredictDup(op);
+      return after_intr_send(PredictDup(op));
     case OpKind::kPipe:
     case OpKind::kSocketpair: {
       // Both ends or neither: the second slot is taken after the first.
@@ -394,7 +407,7 @@ Prediction Model::PredictFdOp(const Op& op) const {
       if (first >= 0) copy.fds[first] = ModelFd{};
       const int second = first >= 0 ? LowestFree(copy) : -1;
       p.allowed = {second < 0 ? Outcome::Error(EMFILE) : Outcome::Ok(first)};
-      return p;
+      return after_intr_send(p);
     }
     case OpKind::kClose: {
       const int64_t fd = AsInt(ResolveFd(op.fd));

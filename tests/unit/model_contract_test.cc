@@ -296,6 +296,23 @@ TEST(ModelChecks, AReplyRacingTheLeadersDeathMayNotReturn) {
   EXPECT_EQ(model.Begin(9).allowed.front(), Outcome::Blocked());
 }
 
+// A new number above one the retry of an interrupted ADDFD|SEND filled is ADDFD.INTR.SEND's
+// (on a kernel with its bug the retry installed nothing and the number is lower); below it,
+// or with nothing interrupted, the prediction names no cell.
+TEST(ModelChecks, ANumberAboveAnIntrSendRetryIsItsCell) {
+  const std::vector<Prediction> p = Predict(
+      "target t callers=1\nopen t devnull -> f0\ntrap t.1 -> n1\nrecv t\n"
+      "on T1: addfd n1 flags=SEND src=pipe_r\nsignal_thread T1 restart\n"
+      "open t devnull -> f1\ndup t f0 -> f2\nclose t 1\nopen t devnull -> f3\n");
+  ASSERT_EQ(p.size(), 9u);
+  EXPECT_EQ(First(p[5]), Outcome::Ok(2));
+  EXPECT_EQ(p[5].cell, "ADDFD.INTR.SEND");
+  EXPECT_EQ(p[6].cell, "ADDFD.INTR.SEND");  // dup: 3
+  EXPECT_EQ(First(p[8]), Outcome::Ok(1));
+  EXPECT_EQ(p[8].cell, "");
+  EXPECT_EQ(Predict("target t\nopen t devnull -> f0\nopen t memfd -> f1\n")[1].cell, "");
+}
+
 // A signal is not a quiescence point, not even one that is dropped (SIGCHLD, which the
 // targets ignore): two ADDFDs queued around it are still handled newest first.
 TEST(ModelChecks, ADroppedSignalLetsNothingRun) {
