@@ -36,6 +36,7 @@ Environment ReadEnvironment() {
   if (sched == "idle") env.sched = SchedMode::kIdle;
   if (sched == "free") env.sched = SchedMode::kFree;
   env.no_spawner = Flag("ADDFDLAB_NO_SPAWNER");
+  env.no_mutator = Flag("ADDFDLAB_NO_MUTATOR");
   env.rollback_mutant = Flag("ADDFDLAB_ROLLBACK_MUTANT");
   env.fake_release = Value("ADDFDLAB_FAKE_RELEASE");
   env.known_deviations = Value("ADDFDLAB_KNOWN_DEVIATIONS");

@@ -83,7 +83,10 @@ int64_t Model::Seq(int notif) const {
 
 int64_t Model::OpSeq(const Op& op) const {
   const int64_t seq = Seq(op.notif);
-  return seq < 0 ? seq : seq + op.id_delta;
+  // The kernel's ids wrap (u64): so does the sequence number a delta names.
+  return seq < 0 ? seq
+                 : static_cast<int64_t>(static_cast<uint64_t>(seq) +
+                                        static_cast<uint64_t>(op.id_delta));
 }
 
 const Model::Notif* Model::FindBySeq(int target, int64_t seq) const {
@@ -145,6 +148,10 @@ std::map<int, ModelFd> Model::FdTable(int target) const {
     if (entry.file.kind != ModelFile::Kind::kHarness) table.emplace(fd, entry);
   }
   return table;
+}
+
+std::map<int, std::string> Model::FdCells(int target) const {
+  return targets_[static_cast<size_t>(target)].fd_cells;
 }
 
 std::optional<AsyncResult> Model::ThreadResult(int thread) const {

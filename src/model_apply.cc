@@ -82,7 +82,7 @@ void Model::Apply(int index, const Outcome& observed) {
       TargetState& t = targets_[static_cast<size_t>(op.target)];
       if (!t.listener) return;
       t.listener_closing = true;
-      if (!ThreadInListenerIoctl(op.target)) Detach(op.target);
+      DetachIfUnreferenced(op.target);
       Quiesce();
       return;
     }
@@ -91,8 +91,16 @@ void Model::Apply(int index, const Outcome& observed) {
     case OpKind::kSignalThread:
       SignalThread(op);
       return;
+    case OpKind::kReturned: {
+      Quiesce();
+      // The kernel ran the task before its leader's death: follow it (raced_return).
+      Notif& n = notifs_[static_cast<size_t>(op.notif)];
+      if (n.raced_return && observed == n.raced_return->outcome) {
+        n.returned = n.raced_return;
+      }
+      return;
+    }
     case OpKind::kWait:
-    case OpKind::kReturned:
     case OpKind::kSettle:
       Quiesce();
       return;
@@ -259,8 +267,10 @@ void Model::ApplyTargetOp(const Op& op, const Outcome& observed) {
       break;
     }
     case OpKind::kSignalTask:
-      if (SignalTask(op)) return;  // acted on when the task runs
-      break;
+      // Acted on when the task runs. Not a quiescence point (Quiesces): a signal that is
+      // dropped (ignored, or its task dead) lets nothing else run either.
+      SignalTask(op);
+      return;
     case OpKind::kKill:
       KillTarget(op.target);
       break;
@@ -276,40 +286,48 @@ void Model::ApplyFdOp(const Op& op, const Outcome& observed) {
   const auto bind = [this](int name, int64_t fd) {
     if (name >= 0) fd_names_[name] = static_cast<int>(fd);
   };
+  // The target's own ops decide what a number holds from now on: no ADDFD cell names it.
+  const auto set = [&t](int fd, const ModelFd& entry) {
+    t.fds[fd] = entry;
+    t.fd_cells.erase(fd);
+  };
   switch (op.kind) {
     case OpKind::kOpen:
-      t.fds[static_cast<int>(observed.value)] = ModelFd{LocalFile(), op.cloexec};
+      set(static_cast<int>(observed.value), ModelFd{LocalFile(), op.cloexec});
       bind(op.bind, observed.value);
       break;
     case OpKind::kPipe:
     case OpKind::kSocketpair: {
       const int first = LowestFree(t);
-      t.fds[first] = ModelFd{LocalFile(), op.cloexec};
+      set(first, ModelFd{LocalFile(), op.cloexec});
       const int second = LowestFree(t);
-      t.fds[second] = ModelFd{LocalFile(), op.cloexec};
+      set(second, ModelFd{LocalFile(), op.cloexec});
       bind(op.bind, first);
       bind(op.bind2, second);
       break;
     }
     case OpKind::kClose:
       t.fds.erase(AsInt(ResolveFd(op.fd)));
+      t.fd_cells.erase(AsInt(ResolveFd(op.fd)));
       break;
     case OpKind::kDup: {
       ModelFd copy = t.fds[AsInt(ResolveFd(op.fd))];
       copy.cloexec = op.cloexec;
-      t.fds[static_cast<int>(observed.value)] = copy;
+      set(static_cast<int>(observed.value), copy);
       bind(op.bind, observed.value);
       break;
     }
     case OpKind::kDup2: {
       ModelFd copy = t.fds[AsInt(ResolveFd(op.fd))];
       copy.cloexec = op.cloexec;
-      t.fds[AsInt(ResolveFd(op.fd2))] = copy;
+      set(AsInt(ResolveFd(op.fd2)), copy);
       break;
     }
     default:
       break;
   }
+  // A close or dup2 may have dropped the last copy of a closed listener.
+  DetachIfUnreferenced(op.target);
 }
 
 // A signal sent to a target task (complete_signal); true when it is pending, to be acted on
@@ -443,10 +461,7 @@ void Model::FinishThread(int thread, const Outcome& outcome, const std::string& 
     fd_names_[t.pending.bind] = static_cast<int>(outcome.value);
   }
   t.pending = Op{};
-  TargetState& target = targets_[static_cast<size_t>(t.target)];
-  if (target.listener_closing && target.listener && !ThreadInListenerIoctl(t.target)) {
-    Detach(t.target);
-  }
+  DetachIfUnreferenced(t.target);
 }
 
 }  // namespace addfdlab

@@ -56,8 +56,9 @@ Result<void> Model::CheckTarget(size_t ti) const {
   if (t.listener_closing && !t.listener) {
     return TargetSays(ti, "closing a listener it does not have");
   }
-  if (t.listener_closing && !ThreadInListenerIoctl(static_cast<int>(ti))) {
-    return TargetSays(ti, "listener closing with no ioctl in progress (not detached)");
+  if (t.listener_closing && !ThreadInListenerIoctl(static_cast<int>(ti)) &&
+      !TableHoldsListener(static_cast<int>(ti))) {
+    return TargetSays(ti, "listener closing, no ioctl in progress, no copy (not detached)");
   }
   if (t.requests < 0) return TargetSays(ti, "negative RECV count");
   if (!t.alive) return {};
@@ -101,6 +102,10 @@ Result<void> Model::CheckFdTable(size_t ti) const {
     }
     if (fd < 0 || static_cast<uint64_t>(fd) >= fd_bound) wrong = "out of range";
     if (wrong != nullptr) return TargetSays(ti, "fd " + std::to_string(fd) + ": " + wrong);
+  }
+  for (const auto& [fd, cell] : t.fd_cells) {
+    if (t.fds.count(fd) == 0)
+      return TargetSays(ti, "a cell for fd " + std::to_string(fd) + ", closed");
   }
   return {};
 }
@@ -257,9 +262,10 @@ Model::Lifecycle Model::LifecycleNow() const {
   Lifecycle now;
   now.notifs.reserve(notifs_.size());
   for (const Notif& n : notifs_) {
-    now.notifs.push_back({static_cast<uint8_t>(n.state), n.target, n.task, n.seq, n.done,
-                          n.addfds.size(),
-                          n.returned ? std::optional<Outcome>(n.returned->outcome) : std::nullopt});
+    now.notifs.push_back(
+        {static_cast<uint8_t>(n.state), n.target, n.task, n.seq, n.done, n.addfds.size(),
+         n.returned ? std::optional<Outcome>(n.returned->outcome) : std::nullopt,
+         n.raced_return ? std::optional<Outcome>(n.raced_return->outcome) : std::nullopt});
   }
   now.targets.reserve(targets_.size());
   for (const TargetState& t : targets_) {
@@ -305,7 +311,8 @@ Result<void> Model::CheckTransition(const Lifecycle& before) const {
     const auto to = static_cast<NotifState>(a.state);
     if (from == NotifState::kGone) {
       if (to != NotifState::kGone || a.seq != b.seq || a.target != b.target || a.task != b.task ||
-          a.done != b.done || a.queued != b.queued || a.returned != b.returned) {
+          a.done != b.done || a.queued != b.queued ||
+          (a.returned != b.returned && a.returned != b.raced_return)) {
         return says("changed after it was GONE");
       }
       continue;

@@ -89,8 +89,12 @@ void Model::HandleRequest(Notif& n, Request request) {
     t.fds[fd] = ModelFd{request.file, request.cloexec};
     result = Outcome::Ok(fd);
   }
-  // The fd-table oracle checks the installed fd's FD_CLOEXEC at the next settle point.
-  if (result.kind == Outcome::Kind::kOk) Reached(Cell("ADDFD.OK.CLOEXEC"));
+  // The fd-table oracle checks the installed fd's FD_CLOEXEC at the next settle point; a
+  // verdict there is this request's cell's (ADDFD.INTR.SEND's after an interrupted SEND).
+  if (result.kind == Outcome::Kind::kOk) {
+    Reached(Cell("ADDFD.OK.CLOEXEC"));
+    t.fd_cells[static_cast<int>(result.value)] = CellFor(&n, cell);
+  }
   if (request.send) {
     if (result.kind == Outcome::Kind::kError) {
       n.state = NotifState::kSent;  // ADDFD.SEND.FAIL_STAYS
@@ -213,6 +217,14 @@ void Model::DeliverReply(int target, int task_index, int notif_index, bool wait_
                                                      ? Cell("ADDFD.WAIT_KILLABLE.FAST_REPLY")
                                                      : Cell("ADDFD.SEND.OK")};
   }
+  // Its leader is about to die too (a fatal signal it has not acted on): the kernel may run
+  // the leader first, and then this task dies with it before it returns (raced_return).
+  const Task& leader = t.tasks[0];
+  if (task_index > 0 && leader.alive &&
+      (leader.fatal_pending || leader.dies_on_delivery ||
+       (leader.signal_pending && HandlerOf(t, leader.pending_signal) == HandlerKind::kDefault))) {
+    n.raced_return = AsyncResult{Outcome::Blocked(), n.returned->cell};
+  }
   if (task.fatal_pending || task.dies_on_delivery) {
     // It dies on its way back to user space: the return is never reported.
     n.returned = AsyncResult{Outcome::Blocked(), n.returned->cell};
@@ -234,6 +246,7 @@ bool Model::RunReservation(int target, int task_index) {
   if (!task.released) return false;
   // The FIFO open returns: the reserved slot gets the FIFO's read end.
   t.fds[task.reserved_slot] = ModelFd{LocalFile(), false};
+  t.fd_cells.erase(task.reserved_slot);
   release_result_ = Outcome::Ok(task.reserved_slot);
   if (task.reserve_bind >= 0) fd_names_[task.reserve_bind] = task.reserved_slot;
   task.reserving = false;
@@ -272,8 +285,20 @@ void Model::KillTask(int target, int task_index) {
   task.fatal_pending = false;
   task.dies_on_delivery = false;
   if (task_index == 0) {
-    // The callers die with the leader (PR_SET_PDEATHSIG).
+    // The callers die with the leader (PR_SET_PDEATHSIG). One whose reply was already
+    // waiting may have run first and returned (raced_return).
     for (Task& caller : t.tasks) {
+      if (caller.alive && caller.notif >= 0 && !caller.fatal_pending && !caller.signal_pending &&
+          !caller.dies_on_delivery) {
+        Notif& n = notifs_[static_cast<size_t>(caller.notif)];
+        if (n.state == NotifState::kReplied && n.done > 0 && n.addfds.empty()) {
+          n.raced_return =
+              n.reply_continue
+                  ? AsyncResult{Outcome::Error(ENOSYS), TraceLabel("SEND.CONTINUE")}
+                  : AsyncResult{SyscallReturn(n.reply_error != 0 ? n.reply_error : n.reply_val),
+                                Cell("ADDFD.SEND.OK")};
+        }
+      }
       if (caller.alive && !caller.fatal_pending) {
         caller.fatal_pending = true;
         if (caller.wake_order == 0) caller.wake_order = ++clock_;
@@ -303,6 +328,8 @@ void Model::TargetExited(int target) {
   TargetState& t = targets_[static_cast<size_t>(target)];
   t.alive = false;
   t.fds.clear();
+  t.fd_cells.clear();
+  DetachIfUnreferenced(target);
   if (env_.recv_enoent) {
     for (size_t i = 0; i < threads_.size(); ++i) {
       Thread& thread = threads_[i];
@@ -327,6 +354,21 @@ void Model::Detach(int target) {
   }
   t.listener = false;
   t.listener_closing = false;
+}
+
+void Model::DetachIfUnreferenced(int target) {
+  const TargetState& t = targets_[static_cast<size_t>(target)];
+  if (t.listener && t.listener_closing && !ThreadInListenerIoctl(target) &&
+      !TableHoldsListener(target)) {
+    Detach(target);
+  }
+}
+
+bool Model::TableHoldsListener(int target) const {
+  const ModelFile listener{ModelFile::Kind::kSource, static_cast<int>(SourceKind::kListener)};
+  const TargetState& t = targets_[static_cast<size_t>(target)];
+  return std::any_of(t.fds.begin(), t.fds.end(),
+                     [&](const auto& entry) { return entry.second.file == listener; });
 }
 
 void Model::Quiesce() {

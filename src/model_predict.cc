@@ -350,10 +350,20 @@ Prediction Model::PredictCompletion(const Op& op) const {
     const auto result = copy.ThreadResult(op.thread);
     p.allowed = {result ? result->outcome : Outcome::Blocked()};
     p.cell = result ? result->cell : "";
+    // An ADDFD on a notification whose ADDFD|SEND was interrupted (an SA_RESTART retry
+    // of it included): ADDFD.INTR.SEND decides, as for the ops on it (CellFor).
+    const Thread& thread = threads_[static_cast<size_t>(op.thread)];
+    if (result && !p.cell.empty() && thread.op == OpKind::kAddFd && thread.notif >= 0) {
+      p.cell = CellFor(&notifs_[static_cast<size_t>(thread.notif)], p.cell);
+    }
     return p;
   }
   const auto result = copy.TrapResult(op.notif);
   p.allowed = {result ? result->outcome : Outcome::Blocked()};
+  const Notif& n = copy.notifs_[static_cast<size_t>(op.notif)];
+  if (n.raced_return && n.raced_return->outcome != p.allowed[0]) {
+    p.allowed.push_back(n.raced_return->outcome);
+  }
   p.cell = notifs_[static_cast<size_t>(op.notif)].send_interrupted ? Cell("ADDFD.INTR.SEND")
                                                                    : (result ? result->cell : "");
   return p;
@@ -367,15 +377,28 @@ Prediction Model::PredictFdOp(const Op& op) const {
     return fd >= env_.harness_fd_base &&
            fd < env_.harness_fd_base + static_cast<int64_t>(t.tasks.size());
   };
+  // A new number is the lowest free one: when a number below it was filled by the retry of
+  // an interrupted ADDFD|SEND, that cell decides it (on a kernel with its known bug the
+  // retry installed nothing, and the number comes out lower).
+  const auto after_intr_send = [&](Prediction prediction) {
+    const Outcome& first = prediction.allowed[0];
+    if (first.kind != Outcome::Kind::kOk && first != Outcome::Error(EMFILE)) return prediction;
+    const int64_t bound =
+        first.kind == Outcome::Kind::kOk ? first.value : static_cast<int64_t>(t.nofile);
+    for (const auto& [fd, cell] : t.fd_cells) {
+      if (fd < bound && cell == Cell("ADDFD.INTR.SEND")) prediction.cell = cell;
+    }
+    return prediction;
+  };
   switch (op.kind) {
     case OpKind::kOpen: {
       const int fd = LowestFree(t);
       p.allowed = {fd < 0 ? Outcome::Error(EMFILE) : Outcome::Ok(fd)};
-      return p;
+      return after_intr_send(p);
     }
     case OpKind::kDup:
       if (touches_harness(AsInt(ResolveFd(op.fd)))) break;
-      return PredictDup(op);
+      return after_intr_send(PredictDup(op));
     case OpKind::kPipe:
     case OpKind::kSocketpair: {
       // Both ends or neither: the second slot is taken after the first.
@@ -384,7 +407,7 @@ Prediction Model::PredictFdOp(const Op& op) const {
       if (first >= 0) copy.fds[first] = ModelFd{};
       const int second = first >= 0 ? LowestFree(copy) : -1;
       p.allowed = {second < 0 ? Outcome::Error(EMFILE) : Outcome::Ok(first)};
-      return p;
+      return after_intr_send(p);
     }
     case OpKind::kClose: {
       const int64_t fd = AsInt(ResolveFd(op.fd));

@@ -36,7 +36,8 @@ uint64_t OpDispatch::KernelId(const Op& op) const {
   // A notification whose trap never ran (skipped) names no id at any delta, as in the
   // model: the id before this run's first, which no live notification holds.
   if (seq < 0) return slot.base_id - 1;
-  return slot.base_id + static_cast<uint64_t>(seq + op.id_delta);
+  // Ids are u64 and wrap: any delta, INT64_MIN and INT64_MAX included, names an id.
+  return slot.base_id + static_cast<uint64_t>(seq) + static_cast<uint64_t>(op.id_delta);
 }
 
 Outcome OpDispatch::ReadTrapReturn(TargetSlot& slot, int task, int notif) {

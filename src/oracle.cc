@@ -80,12 +80,14 @@ std::string Verdict::Describe(const Scenario& scenario) const {
 }
 
 std::vector<Verdict> CompareFdTables(const std::map<int, ModelFd>& expected,
-                                     const std::map<int, ObservedFd>& observed, int op) {
+                                     const std::map<int, ObservedFd>& observed, int op,
+                                     const std::map<int, std::string>& cells) {
   std::vector<Verdict> verdicts;
-  const auto make = [op](Verdict::Kind kind, int fd, std::string want, std::string got) {
+  const auto make = [op, &cells](Verdict::Kind kind, int fd, std::string want, std::string got) {
     Verdict v;
     v.kind = kind;
     v.op = op;
+    if (const auto it = cells.find(fd); it != cells.end()) v.cell = it->second;
     v.fd = fd;
     v.expected = std::move(want);
     v.observed = std::move(got);

@@ -34,7 +34,8 @@ void CheckOpOutcome(const Op& op, const Prediction& prediction,
   if (auto v = CheckExpect(op, *observed, index, prediction.cell)) verdicts->push_back(*v);
 }
 
-void CheckTargetTable(const std::map<int, ModelFd>& expected, const Target& target,
+void CheckTargetTable(const std::map<int, ModelFd>& expected,
+                      const std::map<int, std::string>& cells, const Target& target,
                       const std::vector<KnownFile>& known, int op, std::vector<Verdict>* verdicts) {
   auto snapshot = SnapshotFds(target.pid());
   if (!snapshot) return;
@@ -65,7 +66,9 @@ void CheckTargetTable(const std::map<int, ModelFd>& expected, const Target& targ
     }
     observed.emplace(fd, seen);
   }
-  for (Verdict& v : CompareFdTables(expected, observed, op)) verdicts->push_back(std::move(v));
+  for (Verdict& v : CompareFdTables(expected, observed, op, cells)) {
+    verdicts->push_back(std::move(v));
+  }
 }
 
 }  // namespace addfdlab

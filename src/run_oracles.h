@@ -32,8 +32,9 @@ void CheckOpOutcome(const Op& op, const Prediction& prediction,
 // `expected` (the model's table), at op `op` (-1: the end). `known` names the files a
 // table entry may be (the supervisor's sources by SourceKind number, the local copies as
 // "L<i>"); harness fds are not compared. A target whose table cannot be read is gone:
-// the model disagrees elsewhere.
-void CheckTargetTable(const std::map<int, ModelFd>& expected, const Target& target,
+// the model disagrees elsewhere. Each verdict names the cell `cells` gives its number.
+void CheckTargetTable(const std::map<int, ModelFd>& expected,
+                      const std::map<int, std::string>& cells, const Target& target,
                       const std::vector<KnownFile>& known, int op, std::vector<Verdict>* verdicts);
 
 }  // namespace addfdlab

@@ -28,6 +28,9 @@ struct Environment {
   SchedMode sched = SchedMode::kFifo;
   // ADDFDLAB_NO_SPAWNER=1: targets fork from the supervisor, not from the spawner process.
   bool no_spawner = false;
+  // ADDFDLAB_NO_MUTATOR=1: the scenario fuzzers mutate bytes only (libFuzzer's own
+  // mutations and crossover), without the structure-aware mutator (scenario_mutator.h).
+  bool no_mutator = false;
   // ADDFDLAB_ROLLBACK_MUTANT=1: rollback_fuzzer also runs the test-only broken strategy.
   bool rollback_mutant = false;
   // ADDFDLAB_FAKE_RELEASE: the kernel release reports name (a test seam; nothing is decided

@@ -124,6 +124,9 @@ class Model {
 
   // The target's fd table as the contract says it is now, without harness fds.
   std::map<int, ModelFd> FdTable(int target) const;
+  // For each number an ADDFD request installed (and nothing replaced or closed since), the
+  // cell that decided the request: what a table verdict at that number is about.
+  std::map<int, std::string> FdCells(int target) const;
   // The relative id (sequence number on its listener) of a notification's current
   // instance; -1 before its trap.
   int64_t Seq(int notif) const;
@@ -163,6 +166,7 @@ class Model {
       int done = 0;
       size_t queued = 0;
       std::optional<Outcome> returned;
+      std::optional<Outcome> raced_return;
     };
     struct TargetFacts {
       bool alive = false;
@@ -223,6 +227,10 @@ class Model {
     // An ADDFD|SEND on it was interrupted and put it back to SENT (ADDFD.INTR.SEND):
     // what follows depends on that reset, and its predictions name that cell.
     bool send_interrupted = false;
+    // Its reply and its leader's fatal signal raced (both tasks runnable; the executor
+    // cannot order them): the return had the other task run first (the reply, or none
+    // when the leader's death, PR_SET_PDEATHSIG, came first). `returned` may follow it.
+    std::optional<AsyncResult> raced_return;
     friend bool operator==(const Notif&, const Notif&) = default;
   };
   struct Task {
@@ -242,7 +250,9 @@ class Model {
   struct TargetState {
     TargetDecl decl;
     bool alive = true;
-    bool listener = false;  // the supervisor holds an open listener
+    bool listener = false;  // the filter has a notifier: its listener file is open
+    // The supervisor closed its listener fd, but the file lives on: a thread's ioctl holds
+    // it, or the target's table holds a copy (ADDFD src=listener) until its last close.
     bool listener_closing = false;
     int filter_errno = 0;
     uint64_t nofile = 1024;
@@ -250,7 +260,8 @@ class Model {
     int requests = 0;  // the RECV semaphore
     int64_t next_seq = 0;
     std::map<int, HandlerKind> handlers;
-    std::map<int, ModelFd> fds;  // including harness fds
+    std::map<int, ModelFd> fds;           // including harness fds
+    std::map<int, std::string> fd_cells;  // FdCells
     std::vector<Task> tasks;
     std::vector<int> notif_list;  // notification list order (indices of live instances)
     friend bool operator==(const TargetState&, const TargetState&) = default;
@@ -315,6 +326,12 @@ class Model {
   void KillTarget(int target);
   void TargetExited(int target);
   void Detach(int target);
+  // Detaches the target's listener once the supervisor closed it and nothing else holds
+  // the file: no thread in a listener ioctl, no fd in the target's table (the file's last
+  // reference is what releases it, seccomp_notify_release).
+  void DetachIfUnreferenced(int target);
+  // True when the target's fd table holds a copy of its listener's file.
+  bool TableHoldsListener(int target) const;
   void CreateNotification(int target, int task, int notif_index);
   void DeliverToWaitingRecv(int target);
   void FinishThread(int thread, const Outcome& outcome, const std::string& cell);

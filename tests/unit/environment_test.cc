@@ -11,6 +11,7 @@
 
 #include "addfdlab/executor.h"
 #include "addfdlab/limits.h"
+#include "addfdlab/scenario_mutator.h"
 #include "addfdlab/supervisor.h"
 
 namespace addfdlab {
@@ -80,6 +81,16 @@ TEST(Environment, SchedNamesTheStrongestModeAllowed) {
   }
   ScopedVariable unset("ADDFDLAB_SCHED", nullptr);
   EXPECT_EQ(ReadEnvironment().sched, SchedMode::kFifo);
+}
+
+TEST(Environment, NoMutatorTurnsTheStructureOff) {
+  {
+    ScopedVariable on("ADDFDLAB_NO_MUTATOR", "1");
+    EXPECT_TRUE(ReadEnvironment().no_mutator);
+    EXPECT_FALSE(MutatorOptions::FromEnvironment().structure);
+  }
+  ScopedVariable unset("ADDFDLAB_NO_MUTATOR", nullptr);
+  EXPECT_TRUE(MutatorOptions::FromEnvironment().structure);
 }
 
 TEST(Environment, NumbersThatAreNotNumbersKeepTheDefaults) {

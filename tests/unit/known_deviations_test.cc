@@ -166,11 +166,32 @@ TEST(KnownDeviations, MatchesByCellAndSignature) {
   Verdict expect = ContractVerdict("ADDFD.INTR.SEND", 3);
   expect.kind = Verdict::Kind::kExpect;
   EXPECT_EQ(MatchKnownDeviation(*known, expect, scenario), &known->front());
-  // Table verdicts name no cell: never a known deviation.
+  // A table verdict without a cell is never a known deviation.
   Verdict leaked;
   leaked.kind = Verdict::Kind::kLeaked;
   leaked.fd = 3;
   EXPECT_EQ(MatchKnownDeviation(*known, leaked, scenario), nullptr);
+}
+
+// ADDFD.INTR.SEND's missing fd (the interrupted SEND restarted, the retry refused, the target
+// back with 0): the table verdict carries the cell of the request the model installed it
+// for (Model::FdCells), and the repository's entry knows it, at a settle and at the end.
+TEST(KnownDeviations, TheIntrSendBugIsKnownInTheTable) {
+  const auto known = LoadKnownDeviations(kRepositoryList);
+  ASSERT_TRUE(known) << known.error().message();
+  const Scenario scenario = Parse(
+      "target t callers=1\ntrap t.1 -> n1\nrecv t\non T1: addfd n1 flags=SEND\n"
+      "signal_thread T1 restart\nsettle\n");
+  for (const int op : {5, -1}) {
+    Verdict dangling;
+    dangling.kind = Verdict::Kind::kDangling;
+    dangling.op = op;
+    dangling.fd = 0;
+    dangling.cell = "ADDFD.INTR.SEND";
+    const KnownDeviation* match = MatchKnownDeviation(*known, dangling, scenario);
+    ASSERT_NE(match, nullptr) << dangling.Signature(scenario);
+    EXPECT_EQ(match->id, "addfd-intr-send-stays-replied");
+  }
 }
 
 TEST(KnownDeviations, ARunIsKnownOnlyWhenEveryVerdictIs) {

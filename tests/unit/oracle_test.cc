@@ -58,6 +58,22 @@ TEST(CompareFdTables, AnFdTheModelDoesNotHaveIsLeaked) {
   EXPECT_EQ(v.observed, "an unknown file /dev/null");
 }
 
+// Each verdict carries the cell the model names for its number (what installed it there),
+// so that a known deviation is matched in the table too; numbers without one name none.
+TEST(CompareFdTables, VerdictsCarryTheirNumbersCell) {
+  const std::map<int, ModelFd> expected = {{0, {kMemfd, false}}, {3, {kLocal0, false}}};
+  const std::map<int, ObservedFd> observed = {{5, Seen(kMemfd, false, "/memfd:x")}};
+  const std::vector<Verdict> verdicts =
+      CompareFdTables(expected, observed, 2, {{0, "ADDFD.INTR.SEND"}, {5, "ADDFD.OK.LOWEST"}});
+  ASSERT_EQ(verdicts.size(), 3u);
+  EXPECT_EQ(verdicts[0].kind, Verdict::Kind::kDangling);
+  EXPECT_EQ(verdicts[0].cell, "ADDFD.INTR.SEND");
+  EXPECT_EQ(verdicts[1].fd, 3);
+  EXPECT_EQ(verdicts[1].cell, "");
+  EXPECT_EQ(verdicts[2].kind, Verdict::Kind::kLeaked);
+  EXPECT_EQ(verdicts[2].cell, "ADDFD.OK.LOWEST");
+}
+
 TEST(CompareFdTables, AKnownFileThatLeakedIsNamed) {
   const std::map<int, ObservedFd> observed = {{5, Seen(kPipeRead, false, "pipe:[1]")}};
   const std::vector<Verdict> verdicts = CompareFdTables({}, observed, -1);
