@@ -41,6 +41,7 @@ Environment ReadEnvironment() {
   env.known_deviations = Value("ADDFDLAB_KNOWN_DEVIATIONS");
   env.cells_file = Value("ADDFDLAB_CELLS_FILE");
   env.dropped_file = Value("ADDFDLAB_DROPPED_FILE");
+  env.profile_file = Value("ADDFDLAB_PROFILE_FILE");
   return env;
 }
 

@@ -40,6 +40,9 @@ struct Environment {
   // ADDFDLAB_DROPPED_FILE: the fuzz harness appends the signature of each verdict it drops
   // because its run did not keep to the model's schedule.
   std::string dropped_file;
+  // ADDFDLAB_PROFILE_FILE: the fuzz harness appends its executor's run profile
+  // (RunProfile::Line) when it goes, one line per fuzzing job.
+  std::string profile_file;
 };
 
 // Reads the variables now (cheap; not cached, so a test's setenv() is seen). A flag is on

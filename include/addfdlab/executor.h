@@ -16,6 +16,7 @@
 #include "addfdlab/oracle.h"
 #include "addfdlab/probe.h"
 #include "addfdlab/result.h"
+#include "addfdlab/run_profile.h"
 #include "addfdlab/scenario.h"
 #include "addfdlab/supervisor.h"
 #include "addfdlab/target_pool.h"
@@ -111,6 +112,8 @@ class Executor {
   // (its agent opens or closes an fd) to see that the oracles notice. Not called once a verdict
   // stops the run.
   std::function<void(int op, const std::vector<Target*>& targets)> after_op;
+  // Where the runs so far spent their time, phase by phase (docs/fuzzing.md).
+  const RunProfile& profile() const { return profile_; }
   // Targets forked, reused and replaced so far.
   PoolStats pool_stats() const;
   // This process's fds, threads and children, without what the executor holds on purpose
@@ -135,6 +138,8 @@ class Executor {
   ModelEnv env_;
   Scheduling scheduling_;
   uint64_t schedule_reruns_ = 0;
+  RunProfile profile_;
+  PhaseClock* clock_ = nullptr;  // the current run's, while Run() runs
   int cpu_ = -1;
   std::map<std::pair<uint32_t, int>, std::unique_ptr<TargetPool>> pools_;
   std::map<std::pair<uint32_t, int>, uint64_t> pool_used_;  // when each was last acquired from
