@@ -8,6 +8,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -89,9 +90,23 @@ Result<bool> SameFile(pid_t pid_a, int fd_a, pid_t pid_b, int fd_b) {
   return ret == 0;
 }
 
-void IdentifyFds(FdSnapshot& snapshot, const std::vector<KnownFile>& known) {
+void IdentifyFds(FdSnapshot& snapshot, const std::vector<KnownFile>& known,
+                 const std::map<int, std::string>* likely) {
   const pid_t self = ::getpid();
   for (auto& [fd, info] : snapshot.fds) {
+    if (likely != nullptr) {
+      if (auto it = likely->find(fd); it != likely->end()) {
+        const auto file = std::find_if(known.begin(), known.end(),
+                                       [&](const KnownFile& k) { return k.name == it->second; });
+        if (file != known.end()) {
+          auto same = SameFile(snapshot.pid, fd, self, file->fd);
+          if (same && *same) {
+            info.known_as = file->name;
+            continue;
+          }
+        }
+      }
+    }
     for (const KnownFile& file : known) {
       auto same = SameFile(snapshot.pid, fd, self, file.fd);
       if (same && *same) {
