@@ -95,6 +95,9 @@ int RunProfiled(const ReproOptions& options) {
               << " with a verdict, " << unscheduled << " off schedule\n";
   }
   std::cout << "\n" << executor.profile().Format();
+  const PoolStats pools = executor.pool_stats();
+  std::cout << "targets: " << pools.spawned << " spawned, " << pools.reused << " reused, "
+            << pools.replaced << " replaced\n";
   std::cout << "scheduling " << DescribeScheduling(executor.scheduling()) << "\n";
   return new_runs == 0 ? 0 : 1;
 }
