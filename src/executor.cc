@@ -154,7 +154,10 @@ Executor::Executor(ExecutorOptions options) : options_(std::move(options)) {
   features_ = options_.features ? *options_.features : ProbeFeatures();
   env_ = EnvFromFeatures(features_);
   for (const std::string& quirk : options_.quirks) SetModelQuirk(&env_, quirk);
-  cpu_ = ChooseCpu(options_.cpu);
+  // Parallel fuzzing jobs each claim a CPU of their own (two on one CPU run at half speed).
+  CpuClaim claim = ClaimCpu(options_.cpu);
+  cpu_ = claim.cpu;
+  cpu_lock_ = std::move(claim.lock);
   scheduling_ = ChooseScheduling(options_.sched, features_, cpu_);
   // Targets take the spawning thread's CPU: this one's.
   if (scheduling_.mode != SchedMode::kFree && !SetScheduling(cpu_, SCHED_OTHER, 0)) {
@@ -256,6 +259,7 @@ PoolStats Executor::pool_stats() const {
 
 std::vector<int> Executor::OwnedFds() const {
   std::vector<int> fds = sources_->Owned();
+  if (cpu_lock_) fds.push_back(cpu_lock_.get());
   for (const auto& [key, pool] : pools_) {
     for (int fd : pool->OwnedFds()) fds.push_back(fd);
   }

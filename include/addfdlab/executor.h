@@ -25,8 +25,9 @@ namespace addfdlab {
 
 struct ExecutorOptions {
   Limits limits = Limits::FromEnvironment();
-  // The CPU the supervisor and its targets share (fifo and idle modes); -1: ChooseCpu's
-  // ($ADDFDLAB_CPU, else one chosen by pid: parallel fuzzing jobs spread over the CPUs).
+  // The CPU the supervisor and its targets share (fifo and idle modes); -1: ClaimCpu's
+  // ($ADDFDLAB_CPU, else one no other executor holds: parallel fuzzing jobs spread over
+  // the CPUs).
   int cpu = -1;
   // The strongest scheduling mode to use where allowed (ChooseScheduling): fifo
   // (SCHED_FIFO supervisor threads), else idle (SCHED_IDLE targets), else free.
@@ -141,6 +142,7 @@ class Executor {
   RunProfile profile_;
   PhaseClock* clock_ = nullptr;  // the current run's, while Run() runs
   int cpu_ = -1;
+  UniqueFd cpu_lock_;  // holds cpu_ against other jobs (ClaimCpu)
   std::map<std::pair<uint32_t, int>, std::unique_ptr<TargetPool>> pools_;
   std::map<std::pair<uint32_t, int>, uint64_t> pool_used_;  // when each was last acquired from
   uint64_t pool_clock_ = 0;
