@@ -43,6 +43,7 @@ Environment ReadEnvironment() {
   env.cells_file = Value("ADDFDLAB_CELLS_FILE");
   env.dropped_file = Value("ADDFDLAB_DROPPED_FILE");
   env.mutate_cell = Value("ADDFDLAB_MUTATE_CELL");
+  env.profile_file = Value("ADDFDLAB_PROFILE_FILE");
   return env;
 }
 

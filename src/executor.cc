@@ -43,6 +43,21 @@ constexpr double kIdleDeadlineScale = 10;
 constexpr int kMainPriority = 30;
 constexpr int kOpThreadPriority = 40;
 
+// The ops that are one notifier ioctl on a listener.
+bool IsNotifierIoctl(OpKind kind) {
+  switch (kind) {
+    case OpKind::kRecv:
+    case OpKind::kAddFd:
+    case OpKind::kSend:
+    case OpKind::kIdValid:
+    case OpKind::kSetFlags:
+    case OpKind::kIoctl:
+      return true;
+    default:
+      return false;
+  }
+}
+
 int OpThreadPriority(int top) { return std::min(kOpThreadPriority, top - kMaxThreads); }
 int MainPriority(int top) { return std::min(kMainPriority, top - kMaxThreads - 1); }
 
@@ -139,7 +154,10 @@ Executor::Executor(ExecutorOptions options) : options_(std::move(options)) {
   features_ = options_.features ? *options_.features : ProbeFeatures();
   env_ = EnvFromFeatures(features_);
   for (const std::string& quirk : options_.quirks) SetModelQuirk(&env_, quirk);
-  cpu_ = ChooseCpu(options_.cpu);
+  // Parallel fuzzing jobs each claim a CPU of their own (two on one CPU run at half speed).
+  CpuClaim claim = ClaimCpu(options_.cpu);
+  cpu_ = claim.cpu;
+  cpu_lock_ = std::move(claim.lock);
   scheduling_ = ChooseScheduling(options_.sched, features_, cpu_);
   // Targets take the spawning thread's CPU: this one's.
   if (scheduling_.mode != SchedMode::kFree && !SetScheduling(cpu_, SCHED_OTHER, 0)) {
@@ -241,6 +259,7 @@ PoolStats Executor::pool_stats() const {
 
 std::vector<int> Executor::OwnedFds() const {
   std::vector<int> fds = sources_->Owned();
+  if (cpu_lock_) fds.push_back(cpu_lock_.get());
   for (const auto& [key, pool] : pools_) {
     for (int fd : pool->OwnedFds()) fds.push_back(fd);
   }
@@ -287,7 +306,10 @@ class Executor::RunState {
     ex_.TrimPools();
   }
   // A quiescence point, and an op that lets the targets run (Quiescence).
-  bool Quiesce() { return quiet_.Quiesce(); }
+  bool Quiesce() {
+    PhaseScope phase(ex_.clock_, Phase::kQuiesce);
+    return quiet_.Quiesce();
+  }
   void TargetsMayRun() { quiet_.TargetsMayRun(); }
   void TakeLocalCopies(const Op& op, const Outcome& observed);
   void CheckTables(int op);
@@ -342,6 +364,7 @@ void Executor::RunState::TakeLocalCopies(const Op& op, const Outcome& observed) 
 
 // The fd-table oracle: every alive target's table against the model's.
 void Executor::RunState::CheckTables(int op) {
+  PhaseScope phase(ex_.clock_, Phase::kTables);
   for (size_t ti = 0; ti < slots_.size(); ++ti) {
     if (!model_.TargetAlive(static_cast<int>(ti))) continue;
     const Target& t = *slots_[ti].target;
@@ -369,16 +392,25 @@ RunResult Executor::RunState::Go() {
     AddVerdict(v);
     return result_;
   }
-  if (!AcquireTargets(
-          scenario_, [this](const TargetDecl& decl) -> TargetPool& { return ex_.PoolFor(decl); },
-          ex_.options_.limits, &slots_, &result_.verdicts)) {
+  bool acquired = false;
+  {
+    PhaseScope phase(ex_.clock_, Phase::kAcquire);
+    acquired = AcquireTargets(
+        scenario_, [this](const TargetDecl& decl) -> TargetPool& { return ex_.PoolFor(decl); },
+        ex_.options_.limits, &slots_, &result_.verdicts);
+  }
+  if (!acquired) {
+    PhaseScope phase(ex_.clock_, Phase::kRelease);
     Release();
     return result_;
   }
   std::vector<Target*> targets;
   for (TargetSlot& slot : slots_) targets.push_back(slot.target.get());
   quiet_.SetTargets(targets);
-  CheckListeners(scenario_, ex_.env_, {targets.begin(), targets.end()}, &result_.verdicts);
+  {
+    PhaseScope phase(ex_.clock_, Phase::kModel);
+    CheckListeners(scenario_, ex_.env_, {targets.begin(), targets.end()}, &result_.verdicts);
+  }
   const bool fifo = ex_.scheduling_.mode == SchedMode::kFifo;
   if (fifo) SetScheduling(-1, SCHED_FIFO, MainPriority(ex_.scheduling_.fifo_top));
   for (size_t i = 0; i < scenario_.ops.size() && result_.verdicts.empty(); ++i) {
@@ -390,6 +422,7 @@ RunResult Executor::RunState::Go() {
   if (result_.verdicts.empty()) Finish();
   quiet_.EndRun();
   if (fifo) SetScheduling(-1, SCHED_OTHER, 0);
+  PhaseScope phase(ex_.clock_, Phase::kRelease);
   DrainTargets(slots_, ex_.threads_->Named(), dispatch_.received(), quiet_, ex_.options_.limits);
   local_copies_.clear();
   Release();
@@ -405,26 +438,41 @@ void Executor::RunState::RunOp(int index, std::string text) {
   TraceEntry entry;
   entry.op = index;
   entry.text = std::move(text);
-  entry.prediction = model_.Begin(index);
+  {
+    PhaseScope phase(ex_.clock_, Phase::kModel);
+    entry.prediction = model_.Begin(index);
+  }
   MutatePrediction(entry.prediction);
   if (entry.prediction.skip) {
     entry.note = "skipped: " + entry.prediction.skip_reason;
     result_.trace.push_back(std::move(entry));
     return;
   }
-  const std::optional<Outcome> observed = dispatch_.Execute(index, op);
+  ++ex_.profile_.ops;
+  if (IsNotifierIoctl(op.kind)) ++ex_.profile_.notifier_ioctls;
+  std::optional<Outcome> observed;
+  {
+    PhaseScope phase(ex_.clock_, Phase::kOps);
+    observed = dispatch_.Execute(index, op);
+  }
   if (!result_.verdicts.empty()) {
     result_.trace.push_back(std::move(entry));
     return;
   }
   entry.observed = observed;
-  CheckOpOutcome(op, entry.prediction, observed, index, &result_.verdicts);
-  const Observation seen_op = ObserveOp(model_, op, entry.prediction, observed);
-  if (ex_.observe) ex_.observe(seen_op);
   const Outcome seen = observed.value_or(Outcome::Ok(0));
-  model_.Step(index, seen);
-  ReportReached(model_, seen_op, ex_.observe);
-  TakeLocalCopies(op, seen);
+  {
+    PhaseScope phase(ex_.clock_, Phase::kModel);
+    CheckOpOutcome(op, entry.prediction, observed, index, &result_.verdicts);
+    const Observation seen_op = ObserveOp(model_, op, entry.prediction, observed);
+    if (ex_.observe) ex_.observe(seen_op);
+    model_.Step(index, seen);
+    ReportReached(model_, seen_op, ex_.observe);
+  }
+  {
+    PhaseScope phase(ex_.clock_, Phase::kTables);
+    TakeLocalCopies(op, seen);
+  }
   if (model_.Quiesces(index) && result_.verdicts.empty() && !Quiesce()) {
     Hang(index, "targets did not go quiet after the op");
   }
@@ -454,9 +502,12 @@ void Executor::RunState::Finish() {
     Hang(-1, "targets did not go quiet at the end");
     return;
   }
-  model_.Quiesce();
-  ReportReached(model_, Observation{OpKind::kSettle, 0, 0, 0, Model::SlotClass::kNone, ""},
-                ex_.observe);
+  {
+    PhaseScope phase(ex_.clock_, Phase::kModel);
+    model_.Quiesce();
+    ReportReached(model_, Observation{OpKind::kSettle, 0, 0, 0, Model::SlotClass::kNone, ""},
+                  ex_.observe);
+  }
   CheckTables(-1);
 }
 
@@ -470,13 +521,18 @@ RunResult Executor::Run(const Scenario& scenario) {
     result.verdicts.push_back(v);
     return result;
   }
+  ++profile_.runs;
+  PhaseClock clock(&profile_);
+  clock_ = &clock;
   std::optional<ProcessHygiene> before;
   if (options_.hygiene) {
+    PhaseScope phase(clock_, Phase::kHygiene);
     auto snapshot = SnapshotHygiene(::getpid());
     if (snapshot) before = *snapshot;
   }
   RunResult result;
   for (int attempt = 0;; ++attempt) {
+    ++profile_.attempts;
     RunState state(*this, scenario);
     result = state.Go();
     if (!state.schedule_broken()) break;
@@ -497,10 +553,12 @@ RunResult Executor::Run(const Scenario& scenario) {
     // a SCHED_IDLE target runs out of turn when it is owed much CPU time (its lag, grown
     // while other processes kept the CPU from it); each attempt's quiescence points pay
     // some of it, and a short pause lets a burst of other work pass.
+    PhaseScope phase(clock_, Phase::kBackoff);
     ::usleep(static_cast<useconds_t>((fifo ? kScheduleBackoff : kIdleScheduleBackoff).count()
                                      << attempt));
   }
   if (before) {
+    PhaseScope phase(clock_, Phase::kHygiene);
     auto after = SnapshotHygiene(::getpid());
     if (after) {
       // Fds and children of pooled targets come and go with the pool.
@@ -528,6 +586,8 @@ RunResult Executor::Run(const Scenario& scenario) {
       }
     }
   }
+  clock.Stop();
+  clock_ = nullptr;
   return result;
 }
 

@@ -31,6 +31,7 @@ FuzzHarnessOptions FuzzHarnessOptions::FromEnvironment(const std::string& reposi
   options.known_deviations = KnownDeviationsPath(repository_list);
   options.cells_file = ReadEnvironment().cells_file;
   options.dropped_file = ReadEnvironment().dropped_file;
+  options.profile_file = ReadEnvironment().profile_file;
   return options;
 }
 
@@ -49,7 +50,8 @@ FuzzHarness::FuzzHarness(uint8_t* counters, size_t counter_count, FuzzHarnessOpt
       counters_(counters),
       counter_count_(counter_count),
       cells_file_(std::move(options.cells_file)),
-      dropped_file_(std::move(options.dropped_file)) {
+      dropped_file_(std::move(options.dropped_file)),
+      profile_file_(std::move(options.profile_file)) {
   const std::string& path = options.known_deviations;
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) {
@@ -95,6 +97,12 @@ FuzzHarness::FuzzHarness(uint8_t* counters, size_t counter_count, FuzzHarnessOpt
 }
 
 FuzzHarness::~FuzzHarness() {
+  if (!profile_file_.empty() && executor_.profile().runs > 0) {
+    if (FILE* out = std::fopen(profile_file_.c_str(), "a")) {
+      std::fprintf(out, "%s\n", executor_.profile().Line().c_str());
+      std::fclose(out);
+    }
+  }
   if (!start_hygiene_) return;
   auto end = executor_.HarnessHygiene();
   if (!end) return;

@@ -39,7 +39,22 @@ void CheckTargetTable(const std::map<int, ModelFd>& expected,
                       const std::vector<KnownFile>& known, int op, std::vector<Verdict>* verdicts) {
   auto snapshot = SnapshotFds(target.pid());
   if (!snapshot) return;
-  IdentifyFds(*snapshot, known);
+  // The known file the model expects at each fd is tried first (known names: the
+  // SourceKind's number, or "L" and the local file's number).
+  std::map<int, std::string> likely;
+  for (const auto& [fd, model_fd] : expected) {
+    if (model_fd.file.kind == ModelFile::Kind::kSource) {
+      likely.emplace(fd, std::to_string(model_fd.file.index));
+    } else if (model_fd.file.kind == ModelFile::Kind::kLocal) {
+      likely.emplace(fd, "L" + std::to_string(model_fd.file.index));
+    }
+  }
+  // The harness's control sockets are left out before kcmp: nothing to identify there.
+  const auto is_harness = [&](int fd) {
+    return fd >= agent::kHarnessFdBase && fd < agent::kHarnessFdBase + target.tasks();
+  };
+  std::erase_if(snapshot->fds, [&](const auto& entry) { return is_harness(entry.first); });
+  IdentifyFds(*snapshot, known, &likely);
   if (target.listener() < 0) {
     // A closed listener the target was given still lives in its table, and the
     // supervisor has no copy left to kcmp against: the listener is what it describes as.
@@ -51,7 +66,6 @@ void CheckTargetTable(const std::map<int, ModelFd>& expected,
   }
   std::map<int, ObservedFd> observed;
   for (const auto& [fd, info] : snapshot->fds) {
-    if (fd >= agent::kHarnessFdBase && fd < agent::kHarnessFdBase + target.tasks()) continue;
     ObservedFd seen;
     seen.cloexec = info.cloexec;
     seen.description = info.description;

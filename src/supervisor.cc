@@ -7,6 +7,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -191,6 +192,29 @@ int ChooseCpu(int asked) {
     return allowed[static_cast<size_t>(from_env) % allowed.size()];
   }
   return allowed[static_cast<size_t>(::getpid()) % allowed.size()];
+}
+
+CpuClaim ClaimCpu(int asked) {
+  CpuClaim claim;
+  claim.cpu = ChooseCpu(asked);
+  if (asked >= 0 || ReadEnvironment().cpu >= 0) return claim;
+  const std::vector<int> allowed = AllowedCpus();
+  const size_t first = static_cast<size_t>(::getpid()) % allowed.size();
+  for (size_t i = 0; i < allowed.size(); ++i) {
+    const int cpu = allowed[(first + i) % allowed.size()];
+    char path[64];
+    std::snprintf(path, sizeof(path), "/tmp/addfdlab-cpu-%d.lock", cpu);
+    // Readable by all: another user's job opens it read-only to take the same lock.
+    UniqueFd fd(::open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0644));
+    if (!fd) fd.reset(::open(path, O_RDONLY | O_CLOEXEC));
+    if (!fd) continue;
+    if (::flock(fd.get(), LOCK_EX | LOCK_NB) == 0) {
+      claim.cpu = cpu;
+      claim.lock = std::move(fd);
+      return claim;
+    }
+  }
+  return claim;
 }
 
 char TaskState(pid_t pid, pid_t tid) {

@@ -67,13 +67,16 @@ void ResetSignals() {
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
 }
 
-void Reset(Reply& reply) {
-  ResetSignals();
+void Reset(bool table_only, Reply& reply) {
   g_caught = 0;
-  struct rlimit limit {};
-  ::getrlimit(RLIMIT_NOFILE, &limit);
-  limit.rlim_cur = kBaselineNofile;
-  if (::setrlimit(RLIMIT_NOFILE, &limit) < 0) return Fill(reply, -1);
+  if (!table_only) {
+    // 64 sigactions: only where a run changed a handler or a limit (Target::tasks_dirty).
+    ResetSignals();
+    struct rlimit limit {};
+    ::getrlimit(RLIMIT_NOFILE, &limit);
+    limit.rlim_cur = kBaselineNofile;
+    if (::setrlimit(RLIMIT_NOFILE, &limit) < 0) return Fill(reply, -1);
+  }
   if (g_leader) {
     // The table is shared: the leader alone clears what inputs opened.
     if (CloseRange(0, kHarnessFdBase - 1) < 0 ||
@@ -213,7 +216,7 @@ void Execute(const Request& req, Reply& reply) {
       return;
     }
     case Command::kReset:
-      return Reset(reply);
+      return Reset(a[0] != 0, reply);
     case Command::kSignalCount:
       return Fill(reply, g_caught);
     case Command::kFcntlGetfd:

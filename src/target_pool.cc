@@ -19,13 +19,13 @@ Result<void> ResetTarget(Target& target) {
     if (target.busy(t)) return Errno(EBUSY);
   }
   // The leader's reset clears the shared table; the others only matter when a handler or
-  // a limit of theirs changed.
-  const agent::Request reset = MakeRequest(agent::Command::kReset);
+  // a limit of theirs changed, and without such a change the leader's handlers and limit
+  // are at their baseline too: it clears the table only.
   if (target.tasks_dirty()) {
-    ADDFDLAB_TRY(target.Broadcast(reset));
+    ADDFDLAB_TRY(target.Broadcast(MakeRequest(agent::Command::kReset)));
     target.ClearTasksDirty();
   } else {
-    auto reply = target.Call(0, reset);
+    auto reply = target.Call(0, MakeRequest(agent::Command::kReset, {1}));
     if (!reply) return reply.error();
     if (reply->err != 0) return Errno(reply->err);
   }

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <regex>
@@ -18,9 +19,11 @@
 #include <sstream>
 #include <thread>
 
+#include "addfdlab/cells.h"
 #include "addfdlab/executor.h"
 #include "addfdlab/fuzz_harness.h"
 #include "addfdlab/minimize.h"
+#include "addfdlab/run_profile.h"
 #include "addfdlab/scenario_codec.h"
 #include "addfdlab/scenario_text.h"
 #include "commands.h"
@@ -68,10 +71,47 @@ bool EnsureFuzzer(const fs::path& source, const std::string& target, const fs::p
 
 struct Progress {
   long execs = 0;
-  long exec_per_sec = 0;
+  long exec_per_sec = 0;  // libFuzzer's figure (in fork mode: its last job's)
   long cov = 0;
   long crashes = 0;
+  double seconds = 0;  // fuzzing time, until libFuzzer exited
 };
+
+// The jobs libFuzzer runs at once: --jobs, or the core count.
+int JobCount(const FuzzOptions& options) {
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  return options.jobs > 0 ? options.jobs : static_cast<int>(cores);
+}
+
+// The contract cells this kernel and harness can reach, without starting an executor.
+std::vector<std::string> ReachableCells(const Features& features) {
+  std::vector<std::string> cells;
+  const uint64_t nr_open = ReadNrOpen();
+  for (const CellInfo& cell : kContractCells) {
+    if (CellSkipReason(cell, features, nr_open).empty()) cells.emplace_back(cell.id);
+  }
+  return cells;
+}
+
+// "N/M": the cells reached of the reachable ones; then the missing ones by name when at
+// most `names_up_to` are missing, else their count.
+std::string DescribeCells(const std::set<std::string>& reached,
+                          const std::vector<std::string>& reachable, size_t names_up_to) {
+  std::string missing;
+  size_t count = 0;
+  for (const std::string& cell : reachable) {
+    if (reached.count(cell) != 0) {
+      ++count;
+    } else {
+      missing += (missing.empty() ? "" : " ") + cell;
+    }
+  }
+  const size_t lacking = reachable.size() - count;
+  std::string text = std::to_string(count) + "/" + std::to_string(reachable.size());
+  if (lacking > 0 && lacking <= names_up_to) text += " (missing " + missing + ")";
+  if (lacking > names_up_to) text += " (" + std::to_string(lacking) + " missing)";
+  return text;
+}
 
 // libFuzzer's status lines: "#123\tNEW cov: 10 ft: ... exec/s: 45" and, in fork mode,
 // "#123: cov: 10 ft: 20 corp: 3 exec/s 45 oom/timeout/crash: 0/0/1 time: 5s ...".
@@ -244,15 +284,34 @@ void PrintCells(const std::set<std::string>& reached, const FuzzHarness& harness
       missing += (missing.empty() ? "" : ", ") + cell;
     }
   }
-  std::printf("\ncontract cells reached: %zu of the %zu this kernel (%s) and harness can reach\n",
-              count, reachable.size(), harness.features().release.c_str());
+  std::printf(
+      "\ncontract cells reached: %zu of the %zu this kernel (%s) and harness can reach (%zu in "
+      "the registry)\n",
+      count, reachable.size(), harness.features().release.c_str(), std::size(kContractCells));
   if (!missing.empty()) std::printf("  not reached: %s\n", missing.c_str());
 }
 
+// The jobs' run profiles summed up: where a run's time went (docs/fuzzing.md).
+void PrintProfile(const fs::path& file) {
+  std::ifstream in(file);
+  RunProfile total;
+  int jobs = 0;
+  for (std::string line; std::getline(in, line);) {
+    if (auto profile = RunProfile::ParseLine(line)) {
+      total.Add(*profile);
+      ++jobs;
+    }
+  }
+  if (total.runs == 0) return;
+  std::printf("time per run in the jobs' executors (%d job processes):\n%s", jobs,
+              total.Format().c_str());
+}
+
 // A campaign's folders under --work: its corpus, crashes, this run's scratch folder, its log,
-// the cells its jobs reached and the verdicts they dropped as schedule-dependent.
+// the cells its jobs reached, the verdicts they dropped as schedule-dependent and their run
+// profiles.
 struct CampaignPaths {
-  fs::path corpus, crashes, scratch, log, cells, dropped;
+  fs::path corpus, crashes, scratch, log, cells, dropped, profile;
 
   explicit CampaignPaths(const FuzzOptions& options) {
     const fs::path work = fs::path(options.work) / options.target;
@@ -262,6 +321,7 @@ struct CampaignPaths {
     log = work / "fuzz.log";
     cells = work / "cells.txt";
     dropped = work / "dropped.txt";
+    profile = work / "profile.txt";
   }
 };
 
@@ -288,8 +348,7 @@ Result<void> Prepare(const FuzzOptions& options, const CampaignPaths& paths) {
 std::vector<std::string> CampaignArgv(const FuzzOptions& options, const CampaignPaths& paths,
                                       const fs::path& binary,
                                       const std::vector<std::string>& flags) {
-  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-  const int jobs = options.jobs > 0 ? options.jobs : static_cast<int>(cores);
+  const int jobs = JobCount(options);
   std::vector<std::string> argv = {
       binary.string(), "-max_total_time=" + std::to_string(options.seconds),
       "-artifact_prefix=" + paths.crashes.string() + "/", "-print_final_stats=1"};
@@ -307,9 +366,12 @@ std::vector<std::string> CampaignArgv(const FuzzOptions& options, const Campaign
 }
 
 // Reads libFuzzer's output into the log until it exits, with a progress line on stderr
-// (every 10 s when stderr is not a terminal).
+// (every 10 s when stderr is not a terminal): executions, exec/s in all and per job, and
+// the contract cells reached of those `reachable` (none for targets that reach none).
 Progress Watch(Subprocess& child, const FuzzOptions& options, const CampaignPaths& paths,
-               size_t crashes_before, std::chrono::steady_clock::time_point start) {
+               size_t crashes_before, std::chrono::steady_clock::time_point start,
+               const std::vector<std::string>& reachable) {
+  const int jobs = JobCount(options);
   std::ofstream log_out(paths.log, std::ios::app);
   const bool tty = ::isatty(2) != 0;
   Progress progress;
@@ -337,15 +399,23 @@ Progress Watch(Subprocess& child, const FuzzOptions& options, const CampaignPath
     const long elapsed = std::chrono::duration_cast<std::chrono::seconds>(now - start).count();
     if (tty || now - last_line > std::chrono::seconds(10)) {
       const long left = std::max(0L, static_cast<long>(options.seconds) - elapsed);
+      const double rate =
+          elapsed > 0 ? static_cast<double>(progress.execs) / static_cast<double>(elapsed) : 0;
+      const std::string cells = reachable.empty()
+                                    ? std::to_string(CellsIn(paths.cells).size())
+                                    : DescribeCells(CellsIn(paths.cells), reachable, tty ? 0 : 4);
       std::fprintf(stderr,
-                   "%s[%lds, %lds left] %ld execs, %ld exec/s, cov %ld, cells %zu, crashes %zu%s",
-                   tty ? "\r" : "", elapsed, left, progress.execs, progress.exec_per_sec,
-                   progress.cov, CellsIn(paths.cells).size(),
-                   CountFiles(paths.crashes, "crash-") - crashes_before, tty ? "   " : "\n");
+                   "%s[%lds, %lds left] %ld execs, %.0f exec/s (%.0f per job), cov %ld, cells %s, "
+                   "crashes %zu%s",
+                   tty ? "\r" : "", elapsed, left, progress.execs, rate, rate / jobs, progress.cov,
+                   cells.c_str(), CountFiles(paths.crashes, "crash-") - crashes_before,
+                   tty ? "   " : "\n");
       last_line = now;
     }
   }
   if (tty) std::fprintf(stderr, "\n");
+  progress.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return progress;
 }
 
@@ -366,9 +436,15 @@ void MergeCorpus(const CampaignPaths& paths, const fs::path& binary,
 int Summarize(const FuzzOptions& options, const CampaignPaths& paths, const fs::path& binary,
               const Progress& progress, const FindingStats& stats, size_t crashes_before,
               long elapsed, bool interrupted) {
-  std::printf("%s: %lds%s, %ld execs (%ld exec/s), coverage %ld\n", options.target.c_str(), elapsed,
-              interrupted ? " (interrupted)" : "", progress.execs, progress.exec_per_sec,
-              progress.cov);
+  const int jobs = JobCount(options);
+  const double rate =
+      progress.seconds > 0 ? static_cast<double>(progress.execs) / progress.seconds : 0;
+  std::printf(
+      "%s: %lds%s (%.0fs fuzzing), %ld execs (%.0f exec/s, %.0f per job over %d jobs), coverage "
+      "%ld\n",
+      options.target.c_str(), elapsed, interrupted ? " (interrupted)" : "", progress.seconds,
+      progress.execs, rate, rate / jobs, jobs, progress.cov);
+  if (options.target == "addfd_sequence_fuzzer") PrintProfile(paths.profile);
   std::printf("corpus: %zu inputs in %s\n", CountFiles(paths.corpus),
               paths.corpus.string().c_str());
   const size_t crashes = CountFiles(paths.crashes, "crash-");
@@ -420,6 +496,9 @@ int RunFuzz(const FuzzOptions& options) {
   // The verdicts its jobs drop because their runs did not keep to the schedule.
   std::ofstream(paths.dropped, std::ios::trunc).close();
   ::setenv("ADDFDLAB_DROPPED_FILE", paths.dropped.c_str(), 1);
+  // The jobs' run profiles, one line each (RunProfile::Line).
+  std::ofstream(paths.profile, std::ios::trunc).close();
+  ::setenv("ADDFDLAB_PROFILE_FILE", paths.profile.c_str(), 1);
   const InterruptScope interrupts;
   // libFuzzer in a process group of its own: in fork mode its parent runs the jobs through
   // system(), which ignores SIGINT while they run, so an interrupt goes to the whole group
@@ -434,7 +513,10 @@ int RunFuzz(const FuzzOptions& options) {
     return 1;
   }
   const auto start = std::chrono::steady_clock::now();
-  const Progress progress = Watch(*child, options, paths, crashes_before, start);
+  const std::vector<std::string> reachable = options.target == "addfd_sequence_fuzzer"
+                                                 ? ReachableCells(ProbeFeatures())
+                                                 : std::vector<std::string>{};
+  const Progress progress = Watch(*child, options, paths, crashes_before, start, reachable);
   child->CloseOutput();
   child->Wait();
   MergeCorpus(paths, binary, flags);

@@ -21,9 +21,11 @@ namespace addfdlab::tools {
 namespace {
 
 struct ReproOptions {
-  std::string file;
+  std::vector<std::string> files;  // one, or (with --profile) any number
+  std::string file;                // the one replayed without --profile
   int runs = 1;
   bool json = false;
+  bool profile = false;
   std::string known;  // known-deviations file; default KnownDeviationsPath()
   bool emit_c = false;
   std::string output;  // --emit-c: where the program goes ("" or "-": stdout)
@@ -80,6 +82,57 @@ nlohmann::json TraceJson(const RunResult& result, const Scenario& scenario) {
                         {"text", v.Describe(scenario)}});
   }
   return {{"trace", ops}, {"verdicts", verdicts}, {"deterministic", result.deterministic}};
+}
+
+// --profile: every file --runs times in one executor, one line per file, then where the
+// runs spent their time (docs/fuzzing.md, "Reading the profile").
+int RunProfiled(const ReproOptions& options) {
+  std::vector<std::pair<std::string, Scenario>> scenarios;
+  for (const std::string& file : options.files) {
+    auto scenario = LoadScenario(file);
+    if (!scenario) {
+      std::cerr << scenario.error().message() << "\n";
+      return kExitUsage;
+    }
+    if (const Result<void> valid = ValidateScenario(*scenario); !valid) {
+      std::cerr << file << ": invalid scenario: " << valid.error().message() << "\n";
+      return kExitUsage;
+    }
+    scenarios.emplace_back(file, std::move(*scenario));
+  }
+  const std::string known_path =
+      options.known.empty() ? KnownDeviationsPath(RepositoryKnownDeviations()) : options.known;
+  auto known = LoadKnownDeviations(known_path);
+  if (!known) {
+    std::cerr << "addfdlab repro: " << known.error().message() << "\n";
+    return kExitUsage;
+  }
+  Executor executor;
+  int new_runs = 0;
+  for (const auto& [file, scenario] : scenarios) {
+    int clean = 0, known_runs = 0, findings = 0, unscheduled = 0;
+    for (int run = 0; run < options.runs; ++run) {
+      const RunResult result = executor.Run(scenario);
+      if (!result.deterministic) {
+        ++unscheduled;
+      } else if (result.clean()) {
+        ++clean;
+      } else if (MatchKnownRun(*known, result.verdicts, scenario) != nullptr) {
+        ++known_runs;
+      } else {
+        ++findings;
+      }
+    }
+    new_runs += findings;
+    std::cout << file << ": " << clean << " clean, " << known_runs << " known, " << findings
+              << " with a verdict, " << unscheduled << " off schedule\n";
+  }
+  std::cout << "\n" << executor.profile().Format();
+  const PoolStats pools = executor.pool_stats();
+  std::cout << "targets: " << pools.spawned << " spawned, " << pools.reused << " reused, "
+            << pools.replaced << " replaced\n";
+  std::cout << "scheduling " << DescribeScheduling(executor.scheduling()) << "\n";
+  return new_runs == 0 ? 0 : 1;
 }
 
 int RunRepro(const ReproOptions& options) {
@@ -186,7 +239,7 @@ void AddReproCommand(CLI::App& app, Runner& run) {
   auto options = std::make_shared<ReproOptions>();
   CLI::App* cmd = app.add_subcommand(
       "repro", "Replay a scenario (.scn text or binary) and print its trace and verdict");
-  cmd->add_option("file", options->file, "The scenario")->required();
+  cmd->add_option("file", options->files, "The scenario (with --profile: any number)")->required();
   cmd->add_option("--runs", options->runs, "Replay N times and report each verdict's rate")
       ->check(CLI::Range(1, 100000));
   cmd->add_flag("--json", options->json, "Print JSON");
@@ -194,11 +247,25 @@ void AddReproCommand(CLI::App& app, Runner& run) {
                 "Write the scenario as a standalone C reproducer (TAP; exit 0 conforms, 1 "
                 "deviates, 4 skip) instead of running it");
   cmd->add_option("-o,--output", options->output, "--emit-c: the C file (default stdout)");
+  cmd->add_flag("--profile", options->profile,
+                "Replay every file --runs times and print the time per run in each phase");
   cmd->add_option("--known", options->known,
                   "Known-deviations JSON (default: the repository's "
                   "corpus/contract/known-deviations.json)")
       ->check(CLI::ExistingFile);
-  cmd->callback([&run, options] { run = [options] { return RunRepro(*options); }; });
+  cmd->callback([&run, options] {
+    if (options->profile) {
+      if (options->json) throw CLI::ValidationError("--profile", "does not print JSON");
+      if (options->emit_c) throw CLI::ValidationError("--profile", "runs; --emit-c writes C");
+      run = [options] { return RunProfiled(*options); };
+      return;
+    }
+    if (options->files.size() != 1) {
+      throw CLI::ValidationError("file", "one scenario (several only with --profile)");
+    }
+    options->file = options->files.front();
+    run = [options] { return RunRepro(*options); };
+  });
 }
 
 }  // namespace addfdlab::tools

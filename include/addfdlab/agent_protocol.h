@@ -39,7 +39,8 @@ enum class Command : uint32_t {
   kListFds,        // the fd table: entries[] (fd, fd flags), count
   kInstallFilter,  // seccomp(SET_MODE_FILTER, args[0], the notify filter); closes a listener
   kReset,          // back to baseline: close inputs' fds (leader), rlimit, every signal
-                   // at its default; reply 0
+                   // at its default; with args[0] != 0 the fds only (the caller knows no
+                   // handler or limit changed); reply 0
   kSignalCount,    // how many handled signals this task has caught
   kFcntlGetfd,     // fcntl(args[0], F_GETFD)
   // Loops for the benchmarks (bench/): many round trips with one command, so that the

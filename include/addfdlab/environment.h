@@ -46,6 +46,9 @@ struct Environment {
   // ADDFDLAB_MUTATE_CELL: a test seam, the model made wrong on that contract cell
   // (ExecutorOptions::mutate_cell): how fast a campaign finds a planted bug there.
   std::string mutate_cell;
+  // ADDFDLAB_PROFILE_FILE: the fuzz harness appends its executor's run profile
+  // (RunProfile::Line) when it goes, one line per fuzzing job.
+  std::string profile_file;
 };
 
 // Reads the variables now (cheap; not cached, so a test's setenv() is seen). A flag is on

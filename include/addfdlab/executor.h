@@ -16,6 +16,7 @@
 #include "addfdlab/oracle.h"
 #include "addfdlab/probe.h"
 #include "addfdlab/result.h"
+#include "addfdlab/run_profile.h"
 #include "addfdlab/scenario.h"
 #include "addfdlab/supervisor.h"
 #include "addfdlab/target_pool.h"
@@ -24,8 +25,9 @@ namespace addfdlab {
 
 struct ExecutorOptions {
   Limits limits = Limits::FromEnvironment();
-  // The CPU the supervisor and its targets share (fifo and idle modes); -1: ChooseCpu's
-  // ($ADDFDLAB_CPU, else one chosen by pid: parallel fuzzing jobs spread over the CPUs).
+  // The CPU the supervisor and its targets share (fifo and idle modes); -1: ClaimCpu's
+  // ($ADDFDLAB_CPU, else one no other executor holds: parallel fuzzing jobs spread over
+  // the CPUs).
   int cpu = -1;
   // The strongest scheduling mode to use where allowed (ChooseScheduling): fifo
   // (SCHED_FIFO supervisor threads), else idle (SCHED_IDLE targets), else free.
@@ -113,6 +115,8 @@ class Executor {
   // (its agent opens or closes an fd) to see that the oracles notice. Not called once a verdict
   // stops the run.
   std::function<void(int op, const std::vector<Target*>& targets)> after_op;
+  // Where the runs so far spent their time, phase by phase (docs/fuzzing.md).
+  const RunProfile& profile() const { return profile_; }
   // Targets forked, reused and replaced so far.
   PoolStats pool_stats() const;
   // This process's fds, threads and children, without what the executor holds on purpose
@@ -137,7 +141,10 @@ class Executor {
   ModelEnv env_;
   Scheduling scheduling_;
   uint64_t schedule_reruns_ = 0;
+  RunProfile profile_;
+  PhaseClock* clock_ = nullptr;  // the current run's, while Run() runs
   int cpu_ = -1;
+  UniqueFd cpu_lock_;  // holds cpu_ against other jobs (ClaimCpu)
   std::map<std::pair<uint32_t, int>, std::unique_ptr<TargetPool>> pools_;
   std::map<std::pair<uint32_t, int>, uint64_t> pool_used_;  // when each was last acquired from
   uint64_t pool_clock_ = 0;

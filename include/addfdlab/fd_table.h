@@ -48,8 +48,13 @@ struct KnownFile {
   std::string name;
   int fd = -1;  // in this process
 };
-// Sets known_as on every entry that kcmp says is one of `known`.
-void IdentifyFds(FdSnapshot& snapshot, const std::vector<KnownFile>& known);
+// Sets known_as on every entry that kcmp says is one of `known` (the first in `known`'s
+// order). `likely` (may be null) names, per fd, the known file to try first: with known
+// files that are distinct open file descriptions, as the executor's are, the answer is the
+// same, and an fd that holds what the model expects costs one kcmp instead of one per
+// known file.
+void IdentifyFds(FdSnapshot& snapshot, const std::vector<KnownFile>& known,
+                 const std::map<int, std::string>* likely = nullptr);
 
 struct FdChange {
   int fd = -1;

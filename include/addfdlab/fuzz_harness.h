@@ -26,7 +26,11 @@ struct FuzzHarnessOptions {
   // Each verdict dropped as schedule-dependent is appended to this file, as its signature
   // ("" for none): `addfdlab fuzz` counts them from it.
   std::string dropped_file;
-  // $ADDFDLAB_CELLS_FILE, $ADDFDLAB_DROPPED_FILE, and KnownDeviationsPath(repository_list).
+  // The executor's run profile is appended to this file when the harness goes
+  // (RunProfile::Line; "" for none): `addfdlab fuzz` sums its jobs' profiles.
+  std::string profile_file;
+  // $ADDFDLAB_CELLS_FILE, $ADDFDLAB_DROPPED_FILE, $ADDFDLAB_PROFILE_FILE, and
+  // KnownDeviationsPath(repository_list).
   static FuzzHarnessOptions FromEnvironment(const std::string& repository_list);
 };
 
@@ -37,7 +41,8 @@ class FuzzHarness {
   // counter, so reaching a new contract cell or a new outcome counts as new coverage.
   FuzzHarness(uint8_t* counters, size_t counter_count, FuzzHarnessOptions options);
   // Says on stderr whether the supervisor's own fds, threads and children are what they
-  // were at the start ("addfdlab harness hygiene: ...").
+  // were at the start ("addfdlab harness hygiene: ..."), and appends the run profile to
+  // the profile file.
   ~FuzzHarness();
 
   // Runs a scenario; returns the verdicts that are findings: expect clauses and verdicts a
@@ -70,6 +75,7 @@ class FuzzHarness {
   std::set<std::string> cells_reached_;
   std::string cells_file_;    // newly reached cells are appended
   std::string dropped_file_;  // schedule-dependent verdicts' signatures are appended
+  std::string profile_file_;  // the run profile is appended at the end
   uint64_t unreproduced_ = 0;
   uint64_t schedule_dependent_ = 0;
   std::set<std::string> known_seen_;  // known deviations this kernel showed, by id

@@ -22,6 +22,7 @@
 #include "addfdlab/probe.h"
 #include "addfdlab/result.h"
 #include "addfdlab/scenario.h"
+#include "addfdlab/unique_fd.h"
 
 namespace addfdlab {
 
@@ -77,6 +78,15 @@ std::vector<int> AllowedCpus();
 // $ADDFDLAB_CPU (one of AllowedCpus() when it is not allowed), else one of AllowedCpus()
 // chosen by pid, so that parallel fuzzing jobs spread over the CPUs.
 int ChooseCpu(int asked);
+// A CPU claimed for this process: where ChooseCpu would choose by pid, the first allowed
+// CPU from that one on that no other process holds (flock(LOCK_EX | LOCK_NB) on
+// /tmp/addfdlab-cpu-N.lock, held while `lock` is open), so that parallel fuzzing jobs never
+// share one; ChooseCpu's choice when every CPU is held or `asked` or $ADDFDLAB_CPU chose.
+struct CpuClaim {
+  int cpu = 0;
+  UniqueFd lock;  // invalid when nothing is held
+};
+CpuClaim ClaimCpu(int asked);
 
 // One supervisor thread, running one job at a time.
 class SupervisorThread {
