@@ -267,11 +267,10 @@ struct GuestOutcome {
 // Boots `kernel` and runs the command(s): vm run's work once the kernel is resolved.
 // `stream`: the command's output is copied to ours while it runs (vm run), else only into
 // the run folder (vm matrix, vm bisect: several guests at once, their JSON read after).
-GuestOutcome RunOnKernel(const VmRunOptions& options, const Kernel& kernel_entry, bool stream) {
+GuestOutcome RunOnKernel(const VmRunOptions& options, const Kernel& kernel, bool stream) {
   const double scale = options.time_scale * ReadEnvironment().time_scale;
-  const Kernel* kernel = &kernel_entry;
   GuestOutcome outcome;
-  std::string label = kernel->label;
+  std::string label = kernel.label;
   for (char& c : label) {
     if (c == '/' || c == ' ') c = '_';
   }
@@ -294,7 +293,7 @@ GuestOutcome RunOnKernel(const VmRunOptions& options, const Kernel& kernel_entry
     return outcome;
   }
   vm::GuestOptions guest;
-  guest.kernel = kernel->image;
+  guest.kernel = kernel.image;
   guest.initramfs = initramfs;
   guest.run_dir = run_dir;
   guest.memory_mb = options.memory_mb;
@@ -306,7 +305,7 @@ GuestOutcome RunOnKernel(const VmRunOptions& options, const Kernel& kernel_entry
   guest.boot_timeout = seconds(options.boot_timeout > 0 ? options.boot_timeout : 10 * scale);
   guest.command_timeout =
       seconds(options.timeout > 0 ? options.timeout : 30 * scale + CommandSeconds(options.command));
-  guest.label = kernel->label;
+  guest.label = kernel.label;
   guest.command = options.command.front();
   guest.stream_output = stream;
   guest.progress_on_tty = stream;
@@ -316,7 +315,7 @@ GuestOutcome RunOnKernel(const VmRunOptions& options, const Kernel& kernel_entry
   fs::remove(run_dir / "addfdlab.stripped", ec);
 
   int exit = 1;
-  const std::string where = "vm " + kernel->label + ": ";
+  const std::string where = "vm " + kernel.label + ": ";
   switch (run.end) {
     case vm::GuestRun::End::kExited:
       exit = run.status;
@@ -355,7 +354,7 @@ GuestOutcome RunOnKernel(const VmRunOptions& options, const Kernel& kernel_entry
       break;
   }
   if (!run.trouble.empty()) {
-    FileSplat(options, *kernel, run, run_dir);
+    FileSplat(options, kernel, run, run_dir);
     if (exit == 0) exit = 1;
     if (outcome.problem.empty()) outcome.problem = "kernel trouble: " + run.trouble.front().kind;
   }
