@@ -2,6 +2,8 @@
 // kernel package or a bzImage), and manages the cache of kernels (docs/vm.md).
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -10,14 +12,18 @@
 #include <iostream>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <system_error>
+#include <thread>
 
 #include "addfdlab/environment.h"
+#include "addfdlab/known_deviations.h"
 #include "commands.h"
 #include "console.h"
 #include "guest.h"
 #include "initramfs.h"
 #include "kernel_cache.h"
+#include "matrix.h"
 #include "subprocess.h"
 
 extern char** environ;
@@ -27,12 +33,17 @@ namespace {
 namespace fs = std::filesystem;
 
 inline constexpr const char* kGuestExit = ADDFDLAB_GUEST_EXIT;
+// Ends each command's stdout in a batch: ASCII's record separator, then "<status>\n".
+constexpr char kBatchSeparator = '\036';
 constexpr uint64_t kMiB = 1024 * 1024;
 
 struct VmRunOptions {
   std::string kernel;
   std::string flavour = "cloud-amd64";
   std::vector<std::string> command;
+  // More commands for the same boot, after `command` (vm matrix: one repro per file). Each
+  // one's stdout ends with kBatchSeparator and its exit status.
+  std::vector<std::vector<std::string>> more;
   double time_scale = 10;   // TCG against the host; times ADDFDLAB_TIME_SCALE here
   double timeout = 0;       // seconds for the command in the guest; 0: 30 s scaled, + --time
   double boot_timeout = 0;  // seconds from QEMU's start to the command; 0: 10 s scaled
@@ -43,6 +54,24 @@ struct VmRunOptions {
   std::string findings = "findings";
   uint64_t cache_limit_mb = 1024;
   uint64_t files_limit_mb = 256;
+};
+
+// vm matrix and vm bisect: the guests' settings are vm run's (`run.kernel` unused).
+struct VmMatrixOptions {
+  VmRunOptions run;
+  std::vector<std::string> kernels;
+  bool host = false;
+  int jobs = 0;  // 0: the core count
+  bool json = false;
+  std::string html;
+};
+
+struct VmBisectOptions {
+  VmRunOptions run;
+  std::string repro;
+  std::vector<std::string> kernels;
+  std::vector<std::string> between;  // two: the first and last package, apt gives the rest
+  int runs = 1;
 };
 
 struct VmCacheOptions {
@@ -150,12 +179,16 @@ Result<uint64_t> BuildInitramfs(const VmRunOptions& options, double scale, const
   bool within = spec.AddHostTree(fs::path(kSourceDir) / "corpus", limit);
   if (fs::is_directory(cwd / "corpus", ec))
     within = within && spec.AddHostTree(cwd / "corpus", limit);
-  for (const std::string& arg : options.command) {
-    // An argument, or an --option=value's value, that names something here.
-    for (const std::string& candidate :
-         {arg, arg.find('=') != std::string::npos ? arg.substr(arg.find('=') + 1) : ""}) {
-      if (candidate.empty() || candidate.front() == '-') continue;
-      if (fs::exists(candidate, ec)) within = within && spec.AddHostTree(candidate, limit);
+  std::vector<std::vector<std::string>> commands = {options.command};
+  commands.insert(commands.end(), options.more.begin(), options.more.end());
+  for (const std::vector<std::string>& command : commands) {
+    for (const std::string& arg : command) {
+      // An argument, or an --option=value's value, that names something here.
+      for (const std::string& candidate :
+           {arg, arg.find('=') != std::string::npos ? arg.substr(arg.find('=') + 1) : ""}) {
+        if (candidate.empty() || candidate.front() == '-') continue;
+        if (fs::exists(candidate, ec)) within = within && spec.AddHostTree(candidate, limit);
+      }
     }
   }
   if (!within) {
@@ -168,8 +201,18 @@ Result<uint64_t> BuildInitramfs(const VmRunOptions& options, double scale, const
     if (variable.rfind("ADDFDLAB_TIME_SCALE=", 0) != 0) run += " " + vm::ShellQuote(variable);
   }
   run += " ADDFDLAB_TIME_SCALE=" + std::to_string(scale) + "\n";
-  run += "cd " + vm::ShellQuote(cwd.string()) + " || exit 2\nexec " + vm::ShellQuote(self.string());
-  for (const std::string& arg : options.command) run += " " + vm::ShellQuote(arg);
+  run += "cd " + vm::ShellQuote(cwd.string()) + " || exit 2\n";
+  if (options.more.empty()) {
+    run += "exec " + vm::ShellQuote(self.string());
+    for (const std::string& arg : options.command) run += " " + vm::ShellQuote(arg);
+  } else {
+    for (const std::vector<std::string>& command : commands) {
+      run += vm::ShellQuote(self.string());
+      for (const std::string& arg : command) run += " " + vm::ShellQuote(arg);
+      run += "; printf '\\036%d\\n' $?\n";
+    }
+    run += "exit 0";
+  }
   spec.AddText("/vm/run.sh", run + "\n", 0755);
   return spec.Write(out);
 }
@@ -213,33 +256,44 @@ void FileSplat(const VmRunOptions& options, const Kernel& kernel, const vm::Gues
   }
 }
 
-int RunVmRun(const VmRunOptions& options) {
+// How a command ran in a guest.
+struct GuestOutcome {
+  int exit = 1;         // the command's status, as vm run exits
+  std::string problem;  // why the command gave no status ("" when it did)
+  fs::path run_dir;     // its logs, stdout.txt among them
+  double seconds = 0;   // QEMU's whole run
+};
+
+// Boots `kernel` and runs the command(s): vm run's work once the kernel is resolved.
+// `stream`: the command's output is copied to ours while it runs (vm run), else only into
+// the run folder (vm matrix, vm bisect: several guests at once, their JSON read after).
+GuestOutcome RunOnKernel(const VmRunOptions& options, const Kernel& kernel, bool stream) {
   const double scale = options.time_scale * ReadEnvironment().time_scale;
-  InterruptScope interrupt;
-  Result<Kernel> kernel = ResolveKernel(options);
-  if (!kernel) {
-    std::cerr << "addfdlab vm run: " << kernel.error().message() << "\n";
-    return kExitUsage;
-  }
-  std::string label = kernel->label;
+  GuestOutcome outcome;
+  std::string label = kernel.label;
   for (char& c : label) {
     if (c == '/' || c == ' ') c = '_';
   }
   const fs::path run_dir = fs::absolute(fs::path(options.work) / (Stamp() + "-" + label));
   std::error_code ec;
   fs::create_directories(run_dir, ec);
+  outcome.run_dir = run_dir;
   if (ec) {
-    std::cerr << "addfdlab vm run: cannot create " << run_dir.string() << "\n";
-    return kExitUsage;
+    outcome.problem = "cannot create " + run_dir.string();
+    std::cerr << "addfdlab vm run: " << outcome.problem << "\n";
+    outcome.exit = kExitUsage;
+    return outcome;
   }
   const fs::path initramfs = run_dir / "initramfs.cpio";
   const Result<uint64_t> size = BuildInitramfs(options, scale, initramfs);
   if (!size) {
-    std::cerr << "addfdlab vm run: initramfs: " << size.error().ToString() << "\n";
-    return kExitUsage;
+    outcome.problem = "initramfs: " + size.error().ToString();
+    std::cerr << "addfdlab vm run: " << outcome.problem << "\n";
+    outcome.exit = kExitUsage;
+    return outcome;
   }
   vm::GuestOptions guest;
-  guest.kernel = kernel->image;
+  guest.kernel = kernel.image;
   guest.initramfs = initramfs;
   guest.run_dir = run_dir;
   guest.memory_mb = options.memory_mb;
@@ -251,20 +305,23 @@ int RunVmRun(const VmRunOptions& options) {
   guest.boot_timeout = seconds(options.boot_timeout > 0 ? options.boot_timeout : 10 * scale);
   guest.command_timeout =
       seconds(options.timeout > 0 ? options.timeout : 30 * scale + CommandSeconds(options.command));
-  guest.label = kernel->label;
+  guest.label = kernel.label;
   guest.command = options.command.front();
+  guest.stream_output = stream;
+  guest.progress_on_tty = stream;
   const vm::GuestRun run = vm::RunGuest(guest);
   // Rebuilt every run in well under a second; the logs stay.
   fs::remove(initramfs, ec);
   fs::remove(run_dir / "addfdlab.stripped", ec);
 
   int exit = 1;
-  const std::string where = "vm " + kernel->label + ": ";
+  const std::string where = "vm " + kernel.label + ": ";
   switch (run.end) {
     case vm::GuestRun::End::kExited:
       exit = run.status;
       break;
     case vm::GuestRun::End::kNoStatus:
+      outcome.problem = "no exit status (a panic, or init died)";
       std::cerr << where << "the guest ended without an exit status (a panic, or init died)";
       // A splat is printed below in full; otherwise the console's end says what happened.
       if (run.trouble.empty()) {
@@ -274,27 +331,32 @@ int RunVmRun(const VmRunOptions& options) {
       }
       break;
     case vm::GuestRun::End::kBootHang:
+      outcome.problem = "hung at boot";
       std::cerr << where << "hung: the guest did not start the command within "
                 << guest.boot_timeout.count() / 1000 << " s and was stopped; the console's end:\n"
                 << vm::Tail(run.console, 30);
       break;
     case vm::GuestRun::End::kCommandHang:
+      outcome.problem = "the command hung";
       std::cerr << where << "hung: " << guest.command << " did not finish within "
                 << guest.command_timeout.count() / 1000
                 << " s and the guest was stopped; the console's end:\n"
                 << vm::Tail(run.console, 30);
       break;
     case vm::GuestRun::End::kInterrupted:
+      outcome.problem = "interrupted";
       std::cerr << where << "interrupted; the guest was stopped\n";
       break;
     case vm::GuestRun::End::kQemuFailed:
       std::cerr << where << run.qemu_problem << "\n";
+      outcome.problem = "QEMU failed (" + (run_dir / "qemu.log").string() + ")";
       exit = kExitUsage;
       break;
   }
   if (!run.trouble.empty()) {
-    FileSplat(options, *kernel, run, run_dir);
+    FileSplat(options, kernel, run, run_dir);
     if (exit == 0) exit = 1;
+    if (outcome.problem.empty()) outcome.problem = "kernel trouble: " + run.trouble.front().kind;
   }
   char summary[160];
   if (run.boot_seconds >= 0) {
@@ -307,7 +369,276 @@ int RunVmRun(const VmRunOptions& options) {
   }
   std::cerr << where << guest.command << " exit " << exit << " in " << summary << "; logs in "
             << run_dir.string() << "\n";
-  return exit;
+  outcome.exit = exit;
+  outcome.seconds = run.seconds;
+  return outcome;
+}
+
+int RunVmRun(const VmRunOptions& options) {
+  InterruptScope interrupt;
+  Result<Kernel> kernel = ResolveKernel(options);
+  if (!kernel) {
+    std::cerr << "addfdlab vm run: " << kernel.error().message() << "\n";
+    return kExitUsage;
+  }
+  return RunOnKernel(options, *kernel, /*stream=*/true).exit;
+}
+
+// A guest's stdout split into each batch command's output (kBatchSeparator, then the
+// status), or the whole of it as one run.
+std::vector<vm::KernelRun> ReadRuns(const std::string& kernel, const GuestOutcome& outcome,
+                                    size_t commands) {
+  std::ifstream in(outcome.run_dir / "stdout.txt", std::ios::binary);
+  const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  std::vector<vm::KernelRun> runs;
+  if (commands == 1) {
+    runs.push_back({kernel, outcome.exit, outcome.problem, text, outcome.seconds});
+    return runs;
+  }
+  size_t at = 0;
+  for (size_t i = 0; i < commands; ++i) {
+    const size_t end = text.find(kBatchSeparator, at);
+    if (end == std::string::npos) {
+      runs.push_back({kernel, -1, outcome.problem.empty() ? "no output" : outcome.problem, "",
+                      outcome.seconds});
+      continue;
+    }
+    const size_t line_end = text.find('\n', end);
+    runs.push_back({kernel, std::atoi(text.c_str() + end + 1), "", text.substr(at, end - at),
+                    outcome.seconds / static_cast<double>(commands)});
+    at = line_end == std::string::npos ? text.size() : line_end + 1;
+  }
+  return runs;
+}
+
+// The guest command(s) of a matrix: `contract --json`, or one `repro FILE --json` per file.
+Result<std::vector<std::vector<std::string>>> MatrixCommands(
+    const std::vector<std::string>& command, std::vector<std::string>& files) {
+  if (command.empty()) return Error::Invalid("give `-- contract` or `-- repro FILES...`");
+  std::vector<std::vector<std::string>> commands;
+  if (command.front() == "contract") {
+    std::vector<std::string> contract = command;
+    contract.push_back("--json");
+    commands.push_back(contract);
+    return commands;
+  }
+  if (command.front() != "repro") {
+    return Error::Invalid("vm matrix runs `contract` or `repro FILES...`, not " + command.front());
+  }
+  std::vector<std::string> options;  // passed to every repro (--runs N, --known FILE)
+  for (size_t i = 1; i < command.size(); ++i) {
+    if (command[i].rfind("--", 0) == 0) {
+      options.push_back(command[i]);
+      if (command[i].find('=') == std::string::npos && i + 1 < command.size()) {
+        options.push_back(command[++i]);
+      }
+    } else {
+      files.push_back(command[i]);
+    }
+  }
+  if (files.empty()) return Error::Invalid("repro needs at least one file");
+  for (const std::string& file : files) {
+    std::vector<std::string> repro = {"repro", file, "--json"};
+    repro.insert(repro.end(), options.begin(), options.end());
+    commands.push_back(repro);
+  }
+  return commands;
+}
+
+// Runs `commands` on the host: this binary, each in turn.
+std::vector<vm::KernelRun> RunOnHost(const std::vector<std::vector<std::string>>& commands) {
+  std::error_code ec;
+  const std::string self = fs::read_symlink("/proc/self/exe", ec).string();
+  std::vector<vm::KernelRun> runs;
+  for (const std::vector<std::string>& command : commands) {
+    std::vector<std::string> argv = {self};
+    argv.insert(argv.end(), command.begin(), command.end());
+    const auto start = std::chrono::steady_clock::now();
+    const std::string out = Capture(argv, std::chrono::minutes(10));
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    runs.push_back({"host", out.empty() ? -1 : 0, out.empty() ? "no output" : "", out, seconds});
+  }
+  std::cerr << "vm host: " << commands.front().front() << " done\n";
+  return runs;
+}
+
+std::vector<KnownDeviation> RepositoryKnown() {
+  auto known = LoadKnownDeviations(RepositoryKnownDeviations());
+  if (!known) return {};
+  return std::move(*known);
+}
+
+int RunVmMatrix(VmMatrixOptions options) {
+  const auto start = std::chrono::steady_clock::now();
+  InterruptScope interrupt;
+  std::vector<std::string> files;
+  const Result<std::vector<std::vector<std::string>>> commands =
+      MatrixCommands(options.run.command, files);
+  if (!commands) {
+    std::cerr << "addfdlab vm matrix: " << commands.error().message() << "\n";
+    return kExitUsage;
+  }
+  // Every kernel first (fetches one at a time: apt and the cache are not shared), then
+  // the boots in parallel.
+  std::vector<Kernel> kernels;
+  for (const std::string& name : options.kernels) {
+    VmRunOptions one = options.run;
+    one.kernel = name;
+    Result<Kernel> kernel = ResolveKernel(one);
+    if (!kernel) {
+      std::cerr << "addfdlab vm matrix: " << kernel.error().message() << "\n";
+      return kExitUsage;
+    }
+    kernels.push_back(std::move(*kernel));
+  }
+  VmRunOptions guest = options.run;
+  guest.command = commands->front();
+  guest.more.assign(commands->begin() + 1, commands->end());
+  std::vector<std::vector<vm::KernelRun>> runs(kernels.size());
+  const size_t jobs = std::min<size_t>(
+      kernels.size(), options.jobs > 0 ? static_cast<size_t>(options.jobs)
+                                       : std::max(1u, std::thread::hardware_concurrency()));
+  std::atomic<size_t> next{0};
+  std::vector<std::thread> workers;
+  for (size_t j = 0; j < jobs; ++j) {
+    workers.emplace_back([&] {
+      for (size_t k = next++; k < kernels.size(); k = next++) {
+        if (Interrupted()) {
+          runs[k] = {{kernels[k].label, -1, "interrupted", "", 0}};
+          continue;
+        }
+        const GuestOutcome outcome = RunOnKernel(guest, kernels[k], /*stream=*/false);
+        runs[k] = ReadRuns(kernels[k].label, outcome, commands->size());
+      }
+    });
+  }
+  // The host's run while the guests boot: it takes a second or two.
+  if (options.host) runs.push_back(RunOnHost(*commands));
+  for (std::thread& worker : workers) worker.join();
+
+  const std::vector<KnownDeviation> known = RepositoryKnown();
+  vm::Matrix matrix;
+  if (files.empty()) {
+    std::vector<vm::KernelRun> contract;
+    for (const std::vector<vm::KernelRun>& kernel : runs) contract.push_back(kernel.front());
+    matrix = vm::BuildContractMatrix(contract, known);
+  } else {
+    matrix = vm::BuildReproMatrix(files, runs, known);
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (options.json) {
+    nlohmann::json json = vm::MatrixJson(matrix);
+    json["seconds"] = seconds;
+    std::cout << json.dump(2) << "\n";
+  } else {
+    std::cout << vm::FormatMatrixText(matrix);
+    char line[96];
+    std::snprintf(line, sizeof(line), "%zu kernels in %.1f s (%zu at a time)\n",
+                  matrix.columns.size(), seconds, jobs);
+    std::cout << line;
+  }
+  if (!options.html.empty()) {
+    std::ofstream out(options.html);
+    out << vm::MatrixHtml(matrix, "addfdlab vm matrix: " + options.run.command.front());
+    if (!out) {
+      std::cerr << "addfdlab vm matrix: cannot write " << options.html << "\n";
+      return kExitUsage;
+    }
+    std::cerr << "vm matrix: " << options.html << "\n";
+  }
+  if (Interrupted()) return 1;
+  bool complete = true;
+  for (const vm::MatrixColumn& column : matrix.columns)
+    complete = complete && column.problem.empty();
+  for (const vm::MatrixRow& row : matrix.rows) {
+    for (const std::string& status : row.statuses) complete = complete && status != "DEVIATES";
+  }
+  return complete ? 0 : 1;
+}
+
+// The packages from `first` to `last` that apt offers, in version order.
+Result<std::vector<std::string>> AptKernelsBetween(const VmBisectOptions& options) {
+  const auto package = [&](const std::string& kernel) -> std::string {
+    for (const std::string& candidate : vm::KernelPackageCandidates(kernel, options.run.flavour)) {
+      if (!vm::AptCandidateVersion(candidate).empty()) return candidate;
+    }
+    return "";
+  };
+  const std::string first = package(options.between[0]);
+  const std::string last = package(options.between[1]);
+  if (first.empty() || last.empty()) {
+    return Error::Invalid("apt knows no package for " +
+                          (first.empty() ? options.between[0] : options.between[1]));
+  }
+  const std::string listing =
+      Capture({"apt-cache", "search", "--names-only", "^linux-image-"}, std::chrono::seconds(60));
+  std::vector<std::string> all;
+  std::istringstream lines(listing);
+  for (std::string line; std::getline(lines, line);) all.push_back(line.substr(0, line.find(' ')));
+  std::vector<std::string> between = vm::KernelsBetween(all, first, last);
+  if (between.size() < 2) return Error::Invalid("apt offers fewer than two kernels in between");
+  return between;
+}
+
+int RunVmBisect(VmBisectOptions options) {
+  InterruptScope interrupt;
+  if (!options.between.empty()) {
+    Result<std::vector<std::string>> between = AptKernelsBetween(options);
+    if (!between) {
+      std::cerr << "addfdlab vm bisect: " << between.error().message() << "\n";
+      return kExitUsage;
+    }
+    options.kernels = std::move(*between);
+  }
+  std::cerr << "vm bisect: " << options.kernels.size() << " kernels, " << options.kernels.front()
+            << " ... " << options.kernels.back() << "\n";
+  VmRunOptions guest = options.run;
+  guest.command = {"repro", options.repro, "--json"};
+  if (options.runs > 1) {
+    guest.command.push_back("--runs");
+    guest.command.push_back(std::to_string(options.runs));
+  }
+  vm::Bisection bisection(options.kernels.size());
+  std::vector<std::optional<vm::ReproVerdict>> verdicts(options.kernels.size());
+  while (const std::optional<size_t> index = bisection.Next()) {
+    guest.kernel = options.kernels[*index];
+    Result<Kernel> kernel = ResolveKernel(guest);
+    if (!kernel) {
+      std::cerr << "addfdlab vm bisect: " << kernel.error().message() << "\n";
+      return kExitUsage;
+    }
+    const GuestOutcome outcome = RunOnKernel(guest, *kernel, /*stream=*/false);
+    const vm::ReproVerdict verdict = vm::ReadReproVerdict(ReadRuns(kernel->label, outcome, 1)[0]);
+    std::cout << "boot " << bisection.boots() + 1 << ": " << options.kernels[*index] << ": "
+              << verdict.status << "\n";
+    if (verdict.status == "-") {
+      // No verdict is no evidence either way: the search cannot go on past it.
+      std::cout << "  " << verdict.lines.front() << "\n";
+      std::cerr << "addfdlab vm bisect: no verdict from " << options.kernels[*index] << "\n";
+      return 1;
+    }
+    verdicts[*index] = verdict;
+    bisection.Record(*index, verdict.key);
+  }
+  const auto evidence = [&](size_t index) {
+    std::cout << "  " << options.kernels[index] << ": " << verdicts[index]->status << "\n";
+    for (const std::string& line : verdicts[index]->lines) std::cout << "    " << line << "\n";
+  };
+  const std::optional<size_t> changed = bisection.FirstChanged();
+  if (!changed) {
+    std::cout << "no change: the first and last kernels give the same verdict ("
+              << bisection.boots() << " boots)\n";
+    evidence(0);
+    if (options.kernels.size() > 1) evidence(options.kernels.size() - 1);
+    return 1;
+  }
+  std::cout << "first kernel with the other verdict: " << options.kernels[*changed] << " ("
+            << bisection.boots() << " boots for " << options.kernels.size() << " kernels)\n";
+  evidence(bisection.LastSame());
+  evidence(*changed);
+  return 0;
 }
 
 int RunVmCache(const VmCacheOptions& options) {
@@ -401,6 +732,75 @@ void AddVmCommand(CLI::App& app, Runner& run) {
   run_cmd->add_option("command", options->command, "The addfdlab subcommand and its arguments")
       ->required();
   run_cmd->callback([&run, options] { run = [options] { return RunVmRun(*options); }; });
+
+  // The guest options vm matrix and vm bisect share with vm run.
+  const auto guest_options = [](CLI::App* cmd, VmRunOptions& o) {
+    cmd->add_option("--flavour", o.flavour, "Debian kernel flavour for a bare version")
+        ->capture_default_str();
+    cmd->add_option("--time-scale", o.time_scale, "Guest slowness against the host")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+    cmd->add_option("--timeout", o.timeout, "Seconds the command may take in each guest")
+        ->check(CLI::PositiveNumber);
+    cmd->add_option("--boot-timeout", o.boot_timeout, "Seconds until each guest runs it")
+        ->check(CLI::PositiveNumber);
+    cmd->add_option("--memory", o.memory_mb, "Guest memory in MiB")
+        ->capture_default_str()
+        ->check(CLI::Range(128, 65536));
+    cmd->add_option("--cpus", o.cpus, "Guest CPUs")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 64));
+    cmd->add_option("--work", o.work, "Where each run's logs go")->capture_default_str();
+    cmd->add_option("--findings", o.findings, "Where kernel splats are filed")
+        ->capture_default_str();
+    cmd->add_option("--cache-limit", o.cache_limit_mb, "Kernel cache size limit in MiB")
+        ->capture_default_str();
+  };
+
+  auto matrix_options = std::make_shared<VmMatrixOptions>();
+  CLI::App* matrix_cmd = vm->add_subcommand(
+      "matrix",
+      "Run `contract` or `repro FILES...` on several kernels: one table, differences "
+      "explained by cell");
+  matrix_cmd
+      ->add_option("--kernels", matrix_options->kernels, "Kernels, comma-separated (as vm run)")
+      ->delimiter(',')
+      ->required();
+  matrix_cmd->add_flag("--host", matrix_options->host, "A column for this machine's kernel too");
+  matrix_cmd->add_option("--jobs", matrix_options->jobs, "Guests at once (default: the cores)")
+      ->check(CLI::Range(1, 64));
+  matrix_cmd->add_flag("--json", matrix_options->json, "Print JSON");
+  matrix_cmd->add_option("--html", matrix_options->html, "Also write the table as an HTML page");
+  guest_options(matrix_cmd, matrix_options->run);
+  matrix_cmd->add_option("command", matrix_options->run.command, "contract | repro FILES...")
+      ->required();
+  matrix_cmd->callback(
+      [&run, matrix_options] { run = [matrix_options] { return RunVmMatrix(*matrix_options); }; });
+
+  auto bisect_options = std::make_shared<VmBisectOptions>();
+  CLI::App* bisect_cmd = vm->add_subcommand(
+      "bisect", "The first kernel of an ordered list where `repro FILE`'s verdict changes");
+  bisect_cmd->add_option("--repro", bisect_options->repro, "The scenario")
+      ->required()
+      ->check(CLI::ExistingFile);
+  CLI::Option* kernels =
+      bisect_cmd
+          ->add_option("--kernels", bisect_options->kernels, "Kernels in order, comma-separated")
+          ->delimiter(',');
+  bisect_cmd
+      ->add_option("--between", bisect_options->between,
+                   "The first and last kernel: apt's packages in between, in version order")
+      ->expected(2)
+      ->excludes(kernels);
+  bisect_cmd->add_option("--runs", bisect_options->runs, "Replays per kernel (repro --runs)")
+      ->check(CLI::Range(1, 1000));
+  guest_options(bisect_cmd, bisect_options->run);
+  bisect_cmd->callback([&run, bisect_options] {
+    if (bisect_options->kernels.empty() && bisect_options->between.empty()) {
+      throw CLI::ValidationError("--kernels or --between", "one of them is required");
+    }
+    run = [bisect_options] { return RunVmBisect(*bisect_options); };
+  });
 
   auto cache_options = std::make_shared<VmCacheOptions>();
   CLI::App* cache_cmd = vm->add_subcommand("cache", "List or empty the kernel cache");

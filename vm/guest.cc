@@ -153,6 +153,7 @@ GuestRun RunGuest(const GuestOptions& options) {
     run.console += console_follower.Read();
     const std::string o = out_follower.Read();
     const std::string e = err_follower.Read();
+    if (!options.stream_output) return;
     if (!o.empty() || !e.empty()) progress.Clear();
     WriteAll(1, o);
     WriteAll(2, e);

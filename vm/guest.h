@@ -28,6 +28,9 @@ struct GuestOptions {
   std::string label;            // the progress line's name for the kernel
   std::string command;          // ... and for the command
   bool progress_on_tty = true;  // a live progress line when stderr is a terminal
+  // The command's stdout and stderr copied to ours as they arrive; false: only into
+  // run_dir's stdout.txt and stderr.txt (several guests at once, a caller that reads them).
+  bool stream_output = true;
 };
 
 struct GuestRun {

@@ -4,6 +4,7 @@
 #   smoke.sh ADDFDLAB WORK status    a usage error in the guest comes back as exit 2
 #   smoke.sh ADDFDLAB WORK hang      a command past --timeout: the guest is stopped, exit 1, "hung"
 #   smoke.sh ADDFDLAB WORK panic     a kernel that panics (no init): exit 1, the splat filed
+#   smoke.sh ADDFDLAB WORK matrix    vm matrix: two reproducers in one boot, and the host
 # Exit 77 (skip) without QEMU or busybox-static (scripts/deps.sh vm installs them).
 set -uo pipefail
 addfdlab=$1 work=$2 mode=$3
@@ -46,6 +47,23 @@ PY
     cat "$work/panic.err" >&2
     [[ $status -eq 1 ]] && grep -q 'kernel trouble on the console' "$work/panic.err" &&
       grep -q 'Kernel panic' "$work"/findings/vm-panic-*/console.log
+    ;;
+  matrix)
+    "$addfdlab" vm matrix --kernels "$kernel" --host --work "$work/runs" \
+      --findings "$work/findings" --json --html "$work/matrix.html" -- repro \
+      corpus/contract/addfd_intr_send.scn corpus/contract/addfd_id_unknown.scn \
+      >"$work/matrix.json" || exit 1
+    python3 - "$work/matrix.json" "$work/matrix.html" <<'PY'
+import json, sys
+matrix = json.load(open(sys.argv[1]))
+assert [k["kernel"] for k in matrix["kernels"]][1:] == ["host"], matrix["kernels"]
+assert all("problem" not in k for k in matrix["kernels"]), matrix["kernels"]
+assert [len(r["statuses"]) for r in matrix["rows"]] == [2, 2], matrix["rows"]
+for row in matrix["rows"]:
+    assert all(s in ("PASS", "KNOWN") for s in row["statuses"].values()), row
+    print(row["name"], row["statuses"])
+assert "<table>" in open(sys.argv[2]).read()
+PY
     ;;
   *) echo "unknown mode $mode" >&2; exit 2 ;;
 esac
