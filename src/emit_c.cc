@@ -131,7 +131,6 @@ class Emitter {
   std::ostringstream ops_;
   std::vector<int> thread_op_;  // per named thread: the op it last started, or -1
   std::vector<bool> listener_closed_;
-  int locals_ = 0;
 };
 
 std::string Emitter::Killable() const {
