@@ -29,14 +29,9 @@ trap 'if ls "$work"/crashes/crash-* >/dev/null 2>&1; then echo "crashes kept in 
 mkdir "$work/corpus" "$work/crashes"
 : >"$work/cells.txt"
 export ADDFDLAB_CELLS_FILE=$work/cells.txt
-# The [libfuzzer] options of fuzzers/<target>.options, as `addfdlab fuzz` passes them.
-flags=()
-while IFS='=' read -r key value; do
-  key=$(echo "$key" | tr -d ' ') value=$(echo "$value" | tr -d ' ')
-  [[ -z $key || $key == \#* || $key == \[* ]] && continue
-  [[ $key == dict ]] && value=$root/fuzzers/$value
-  flags+=("-$key=$value")
-done <"$root/fuzzers/$target.options"
+# shellcheck source=SCRIPTDIR/libfuzzer_flags.sh
+. "$root/scripts/libfuzzer_flags.sh"
+libfuzzer_flags "$root" "$target"
 "$binary" -fork=1 -ignore_crashes=1 -max_total_time="$seconds" -print_final_stats=1 \
   -artifact_prefix="$work/crashes/" "${flags[@]}" "$work/corpus" >"$work/log" 2>&1 &
 pid=$!

@@ -24,14 +24,9 @@ binary=$root/build/fuzz/fuzzers/addfd_sequence_fuzzer
 work=$(mktemp -d /tmp/addfdlab-planted-XXXXXX)
 echo "planted_bugs: logs and crashes in $work" >&2
 
-# The [libfuzzer] options of fuzzers/addfd_sequence_fuzzer.options, as `addfdlab fuzz` passes them.
-flags=()
-while IFS='=' read -r key value; do
-  key=$(echo "$key" | tr -d ' ') value=$(echo "$value" | tr -d ' ')
-  [[ -z $key || $key == \#* || $key == \[* ]] && continue
-  [[ $key == dict ]] && value=$root/fuzzers/$value
-  flags+=("-$key=$value")
-done <"$root/fuzzers/addfd_sequence_fuzzer.options"
+# shellcheck source=SCRIPTDIR/libfuzzer_flags.sh
+. "$root/scripts/libfuzzer_flags.sh"
+libfuzzer_flags "$root" addfd_sequence_fuzzer
 
 found_times=()
 for cell in "$@"; do

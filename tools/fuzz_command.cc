@@ -93,20 +93,28 @@ std::vector<std::string> ReachableCells(const Features& features) {
   return cells;
 }
 
+// The reachable cells not reached, in the registry's order, joined by `separator`; their
+// number in `*lacking`.
+std::string MissingCells(const std::set<std::string>& reached,
+                         const std::vector<std::string>& reachable, const char* separator,
+                         size_t* lacking) {
+  std::string missing;
+  *lacking = 0;
+  for (const std::string& cell : reachable) {
+    if (reached.count(cell) != 0) continue;
+    missing += (missing.empty() ? "" : separator) + cell;
+    ++*lacking;
+  }
+  return missing;
+}
+
 // "N/M": the cells reached of the reachable ones; then the missing ones by name when at
 // most `names_up_to` are missing, else their count.
 std::string DescribeCells(const std::set<std::string>& reached,
                           const std::vector<std::string>& reachable, size_t names_up_to) {
-  std::string missing;
-  size_t count = 0;
-  for (const std::string& cell : reachable) {
-    if (reached.count(cell) != 0) {
-      ++count;
-    } else {
-      missing += (missing.empty() ? "" : " ") + cell;
-    }
-  }
-  const size_t lacking = reachable.size() - count;
+  size_t lacking = 0;
+  const std::string missing = MissingCells(reached, reachable, " ", &lacking);
+  const size_t count = reachable.size() - lacking;
   std::string text = std::to_string(count) + "/" + std::to_string(reachable.size());
   if (lacking > 0 && lacking <= names_up_to) text += " (missing " + missing + ")";
   if (lacking > names_up_to) text += " (" + std::to_string(lacking) + " missing)";
@@ -275,15 +283,9 @@ std::vector<std::string> LibFuzzerFlags(const fs::path& fuzzers, const std::stri
 // the ones not reached.
 void PrintCells(const std::set<std::string>& reached, const FuzzHarness& harness) {
   const std::vector<std::string> reachable = harness.CellsReachable();
-  std::string missing;
-  size_t count = 0;
-  for (const std::string& cell : reachable) {
-    if (reached.count(cell) != 0) {
-      ++count;
-    } else {
-      missing += (missing.empty() ? "" : ", ") + cell;
-    }
-  }
+  size_t lacking = 0;
+  const std::string missing = MissingCells(reached, reachable, ", ", &lacking);
+  const size_t count = reachable.size() - lacking;
   std::printf(
       "\ncontract cells reached: %zu of the %zu this kernel (%s) and harness can reach (%zu in "
       "the registry)\n",

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 
 #include "addfdlab/emit_c.h"
@@ -57,6 +58,19 @@ int RunEmitC(const ReproOptions& options, const Scenario& scenario) {
   return 0;
 }
 
+// The known-deviations list --known names (default: the repository's), or nullopt after
+// saying on stderr why it cannot be read.
+std::optional<std::vector<KnownDeviation>> LoadKnown(const ReproOptions& options) {
+  const std::string path =
+      options.known.empty() ? KnownDeviationsPath(RepositoryKnownDeviations()) : options.known;
+  Result<std::vector<KnownDeviation>> known = LoadKnownDeviations(path);
+  if (!known) {
+    std::cerr << "addfdlab repro: " << known.error().message() << "\n";
+    return std::nullopt;
+  }
+  return std::move(*known);
+}
+
 nlohmann::json TraceJson(const RunResult& result, const Scenario& scenario) {
   nlohmann::json ops = nlohmann::json::array();
   for (const TraceEntry& entry : result.trace) {
@@ -100,13 +114,8 @@ int RunProfiled(const ReproOptions& options) {
     }
     scenarios.emplace_back(file, std::move(*scenario));
   }
-  const std::string known_path =
-      options.known.empty() ? KnownDeviationsPath(RepositoryKnownDeviations()) : options.known;
-  auto known = LoadKnownDeviations(known_path);
-  if (!known) {
-    std::cerr << "addfdlab repro: " << known.error().message() << "\n";
-    return kExitUsage;
-  }
+  const std::optional<std::vector<KnownDeviation>> known = LoadKnown(options);
+  if (!known) return kExitUsage;
   Executor executor;
   int new_runs = 0;
   for (const auto& [file, scenario] : scenarios) {
@@ -146,13 +155,8 @@ int RunRepro(const ReproOptions& options) {
     return kExitUsage;
   }
   if (options.emit_c) return RunEmitC(options, *scenario);
-  const std::string known_path =
-      options.known.empty() ? KnownDeviationsPath(RepositoryKnownDeviations()) : options.known;
-  auto known = LoadKnownDeviations(known_path);
-  if (!known) {
-    std::cerr << "addfdlab repro: " << known.error().message() << "\n";
-    return kExitUsage;
-  }
+  const std::optional<std::vector<KnownDeviation>> known = LoadKnown(options);
+  if (!known) return kExitUsage;
   Executor executor;
   RunResult first = executor.Run(*scenario);
   // A known kernel bug is not a finding: it is reported with its fix, and exits 0.
@@ -256,7 +260,7 @@ void AddReproCommand(CLI::App& app, Runner& run) {
   cmd->callback([&run, options] {
     if (options->profile) {
       if (options->json) throw CLI::ValidationError("--profile", "does not print JSON");
-      if (options->emit_c) throw CLI::ValidationError("--profile", "runs; --emit-c writes C");
+      if (options->emit_c) throw CLI::ValidationError("--profile", "not with --emit-c");
       run = [options] { return RunProfiled(*options); };
       return;
     }
