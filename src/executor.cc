@@ -43,19 +43,10 @@ constexpr double kIdleDeadlineScale = 10;
 constexpr int kMainPriority = 30;
 constexpr int kOpThreadPriority = 40;
 
-// The ops that are one notifier ioctl on a listener.
+// The ops that are one notifier ioctl: those that act on the listener (kOpTraits), but for
+// its close, which is close(2).
 bool IsNotifierIoctl(OpKind kind) {
-  switch (kind) {
-    case OpKind::kRecv:
-    case OpKind::kAddFd:
-    case OpKind::kSend:
-    case OpKind::kIdValid:
-    case OpKind::kSetFlags:
-    case OpKind::kIoctl:
-      return true;
-    default:
-      return false;
-  }
+  return OpTraitsOf(kind).listener && kind != OpKind::kCloseListener;
 }
 
 int OpThreadPriority(int top) { return std::min(kOpThreadPriority, top - kMaxThreads); }
