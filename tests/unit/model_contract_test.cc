@@ -141,6 +141,20 @@ std::vector<Prediction> Predict(const std::string& text, const ModelEnv& env = M
 
 Outcome First(const Prediction& p) { return p.allowed.empty() ? Outcome::Ok(0) : p.allowed[0]; }
 
+// Applies op `i` as the kernel answered `observed`, then holds the model to its invariants
+// on the new state and on the step that led there (model_check.h).
+::testing::AssertionResult StepChecked(Model& model, int i, const Outcome& observed) {
+  const Model::Lifecycle before = model.LifecycleNow();
+  model.Step(i, observed);
+  if (const Result<void> state = model.CheckState(); !state) {
+    return ::testing::AssertionFailure() << "op " << i + 1 << ": " << state.error().ToString();
+  }
+  if (const Result<void> transition = model.CheckTransition(before); !transition) {
+    return ::testing::AssertionFailure() << "op " << i + 1 << ": " << transition.error().ToString();
+  }
+  return ::testing::AssertionSuccess();
+}
+
 // Kernel features change the model's answers: without SEND, ADDFD|SEND is an unknown
 // flag; without SYNC_WAKE_UP, SET_FLAGS is unknown; without RECV ENOENT, RECV blocks.
 TEST(ModelFeatures, OlderKernels) {
@@ -258,12 +272,7 @@ TEST(ModelChecks, AReplyRacingTheLeadersDeathMayReturn) {
     if (i == 4) {
       EXPECT_EQ(p.allowed, (std::vector<Outcome>{Outcome::Blocked(), Outcome::Ok(6)}));
     }
-    const Model::Lifecycle before = model.LifecycleNow();
-    model.Step(i, i == 4 ? Outcome::Ok(6) : First(p));
-    const Result<void> state = model.CheckState();
-    ASSERT_TRUE(state) << "op " << i + 1 << ": " << state.error().ToString();
-    const Result<void> transition = model.CheckTransition(before);
-    ASSERT_TRUE(transition) << "op " << i + 1 << ": " << transition.error().ToString();
+    ASSERT_TRUE(StepChecked(model, i, i == 4 ? Outcome::Ok(6) : First(p)));
   }
   // Once followed, the return stays what the kernel said.
   EXPECT_EQ(model.Begin(5).allowed, std::vector<Outcome>{Outcome::Ok(6)});
@@ -286,12 +295,7 @@ TEST(ModelChecks, AReplyRacingTheLeadersDeathMayNotReturn) {
     if (i == 8) {
       EXPECT_EQ(p.allowed, (std::vector<Outcome>{Outcome::Ok(6), Outcome::Blocked()}));
     }
-    const Model::Lifecycle before = model.LifecycleNow();
-    model.Step(i, i == 8 ? Outcome::Blocked() : First(p));
-    const Result<void> state = model.CheckState();
-    ASSERT_TRUE(state) << "op " << i + 1 << ": " << state.error().ToString();
-    const Result<void> transition = model.CheckTransition(before);
-    ASSERT_TRUE(transition) << "op " << i + 1 << ": " << transition.error().ToString();
+    ASSERT_TRUE(StepChecked(model, i, i == 8 ? Outcome::Blocked() : First(p)));
   }
   EXPECT_EQ(model.Begin(9).allowed.front(), Outcome::Blocked());
 }
