@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "addfdlab/environment.h"
+#include "addfdlab/fuzz_harness.h"
 #include "addfdlab/known_deviations.h"
 #include "commands.h"
 #include "console.h"
@@ -463,12 +464,6 @@ std::vector<vm::KernelRun> RunOnHost(const std::vector<std::vector<std::string>>
   return runs;
 }
 
-std::vector<KnownDeviation> RepositoryKnown() {
-  auto known = LoadKnownDeviations(RepositoryKnownDeviations());
-  if (!known) return {};
-  return std::move(*known);
-}
-
 int RunVmMatrix(VmMatrixOptions options) {
   const auto start = std::chrono::steady_clock::now();
   InterruptScope interrupt;
@@ -477,6 +472,14 @@ int RunVmMatrix(VmMatrixOptions options) {
       MatrixCommands(options.run.command, files);
   if (!commands) {
     std::cerr << "addfdlab vm matrix: " << commands.error().message() << "\n";
+    return kExitUsage;
+  }
+  // The list that explains known rows, as `repro` finds it: read before any guest boots, so
+  // that a malformed one is a usage error, not a table without its explanations.
+  const Result<std::vector<KnownDeviation>> known =
+      LoadKnownDeviations(KnownDeviationsPath(RepositoryKnownDeviations()));
+  if (!known) {
+    std::cerr << "addfdlab vm matrix: " << known.error().message() << "\n";
     return kExitUsage;
   }
   // Every kernel first (fetches one at a time: apt and the cache are not shared), then
@@ -517,14 +520,13 @@ int RunVmMatrix(VmMatrixOptions options) {
   if (options.host) runs.push_back(RunOnHost(*commands));
   for (std::thread& worker : workers) worker.join();
 
-  const std::vector<KnownDeviation> known = RepositoryKnown();
   vm::Matrix matrix;
   if (files.empty()) {
     std::vector<vm::KernelRun> contract;
     for (const std::vector<vm::KernelRun>& kernel : runs) contract.push_back(kernel.front());
-    matrix = vm::BuildContractMatrix(contract, known);
+    matrix = vm::BuildContractMatrix(contract, *known);
   } else {
-    matrix = vm::BuildReproMatrix(files, runs, known);
+    matrix = vm::BuildReproMatrix(files, runs, *known);
   }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
