@@ -286,17 +286,18 @@ void Model::KillTask(int target, int task_index) {
   task.dies_on_delivery = false;
   if (task_index == 0) {
     // The callers die with the leader (PR_SET_PDEATHSIG). One whose reply was already
-    // waiting may have run first and returned (raced_return).
-    for (Task& caller : t.tasks) {
+    // waiting may have run first, handled the request queued before the reply, and
+    // returned (raced_return): what it returned is what it does running now.
+    for (size_t k = 0; k < t.tasks.size(); ++k) {
+      Task& caller = t.tasks[k];
       if (caller.alive && caller.notif >= 0 && !caller.fatal_pending && !caller.signal_pending &&
           !caller.dies_on_delivery) {
-        Notif& n = notifs_[static_cast<size_t>(caller.notif)];
-        if (n.state == NotifState::kReplied && n.done > 0 && n.addfds.empty()) {
-          n.raced_return =
-              n.reply_continue
-                  ? AsyncResult{Outcome::Error(ENOSYS), TraceLabel("SEND.CONTINUE")}
-                  : AsyncResult{SyscallReturn(n.reply_error != 0 ? n.reply_error : n.reply_val),
-                                Cell("ADDFD.SEND.OK")};
+        const int notif_index = caller.notif;
+        Notif& n = notifs_[static_cast<size_t>(notif_index)];
+        if (n.state == NotifState::kReplied && n.done > 0) {
+          Model first = *this;
+          first.RunTask(target, static_cast<int>(k));
+          n.raced_return = first.notifs_[static_cast<size_t>(notif_index)].returned;
         }
       }
       if (caller.alive && !caller.fatal_pending) {

@@ -141,7 +141,7 @@ bool Quiescence::Settled() {
   if (mode_ != SchedMode::kFifo) {
     // Without SCHED_FIFO our threads may still be on their way into or out of the kernel.
     for (const SupervisorThread* thread : threads_) {
-      if (thread->busy() && !thread->Sleeping()) return false;
+      if (thread->busy() && !thread->AsleepInIoctl()) return false;
     }
   }
   return true;

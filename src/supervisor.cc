@@ -273,6 +273,7 @@ SupervisorThread::SupervisorThread(int cpu, SchedMode mode, int priority) : mode
   while (tid_.load() == 0) std::this_thread::yield();
   stat_fd_ = OpenTaskStat(::getpid(), tid_.load());
   schedstat_fd_ = OpenTaskSchedstat(::getpid(), tid_.load());
+  syscall_fd_ = OpenTaskFile(::getpid(), tid_.load(), "syscall");
 }
 
 SupervisorThread::~SupervisorThread() {
@@ -284,6 +285,7 @@ SupervisorThread::~SupervisorThread() {
   thread_.join();
   if (stat_fd_ >= 0) ::close(stat_fd_);
   if (schedstat_fd_ >= 0) ::close(schedstat_fd_);
+  if (syscall_fd_ >= 0) ::close(syscall_fd_);
 }
 
 void SupervisorThread::Loop(int cpu, SchedMode mode, int priority) {
@@ -342,9 +344,9 @@ bool SupervisorThread::AwaitInterrupted(Clock::time_point deadline) {
 }
 
 bool SupervisorThread::AsleepInJob() const {
-  // Asleep first, then still in the job: once the job is over the thread may sleep again,
-  // waiting for the lock the caller holds, but only after it said so.
-  return Sleeping() && running_job_.load();
+  // Asleep in the job's ioctl first, then still in the job: once the job is over the thread
+  // may sleep again, waiting for the lock the caller holds, but only after it said so.
+  return AsleepInIoctl() && running_job_.load();
 }
 
 bool SupervisorThread::AwaitLocked(const std::function<bool()>& settled,
@@ -396,9 +398,20 @@ void SupervisorThread::Interrupt(bool restart) {
   ::syscall(SYS_tgkill, ::getpid(), tid_.load(), InterruptSignal(restart));
 }
 
-bool SupervisorThread::Sleeping() const {
-  const char state = stat_fd_ >= 0 ? TaskStateAt(stat_fd_) : TaskState(::getpid(), tid_.load());
-  return state == 'S' || state == 'D';
+bool SupervisorThread::AsleepInIoctl() const {
+  // Every job is one notifier ioctl, and a thread asleep anywhere else (a page fault on
+  // its stack, the allocator's lock, the job's hand-over) has not reached the kernel's
+  // queue yet. /proc's syscall file reads "running" for a running task, and the syscall
+  // number, its arguments and registers for one asleep ("-1 ..." outside a syscall).
+  char buf[256];
+  if (syscall_fd_ < 0 || !ReadTaskFile(syscall_fd_, buf)) {
+    // No syscall file (a kernel without CONFIG_HAVE_ARCH_TRACEHOOK): the task state.
+    const char state = stat_fd_ >= 0 ? TaskStateAt(stat_fd_) : TaskState(::getpid(), tid_.load());
+    return state == 'S' || state == 'D';
+  }
+  char* end = nullptr;
+  const long nr = std::strtol(buf, &end, 10);
+  return end != buf && nr == SYS_ioctl;
 }
 
 CpuGuard::CpuGuard(int cpu) {

@@ -114,8 +114,8 @@ class SupervisorThread {
   std::optional<Outcome> TryResult();
   // Sends InterruptSignal(restart) to the thread.
   void Interrupt(bool restart);
-  // True when the thread is asleep in the kernel (or idle between jobs).
-  bool Sleeping() const;
+  // True when the thread is asleep in an ioctl: where its job's notifier call sleeps.
+  bool AsleepInIoctl() const;
   pid_t tid() const { return tid_.load(); }
 
  private:
@@ -139,8 +139,9 @@ class SupervisorThread {
   std::atomic<pid_t> tid_{0};
   SchedMode mode_;
   int cpu_;
-  int stat_fd_ = -1;       // its /proc stat file, read by Sleeping()
+  int stat_fd_ = -1;       // its /proc stat file, read by AsleepInIoctl() without syscall_fd_
   int schedstat_fd_ = -1;  // its /proc schedstat file, read by RunNs()
+  int syscall_fd_ = -1;    // its /proc syscall file, read by AsleepInIoctl()
   uint64_t run_ns_at_interrupt_ = 0;
   bool stop_ = false;
   bool has_job_ = false;
