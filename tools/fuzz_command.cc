@@ -1,5 +1,5 @@
-// addfdlab fuzz: a fuzzing campaign. Builds the fuzz preset when needed, runs libFuzzer
-// (fork mode over --jobs processes) with a scratch corpus, shows one live progress line,
+// addfdlab fuzz: a fuzzing campaign. Builds the fuzz or fuzz-fast preset when needed, runs
+// libFuzzer (fork mode over --jobs processes) with a scratch corpus, shows one live progress line,
 // merges new inputs into the work folder (never into corpus/), then reproduces, minimizes
 // and deduplicates every crash into findings/, and prints a summary.
 #include <poll.h>
@@ -42,30 +42,40 @@ struct FuzzOptions {
   std::string work = "work/fuzz";
   std::string findings = "findings";
   int repro_runs = 5;
+  std::string build = "auto";  // auto, asan or fast (FuzzPreset)
 };
 
-// Builds the fuzz preset's target when it is missing or older than the sources. A build
-// folder this user cannot write (another user's tree) is used as it is.
-bool EnsureFuzzer(const fs::path& source, const std::string& target, const fs::path& log,
-                  fs::path* binary) {
-  *binary = source / "build/fuzz/fuzzers" / target;
-  const fs::path build = source / "build/fuzz";
+// The preset a campaign's jobs run: `fuzz` (ASan+UBSan) or `fuzz-fast` (no sanitizers).
+// The kernel-driving target finds kernel deviations through its oracles, not through a
+// sanitizer, and runs about twice as many inputs without them (docs/fuzzing.md, "Builds"):
+// auto gives it fuzz-fast, and the targets that check addfdlab's own code keep ASan.
+std::string FuzzPreset(const FuzzOptions& options) {
+  if (options.build == "asan") return "fuzz";
+  if (options.build == "fast") return "fuzz-fast";
+  return options.target == "addfd_sequence_fuzzer" ? "fuzz-fast" : "fuzz";
+}
+
+// Builds `preset`'s target when it is missing or older than the sources. A build folder
+// this user cannot write (another user's tree) is used as it is.
+bool EnsureFuzzer(const fs::path& source, const std::string& preset, const std::string& target,
+                  const fs::path& log, fs::path* binary) {
+  const fs::path build = source / "build" / preset;
+  *binary = build / "fuzzers" / target;
   if (fs::exists(*binary) && ::access(build.c_str(), W_OK) != 0) {
     std::cerr << "addfdlab fuzz: " << build.string() << " is not writable here: using " << target
               << " as it was built there\n";
     return true;
   }
-  std::cerr << "addfdlab fuzz: building " << target << " (fuzz preset; log " << log.string()
-            << ")\n";
+  std::cerr << "addfdlab fuzz: building " << target << " (" << preset << " preset; log "
+            << log.string() << ")\n";
   if (RunLogged({(source / "scripts/deps.sh").string(), "build", "fuzz"}, log.string()) != 0) {
     return false;
   }
-  if (!fs::exists(source / "build/fuzz/CMakeCache.txt") &&
-      RunLogged({"cmake", "-S", source.string(), "--preset", "fuzz"}, log.string()) != 0) {
+  if (!fs::exists(build / "CMakeCache.txt") &&
+      RunLogged({"cmake", "-S", source.string(), "--preset", preset}, log.string()) != 0) {
     return false;
   }
-  const std::string build_dir = (source / "build/fuzz").string();
-  return RunLogged({"cmake", "--build", build_dir, "--target", target}, log.string()) == 0 &&
+  return RunLogged({"cmake", "--build", build.string(), "--target", target}, log.string()) == 0 &&
          fs::exists(*binary);
 }
 
@@ -446,6 +456,9 @@ int Summarize(const FuzzOptions& options, const CampaignPaths& paths, const fs::
       "%ld\n",
       options.target.c_str(), elapsed, interrupted ? " (interrupted)" : "", progress.seconds,
       progress.execs, rate, rate / jobs, jobs, progress.cov);
+  std::printf(
+      "build: %s (%s)\n", FuzzPreset(options).c_str(),
+      FuzzPreset(options) == "fuzz" ? "ASan+UBSan" : "no sanitizers; --build asan adds them");
   if (options.target == "addfd_sequence_fuzzer") PrintProfile(paths.profile);
   std::printf("corpus: %zu inputs in %s\n", CountFiles(paths.corpus),
               paths.corpus.string().c_str());
@@ -482,7 +495,7 @@ int RunFuzz(const FuzzOptions& options) {
     return kExitUsage;
   }
   fs::path binary;
-  if (!EnsureFuzzer(kSourceDir, options.target, paths.log, &binary)) {
+  if (!EnsureFuzzer(kSourceDir, FuzzPreset(options), options.target, paths.log, &binary)) {
     std::cerr << "addfdlab fuzz: could not build " << options.target << "; see "
               << paths.log.string() << "\n";
     return 1;
@@ -565,6 +578,11 @@ void AddFuzzCommand(CLI::App& app, Runner& run) {
       ->capture_default_str();
   cmd->add_option("--repro-runs", options->repro_runs, "Replays per crash before filing")
       ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  cmd->add_option("--build", options->build,
+                  "The jobs' build: asan (the fuzz preset, ASan+UBSan), fast (fuzz-fast, no "
+                  "sanitizers), or auto (fast for addfd_sequence_fuzzer, asan for the others)")
+      ->check(CLI::IsMember({"auto", "asan", "fast"}))
       ->capture_default_str();
   cmd->callback([&run, options] { run = [options] { return RunFuzz(*options); }; });
 }
