@@ -27,6 +27,7 @@
 #include "addfdlab/scenario_codec.h"
 #include "addfdlab/scenario_text.h"
 #include "commands.h"
+#include "findings.h"
 #include "scenario_file.h"
 #include "subprocess.h"
 
@@ -165,12 +166,6 @@ size_t CountFiles(const fs::path& dir, const std::string& prefix = "") {
   return n;
 }
 
-std::string Sanitize(const std::string& text) {
-  std::string out;
-  for (char c : text) out += std::isalnum(static_cast<unsigned char>(c)) || c == '.' ? c : '_';
-  return out;
-}
-
 // Lines in a file (0 when it is missing).
 size_t CountLines(const fs::path& file) {
   std::ifstream in(file);
@@ -222,7 +217,7 @@ void FileFinding(const fs::path& crash, const FuzzOptions& options, FuzzHarness&
                               [](const auto& a, const auto& b) { return a.second < b.second; });
   const std::string signature = top->first;
   const int rate = top->second;
-  const fs::path dir = fs::path(options.findings) / Sanitize(signature);
+  const fs::path dir = fs::path(options.findings) / SanitizeSignature(signature);
   if (fs::exists(dir)) {
     ++stats.duplicates;
     return;
@@ -241,16 +236,26 @@ void FileFinding(const fs::path& crash, const FuzzOptions& options, FuzzHarness&
   const RunResult trace = executor.Run(minimal);
   fs::create_directories(dir);
   // Best effort: a finding folder with a file missing still names the finding.
-  (void)WriteNewFile((dir / "input.bin").string(), bytes, false);
-  (void)WriteNewFile((dir / "original.scn").string(), PrintScenario(*scenario), false);
-  (void)WriteNewFile((dir / "repro.scn").string(),
+  (void)WriteNewFile((dir / kInputBin).string(), bytes, false);
+  (void)WriteNewFile((dir / kOriginalScn).string(), PrintScenario(*scenario), false);
+  (void)WriteNewFile((dir / kReproScn).string(),
                      "# " + signature + "\n# reproduced " + std::to_string(rate) + "/" +
                          std::to_string(options.repro_runs) + " on " + executor.features().release +
                          "\n" + PrintScenario(minimal),
                      false);
   (void)WriteNewFile(
-      (dir / "trace.txt").string(),
+      (dir / kTraceTxt).string(),
       trace.Format(minimal) + "\n# first run of the original:\n" + first.Format(*scenario), false);
+  // A kernel deviation gets its C reproducer for the kernel's maintainers (docs/triage.md).
+  if (IsKernelDeviationSignature(signature)) {
+    const std::string scn = (dir / kReproScn).string();
+    if (const Result<std::string> program = FindingReproC(minimal, scn)) {
+      (void)WriteNewFile((dir / kReproC).string(), *program, false);
+    } else {
+      std::cerr << "addfdlab fuzz: no repro.c for " << dir.string() << ": "
+                << program.error().message() << "\n";
+    }
+  }
   ++stats.reported;
   stats.new_dirs.push_back(dir.string());
 }

@@ -1,8 +1,6 @@
 // addfdlab repro: replays a scenario and prints its trace and verdict; with --runs, the
 // reproduction rate of each verdict and how many runs gave exactly the first run's verdict;
 // with --emit-c, the scenario as a standalone C program instead (docs/reproducers.md).
-#include <sys/resource.h>
-
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -11,11 +9,11 @@
 #include <optional>
 #include <set>
 
-#include "addfdlab/emit_c.h"
 #include "addfdlab/executor.h"
 #include "addfdlab/fuzz_harness.h"
 #include "addfdlab/known_deviations.h"
 #include "commands.h"
+#include "findings.h"
 #include "scenario_file.h"
 
 namespace addfdlab::tools {
@@ -34,12 +32,7 @@ struct ReproOptions {
 
 // Writes the scenario's C reproducer; nothing runs.
 int RunEmitC(const ReproOptions& options, const Scenario& scenario) {
-  EmitCOptions emit;
-  // Every feature assumed: the program probes the ones its scenario needs, and skips.
-  struct rlimit limit {};
-  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0) emit.env.nofile_hard = limit.rlim_max;
-  emit.source_name = options.file;
-  const Result<std::string> program = EmitC(scenario, emit);
+  const Result<std::string> program = FindingReproC(scenario, options.file);
   if (!program) {
     std::cerr << options.file << ": " << program.error().message() << "\n";
     return kExitUsage;

@@ -1,5 +1,6 @@
 // addfdlab vm: runs an addfdlab subcommand in a QEMU guest on another kernel (a Debian
 // kernel package or a bzImage), and manages the cache of kernels (docs/vm.md).
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,6 +17,7 @@
 #include <system_error>
 #include <thread>
 
+#include "addfdlab/cells.h"
 #include "addfdlab/environment.h"
 #include "addfdlab/fuzz_harness.h"
 #include "addfdlab/known_deviations.h"
@@ -26,6 +28,7 @@
 #include "kernel_cache.h"
 #include "matrix.h"
 #include "subprocess.h"
+#include "vm_runner.h"
 
 extern char** environ;
 
@@ -37,25 +40,6 @@ inline constexpr const char* kGuestExit = ADDFDLAB_GUEST_EXIT;
 // Ends each command's stdout in a batch: ASCII's record separator, then "<status>\n".
 constexpr char kBatchSeparator = '\036';
 constexpr uint64_t kMiB = 1024 * 1024;
-
-struct VmRunOptions {
-  std::string kernel;
-  std::string flavour = "cloud-amd64";
-  std::vector<std::string> command;
-  // More commands for the same boot, after `command` (vm matrix: one repro per file). Each
-  // one's stdout ends with kBatchSeparator and its exit status.
-  std::vector<std::vector<std::string>> more;
-  double time_scale = 10;   // TCG against the host; times ADDFDLAB_TIME_SCALE here
-  double timeout = 0;       // seconds for the command in the guest; 0: 30 s scaled, + --time
-  double boot_timeout = 0;  // seconds from QEMU's start to the command; 0: 10 s scaled
-  int memory_mb = 1024;
-  int cpus = 2;
-  std::string kernel_args;
-  std::string work = "work/vm";
-  std::string findings = "findings";
-  uint64_t cache_limit_mb = 1024;
-  uint64_t files_limit_mb = 256;
-};
 
 // vm matrix and vm bisect: the guests' settings are vm run's (`run.kernel` unused).
 struct VmMatrixOptions {
@@ -116,42 +100,15 @@ std::string Stamp() {
   return text;
 }
 
-// A kernel ready to boot: its image and the name the progress line and logs give it.
-struct Kernel {
-  fs::path image;
-  std::string label;
-};
-
-// --kernel: a bzImage path, or a Debian package (fetched into the cache when missing).
-Result<Kernel> ResolveKernel(const VmRunOptions& options) {
-  std::error_code ec;
-  if (options.kernel.find('/') != std::string::npos || fs::is_regular_file(options.kernel, ec)) {
-    if (!fs::is_regular_file(options.kernel, ec)) {
-      return Error::Invalid("--kernel " + options.kernel + ": no such file");
-    }
-    return Kernel{fs::absolute(options.kernel), fs::path(options.kernel).filename().string()};
-  }
-  vm::KernelCache cache(CacheRoot(), options.cache_limit_mb * kMiB);
-  const std::vector<std::string> candidates =
-      vm::KernelPackageCandidates(options.kernel, options.flavour);
-  for (const std::string& package : candidates) {
-    if (cache.Find(package) || !vm::AptCandidateVersion(package).empty()) {
-      Result<vm::CachedKernel> entry =
-          cache.Get(package, std::chrono::seconds(600),
-                    [](std::string_view step) { std::cerr << "vm: " << step << "\n"; });
-      if (!entry) return std::move(entry).error();
-      return Kernel{entry->image(), options.kernel};
-    }
-  }
-  std::string tried;
-  for (const std::string& package : candidates) tried += " " + package;
-  return Error::Invalid("--kernel " + options.kernel + ": apt knows none of" + tried +
-                        " (apt-cache search linux-image | grep cloud-amd64-unsigned lists them)");
+// A command that runs one of VmRunOptions::programs rather than addfdlab.
+bool IsGuestProgram(const std::vector<std::string>& command) {
+  return !command.empty() && command.front().rfind(kGuestProgramDir, 0) == 0;
 }
 
-// The initramfs: busybox, init, this very binary with its libraries, the corpus, and every
-// file or folder the command's arguments name (at their own paths; the guest runs in this
-// folder, so relative names work too).
+// The initramfs: busybox, init, the static programs of options.programs, and, unless every
+// command is one of those, this very binary with its libraries, the corpus, and every file or
+// folder the command's arguments name (at their own paths; the guest runs in this folder, so
+// relative names work too).
 Result<uint64_t> BuildInitramfs(const VmRunOptions& options, double scale, const fs::path& out) {
   vm::InitramfsSpec spec;
   std::error_code ec;
@@ -165,24 +122,33 @@ Result<uint64_t> BuildInitramfs(const VmRunOptions& options, double scale, const
   spec.AddFile("/vm/guest-exit", kGuestExit);
   const fs::path self = fs::read_symlink("/proc/self/exe", ec);
   if (ec) return Error(Errno(ec.value()), "cannot find this binary");
-  ADDFDLAB_TRY(spec.AddBinaryWithLibraries(self));
-  // Without its debug information (a dev build's is ~90% of it): the guest unpacks every
-  // byte of the archive under TCG.
-  const fs::path stripped = out.parent_path() / "addfdlab.stripped";
-  if (RunLogged({"objcopy", "--strip-debug", self.string(), stripped.string()},
-                (out.parent_path() / "objcopy.log").string()) == 0) {
-    spec.AddFile(self, stripped);
-  }
+  std::vector<std::vector<std::string>> commands = {options.command};
+  commands.insert(commands.end(), options.more.begin(), options.more.end());
+  // A static program runs as it is; a guest that runs only such programs carries nothing
+  // else (a C reproducer "with nothing else installed").
+  const bool addfdlab = std::any_of(commands.begin(), commands.end(),
+                                    [](const auto& command) { return !IsGuestProgram(command); });
+  for (const auto& [guest, host] : options.programs) spec.AddFile(guest, host);
   for (const char* folder : {"/proc", "/sys", "/dev", "/tmp", "/root"}) spec.AddFolder(folder);
   const uint64_t limit = options.files_limit_mb * kMiB;
   const fs::path cwd = fs::current_path(ec);
   spec.AddFolder(cwd);
-  bool within = spec.AddHostTree(fs::path(kSourceDir) / "corpus", limit);
-  if (fs::is_directory(cwd / "corpus", ec))
-    within = within && spec.AddHostTree(cwd / "corpus", limit);
-  std::vector<std::vector<std::string>> commands = {options.command};
-  commands.insert(commands.end(), options.more.begin(), options.more.end());
+  bool within = true;
+  if (addfdlab) {
+    ADDFDLAB_TRY(spec.AddBinaryWithLibraries(self));
+    // Without its debug information (a dev build's is ~90% of it): the guest unpacks every
+    // byte of the archive under TCG.
+    const fs::path stripped = out.parent_path() / "addfdlab.stripped";
+    if (RunLogged({"objcopy", "--strip-debug", self.string(), stripped.string()},
+                  (out.parent_path() / "objcopy.log").string()) == 0) {
+      spec.AddFile(self, stripped);
+    }
+    within = spec.AddHostTree(fs::path(kSourceDir) / "corpus", limit);
+    if (fs::is_directory(cwd / "corpus", ec))
+      within = within && spec.AddHostTree(cwd / "corpus", limit);
+  }
   for (const std::vector<std::string>& command : commands) {
+    if (IsGuestProgram(command)) continue;
     for (const std::string& arg : command) {
       // An argument, or an --option=value's value, that names something here.
       for (const std::string& candidate :
@@ -201,16 +167,35 @@ Result<uint64_t> BuildInitramfs(const VmRunOptions& options, double scale, const
   for (const std::string& variable : variables) {
     if (variable.rfind("ADDFDLAB_TIME_SCALE=", 0) != 0) run += " " + vm::ShellQuote(variable);
   }
-  run += " ADDFDLAB_TIME_SCALE=" + std::to_string(scale) + "\n";
+  // A C reproducer's deadlines scale as addfdlab's (docs/reproducers.md).
+  run += " ADDFDLAB_TIME_SCALE=" + std::to_string(scale) +
+         " REPRO_TIME_SCALE=" + std::to_string(scale) + "\n";
   run += "cd " + vm::ShellQuote(cwd.string()) + " || exit 2\n";
+  if (!options.programs.empty()) {
+    // A C reproducer checks the RLIMIT_NOFILE hard limit and fs.nr_open it was generated for
+    // (here) and skips elsewhere: the guest's own are set to this machine's.
+    struct rlimit nofile {};
+    if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0) {
+      const std::string soft = std::to_string(nofile.rlim_cur);
+      if (const uint64_t nr_open = ReadNrOpen(); nr_open > 0) {
+        run += "echo " + std::to_string(nr_open) + " >/proc/sys/fs/nr_open\n";
+      }
+      run += "ulimit -Sn " + soft + " 2>/dev/null; ulimit -Hn " + std::to_string(nofile.rlim_max) +
+             "; ulimit -Sn " + soft + "\n";
+    }
+  }
+  const auto command_line = [&](const std::vector<std::string>& command) {
+    std::string line = IsGuestProgram(command) ? "" : vm::ShellQuote(self.string()) + " ";
+    for (size_t i = 0; i < command.size(); ++i) {
+      line += (i == 0 ? "" : " ") + vm::ShellQuote(command[i]);
+    }
+    return line;
+  };
   if (options.more.empty()) {
-    run += "exec " + vm::ShellQuote(self.string());
-    for (const std::string& arg : options.command) run += " " + vm::ShellQuote(arg);
+    run += "exec " + command_line(options.command);
   } else {
     for (const std::vector<std::string>& command : commands) {
-      run += vm::ShellQuote(self.string());
-      for (const std::string& arg : command) run += " " + vm::ShellQuote(arg);
-      run += "; printf '\\036%d\\n' $?\n";
+      run += command_line(command) + "; printf '\\036%d\\n' $?\n";
     }
     run += "exit 0";
   }
@@ -257,13 +242,282 @@ void FileSplat(const VmRunOptions& options, const Kernel& kernel, const vm::Gues
   }
 }
 
-// How a command ran in a guest.
-struct GuestOutcome {
-  int exit = 1;         // the command's status, as vm run exits
-  std::string problem;  // why the command gave no status ("" when it did)
-  fs::path run_dir;     // its logs, stdout.txt among them
-  double seconds = 0;   // QEMU's whole run
-};
+// vm run: `c_source`, when given, is a C reproducer built here (gcc -static) and run in a
+// guest that holds nothing else.
+int RunVmRun(VmRunOptions options, const std::string& c_source) {
+  InterruptScope interrupt;
+  Result<Kernel> kernel = ResolveKernel(options);
+  if (!kernel) {
+    std::cerr << "addfdlab vm run: " << kernel.error().message() << "\n";
+    return kExitUsage;
+  }
+  if (!c_source.empty()) {
+    const fs::path dir =
+        fs::absolute(fs::path(options.work) / ("c-" + Stamp() + "-" + std::to_string(::getpid())));
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    const fs::path binary = dir / "repro";
+    if (const Result<void> built = BuildStaticProgram(c_source, binary, dir / "gcc.log"); !built) {
+      std::cerr << "addfdlab vm run: " << built.error().message() << "\n";
+      return kExitUsage;
+    }
+    const std::string guest = std::string(kGuestProgramDir) + "repro";
+    options.programs.emplace_back(guest, binary);
+    options.command = {guest};
+  }
+  return RunOnKernel(options, *kernel, /*stream=*/true).exit;
+}
+
+// The guest command(s) of a matrix: `contract --json`, or one `repro FILE --json` per file.
+Result<std::vector<std::vector<std::string>>> MatrixCommands(
+    const std::vector<std::string>& command, std::vector<std::string>& files) {
+  if (command.empty()) return Error::Invalid("give `-- contract` or `-- repro FILES...`");
+  std::vector<std::vector<std::string>> commands;
+  if (command.front() == "contract") {
+    std::vector<std::string> contract = command;
+    contract.push_back("--json");
+    commands.push_back(contract);
+    return commands;
+  }
+  if (command.front() != "repro") {
+    return Error::Invalid("vm matrix runs `contract` or `repro FILES...`, not " + command.front());
+  }
+  std::vector<std::string> options;  // passed to every repro (--runs N, --known FILE)
+  for (size_t i = 1; i < command.size(); ++i) {
+    if (command[i].rfind("--", 0) == 0) {
+      options.push_back(command[i]);
+      if (command[i].find('=') == std::string::npos && i + 1 < command.size()) {
+        options.push_back(command[++i]);
+      }
+    } else {
+      files.push_back(command[i]);
+    }
+  }
+  if (files.empty()) return Error::Invalid("repro needs at least one file");
+  for (const std::string& file : files) {
+    std::vector<std::string> repro = {"repro", file, "--json"};
+    repro.insert(repro.end(), options.begin(), options.end());
+    commands.push_back(repro);
+  }
+  return commands;
+}
+
+// Runs `commands` on the host: this binary, each in turn.
+std::vector<vm::KernelRun> RunOnHost(const std::vector<std::vector<std::string>>& commands) {
+  std::error_code ec;
+  const std::string self = fs::read_symlink("/proc/self/exe", ec).string();
+  std::vector<vm::KernelRun> runs;
+  for (const std::vector<std::string>& command : commands) {
+    std::vector<std::string> argv = {self};
+    argv.insert(argv.end(), command.begin(), command.end());
+    const auto start = std::chrono::steady_clock::now();
+    const std::string out = Capture(argv, std::chrono::minutes(10));
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    runs.push_back({"host", out.empty() ? -1 : 0, out.empty() ? "no output" : "", out, seconds});
+  }
+  std::cerr << "vm host: " << commands.front().front() << " done\n";
+  return runs;
+}
+
+int RunVmMatrix(VmMatrixOptions options) {
+  const auto start = std::chrono::steady_clock::now();
+  InterruptScope interrupt;
+  std::vector<std::string> files;
+  const Result<std::vector<std::vector<std::string>>> commands =
+      MatrixCommands(options.run.command, files);
+  if (!commands) {
+    std::cerr << "addfdlab vm matrix: " << commands.error().message() << "\n";
+    return kExitUsage;
+  }
+  // The list that explains known rows, as `repro` finds it: read before any guest boots, so
+  // that a malformed one is a usage error, not a table without its explanations.
+  const Result<std::vector<KnownDeviation>> known =
+      LoadKnownDeviations(KnownDeviationsPath(RepositoryKnownDeviations()));
+  if (!known) {
+    std::cerr << "addfdlab vm matrix: " << known.error().message() << "\n";
+    return kExitUsage;
+  }
+  // Every kernel first (fetches one at a time: apt and the cache are not shared), then
+  // the boots in parallel.
+  std::vector<Kernel> kernels;
+  for (const std::string& name : options.kernels) {
+    VmRunOptions one = options.run;
+    one.kernel = name;
+    Result<Kernel> kernel = ResolveKernel(one);
+    if (!kernel) {
+      std::cerr << "addfdlab vm matrix: " << kernel.error().message() << "\n";
+      return kExitUsage;
+    }
+    kernels.push_back(std::move(*kernel));
+  }
+  VmRunOptions guest = options.run;
+  guest.command = commands->front();
+  guest.more.assign(commands->begin() + 1, commands->end());
+  // The host's run while the guests boot: it takes a second or two.
+  std::vector<vm::KernelRun> host;
+  std::thread host_thread;
+  if (options.host) host_thread = std::thread([&] { host = RunOnHost(*commands); });
+  std::vector<std::vector<vm::KernelRun>> runs = RunOnKernels(guest, kernels, options.jobs);
+  if (host_thread.joinable()) host_thread.join();
+  if (options.host) runs.push_back(std::move(host));
+  const size_t jobs = std::min<size_t>(
+      kernels.size(), options.jobs > 0 ? static_cast<size_t>(options.jobs)
+                                       : std::max(1u, std::thread::hardware_concurrency()));
+
+  vm::Matrix matrix;
+  if (files.empty()) {
+    std::vector<vm::KernelRun> contract;
+    for (const std::vector<vm::KernelRun>& kernel : runs) contract.push_back(kernel.front());
+    matrix = vm::BuildContractMatrix(contract, *known);
+  } else {
+    matrix = vm::BuildReproMatrix(files, runs, *known);
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (options.json) {
+    nlohmann::json json = vm::MatrixJson(matrix);
+    json["seconds"] = seconds;
+    std::cout << json.dump(2) << "\n";
+  } else {
+    std::cout << vm::FormatMatrixText(matrix);
+    char line[96];
+    std::snprintf(line, sizeof(line), "%zu kernels in %.1f s (%zu at a time)\n",
+                  matrix.columns.size(), seconds, jobs);
+    std::cout << line;
+  }
+  if (!options.html.empty()) {
+    std::ofstream out(options.html);
+    out << vm::MatrixHtml(matrix, "addfdlab vm matrix: " + options.run.command.front());
+    if (!out) {
+      std::cerr << "addfdlab vm matrix: cannot write " << options.html << "\n";
+      return kExitUsage;
+    }
+    std::cerr << "vm matrix: " << options.html << "\n";
+  }
+  if (Interrupted()) return 1;
+  bool complete = true;
+  for (const vm::MatrixColumn& column : matrix.columns)
+    complete = complete && column.problem.empty();
+  for (const vm::MatrixRow& row : matrix.rows) {
+    for (const std::string& status : row.statuses) complete = complete && status != "DEVIATES";
+  }
+  return complete ? 0 : 1;
+}
+
+int RunVmBisect(VmBisectOptions options) {
+  InterruptScope interrupt;
+  if (!options.between.empty()) {
+    Result<std::vector<std::string>> between =
+        AptKernelsBetween(options.between[0], options.between[1], options.run.flavour);
+    if (!between) {
+      std::cerr << "addfdlab vm bisect: " << between.error().message() << "\n";
+      return kExitUsage;
+    }
+    options.kernels = std::move(*between);
+  }
+  std::cerr << "vm bisect: " << options.kernels.size() << " kernels, " << options.kernels.front()
+            << " ... " << options.kernels.back() << "\n";
+  size_t boot = 0;
+  const BisectOutcome outcome =
+      BisectRepro(options.run, options.repro, options.runs, options.kernels,
+                  [&](size_t index, const vm::ReproVerdict& verdict) {
+                    std::cout << "boot " << ++boot << ": " << options.kernels[index] << ": "
+                              << verdict.status << "\n";
+                    if (verdict.status == "-") std::cout << "  " << verdict.lines.front() << "\n";
+                  });
+  if (!outcome.problem.empty()) {
+    std::cerr << "addfdlab vm bisect: " << outcome.problem << "\n";
+    return outcome.unresolved ? kExitUsage : 1;
+  }
+  const std::vector<std::optional<vm::ReproVerdict>>& verdicts = outcome.verdicts;
+  const auto evidence = [&](size_t index) {
+    std::cout << "  " << options.kernels[index] << ": " << verdicts[index]->status << "\n";
+    for (const std::string& line : verdicts[index]->lines) std::cout << "    " << line << "\n";
+  };
+  const std::optional<size_t> changed = outcome.changed;
+  if (!changed) {
+    std::cout << "no change: the first and last kernels give the same verdict (" << outcome.boots
+              << " boots)\n";
+    evidence(0);
+    if (options.kernels.size() > 1) evidence(options.kernels.size() - 1);
+    return 1;
+  }
+  std::cout << "first kernel with the other verdict: " << options.kernels[*changed] << " ("
+            << outcome.boots << " boots for " << options.kernels.size() << " kernels)\n";
+  evidence(outcome.last_same);
+  evidence(*changed);
+  return 0;
+}
+
+int RunVmCache(const VmCacheOptions& options) {
+  vm::KernelCache cache(CacheRoot(), 0);
+  if (options.clean) {
+    const Result<size_t> removed = cache.Clean();
+    if (!removed) {
+      std::cerr << "addfdlab vm cache: " << removed.error().ToString() << "\n";
+      return 1;
+    }
+    std::cout << "removed " << *removed << " entries from " << cache.root().string() << "\n";
+    return 0;
+  }
+  const std::vector<vm::CachedKernel> entries = cache.List();
+  if (options.json) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const vm::CachedKernel& entry : entries) {
+      list.push_back({{"package", entry.package},
+                      {"version", entry.version},
+                      {"bytes", entry.bytes},
+                      {"image", entry.image().string()}});
+    }
+    std::cout << nlohmann::json{{"cache", cache.root().string()}, {"kernels", list}}.dump(2)
+              << "\n";
+    return 0;
+  }
+  uint64_t total = 0;
+  std::cout << "cache: " << cache.root().string() << "\n";
+  for (const vm::CachedKernel& entry : entries) {
+    char line[256];
+    std::snprintf(line, sizeof(line), "%-50s %-20s %7.1f MiB\n", entry.package.c_str(),
+                  entry.version.c_str(), static_cast<double>(entry.bytes) / kMiB);
+    std::cout << line;
+    total += entry.bytes;
+  }
+  char line[64];
+  std::snprintf(line, sizeof(line), "%zu kernel%s, %.1f MiB\n", entries.size(),
+                entries.size() == 1 ? "" : "s", static_cast<double>(total) / kMiB);
+  std::cout << line;
+  return 0;
+}
+
+}  // namespace
+
+// --kernel: a bzImage path, or a Debian package (fetched into the cache when missing).
+Result<Kernel> ResolveKernel(const VmRunOptions& options) {
+  std::error_code ec;
+  if (options.kernel.find('/') != std::string::npos || fs::is_regular_file(options.kernel, ec)) {
+    if (!fs::is_regular_file(options.kernel, ec)) {
+      return Error::Invalid("--kernel " + options.kernel + ": no such file");
+    }
+    return Kernel{fs::absolute(options.kernel), fs::path(options.kernel).filename().string()};
+  }
+  vm::KernelCache cache(CacheRoot(), options.cache_limit_mb * kMiB);
+  const std::vector<std::string> candidates =
+      vm::KernelPackageCandidates(options.kernel, options.flavour);
+  for (const std::string& package : candidates) {
+    if (cache.Find(package) || !vm::AptCandidateVersion(package).empty()) {
+      Result<vm::CachedKernel> entry =
+          cache.Get(package, std::chrono::seconds(600),
+                    [](std::string_view step) { std::cerr << "vm: " << step << "\n"; });
+      if (!entry) return std::move(entry).error();
+      return Kernel{entry->image(), options.kernel};
+    }
+  }
+  std::string tried;
+  for (const std::string& package : candidates) tried += " " + package;
+  return Error::Invalid("--kernel " + options.kernel + ": apt knows none of" + tried +
+                        " (apt-cache search linux-image | grep cloud-amd64-unsigned lists them)");
+}
 
 // Boots `kernel` and runs the command(s): vm run's work once the kernel is resolved.
 // `stream`: the command's output is copied to ours while it runs (vm run), else only into
@@ -375,16 +629,6 @@ GuestOutcome RunOnKernel(const VmRunOptions& options, const Kernel& kernel, bool
   return outcome;
 }
 
-int RunVmRun(const VmRunOptions& options) {
-  InterruptScope interrupt;
-  Result<Kernel> kernel = ResolveKernel(options);
-  if (!kernel) {
-    std::cerr << "addfdlab vm run: " << kernel.error().message() << "\n";
-    return kExitUsage;
-  }
-  return RunOnKernel(options, *kernel, /*stream=*/true).exit;
-}
-
 // A guest's stdout split into each batch command's output (kBatchSeparator, then the
 // status), or the whole of it as one run.
 std::vector<vm::KernelRun> ReadRuns(const std::string& kernel, const GuestOutcome& outcome,
@@ -412,167 +656,96 @@ std::vector<vm::KernelRun> ReadRuns(const std::string& kernel, const GuestOutcom
   return runs;
 }
 
-// The guest command(s) of a matrix: `contract --json`, or one `repro FILE --json` per file.
-Result<std::vector<std::vector<std::string>>> MatrixCommands(
-    const std::vector<std::string>& command, std::vector<std::string>& files) {
-  if (command.empty()) return Error::Invalid("give `-- contract` or `-- repro FILES...`");
-  std::vector<std::vector<std::string>> commands;
-  if (command.front() == "contract") {
-    std::vector<std::string> contract = command;
-    contract.push_back("--json");
-    commands.push_back(contract);
-    return commands;
-  }
-  if (command.front() != "repro") {
-    return Error::Invalid("vm matrix runs `contract` or `repro FILES...`, not " + command.front());
-  }
-  std::vector<std::string> options;  // passed to every repro (--runs N, --known FILE)
-  for (size_t i = 1; i < command.size(); ++i) {
-    if (command[i].rfind("--", 0) == 0) {
-      options.push_back(command[i]);
-      if (command[i].find('=') == std::string::npos && i + 1 < command.size()) {
-        options.push_back(command[++i]);
-      }
-    } else {
-      files.push_back(command[i]);
-    }
-  }
-  if (files.empty()) return Error::Invalid("repro needs at least one file");
-  for (const std::string& file : files) {
-    std::vector<std::string> repro = {"repro", file, "--json"};
-    repro.insert(repro.end(), options.begin(), options.end());
-    commands.push_back(repro);
-  }
-  return commands;
-}
-
-// Runs `commands` on the host: this binary, each in turn.
-std::vector<vm::KernelRun> RunOnHost(const std::vector<std::vector<std::string>>& commands) {
-  std::error_code ec;
-  const std::string self = fs::read_symlink("/proc/self/exe", ec).string();
-  std::vector<vm::KernelRun> runs;
-  for (const std::vector<std::string>& command : commands) {
-    std::vector<std::string> argv = {self};
-    argv.insert(argv.end(), command.begin(), command.end());
-    const auto start = std::chrono::steady_clock::now();
-    const std::string out = Capture(argv, std::chrono::minutes(10));
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    runs.push_back({"host", out.empty() ? -1 : 0, out.empty() ? "no output" : "", out, seconds});
-  }
-  std::cerr << "vm host: " << commands.front().front() << " done\n";
-  return runs;
-}
-
-int RunVmMatrix(VmMatrixOptions options) {
-  const auto start = std::chrono::steady_clock::now();
-  InterruptScope interrupt;
-  std::vector<std::string> files;
-  const Result<std::vector<std::vector<std::string>>> commands =
-      MatrixCommands(options.run.command, files);
-  if (!commands) {
-    std::cerr << "addfdlab vm matrix: " << commands.error().message() << "\n";
-    return kExitUsage;
-  }
-  // The list that explains known rows, as `repro` finds it: read before any guest boots, so
-  // that a malformed one is a usage error, not a table without its explanations.
-  const Result<std::vector<KnownDeviation>> known =
-      LoadKnownDeviations(KnownDeviationsPath(RepositoryKnownDeviations()));
-  if (!known) {
-    std::cerr << "addfdlab vm matrix: " << known.error().message() << "\n";
-    return kExitUsage;
-  }
-  // Every kernel first (fetches one at a time: apt and the cache are not shared), then
-  // the boots in parallel.
-  std::vector<Kernel> kernels;
-  for (const std::string& name : options.kernels) {
-    VmRunOptions one = options.run;
-    one.kernel = name;
-    Result<Kernel> kernel = ResolveKernel(one);
-    if (!kernel) {
-      std::cerr << "addfdlab vm matrix: " << kernel.error().message() << "\n";
-      return kExitUsage;
-    }
-    kernels.push_back(std::move(*kernel));
-  }
-  VmRunOptions guest = options.run;
-  guest.command = commands->front();
-  guest.more.assign(commands->begin() + 1, commands->end());
+std::vector<std::vector<vm::KernelRun>> RunOnKernels(const VmRunOptions& guest,
+                                                     const std::vector<Kernel>& kernels,
+                                                     int jobs_asked) {
+  const size_t commands = 1 + guest.more.size();
   std::vector<std::vector<vm::KernelRun>> runs(kernels.size());
   const size_t jobs = std::min<size_t>(
-      kernels.size(), options.jobs > 0 ? static_cast<size_t>(options.jobs)
-                                       : std::max(1u, std::thread::hardware_concurrency()));
+      kernels.size(), jobs_asked > 0 ? static_cast<size_t>(jobs_asked)
+                                     : std::max(1u, std::thread::hardware_concurrency()));
   std::atomic<size_t> next{0};
   std::vector<std::thread> workers;
   for (size_t j = 0; j < jobs; ++j) {
     workers.emplace_back([&] {
       for (size_t k = next++; k < kernels.size(); k = next++) {
         if (Interrupted()) {
-          runs[k] = {{kernels[k].label, -1, "interrupted", "", 0}};
+          runs[k].assign(commands, {kernels[k].label, -1, "interrupted", "", 0});
           continue;
         }
         const GuestOutcome outcome = RunOnKernel(guest, kernels[k], /*stream=*/false);
-        runs[k] = ReadRuns(kernels[k].label, outcome, commands->size());
+        runs[k] = ReadRuns(kernels[k].label, outcome, commands);
       }
     });
   }
-  // The host's run while the guests boot: it takes a second or two.
-  if (options.host) runs.push_back(RunOnHost(*commands));
   for (std::thread& worker : workers) worker.join();
+  return runs;
+}
 
-  vm::Matrix matrix;
-  if (files.empty()) {
-    std::vector<vm::KernelRun> contract;
-    for (const std::vector<vm::KernelRun>& kernel : runs) contract.push_back(kernel.front());
-    matrix = vm::BuildContractMatrix(contract, *known);
-  } else {
-    matrix = vm::BuildReproMatrix(files, runs, *known);
+Result<void> BuildStaticProgram(const fs::path& source, const fs::path& out, const fs::path& log) {
+  std::error_code ec;
+  if (!fs::is_regular_file(source, ec)) return Error::Invalid(source.string() + ": no such file");
+  if (RunLogged({"gcc", "-static", "-O2", "-pthread", source.string(), "-o", out.string()},
+                log.string()) != 0 ||
+      !fs::is_regular_file(out, ec)) {
+    return Error::Invalid("gcc -static " + source.string() + " failed (" + log.string() +
+                          "; static linking needs libc6-dev)");
   }
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  if (options.json) {
-    nlohmann::json json = vm::MatrixJson(matrix);
-    json["seconds"] = seconds;
-    std::cout << json.dump(2) << "\n";
-  } else {
-    std::cout << vm::FormatMatrixText(matrix);
-    char line[96];
-    std::snprintf(line, sizeof(line), "%zu kernels in %.1f s (%zu at a time)\n",
-                  matrix.columns.size(), seconds, jobs);
-    std::cout << line;
+  return {};
+}
+
+BisectOutcome BisectRepro(VmRunOptions guest, const std::string& repro, int runs,
+                          const std::vector<std::string>& kernels,
+                          const std::function<void(size_t, const vm::ReproVerdict&)>& on_boot) {
+  guest.command = {"repro", repro, "--json"};
+  guest.more.clear();
+  if (runs > 1) {
+    guest.command.push_back("--runs");
+    guest.command.push_back(std::to_string(runs));
   }
-  if (!options.html.empty()) {
-    std::ofstream out(options.html);
-    out << vm::MatrixHtml(matrix, "addfdlab vm matrix: " + options.run.command.front());
-    if (!out) {
-      std::cerr << "addfdlab vm matrix: cannot write " << options.html << "\n";
-      return kExitUsage;
+  BisectOutcome outcome;
+  outcome.verdicts.resize(kernels.size());
+  vm::Bisection bisection(kernels.size());
+  while (const std::optional<size_t> index = bisection.Next()) {
+    guest.kernel = kernels[*index];
+    Result<Kernel> kernel = ResolveKernel(guest);
+    if (!kernel) {
+      outcome.problem = kernel.error().message();
+      outcome.unresolved = true;
+      return outcome;
     }
-    std::cerr << "vm matrix: " << options.html << "\n";
+    const GuestOutcome run = RunOnKernel(guest, *kernel, /*stream=*/false);
+    const vm::ReproVerdict verdict = vm::ReadReproVerdict(ReadRuns(kernel->label, run, 1)[0]);
+    ++outcome.boots;
+    if (on_boot) on_boot(*index, verdict);
+    if (verdict.status == "-") {
+      // No verdict is no evidence either way: the search cannot go on past it.
+      outcome.problem = "no verdict from " + kernels[*index];
+      return outcome;
+    }
+    outcome.verdicts[*index] = verdict;
+    bisection.Record(*index, verdict.key);
   }
-  if (Interrupted()) return 1;
-  bool complete = true;
-  for (const vm::MatrixColumn& column : matrix.columns)
-    complete = complete && column.problem.empty();
-  for (const vm::MatrixRow& row : matrix.rows) {
-    for (const std::string& status : row.statuses) complete = complete && status != "DEVIATES";
-  }
-  return complete ? 0 : 1;
+  outcome.changed = bisection.FirstChanged();
+  outcome.last_same = bisection.LastSame();
+  return outcome;
 }
 
 // The packages from `first` to `last` that apt offers, in version order.
-Result<std::vector<std::string>> AptKernelsBetween(const VmBisectOptions& options) {
+Result<std::vector<std::string>> AptKernelsBetween(const std::string& first_kernel,
+                                                   const std::string& last_kernel,
+                                                   const std::string& flavour) {
   const auto package = [&](const std::string& kernel) -> std::string {
-    for (const std::string& candidate : vm::KernelPackageCandidates(kernel, options.run.flavour)) {
+    for (const std::string& candidate : vm::KernelPackageCandidates(kernel, flavour)) {
       if (!vm::AptCandidateVersion(candidate).empty()) return candidate;
     }
     return "";
   };
-  const std::string first = package(options.between[0]);
-  const std::string last = package(options.between[1]);
+  const std::string first = package(first_kernel);
+  const std::string last = package(last_kernel);
   if (first.empty() || last.empty()) {
     return Error::Invalid("apt knows no package for " +
-                          (first.empty() ? options.between[0] : options.between[1]));
+                          (first.empty() ? first_kernel : last_kernel));
   }
   const std::string listing =
       Capture({"apt-cache", "search", "--names-only", "^linux-image-"}, std::chrono::seconds(60));
@@ -583,107 +756,6 @@ Result<std::vector<std::string>> AptKernelsBetween(const VmBisectOptions& option
   if (between.size() < 2) return Error::Invalid("apt offers fewer than two kernels in between");
   return between;
 }
-
-int RunVmBisect(VmBisectOptions options) {
-  InterruptScope interrupt;
-  if (!options.between.empty()) {
-    Result<std::vector<std::string>> between = AptKernelsBetween(options);
-    if (!between) {
-      std::cerr << "addfdlab vm bisect: " << between.error().message() << "\n";
-      return kExitUsage;
-    }
-    options.kernels = std::move(*between);
-  }
-  std::cerr << "vm bisect: " << options.kernels.size() << " kernels, " << options.kernels.front()
-            << " ... " << options.kernels.back() << "\n";
-  VmRunOptions guest = options.run;
-  guest.command = {"repro", options.repro, "--json"};
-  if (options.runs > 1) {
-    guest.command.push_back("--runs");
-    guest.command.push_back(std::to_string(options.runs));
-  }
-  vm::Bisection bisection(options.kernels.size());
-  std::vector<std::optional<vm::ReproVerdict>> verdicts(options.kernels.size());
-  while (const std::optional<size_t> index = bisection.Next()) {
-    guest.kernel = options.kernels[*index];
-    Result<Kernel> kernel = ResolveKernel(guest);
-    if (!kernel) {
-      std::cerr << "addfdlab vm bisect: " << kernel.error().message() << "\n";
-      return kExitUsage;
-    }
-    const GuestOutcome outcome = RunOnKernel(guest, *kernel, /*stream=*/false);
-    const vm::ReproVerdict verdict = vm::ReadReproVerdict(ReadRuns(kernel->label, outcome, 1)[0]);
-    std::cout << "boot " << bisection.boots() + 1 << ": " << options.kernels[*index] << ": "
-              << verdict.status << "\n";
-    if (verdict.status == "-") {
-      // No verdict is no evidence either way: the search cannot go on past it.
-      std::cout << "  " << verdict.lines.front() << "\n";
-      std::cerr << "addfdlab vm bisect: no verdict from " << options.kernels[*index] << "\n";
-      return 1;
-    }
-    verdicts[*index] = verdict;
-    bisection.Record(*index, verdict.key);
-  }
-  const auto evidence = [&](size_t index) {
-    std::cout << "  " << options.kernels[index] << ": " << verdicts[index]->status << "\n";
-    for (const std::string& line : verdicts[index]->lines) std::cout << "    " << line << "\n";
-  };
-  const std::optional<size_t> changed = bisection.FirstChanged();
-  if (!changed) {
-    std::cout << "no change: the first and last kernels give the same verdict ("
-              << bisection.boots() << " boots)\n";
-    evidence(0);
-    if (options.kernels.size() > 1) evidence(options.kernels.size() - 1);
-    return 1;
-  }
-  std::cout << "first kernel with the other verdict: " << options.kernels[*changed] << " ("
-            << bisection.boots() << " boots for " << options.kernels.size() << " kernels)\n";
-  evidence(bisection.LastSame());
-  evidence(*changed);
-  return 0;
-}
-
-int RunVmCache(const VmCacheOptions& options) {
-  vm::KernelCache cache(CacheRoot(), 0);
-  if (options.clean) {
-    const Result<size_t> removed = cache.Clean();
-    if (!removed) {
-      std::cerr << "addfdlab vm cache: " << removed.error().ToString() << "\n";
-      return 1;
-    }
-    std::cout << "removed " << *removed << " entries from " << cache.root().string() << "\n";
-    return 0;
-  }
-  const std::vector<vm::CachedKernel> entries = cache.List();
-  if (options.json) {
-    nlohmann::json list = nlohmann::json::array();
-    for (const vm::CachedKernel& entry : entries) {
-      list.push_back({{"package", entry.package},
-                      {"version", entry.version},
-                      {"bytes", entry.bytes},
-                      {"image", entry.image().string()}});
-    }
-    std::cout << nlohmann::json{{"cache", cache.root().string()}, {"kernels", list}}.dump(2)
-              << "\n";
-    return 0;
-  }
-  uint64_t total = 0;
-  std::cout << "cache: " << cache.root().string() << "\n";
-  for (const vm::CachedKernel& entry : entries) {
-    char line[256];
-    std::snprintf(line, sizeof(line), "%-50s %-20s %7.1f MiB\n", entry.package.c_str(),
-                  entry.version.c_str(), static_cast<double>(entry.bytes) / kMiB);
-    std::cout << line;
-    total += entry.bytes;
-  }
-  char line[64];
-  std::snprintf(line, sizeof(line), "%zu kernel%s, %.1f MiB\n", entries.size(),
-                entries.size() == 1 ? "" : "s", static_cast<double>(total) / kMiB);
-  std::cout << line;
-  return 0;
-}
-
-}  // namespace
 
 void AddVmCommand(CLI::App& app, Runner& run) {
   CLI::App* vm = app.add_subcommand(
@@ -731,9 +803,19 @@ void AddVmCommand(CLI::App& app, Runner& run) {
       ->add_option("--files-limit", options->files_limit_mb,
                    "Size limit in MiB of the files the command names")
       ->capture_default_str();
-  run_cmd->add_option("command", options->command, "The addfdlab subcommand and its arguments")
-      ->required();
-  run_cmd->callback([&run, options] { run = [options] { return RunVmRun(*options); }; });
+  auto c_source = std::make_shared<std::string>();
+  run_cmd
+      ->add_option("--c", *c_source,
+                   "A C reproducer (repro --emit-c) instead of a command: built here with "
+                   "gcc -static and run alone in the guest (TAP; exit 0, 1 or 4)")
+      ->check(CLI::ExistingFile);
+  run_cmd->add_option("command", options->command, "The addfdlab subcommand and its arguments");
+  run_cmd->callback([&run, options, c_source] {
+    if (c_source->empty() == options->command.empty()) {
+      throw CLI::ValidationError("command", "give either `-- COMMAND...` or --c FILE");
+    }
+    run = [options, c_source] { return RunVmRun(*options, *c_source); };
+  });
 
   // The guest options vm matrix and vm bisect share with vm run.
   const auto guest_options = [](CLI::App* cmd, VmRunOptions& o) {

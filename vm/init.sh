@@ -7,7 +7,8 @@
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
-mount -t tmpfs tmpfs /tmp
+# No tmpfs over /tmp: the initramfs is writable memory already, and a mount there would hide
+# the files a command names under /tmp (vm run copies them in at their own paths).
 mkdir -p /dev/shm && mount -t tmpfs tmpfs /dev/shm
 # Raw: no \n -> \r\n on the way out, no echo.
 stty -F /dev/ttyS1 raw -echo

@@ -5,6 +5,8 @@
 #   smoke.sh ADDFDLAB WORK hang      a command past --timeout: the guest is stopped, exit 1, "hung"
 #   smoke.sh ADDFDLAB WORK panic     a kernel that panics (no init): exit 1, the splat filed
 #   smoke.sh ADDFDLAB WORK matrix    vm matrix: two reproducers in one boot, and the host
+#   smoke.sh ADDFDLAB WORK c_repro   a C reproducer alone in a guest (vm run --c): its verdict is
+#                                    the executor's in the same kernel
 # Exit 77 (skip) without QEMU or busybox-static (scripts/deps.sh vm installs them).
 set -uo pipefail
 addfdlab=$1 work=$2 mode=$3
@@ -63,6 +65,31 @@ for row in matrix["rows"]:
     assert all(s in ("PASS", "KNOWN") for s in row["statuses"].values()), row
     print(row["name"], row["statuses"])
 assert "<table>" in open(sys.argv[2]).read()
+PY
+    ;;
+  c_repro)
+    # The known deviation ADDFD.INTR.SEND: its C program in a guest with nothing else, then
+    # `repro --json` in the same kernel; both must see it (or both not).
+    scn=corpus/contract/addfd_intr_send.scn
+    "$addfdlab" repro --emit-c "$scn" -o "$work/repro.c" || exit 1
+    "${run[@]}" --c "$work/repro.c" >"$work/c.tap" 2>"$work/c.err"
+    c_status=$?
+    cat "$work/c.err" >&2
+    "${run[@]}" -- repro "$scn" --json >"$work/repro.json" || exit 1
+    python3 - "$work/repro.json" "$work/c.tap" "$c_status" <<'PY'
+import json, sys
+repro = json.load(open(sys.argv[1]))
+tap = open(sys.argv[2]).read()
+status = int(sys.argv[3])
+assert tap.startswith("TAP version 13"), tap[:500]
+cells = {v["cell"] for v in repro["verdicts"]}
+print("executor:", repro["kernel"], sorted(cells) or "clean", "| C program exit", status)
+if "ADDFD.INTR.SEND" in cells:
+    assert status == 1, tap
+    assert any(line.startswith("# DEVIATION") and "cell ADDFD.INTR.SEND" in line
+               for line in tap.splitlines()), tap
+else:
+    assert not cells and status == 0, (cells, tap)
 PY
     ;;
   *) echo "unknown mode $mode" >&2; exit 2 ;;

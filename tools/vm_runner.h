@@ -1,0 +1,103 @@
+// The guest machinery of `addfdlab vm` for other commands (triage): resolving a kernel,
+// booting it with one or more commands (addfdlab subcommands, or static programs placed in
+// the initramfs), several kernels at once, and bisecting a reproducer over a list.
+#ifndef ADDFDLAB_TOOLS_VM_RUNNER_H_
+#define ADDFDLAB_TOOLS_VM_RUNNER_H_
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "addfdlab/result.h"
+#include "matrix.h"
+
+namespace addfdlab::tools {
+
+// Guest paths of static programs start with this: a command whose first word does is run as
+// it is, any other one as an addfdlab subcommand.
+inline constexpr std::string_view kGuestProgramDir = "/vm/bin/";
+
+struct VmRunOptions {
+  std::string kernel;
+  std::string flavour = "cloud-amd64";
+  std::vector<std::string> command;
+  // More commands for the same boot, after `command` (vm matrix: one repro per file). Each
+  // one's stdout ends with ASCII's record separator and its exit status.
+  std::vector<std::vector<std::string>> more;
+  // Static programs in the guest: (guest path under kGuestProgramDir, host file). A guest
+  // whose every command is one of them carries no addfdlab, no libraries and no corpus.
+  std::vector<std::pair<std::string, std::filesystem::path>> programs;
+  double time_scale = 10;   // TCG against the host; times ADDFDLAB_TIME_SCALE here
+  double timeout = 0;       // seconds for the command in the guest; 0: 30 s scaled, + --time
+  double boot_timeout = 0;  // seconds from QEMU's start to the command; 0: 10 s scaled
+  int memory_mb = 1024;
+  int cpus = 2;
+  std::string kernel_args;
+  std::string work = "work/vm";
+  std::string findings = "findings";
+  uint64_t cache_limit_mb = 1024;
+  uint64_t files_limit_mb = 256;
+};
+
+// A kernel ready to boot: its image and the name the progress line and logs give it.
+struct Kernel {
+  std::filesystem::path image;
+  std::string label;
+};
+
+// How a command ran in a guest.
+struct GuestOutcome {
+  int exit = 1;                   // the command's status, as vm run exits
+  std::string problem;            // why the command gave no status ("" when it did)
+  std::filesystem::path run_dir;  // its logs, stdout.txt among them
+  double seconds = 0;             // QEMU's whole run
+};
+
+// options.kernel: a bzImage path, or a Debian package (fetched into the cache when missing).
+Result<Kernel> ResolveKernel(const VmRunOptions& options);
+
+// Boots `kernel` and runs the command(s). `stream`: the command's output is copied to ours
+// while it runs, else only into the run folder. A splat is filed under options.findings.
+GuestOutcome RunOnKernel(const VmRunOptions& options, const Kernel& kernel, bool stream);
+
+// A guest's stdout split into each batch command's output and status, or the whole of it as
+// one run.
+std::vector<vm::KernelRun> ReadRuns(const std::string& kernel, const GuestOutcome& outcome,
+                                    size_t commands);
+
+// Boots every kernel with `guest`'s command(s), up to `jobs` at once (0: the core count):
+// result[k][c] is kernel k's run of command c.
+std::vector<std::vector<vm::KernelRun>> RunOnKernels(const VmRunOptions& guest,
+                                                     const std::vector<Kernel>& kernels, int jobs);
+
+// `gcc -static -O2 -pthread SOURCE -o OUT` (a C reproducer for a guest with nothing
+// installed); the compiler's output goes to `log`.
+Result<void> BuildStaticProgram(const std::filesystem::path& source,
+                                const std::filesystem::path& out, const std::filesystem::path& log);
+
+// vm bisect's search: `repro FILE --json [--runs N]` on an ordered list of kernels, both ends
+// first, then halving (vm::Bisection).
+struct BisectOutcome {
+  std::vector<std::optional<vm::ReproVerdict>> verdicts;  // by kernel, those booted
+  std::optional<size_t> changed;                          // the first kernel with the other verdict
+  size_t last_same = 0;  // the last one before it with the first one's verdict
+  size_t boots = 0;
+  std::string problem;      // a kernel that could not be resolved or gave no verdict
+  bool unresolved = false;  // ... could not be resolved (no such kernel)
+};
+BisectOutcome BisectRepro(
+    VmRunOptions guest, const std::string& repro, int runs, const std::vector<std::string>& kernels,
+    const std::function<void(size_t index, const vm::ReproVerdict&)>& on_boot = {});
+
+// The packages apt offers from `first` to `last` (same flavour as `first`), in version order.
+Result<std::vector<std::string>> AptKernelsBetween(const std::string& first,
+                                                   const std::string& last,
+                                                   const std::string& flavour);
+
+}  // namespace addfdlab::tools
+
+#endif  // ADDFDLAB_TOOLS_VM_RUNNER_H_
