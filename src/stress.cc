@@ -215,6 +215,7 @@ void Reply(Shared& s, Worker& w, const seccomp_notif& n) {
     return;
   }
   w.trap_arg.store(n.data.args[0], std::memory_order_relaxed);
+  if (s.plant == StressPlant::kHang && e.tag == 0 && e.attempt == 5) return;  // never answered
   e.kind = agent::StressReplyFor(s.seed, e.tag, e.attempt, s.kinds);
   if (s.plant == StressPlant::kLeak && e.attempt % 64 == 3 &&
       s.leaks_planted.fetch_add(1, std::memory_order_relaxed) < 4) {
@@ -459,6 +460,7 @@ StressPlant StressPlantFromEnvironment() {
   const std::string plant = ReadEnvironment().stress_plant;
   if (plant == "value") return StressPlant::kValue;
   if (plant == "leak") return StressPlant::kLeak;
+  if (plant == "hang") return StressPlant::kHang;
   return StressPlant::kNone;
 }
 
@@ -686,6 +688,8 @@ Result<StressReport> RunStress(const StressOptions& options, const Features& fea
     ::poll(nullptr, 0, 2);
   }
 
+  stop_signals.store(true);
+  if (signaller.joinable()) signaller.join();
   if (report.hung) {
     std::ostringstream dump;
     dump << "no notification answered for " << std::chrono::duration_cast<Millis>(stall).count()
@@ -718,8 +722,6 @@ Result<StressReport> RunStress(const StressOptions& options, const Features& fea
     target->KillTasks();
   }
 
-  stop_signals.store(true);
-  if (signaller.joinable()) signaller.join();
   s.stop.store(true);
   const auto join_deadline = options.limits.Deadline(options.limits.reap);
   for (;;) {

@@ -117,7 +117,6 @@ void PrintReport(const StressReport& r) {
                 Rate(f.count, c.attempts).c_str(),
                 f.known.empty() ? "" : (", known: " + f.known).c_str(), f.example.c_str());
   }
-  if (r.hung) std::printf("\nhang:\n%s", r.hang_dump.c_str());
   std::printf("\n%s\n", r.ok() ? "verdict: clean (every finding, if any, a known deviation)"
                                : "verdict: findings no known deviation explains");
 }

@@ -34,8 +34,9 @@ enum class StressPlant : uint8_t {
   kNone,
   kValue,  // every 50th ADDFD|SEND is recorded with fd + 1: the target's view differs
   kLeak,   // every 64th round, up to 4 times, an extra ADDFD nobody accounts for
+  kHang,   // task 0's attempt 5 is received and never answered: the watchdog must report it
 };
-// From ADDFDLAB_STRESS_PLANT: "value", "leak"; kNone otherwise.
+// From ADDFDLAB_STRESS_PLANT: "value", "leak", "hang"; kNone otherwise.
 StressPlant StressPlantFromEnvironment();
 
 struct StressOptions {
