@@ -87,10 +87,10 @@ nlohmann::json ReportJson(const StressReport& r) {
 void PrintReport(const StressReport& r) {
   const StressCounts& c = r.counts;
   std::printf(
-      "kernel %s, %d CPU%s, race %s, %d tasks, %d supervisor threads, signal every %d us, "
-      "seed %llu\n",
+      "kernel %s, %d CPU%s, race %s, %d tasks, %d supervisor threads, %d hammers, signal every "
+      "%d us, seed %llu\n",
       r.kernel.c_str(), r.cpus, r.cpus == 1 ? "" : "s", StressRaceName(r.options.race),
-      r.options.tasks, r.options.threads, r.options.signal_period_us,
+      r.options.tasks, r.options.threads, r.options.hammers, r.options.signal_period_us,
       static_cast<unsigned long long>(r.options.seed));
   if (!r.cpu_note.empty()) std::printf("note: %s\n", r.cpu_note.c_str());
   std::printf(
