@@ -281,6 +281,10 @@ void Reply(Shared& s, Worker& w, const seccomp_notif& n) {
     e.value += 1;  // the planted bug: the record says another fd than the kernel gave
   }
   w.events.push_back(e);
+  if (s.plant == StressPlant::kDuplicate && e.err == 0 &&
+      s.replies.fetch_add(1, std::memory_order_relaxed) % 100 == 99) {
+    w.events.push_back(e);  // the planted bug: one notification recorded as two
+  }
 }
 
 void Work(Shared& s, Worker& w) {
@@ -461,6 +465,7 @@ StressPlant StressPlantFromEnvironment() {
   if (plant == "value") return StressPlant::kValue;
   if (plant == "leak") return StressPlant::kLeak;
   if (plant == "hang") return StressPlant::kHang;
+  if (plant == "duplicate") return StressPlant::kDuplicate;
   return StressPlant::kNone;
 }
 

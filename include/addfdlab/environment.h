@@ -49,7 +49,7 @@ struct Environment {
   // ADDFDLAB_PROFILE_FILE: the fuzz harness appends its executor's run profile
   // (RunProfile::Line) when it goes, one line per fuzzing job.
   std::string profile_file;
-  // ADDFDLAB_STRESS_PLANT=value|leak|hang: a test seam, a bug planted in the stress
+  // ADDFDLAB_STRESS_PLANT=value|leak|hang|duplicate: a test seam, a bug planted in the stress
   // mode's supervisor (StressPlant in stress.h), which its oracle must catch.
   std::string stress_plant;
 };

@@ -32,11 +32,13 @@ bool ParseStressRace(const std::string& name, StressRace* race);
 // oracle catches one: the tests run it and must see a finding.
 enum class StressPlant : uint8_t {
   kNone,
-  kValue,  // every 50th ADDFD|SEND is recorded with fd + 1: the target's view differs
-  kLeak,   // every 64th round, up to 4 times, an extra ADDFD nobody accounts for
-  kHang,   // task 0's attempt 5 is received and never answered: the watchdog must report it
+  kValue,      // every 50th ADDFD|SEND is recorded with fd + 1: the target's view differs
+  kLeak,       // every 64th round, up to 4 times, an extra ADDFD nobody accounts for
+  kHang,       // task 0's attempt 5 is received and never answered: the watchdog must report it
+  kDuplicate,  // every 100th reply is recorded twice, as if its attempt had been notified
+               // again and answered again (what a kernel without the fast-reply fix shows)
 };
-// From ADDFDLAB_STRESS_PLANT: "value", "leak", "hang"; kNone otherwise.
+// From ADDFDLAB_STRESS_PLANT: "value", "leak", "hang", "duplicate"; kNone otherwise.
 StressPlant StressPlantFromEnvironment();
 
 struct StressOptions {
