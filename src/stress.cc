@@ -523,8 +523,9 @@ Result<StressReport> RunStress(const StressOptions& options, const Features& fea
   report.cpus = static_cast<int>(cpus.size());
   if (cpus.size() < 2) {
     report.cpu_note =
-        "one CPU: a task and a supervisor thread never run at once, so the fast-reply window "
-        "opens only when a task is preempted inside it";
+        "one CPU: a reply lands between a signalled task's wake-up and its relock, and an "
+        "ADDFD finds the notifier lock held by a task that is not running, only when that "
+        "task is preempted there";
   }
 
   Shared s;
