@@ -44,6 +44,7 @@ Environment ReadEnvironment() {
   env.dropped_file = Value("ADDFDLAB_DROPPED_FILE");
   env.mutate_cell = Value("ADDFDLAB_MUTATE_CELL");
   env.profile_file = Value("ADDFDLAB_PROFILE_FILE");
+  env.stress_plant = Value("ADDFDLAB_STRESS_PLANT");
   return env;
 }
 

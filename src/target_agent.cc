@@ -9,6 +9,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -147,6 +148,67 @@ void DupMany(const int64_t* a, Reply& reply) {
   reply.err = done == a[1] ? 0 : errno;
 }
 
+StressCheck CheckStressFd(long ret, int64_t ino) {
+  struct stat st {};
+  if (::fstat(static_cast<int>(ret), &st) < 0) return StressCheck::kDangling;
+  if (static_cast<int64_t>(st.st_ino) != ino) return StressCheck::kWrongFile;
+  ::close(static_cast<int>(ret));
+  return StressCheck::kOk;
+}
+
+// One attempt's return against the reply StressReplyFor says the supervisor makes. A
+// verified fd is closed; one that does not check is left where it is (it may be another
+// task's: the table is shared).
+StressCheck CheckStressReturn(StressReply kind, long ret, int tag, int64_t attempt,
+                              const int64_t* a) {
+  if (ret == -1) return StressCheck::kFailed;
+  switch (kind) {
+    case StressReply::kSend:
+      return ret == StressSendValue(attempt) ? StressCheck::kOk : StressCheck::kWrongValue;
+    case StressReply::kAddFdSend:
+      if (ret != StressSetFd(tag)) return StressCheck::kWrongValue;
+      return CheckStressFd(ret, a[2]);
+    case StressReply::kAddFdThenSend:
+      if (ret < 0 || ret >= kInputFdLimit) return StressCheck::kWrongValue;
+      return CheckStressFd(ret, a[3]);
+  }
+  return StressCheck::kWrongValue;
+}
+
+void StressLoop(const int64_t* a, Reply& reply) {
+  const int64_t attempts = a[0] < 0 ? 0 : a[0];
+  const auto seed = static_cast<uint64_t>(a[1]);
+  const int tag = static_cast<int>(a[4] & 0xff);
+  const auto kinds = static_cast<unsigned>((a[4] >> 8) & 0xff);
+  const int shm = static_cast<int>((a[4] >> 16) & 0xffff);
+  const size_t bytes =
+      static_cast<size_t>(tag + 1) * static_cast<size_t>(attempts) * sizeof(StressSlot);
+  void* map =
+      bytes == 0 ? MAP_FAILED : ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, shm, 0);
+  if (map == MAP_FAILED) return Fill(reply, -1);
+  StressSlot* slots =
+      static_cast<StressSlot*>(map) + static_cast<size_t>(tag) * static_cast<size_t>(attempts);
+  int64_t bad = 0;
+  int64_t signalled = 0;
+  int64_t done = 0;
+  for (; done < attempts; ++done) {
+    const sig_atomic_t caught = g_caught;
+    const long ret = ::syscall(kTrapSyscall, StressTrapArg(tag, done), kStressMagic, 0, 0, 0, 0);
+    StressSlot& slot = slots[static_cast<size_t>(done)];
+    slot.err = ret == -1 ? errno : 0;
+    slot.ret = ret;
+    slot.signalled = g_caught != caught ? 1 : 0;
+    slot.check = CheckStressReturn(StressReplyFor(seed, tag, done, kinds), ret, tag, done, a);
+    slot.done = 1;
+    bad += slot.check != StressCheck::kOk ? 1 : 0;
+    signalled += slot.signalled;
+  }
+  ::munmap(map, bytes);
+  reply.ret = done;
+  reply.values[0] = bad;
+  reply.values[1] = signalled;
+}
+
 void Execute(const Request& req, Reply& reply) {
   const int64_t* a = req.args;
   const auto i = [&](int k) { return static_cast<int>(a[k]); };
@@ -227,6 +289,8 @@ void Execute(const Request& req, Reply& reply) {
       return RecvFdLoop(a, reply);
     case Command::kDupMany:
       return DupMany(a, reply);
+    case Command::kStressLoop:
+      return StressLoop(a, reply);
   }
   errno = EINVAL;
   Fill(reply, -1);

@@ -34,6 +34,7 @@ void AddRollbackMatrixCommand(CLI::App& app, Runner& run);
 void AddCellsCommand(CLI::App& app, Runner& run);
 void AddVmCommand(CLI::App& app, Runner& run);
 void AddTriageCommand(CLI::App& app, Runner& run);
+void AddStressCommand(CLI::App& app, Runner& run);
 
 // `probe --json`'s document: the kernel, the machine, each feature and its evidence.
 nlohmann::json ProbeJson(const Features& features);

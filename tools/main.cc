@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   addfdlab::tools::AddRollbackMatrixCommand(app, run);
   addfdlab::tools::AddVmCommand(app, run);
   addfdlab::tools::AddTriageCommand(app, run);
+  addfdlab::tools::AddStressCommand(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -55,6 +55,15 @@ enum class Command : uint32_t {
                 // values[0]: the last one; stops at the first failure (err)
   kDupMany,     // args[1] times fcntl(args[0], args[2] ? F_DUPFD_CLOEXEC : F_DUPFD, 0): fills
                 // the lowest free numbers. ret: dups made; stops at the first failure (err)
+  // The stress mode's loop (stress.h): args[0] attempts of syscall(kTrapSyscall,
+  // StressTrapArg(tag, i), kStressMagic); each return is checked against the reply the
+  // supervisor makes for that attempt (StressReplyFor: the value, or an fd holding the file
+  // of inode args[2] (ADDFD|SEND) or args[3] (plain ADDFD, then SEND)), a verified fd is
+  // closed, and the attempt's StressSlot is written to the memfd at the fd args[4] names.
+  // args[1]: the seed; args[4]: StressLoopArg(tag, kinds mask, shm fd). ret: attempts made;
+  // values[0]: attempts whose return did not check; values[1]: attempts during which the
+  // task caught a signal.
+  kStressLoop,
 };
 
 struct Request {
@@ -77,6 +86,66 @@ struct Reply {
   int64_t values[kMaxTasks] = {};
   FdEntry entries[kMaxListed] = {};
 };
+
+// The stress mode's trap and reply protocol, shared by the agent's kStressLoop and the
+// supervisor (stress.h): both derive each attempt's reply kind from the seed.
+enum class StressReply : uint8_t {
+  kSend = 0,          // NOTIF_SEND val = StressSendValue(attempt)
+  kAddFdSend = 1,     // ADDFD SETFD|SEND at StressSetFd(tag): the syscall returns that fd
+  kAddFdThenSend = 2  // plain ADDFD (the lowest free fd), then NOTIF_SEND val = that fd
+};
+inline constexpr unsigned kStressReplyKinds = 3;
+// args[1] of every stress trap, so that a foreign notification is recognised.
+inline constexpr uint64_t kStressMagic = 0x5354524553530a00ULL;
+inline constexpr int kStressSetFdBase = 200;  // ADDFD|SEND's number: base + tag (< 256)
+inline constexpr int kStressShmFd = 300;      // where the supervisor installs the slots memfd
+inline constexpr int64_t StressSendValue(int64_t attempt) { return 1000000 + attempt; }
+inline constexpr int StressSetFd(int tag) { return kStressSetFdBase + tag; }
+inline constexpr uint64_t StressTrapArg(int tag, int64_t attempt) {
+  return (static_cast<uint64_t>(tag) << 32) | static_cast<uint32_t>(attempt);
+}
+inline constexpr int64_t StressLoopArg(int tag, unsigned kinds, int shm_fd) {
+  return static_cast<int64_t>(static_cast<unsigned>(tag) | (kinds << 8) |
+                              (static_cast<unsigned>(shm_fd) << 16));
+}
+constexpr uint64_t SplitMix64(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+// The reply kind of attempt `attempt` of task `tag`: one of the kinds in `kinds` (a mask of
+// 1 << StressReply), chosen by the seed.
+constexpr StressReply StressReplyFor(uint64_t seed, int tag, int64_t attempt, unsigned kinds) {
+  unsigned count = 0;
+  for (unsigned k = 0; k < kStressReplyKinds; ++k) count += (kinds >> k) & 1u;
+  if (count == 0) return StressReply::kSend;
+  unsigned pick = static_cast<unsigned>(
+      SplitMix64(seed ^ StressTrapArg(tag, attempt) * 0x2545f4914f6cdd1dULL) % count);
+  for (unsigned k = 0; k < kStressReplyKinds; ++k) {
+    if (((kinds >> k) & 1u) == 0) continue;
+    if (pick-- == 0) return static_cast<StressReply>(k);
+  }
+  return StressReply::kSend;
+}
+// What the target saw for one attempt, written by kStressLoop into the slots memfd (task
+// `tag`'s attempts start at tag * attempts slots).
+enum class StressCheck : uint8_t {
+  kOk = 0,
+  kWrongValue,  // the return is not the reply's value (or the fd number it was to get)
+  kDangling,    // an fd return that is not open
+  kWrongFile,   // an fd return holding another file than the reply's
+  kFailed,      // the syscall returned -1 (err)
+};
+struct StressSlot {
+  int64_t ret = 0;
+  int32_t err = 0;
+  StressCheck check = StressCheck::kOk;
+  uint8_t signalled = 0;  // the task caught a signal during the attempt
+  uint8_t done = 0;       // the attempt returned
+  uint8_t reserved = 0;
+};
+static_assert(sizeof(StressSlot) == 16);
 
 // Everything a forked leader needs, prepared before the fork: no allocation after it.
 struct AgentConfig {

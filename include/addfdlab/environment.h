@@ -49,6 +49,9 @@ struct Environment {
   // ADDFDLAB_PROFILE_FILE: the fuzz harness appends its executor's run profile
   // (RunProfile::Line) when it goes, one line per fuzzing job.
   std::string profile_file;
+  // ADDFDLAB_STRESS_PLANT=value|leak|hang|duplicate: a test seam, a bug planted in the stress
+  // mode's supervisor (StressPlant in stress.h), which its oracle must catch.
+  std::string stress_plant;
 };
 
 // Reads the variables now (cheap; not cached, so a test's setenv() is seen). A flag is on
