@@ -97,6 +97,7 @@ bool Supported(OpKind kind) {
     case OpKind::kWait:
     case OpKind::kSignalThread:
     case OpKind::kSettle:
+    case OpKind::kWork:
       return true;
   }
   return false;
@@ -229,6 +230,7 @@ void Emitter::EmitBody(int index, const Op& op, const Prediction& prediction, co
     case OpKind::kWait:
     case OpKind::kSignalThread:
     case OpKind::kSettle:
+    case OpKind::kWork:
       break;
     default:
       out << "  struct target* t = &g_targets[" << op.target << "];\n";
@@ -385,6 +387,9 @@ void Emitter::EmitBody(int index, const Op& op, const Prediction& prediction, co
           << ", 0, 0, NULL);\n";
       break;
     case OpKind::kSettle:
+      break;
+    case OpKind::kWork:
+      out << "  /* the supervisor's own work: no syscall; the targets run meanwhile */\n";
       break;
   }
 }
@@ -559,6 +564,13 @@ Result<std::string> Emitter::Run() {
       return Error::Invalid("op " + std::to_string(i + 1) + " (`" + PrintOp(s_, i) + "`): '" +
                             OpKindName(op.kind) +
                             "' is not supported by the C generator yet; no program written");
+    }
+    // PATTERN.CLOEXEC is the executor's check of the supervisor, not of the kernel: the
+    // program would pass where the executor reports it, so it is refused, not dropped.
+    if (op.emulates != EmulatedCall::kNone) {
+      return Error::Invalid("op " + std::to_string(i + 1) + " (`" + PrintOp(s_, i) +
+                            "`): the C generator does not carry the PATTERN.CLOEXEC check of "
+                            "'emulates='; no program written");
     }
   }
   thread_op_.assign(s_.threads.size(), -1);

@@ -369,8 +369,8 @@ void Executor::RunState::CheckTables(int op) {
     for (size_t i = 0; i < local_copies_.size(); ++i) {
       if (local_copies_[i]) known.push_back({"L" + std::to_string(i), local_copies_[i].get()});
     }
-    CheckTargetTable(model_.FdTable(static_cast<int>(ti)), model_.FdCells(static_cast<int>(ti)), t,
-                     known, op, &result_.verdicts);
+    CheckTargetTable(model_.FdTable(static_cast<int>(ti)), model_.FdCells(static_cast<int>(ti)),
+                     model_.FdEmulates(static_cast<int>(ti)), t, known, op, &result_.verdicts);
   }
 }
 

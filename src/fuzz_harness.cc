@@ -119,6 +119,8 @@ std::vector<Verdict> FuzzHarness::Findings(const RunResult& result, const Scenar
     // Expect clauses are a hand-written scenario's own claims; a mutated one keeps them
     // while its ops change, so only the model's oracles speak for fuzz inputs.
     if (v.kind == Verdict::Kind::kExpect) continue;
+    // A pattern cell judges the scenario's supervisor (a seed's emulates=), not the kernel.
+    if (IsPatternCell(v.cell)) continue;
     if (const KnownDeviation* d = MatchKnownDeviation(known_, v, scenario)) {
       known_seen_.insert(d->id);
       continue;

@@ -154,6 +154,10 @@ std::map<int, std::string> Model::FdCells(int target) const {
   return targets_[static_cast<size_t>(target)].fd_cells;
 }
 
+std::map<int, EmulatedCall> Model::FdEmulates(int target) const {
+  return targets_[static_cast<size_t>(target)].fd_emulates;
+}
+
 std::optional<AsyncResult> Model::ThreadResult(int thread) const {
   return threads_[static_cast<size_t>(thread)].result;
 }

@@ -59,7 +59,7 @@ void Model::Step(int index, const Outcome& observed) {
 void Model::Apply(int index, const Outcome& observed) {
   // The target's own ops go to ApplyTargetOp (the default); a new kind goes where it
   // belongs, then into this count (docs/scenario.md, "Adding an op").
-  static_assert(kOpKindCount == 25, "a new OpKind: apply it in Model::Apply");
+  static_assert(kOpKindCount == 26, "a new OpKind: apply it in Model::Apply");
   const Op& op = scenario_.ops[static_cast<size_t>(index)];
   switch (op.kind) {
     case OpKind::kAddFd:
@@ -102,6 +102,7 @@ void Model::Apply(int index, const Outcome& observed) {
     }
     case OpKind::kWait:
     case OpKind::kSettle:
+    case OpKind::kWork:  // while the supervisor works, the targets run
       Quiesce();
       return;
     default:
@@ -290,6 +291,7 @@ void Model::ApplyFdOp(const Op& op, const Outcome& observed) {
   const auto set = [&t](int fd, const ModelFd& entry) {
     t.fds[fd] = entry;
     t.fd_cells.erase(fd);
+    t.fd_emulates.erase(fd);
   };
   switch (op.kind) {
     case OpKind::kOpen:
@@ -309,6 +311,7 @@ void Model::ApplyFdOp(const Op& op, const Outcome& observed) {
     case OpKind::kClose:
       t.fds.erase(AsInt(ResolveFd(op.fd)));
       t.fd_cells.erase(AsInt(ResolveFd(op.fd)));
+      t.fd_emulates.erase(AsInt(ResolveFd(op.fd)));
       break;
     case OpKind::kDup: {
       ModelFd copy = t.fds[AsInt(ResolveFd(op.fd))];
@@ -388,6 +391,7 @@ Outcome Model::StartAddFd(const Op& op, std::string* cell) {
                      ? ModelFile{ModelFile::Kind::kSource, static_cast<int>(SourceKind::kListener)}
                      : ModelFile{ModelFile::Kind::kSource, static_cast<int>(op.src)};
   request.cloexec = (op.newfd_flags & static_cast<uint32_t>(O_CLOEXEC)) != 0;
+  request.emulates = op.emulates;
   request.setfd = (op.flags & uapi::kAddFdSetFd) != 0;
   request.send = (op.flags & uapi::kAddFdSend) != 0;
   request.newfd = static_cast<uint32_t>(ResolveFd(op.fd));

@@ -107,6 +107,11 @@ Result<void> Model::CheckFdTable(size_t ti) const {
     if (t.fds.count(fd) == 0)
       return TargetSays(ti, "a cell for fd " + std::to_string(fd) + ", closed");
   }
+  for (const auto& [fd, call] : t.fd_emulates) {
+    if (t.fd_cells.count(fd) == 0) {
+      return TargetSays(ti, "an emulated call for fd " + std::to_string(fd) + ", not injected");
+    }
+  }
   return {};
 }
 

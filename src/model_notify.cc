@@ -94,6 +94,12 @@ void Model::HandleRequest(Notif& n, Request request) {
   if (result.kind == Outcome::Kind::kOk) {
     Reached(Cell("ADDFD.OK.CLOEXEC"));
     t.fd_cells[static_cast<int>(result.value)] = CellFor(&n, cell);
+    // PATTERN.CLOEXEC: what the injection stands in for, for the table oracle.
+    if (request.emulates != EmulatedCall::kNone) {
+      t.fd_emulates[static_cast<int>(result.value)] = request.emulates;
+    } else {
+      t.fd_emulates.erase(static_cast<int>(result.value));
+    }
   }
   if (request.send) {
     if (result.kind == Outcome::Kind::kError) {
@@ -247,6 +253,7 @@ bool Model::RunReservation(int target, int task_index) {
   // The FIFO open returns: the reserved slot gets the FIFO's read end.
   t.fds[task.reserved_slot] = ModelFd{LocalFile(), false};
   t.fd_cells.erase(task.reserved_slot);
+  t.fd_emulates.erase(task.reserved_slot);
   release_result_ = Outcome::Ok(task.reserved_slot);
   if (task.reserve_bind >= 0) fd_names_[task.reserve_bind] = task.reserved_slot;
   task.reserving = false;
@@ -330,6 +337,7 @@ void Model::TargetExited(int target) {
   t.alive = false;
   t.fds.clear();
   t.fd_cells.clear();
+  t.fd_emulates.clear();
   DetachIfUnreferenced(target);
   if (env_.recv_enoent) {
     for (size_t i = 0; i < threads_.size(); ++i) {

@@ -33,7 +33,7 @@ Prediction Model::Predict(int index) const {
   // The target's ops, `wait`, `returned`, `signal_thread` and `settle` go to PredictTargetOp
   // (the default); a new kind goes where it belongs, then into this count (docs/scenario.md,
   // "Adding an op").
-  static_assert(kOpKindCount == 25, "a new OpKind: predict it in Model::Predict");
+  static_assert(kOpKindCount == 26, "a new OpKind: predict it in Model::Predict");
   const Op& op = scenario_.ops[static_cast<size_t>(index)];
   const OpTraits& traits = OpTraitsOf(op.kind);
   if (traits.on_thread && op.thread >= 0 && threads_[static_cast<size_t>(op.thread)].busy) {
@@ -276,6 +276,7 @@ Prediction Model::PredictTargetOp(const Op& op) const {
       return PredictCompletion(op);
     case OpKind::kSignalThread:
     case OpKind::kSettle:
+    case OpKind::kWork:  // the supervisor's own work: nothing for the kernel to answer
       return p;
     default:
       break;

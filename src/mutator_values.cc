@@ -279,6 +279,7 @@ Op RandomOp(Rng& rng, Draft& draft, const Facts& facts, OpKind kind, int target)
       break;
     case OpKind::kReturned:
     case OpKind::kIdValid:
+    case OpKind::kWork:
       op.notif = PickNotif(rng, draft, facts);
       if (kind == OpKind::kIdValid) {
         op.id_delta = PickIdDelta(rng);
@@ -357,6 +358,7 @@ void MutateField(Rng& rng, Op& op, const Facts& facts) {
             op.thread = op.thread >= 0 || facts.threads.empty() ? -1 : rng.Pick(facts.threads);
           },
           [&] { op.bind = -1; },
+          [&] { op.emulates = static_cast<EmulatedCall>(rng.Below(kEmulatedCallCount)); },
           id,
           notif};
       break;
@@ -368,6 +370,7 @@ void MutateField(Rng& rng, Op& op, const Facts& facts) {
       fields = {[&] { op.legacy = !op.legacy; }, id, notif};
       break;
     case OpKind::kReturned:
+    case OpKind::kWork:
       fields = {notif};
       break;
     case OpKind::kRecv:

@@ -378,7 +378,7 @@ std::optional<Outcome> OpDispatch::ExecuteSupervisorOp(int index, const Op& op) 
 std::optional<Outcome> OpDispatch::Execute(int index, const Op& op) {
   // The target's ops go to ExecuteTargetOp's chain (the default); a new kind goes where it
   // belongs, then into this count (docs/scenario.md, "Adding an op").
-  static_assert(kOpKindCount == 25, "a new OpKind: run it in OpDispatch::Execute");
+  static_assert(kOpKindCount == 26, "a new OpKind: run it in OpDispatch::Execute");
   // Target-side ops, and the ops that wait for the targets, let them run.
   if (in_.model.Quiesces(index)) in_.quiet.TargetsMayRun();
   switch (op.kind) {
@@ -410,6 +410,7 @@ std::optional<Outcome> OpDispatch::Execute(int index, const Op& op) {
       return std::nullopt;
     }
     case OpKind::kSettle:
+    case OpKind::kWork:  // no syscall: the targets ran (the quiescence point above)
       return std::nullopt;
     default:
       return ExecuteTargetOp(op);

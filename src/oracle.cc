@@ -3,6 +3,8 @@
 
 #include <sstream>
 
+#include "addfdlab/cells.h"
+
 namespace addfdlab {
 std::string DescribeAllowed(const std::vector<Outcome>& allowed) {
   std::string text;
@@ -114,6 +116,29 @@ std::vector<Verdict> CompareFdTables(const std::map<int, ModelFd>& expected,
       verdicts.push_back(make(Verdict::Kind::kLeaked, fd, "closed",
                               DescribeModelFile(got.file) + " " + got.description));
     }
+  }
+  return verdicts;
+}
+
+std::vector<Verdict> CheckEmulatedCloexec(const std::map<int, EmulatedCall>& emulated,
+                                          const std::map<int, ObservedFd>& observed, int op) {
+  std::vector<Verdict> verdicts;
+  for (const auto& [fd, call] : emulated) {
+    const auto it = observed.find(fd);
+    if (it == observed.end() || call == EmulatedCall::kNone) continue;
+    const bool want = EmulatedCloexec(call);
+    if (it->second.cloexec == want) continue;
+    const std::string name = kEmulatedCallNames[static_cast<size_t>(call)];
+    Verdict v;
+    v.kind = Verdict::Kind::kCloexec;
+    v.op = op;
+    v.cell = PatternCell("PATTERN.CLOEXEC");
+    v.fd = fd;
+    v.expected = std::string(want ? "cloexec" : "no cloexec") + ", as " + name + " makes it";
+    v.observed = it->second.cloexec ? "cloexec" : "no cloexec";
+    v.detail = "the injection emulates " + name + "; its newfd_flags " +
+               (it->second.cloexec ? "set O_CLOEXEC" : "left out O_CLOEXEC");
+    verdicts.push_back(std::move(v));
   }
   return verdicts;
 }

@@ -35,7 +35,8 @@ void CheckOpOutcome(const Op& op, const Prediction& prediction,
 }
 
 void CheckTargetTable(const std::map<int, ModelFd>& expected,
-                      const std::map<int, std::string>& cells, const Target& target,
+                      const std::map<int, std::string>& cells,
+                      const std::map<int, EmulatedCall>& emulated, const Target& target,
                       const std::vector<KnownFile>& known, int op, std::vector<Verdict>* verdicts) {
   auto snapshot = SnapshotFds(target.pid());
   if (!snapshot) return;
@@ -81,6 +82,9 @@ void CheckTargetTable(const std::map<int, ModelFd>& expected,
     observed.emplace(fd, seen);
   }
   for (Verdict& v : CompareFdTables(expected, observed, op, cells)) {
+    verdicts->push_back(std::move(v));
+  }
+  for (Verdict& v : CheckEmulatedCloexec(emulated, observed, op)) {
     verdicts->push_back(std::move(v));
   }
 }

@@ -33,8 +33,10 @@ void CheckOpOutcome(const Op& op, const Prediction& prediction,
 // table entry may be (the supervisor's sources by SourceKind number, the local copies as
 // "L<i>"); harness fds are not compared. A target whose table cannot be read is gone:
 // the model disagrees elsewhere. Each verdict names the cell `cells` gives its number.
+// `emulated` (Model::FdEmulates) adds the PATTERN.CLOEXEC check of those numbers.
 void CheckTargetTable(const std::map<int, ModelFd>& expected,
-                      const std::map<int, std::string>& cells, const Target& target,
+                      const std::map<int, std::string>& cells,
+                      const std::map<int, EmulatedCall>& emulated, const Target& target,
                       const std::vector<KnownFile>& known, int op, std::vector<Verdict>* verdicts);
 
 }  // namespace addfdlab

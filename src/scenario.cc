@@ -9,8 +9,8 @@ namespace addfdlab {
 namespace {
 
 using op_field::kArg, op_field::kBind, op_field::kBind2, op_field::kBindOptional, op_field::kBuffer,
-    op_field::kCloexec, op_field::kError, op_field::kFd, op_field::kFd2, op_field::kFile,
-    op_field::kFlags, op_field::kHandler, op_field::kIdDelta, op_field::kLegacy,
+    op_field::kCloexec, op_field::kEmulates, op_field::kError, op_field::kFd, op_field::kFd2,
+    op_field::kFile, op_field::kFlags, op_field::kHandler, op_field::kIdDelta, op_field::kLegacy,
     op_field::kNewfdFlags, op_field::kNotifBind, op_field::kNotifUse, op_field::kRestart,
     op_field::kSignal, op_field::kSize, op_field::kSrc, op_field::kTarget, op_field::kTask,
     op_field::kTaskCaller, op_field::kThreadOn, op_field::kThreadUsed, op_field::kValue;
@@ -42,6 +42,7 @@ const char* UnusedFieldSet(const Op& op, uint32_t fields) {
   if (!(fields & kCloexec) && op.cloexec != def.cloexec) return "cloexec";
   if (!(fields & kLegacy) && op.legacy != def.legacy) return "legacy";
   if (!(fields & kRestart) && op.restart != def.restart) return "restart";
+  if (!(fields & kEmulates) && op.emulates != def.emulates) return "emulates";
   return nullptr;
 }
 
@@ -218,6 +219,9 @@ class Validator {
     if ((fields & kHandler) &&
         static_cast<int>(op.handler) > static_cast<int>(HandlerKind::kIgnore)) {
       return Error::Invalid("unknown handler");
+    }
+    if ((fields & kEmulates) && static_cast<int>(op.emulates) >= kEmulatedCallCount) {
+      return Error::Invalid("unknown emulated call");
     }
     if ((fields & kSignal) && (op.signal < 1 || op.signal > kMaxSignal)) {
       return Error::Invalid("signal " + std::to_string(op.signal) + " out of range 1.." +

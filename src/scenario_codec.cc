@@ -185,6 +185,7 @@ void CodeOpFields(Io& io, OpT& op) {
       io.Word(op.newfd_flags, 0);
       io.Word(op.size, uapi::kAddFdSizeVer0);
       io.Choice(op.arg, kAddFdArgCount);
+      io.Choice(op.emulates, kEmulatedCallCount);
       io.OptionalBind(op.bind);
       return;
     case OpKind::kSend:
@@ -213,6 +214,9 @@ void CodeOpFields(Io& io, OpT& op) {
       io.Bit(op.restart);
       return;
     case OpKind::kSettle:
+      return;
+    case OpKind::kWork:
+      io.Notif(op.notif);
       return;
   }
 }

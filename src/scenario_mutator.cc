@@ -74,7 +74,7 @@ namespace {
 
 bool UsesNotif(OpKind kind) {
   return kind == OpKind::kReturned || kind == OpKind::kAddFd || kind == OpKind::kSend ||
-         kind == OpKind::kIdValid;
+         kind == OpKind::kIdValid || kind == OpKind::kWork;
 }
 bool StartsOnThread(OpKind kind) {
   return kind == OpKind::kRecv || kind == OpKind::kAddFd || kind == OpKind::kSend;
@@ -434,15 +434,15 @@ void ApplyTemplate(Rng& rng, Draft& draft, MutationTemplate shape) {
 
 OpKind RandomKind(Rng& rng) {
   static constexpr OpKind kKinds[] = {
-      OpKind::kAddFd,        OpKind::kSend,          OpKind::kRecv,       OpKind::kTrap,
-      OpKind::kReturned,     OpKind::kIdValid,       OpKind::kWait,       OpKind::kSignalThread,
-      OpKind::kSettle,       OpKind::kKill,          OpKind::kSignalTask, OpKind::kHandler,
-      OpKind::kNofile,       OpKind::kOpen,          OpKind::kClose,      OpKind::kDup,
-      OpKind::kDup2,         OpKind::kPipe,          OpKind::kSocketpair, OpKind::kReserve,
-      OpKind::kRelease,      OpKind::kCloseListener, OpKind::kSetFlags,   OpKind::kIoctl,
-      OpKind::kInstallFilter};
-  const size_t index =
-      rng.Weighted({30, 10, 8, 8, 5, 4, 4, 4, 4, 2, 3, 2, 3, 3, 2, 1, 1, 1, 1, 2, 2, 1, 1, 1, 1});
+      OpKind::kAddFd,         OpKind::kSend,          OpKind::kRecv,       OpKind::kTrap,
+      OpKind::kReturned,      OpKind::kIdValid,       OpKind::kWait,       OpKind::kSignalThread,
+      OpKind::kSettle,        OpKind::kKill,          OpKind::kSignalTask, OpKind::kHandler,
+      OpKind::kNofile,        OpKind::kOpen,          OpKind::kClose,      OpKind::kDup,
+      OpKind::kDup2,          OpKind::kPipe,          OpKind::kSocketpair, OpKind::kReserve,
+      OpKind::kRelease,       OpKind::kCloseListener, OpKind::kSetFlags,   OpKind::kIoctl,
+      OpKind::kInstallFilter, OpKind::kWork};
+  const size_t index = rng.Weighted(
+      {30, 10, 8, 8, 5, 4, 4, 4, 4, 2, 3, 2, 3, 3, 2, 1, 1, 1, 1, 2, 2, 1, 1, 1, 1, 2});
   return kKinds[index];
 }
 

@@ -162,6 +162,9 @@ class Printer {
         }
         if (op.size != def.size) line += " size=" + std::to_string(op.size);
         if (op.arg != def.arg) line += " arg=" + EnumName(kAddFdArgNames, op.arg);
+        if (op.emulates != def.emulates) {
+          line += " emulates=" + EnumName(kEmulatedCallNames, op.emulates);
+        }
         if (op.bind >= 0) line += " -> " + Name(s_.fd_names, op.bind);
         break;
       case OpKind::kSend:
@@ -187,6 +190,9 @@ class Printer {
         line += " " + Name(s_.threads, op.thread) + (op.restart ? " restart" : "");
         break;
       case OpKind::kSettle:
+        break;
+      case OpKind::kWork:
+        line += " " + Notif(op);
         break;
     }
     return line;

@@ -400,8 +400,8 @@ class Parser {
         return ParseRecv(name, op);
       case OpKind::kAddFd:
         return Next("a notification name", &token) && names_.NotifRef(token, true, op) &&
-               ParseTail(name, {"flags", "src", "newfd", "newfd_flags", "size", "arg"}, {}, 0, 1,
-                         true, &tail, op) &&
+               ParseTail(name, {"flags", "src", "newfd", "newfd_flags", "size", "arg", "emulates"},
+                         {}, 0, 1, true, &tail, op) &&
                AddFdOptions(tail, op);
       case OpKind::kSend:
         return Next("a notification name", &token) && names_.NotifRef(token, true, op) &&
@@ -422,6 +422,9 @@ class Parser {
         return ParseSignalThread(name, op);
       case OpKind::kSettle:
         return ParseTail(name, {}, {}, 0, 0, true, &tail, op);
+      case OpKind::kWork:
+        return Next("a notification name", &token) && names_.NotifRef(token, false, op) &&
+               ParseTail(name, {}, {}, 0, 0, true, &tail, op);
     }
     return FailAt(tokens_[0], "unknown op");
   }
@@ -558,6 +561,11 @@ class Parser {
     }
     if (const Token* arg = tail.Get("arg")) {
       if (!values_.ParseEnum(*arg, kAddFdArgNames, "addfd argument", &op->arg)) return false;
+    }
+    if (const Token* emulates = tail.Get("emulates")) {
+      if (!values_.ParseEnum(*emulates, kEmulatedCallNames, "emulated call", &op->emulates)) {
+        return false;
+      }
     }
     if (!tail.binds.empty()) return names_.BindFd(tail.binds[0], &op->bind);
     return true;

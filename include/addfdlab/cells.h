@@ -134,6 +134,17 @@ inline constexpr CellInfo kContractCells[] = {
      Feature::kUserNotification, Reach::kScenario},
 };
 
+// Cells about how a supervisor uses ADDFD (docs/patterns.md), not about the kernel: a
+// verdict there is a bug of the scenario's supervisor, never a kernel deviation. They are not
+// contract cells (not in kContractCells, not counted by `contract` or the fuzz summary), and
+// the fuzz harness does not file them.
+inline constexpr CellInfo kPatternCells[] = {
+    {"PATTERN.CLOEXEC",
+     "an injected fd's FD_CLOEXEC is what the syscall it emulates (addfd emulates=) gives",
+     "the emulated syscall's fd allocation (get_unused_fd_flags with its O_CLOEXEC)",
+     Feature::kAddFd, Reach::kScenario},
+};
+
 // Labels the model gives outcomes that no contract cell decides; shown in traces only.
 inline constexpr std::string_view kTraceLabels[] = {
     "RECV.OK",        // a notification received
@@ -154,6 +165,22 @@ consteval const char* Cell(std::string_view id) {
     if (cells_internal::Equal(info.id, id)) return info.id.data();
   }
   throw "not a contract cell";  // NOLINT: evaluated only at compile time, where it is an error
+}
+
+// A pattern cell's ID, checked at compile time against kPatternCells.
+consteval const char* PatternCell(std::string_view id) {
+  for (const CellInfo& info : kPatternCells) {
+    if (cells_internal::Equal(info.id, id)) return info.id.data();
+  }
+  throw "not a pattern cell";  // NOLINT: evaluated only at compile time, where it is an error
+}
+
+// True for a kPatternCells ID.
+constexpr bool IsPatternCell(std::string_view id) {
+  for (const CellInfo& info : kPatternCells) {
+    if (info.id == id) return true;
+  }
+  return false;
 }
 
 // A trace label, checked at compile time against kTraceLabels.

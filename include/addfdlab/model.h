@@ -127,6 +127,9 @@ class Model {
   // For each number an ADDFD request installed (and nothing replaced or closed since), the
   // cell that decided the request: what a table verdict at that number is about.
   std::map<int, std::string> FdCells(int target) const;
+  // For each number an ADDFD request with `emulates=` installed (and nothing replaced or
+  // closed since), the syscall it stands in for: PATTERN.CLOEXEC's input.
+  std::map<int, EmulatedCall> FdEmulates(int target) const;
   // The relative id (sequence number on its listener) of a notification's current
   // instance; -1 before its trap.
   int64_t Seq(int notif) const;
@@ -209,6 +212,7 @@ class Model {
     bool setfd = false;
     bool send = false;
     uint32_t newfd = 0;
+    EmulatedCall emulates = EmulatedCall::kNone;
     int64_t order = 0;
     friend bool operator==(const Request&, const Request&) = default;
   };
@@ -260,8 +264,9 @@ class Model {
     int requests = 0;  // the RECV semaphore
     int64_t next_seq = 0;
     std::map<int, HandlerKind> handlers;
-    std::map<int, ModelFd> fds;           // including harness fds
-    std::map<int, std::string> fd_cells;  // FdCells
+    std::map<int, ModelFd> fds;               // including harness fds
+    std::map<int, std::string> fd_cells;      // FdCells
+    std::map<int, EmulatedCall> fd_emulates;  // FdEmulates
     std::vector<Task> tasks;
     std::vector<int> notif_list;  // notification list order (indices of live instances)
     friend bool operator==(const TargetState&, const TargetState&) = default;

@@ -56,6 +56,13 @@ std::vector<Verdict> CompareFdTables(const std::map<int, ModelFd>& expected,
                                      const std::map<int, ObservedFd>& observed, int op,
                                      const std::map<int, std::string>& cells = {});
 
+// PATTERN.CLOEXEC: for each fd that an injection standing in for a syscall installed
+// (`emulated`, Model::FdEmulates), a verdict (kCloexec) when its observed FD_CLOEXEC is not
+// what that syscall would have given (EmulatedCloexec). An fd missing from `observed` is left
+// to CompareFdTables.
+std::vector<Verdict> CheckEmulatedCloexec(const std::map<int, EmulatedCall>& emulated,
+                                          const std::map<int, ObservedFd>& observed, int op);
+
 // The contract oracle for one op: a verdict when `observed` is not in `allowed`.
 std::optional<Verdict> CheckOutcome(const Prediction& prediction, const Outcome& observed, int op);
 // The expect clause of an op, when it has one and it does not hold.

@@ -78,9 +78,11 @@ enum class OpKind : uint8_t {
   kWait,           // waits for `thread`'s op: its outcome (a quiescence point)
   kSignalThread,   // signals supervisor `thread`, with or without SA_RESTART (`restart`)
   kSettle,         // a quiescence point, then the fd-table oracle against the model
+  kWork,           // the supervisor's own work between ADDFD and its reply (a marker for
+                   // `notif`): no syscall, a quiescence point, shown in the trace
 };
-inline constexpr int kOpKindCount = 25;
-static_assert(static_cast<int>(OpKind::kSettle) + 1 == kOpKindCount);
+inline constexpr int kOpKindCount = 26;
+static_assert(static_cast<int>(OpKind::kWork) + 1 == kOpKindCount);
 
 // Which side runs an op.
 enum class OpSide : uint8_t {
@@ -118,6 +120,7 @@ inline constexpr uint32_t kSignal = 1u << 23;
 inline constexpr uint32_t kCloexec = 1u << 24;
 inline constexpr uint32_t kLegacy = 1u << 25;
 inline constexpr uint32_t kRestart = 1u << 26;
+inline constexpr uint32_t kEmulates = 1u << 27;
 }  // namespace op_field
 
 // What the code needs to know about an op kind without a switch of its own. Per-op work
@@ -241,7 +244,7 @@ inline constexpr OpTraits kOpTraits[] = {
      .outcome = true,
      .fields = op_field::kNotifUse | op_field::kThreadOn | op_field::kIdDelta | op_field::kFlags |
                op_field::kSrc | op_field::kFd | op_field::kNewfdFlags | op_field::kSize |
-               op_field::kArg | op_field::kBindOptional},
+               op_field::kArg | op_field::kBindOptional | op_field::kEmulates},
     {.kind = OpKind::kSend,
      .name = "send",
      .side = OpSide::kSupervisor,
@@ -286,6 +289,11 @@ inline constexpr OpTraits kOpTraits[] = {
      .side = OpSide::kSupervisor,
      .fields = op_field::kThreadUsed | op_field::kRestart},
     {.kind = OpKind::kSettle, .name = "settle", .side = OpSide::kSupervisor, .quiesces = true},
+    {.kind = OpKind::kWork,
+     .name = "work",
+     .side = OpSide::kSupervisor,
+     .quiesces = true,
+     .fields = op_field::kNotifUse},
 };
 static_assert(std::size(kOpTraits) == kOpKindCount);
 
@@ -340,6 +348,32 @@ inline constexpr int kAddFdArgCount = 4;
 enum class HandlerKind : uint8_t { kDefault, kRestart, kNoRestart, kIgnore };
 inline constexpr int kHandlerKindCount = 4;
 
+// The syscall, with its close-on-exec flag, whose fd an ADDFD stands in for (`emulates=`):
+// the fd the trapped call would have made is close-on-exec exactly when
+// EmulatedCloexec(call) says so (PATTERN.CLOEXEC, docs/patterns.md). The flag is the one the
+// trapped call passed, which a supervisor reads from its arguments; the scenario states it.
+enum class EmulatedCall : uint8_t {
+  kNone,                // not stated: no check
+  kOpen,                // open/openat without O_CLOEXEC
+  kOpenCloexec,         // open/openat with O_CLOEXEC
+  kSocket,              // socket without SOCK_CLOEXEC
+  kSocketCloexec,       // socket(..., type | SOCK_CLOEXEC, ...)
+  kAccept,              // accept: never close-on-exec
+  kAccept4,             // accept4 without SOCK_CLOEXEC
+  kAccept4Cloexec,      // accept4(..., SOCK_CLOEXEC)
+  kPipe2,               // pipe2 without O_CLOEXEC
+  kPipe2Cloexec,        // pipe2(..., O_CLOEXEC)
+  kEventfd,             // eventfd without EFD_CLOEXEC
+  kEventfdCloexec,      // eventfd(..., EFD_CLOEXEC)
+  kMemfdCreate,         // memfd_create without MFD_CLOEXEC
+  kMemfdCreateCloexec,  // memfd_create(..., MFD_CLOEXEC)
+  kRecvmsg,             // SCM_RIGHTS received without MSG_CMSG_CLOEXEC
+  kRecvmsgCloexec,      // recvmsg(..., MSG_CMSG_CLOEXEC)
+  kBpf,                 // bpf(): map, prog, link and BTF fds are always O_CLOEXEC
+  kPidfdOpen,           // pidfd_open: always O_CLOEXEC
+};
+inline constexpr int kEmulatedCallCount = 18;
+
 // The names of the enums' values in the text format and traces, by value.
 inline constexpr const char* kSourceKindNames[] = {
     "memfd",   "memfd2", "pipe_r",   "pipe_w", "socket",
@@ -350,6 +384,26 @@ inline constexpr const char* kBufferKindNames[] = {"zeroed", "nonzero", "unmappe
 inline constexpr const char* kAddFdArgNames[] = {"plain", "tail_zero", "tail_nonzero",
                                                  "unreadable"};
 inline constexpr const char* kHandlerKindNames[] = {"default", "restart", "norestart", "ignore"};
+inline constexpr const char* kEmulatedCallNames[] = {
+    "none",
+    "open",
+    "open(O_CLOEXEC)",
+    "socket",
+    "socket(SOCK_CLOEXEC)",
+    "accept",
+    "accept4",
+    "accept4(SOCK_CLOEXEC)",
+    "pipe2",
+    "pipe2(O_CLOEXEC)",
+    "eventfd",
+    "eventfd(EFD_CLOEXEC)",
+    "memfd_create",
+    "memfd_create(MFD_CLOEXEC)",
+    "recvmsg",
+    "recvmsg(MSG_CMSG_CLOEXEC)",
+    "bpf",
+    "pidfd_open",
+};
 static_assert(std::size(kSourceKindNames) == kSourceKindCount &&
               static_cast<int>(SourceKind::kHuge) + 1 == kSourceKindCount);
 static_assert(std::size(kFileKindNames) == kFileKindCount &&
@@ -360,6 +414,35 @@ static_assert(std::size(kAddFdArgNames) == kAddFdArgCount &&
               static_cast<int>(AddFdArg::kUnreadable) + 1 == kAddFdArgCount);
 static_assert(std::size(kHandlerKindNames) == kHandlerKindCount &&
               static_cast<int>(HandlerKind::kIgnore) + 1 == kHandlerKindCount);
+static_assert(std::size(kEmulatedCallNames) == kEmulatedCallCount &&
+              static_cast<int>(EmulatedCall::kPidfdOpen) + 1 == kEmulatedCallCount);
+
+// Whether the fd `call` makes is close-on-exec: its flag, or always for bpf and pidfd_open.
+constexpr bool EmulatedCloexec(EmulatedCall call) {
+  switch (call) {
+    case EmulatedCall::kOpenCloexec:
+    case EmulatedCall::kSocketCloexec:
+    case EmulatedCall::kAccept4Cloexec:
+    case EmulatedCall::kPipe2Cloexec:
+    case EmulatedCall::kEventfdCloexec:
+    case EmulatedCall::kMemfdCreateCloexec:
+    case EmulatedCall::kRecvmsgCloexec:
+    case EmulatedCall::kBpf:
+    case EmulatedCall::kPidfdOpen:
+      return true;
+    case EmulatedCall::kNone:
+    case EmulatedCall::kOpen:
+    case EmulatedCall::kSocket:
+    case EmulatedCall::kAccept:
+    case EmulatedCall::kAccept4:
+    case EmulatedCall::kPipe2:
+    case EmulatedCall::kEventfd:
+    case EmulatedCall::kMemfdCreate:
+    case EmulatedCall::kRecvmsg:
+      return false;
+  }
+  return false;
+}
 
 // An fd number in a target, or a value: a literal or a name bound by an earlier op.
 struct FdRef {
@@ -399,7 +482,8 @@ struct Op {
   BufferKind buffer = BufferKind::kZeroed;
   AddFdArg arg = AddFdArg::kPlain;
   HandlerKind handler = HandlerKind::kDefault;
-  int signal = 10;  // SIGUSR1
+  EmulatedCall emulates = EmulatedCall::kNone;  // addfd: the syscall the injection stands in for
+  int signal = 10;                              // SIGUSR1
   bool cloexec = false;
   bool legacy = false;
   bool restart = false;

@@ -43,14 +43,30 @@ TEST(EmitC, WritesEveryOpKind) {
   std::ifstream in(std::string(ADDFDLAB_SCN_DIR) + "/every_op.scn");
   std::stringstream text;
   text << in.rdbuf();
-  const Scenario s = MustParse(text.str());
+  Scenario s = MustParse(text.str());
+  // emulates= is refused (EmitC.RefusesEmulates); every op kind is written.
+  for (Op& op : s.ops) op.emulates = EmulatedCall::kNone;
   const Result<std::string> program = EmitC(s, EmitCOptions{});
   ASSERT_TRUE(program.has_value()) << program.error().message();
+  EXPECT_NE(program->find("the supervisor's own work: no syscall"), std::string::npos);
   for (size_t i = 0; i < s.ops.size(); ++i) {
     EXPECT_NE(program->find("static void op_" + std::to_string(i + 1) + "(void)"),
               std::string::npos)
         << PrintOp(s, i);
   }
+}
+
+// The program checks the kernel, not the supervisor's PATTERN.CLOEXEC: a scenario that asks
+// for that check is refused, naming the op, rather than passing where the executor does not.
+TEST(EmitC, RefusesEmulates) {
+  const Scenario s =
+      MustParse("target t\ntrap t.1 -> n\nrecv t\naddfd n flags=SEND emulates=open(O_CLOEXEC)\n");
+  const Result<std::string> program = EmitC(s, EmitCOptions{});
+  ASSERT_FALSE(program.has_value());
+  EXPECT_NE(program.error().message().find("op 3 (`addfd n flags=SEND emulates=open(O_CLOEXEC)`)"),
+            std::string::npos)
+      << program.error().message();
+  EXPECT_NE(program.error().message().find("PATTERN.CLOEXEC"), std::string::npos);
 }
 
 TEST(EmitC, RefusesAnInvalidScenario) {

@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <map>
 
+#include "addfdlab/scenario_text.h"
+
 namespace addfdlab {
 namespace {
 
@@ -339,6 +341,104 @@ TEST(VerdictKindName, EveryKind) {
   EXPECT_STREQ(VerdictKindName(Verdict::Kind::kHygiene), "hygiene");
   EXPECT_STREQ(VerdictKindName(Verdict::Kind::kHang), "hang");
   EXPECT_STREQ(VerdictKindName(Verdict::Kind::kHarness), "harness");
+}
+
+// PATTERN.CLOEXEC: an injection standing in for a syscall must leave the fd with the
+// close-on-exec flag that syscall would have given.
+TEST(CheckEmulatedCloexec, WrongFlagIsFlagged) {
+  const std::map<int, EmulatedCall> emulated = {{0, EmulatedCall::kOpenCloexec}};
+  const std::map<int, ObservedFd> observed = {{0, Seen(kMemfd, false, "/memfd:x")}};
+  const std::vector<Verdict> verdicts = CheckEmulatedCloexec(emulated, observed, 4);
+  ASSERT_EQ(verdicts.size(), 1u);
+  EXPECT_EQ(Brief(verdicts[0]),
+            "wrong-cloexec fd 0 op 4: cloexec, as open(O_CLOEXEC) makes it | no cloexec");
+  EXPECT_EQ(verdicts[0].cell, "PATTERN.CLOEXEC");
+  EXPECT_TRUE(IsPatternCell(verdicts[0].cell));
+  EXPECT_FALSE(IsContractCell(verdicts[0].cell));
+}
+
+TEST(CheckEmulatedCloexec, EachCallsRule) {
+  struct Case {
+    EmulatedCall call;
+    bool cloexec;
+  };
+  const Case cases[] = {
+      {EmulatedCall::kOpen, false},
+      {EmulatedCall::kOpenCloexec, true},
+      {EmulatedCall::kSocket, false},
+      {EmulatedCall::kSocketCloexec, true},
+      {EmulatedCall::kAccept, false},
+      {EmulatedCall::kAccept4, false},
+      {EmulatedCall::kAccept4Cloexec, true},
+      {EmulatedCall::kPipe2, false},
+      {EmulatedCall::kPipe2Cloexec, true},
+      {EmulatedCall::kEventfd, false},
+      {EmulatedCall::kEventfdCloexec, true},
+      {EmulatedCall::kMemfdCreate, false},
+      {EmulatedCall::kMemfdCreateCloexec, true},
+      {EmulatedCall::kRecvmsg, false},
+      {EmulatedCall::kRecvmsgCloexec, true},
+      {EmulatedCall::kBpf, true},
+      {EmulatedCall::kPidfdOpen, true},
+  };
+  ASSERT_EQ(std::size(cases), static_cast<size_t>(kEmulatedCallCount - 1));
+  for (const Case& c : cases) {
+    const char* name = kEmulatedCallNames[static_cast<size_t>(c.call)];
+    EXPECT_EQ(EmulatedCloexec(c.call), c.cloexec) << name;
+    const std::map<int, EmulatedCall> emulated = {{3, c.call}};
+    EXPECT_TRUE(CheckEmulatedCloexec(emulated, {{3, Seen(kMemfd, c.cloexec, "")}}, 0).empty())
+        << name;
+    EXPECT_EQ(CheckEmulatedCloexec(emulated, {{3, Seen(kMemfd, !c.cloexec, "")}}, 0).size(), 1u)
+        << name;
+  }
+}
+
+TEST(CheckEmulatedCloexec, UnstatedOrClosedIsNotItsBusiness) {
+  EXPECT_TRUE(
+      CheckEmulatedCloexec({{0, EmulatedCall::kNone}}, {{0, Seen(kMemfd, true, "")}}, 0).empty());
+  EXPECT_TRUE(CheckEmulatedCloexec({{5, EmulatedCall::kBpf}}, {}, 0).empty());
+}
+
+// The model carries an injection's emulated call to its fd number, follows the kernel's
+// rule for FD_CLOEXEC (newfd_flags), and forgets the call once the number is closed: so a
+// correct kernel passes the table oracle while the injection is flagged.
+TEST(CheckEmulatedCloexec, ModelCarriesTheCallToTheFd) {
+  ParseError error;
+  const std::optional<Scenario> s = ParseScenario(
+      "target t\n"
+      "trap t.1 -> n\n"
+      "recv t\n"
+      "addfd n flags=SEND emulates=open(O_CLOEXEC)\n"
+      "returned n\n"
+      "trap t.2 -> m\n"
+      "recv t\n"
+      "addfd m flags=SEND src=socket newfd_flags=O_CLOEXEC emulates=accept4(SOCK_CLOEXEC)\n"
+      "returned m\n"
+      "settle\n"
+      "close t 0\n"
+      "settle\n",
+      "x.scn", &error);
+  ASSERT_TRUE(s.has_value()) << error.ToString();
+  Model model(*s, ModelEnv{});
+  const auto run_to = [&](size_t end, size_t begin) {
+    for (size_t i = begin; i < end; ++i) {
+      const Prediction p = model.Begin(static_cast<int>(i));
+      ASSERT_FALSE(p.skip) << i;
+      model.Step(static_cast<int>(i), p.allowed.empty() ? Outcome::Ok(0) : p.allowed.front());
+    }
+  };
+  run_to(9, 0);
+  EXPECT_EQ(model.FdEmulates(0), (std::map<int, EmulatedCall>{{0, EmulatedCall::kOpenCloexec},
+                                                              {1, EmulatedCall::kAccept4Cloexec}}));
+  const std::map<int, ModelFd> table = model.FdTable(0);
+  std::map<int, ObservedFd> observed;  // what a correct kernel shows
+  for (const auto& [fd, entry] : table) observed.emplace(fd, Seen(entry.file, entry.cloexec, ""));
+  EXPECT_TRUE(CompareFdTables(table, observed, 9).empty());
+  const std::vector<Verdict> verdicts = CheckEmulatedCloexec(model.FdEmulates(0), observed, 9);
+  ASSERT_EQ(verdicts.size(), 1u);
+  EXPECT_EQ(verdicts[0].fd, 0);
+  run_to(11, 9);
+  EXPECT_EQ(model.FdEmulates(0), (std::map<int, EmulatedCall>{{1, EmulatedCall::kAccept4Cloexec}}));
 }
 
 TEST(DescribeAllowed, JoinsWithOr) {

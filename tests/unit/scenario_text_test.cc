@@ -165,6 +165,7 @@ TEST(ScenarioText, ParsesEveryOpKind) {
   addfd.newfd_flags = 02000000;
   addfd.size = 32;
   addfd.arg = AddFdArg::kTailZero;
+  addfd.emulates = EmulatedCall::kPipe2Cloexec;
   addfd.bind = 7;
   addfd.expect = {true, true, Outcome::Ok()};
   EXPECT_EQ(s.ops[13], addfd);
@@ -224,6 +225,11 @@ TEST(ScenarioText, ParsesEveryOpKind) {
   EXPECT_EQ(s.ops[24].kind, OpKind::kCloseListener);
   EXPECT_EQ(s.ops[25].kind, OpKind::kKill);
   EXPECT_EQ(s.ops[26], Op{});  // settle
+
+  Op work;
+  work.kind = OpKind::kWork;
+  work.notif = 0;
+  EXPECT_EQ(s.ops[27], work);
   ExpectRoundTrip(s);
 }
 
@@ -395,7 +401,11 @@ INSTANTIATE_TEST_SUITE_P(
         BadInput{"target t0\nkill t0 -> f\n", 2, 9, "kill binds no name"},
         BadInput{"target t0\nsettle now\n", 2, 8, "unexpected 'now'"},
         BadInput{"target t0\nsettle\r\nsettle x\n", 3, 8, "unexpected 'x'"},
-        BadInput{"target t0\ntarget t1\nsettle\nwait\n", 4, 5, "expected a thread name"}));
+        BadInput{"target t0\ntarget t1\nsettle\nwait\n", 4, 5, "expected a thread name"},
+        BadInput{"target t0\ntrap t0.1 -> n\naddfd n emulates=open(O_NONBLOCK)\n", 3, 18,
+                 "unknown emulated call 'open(O_NONBLOCK)' (none, open, open(O_CLOEXEC),"},
+        BadInput{"target t0\ntrap t0.1 -> n\nwork n+1\n", 3, 7, "work takes no id delta"},
+        BadInput{"target t0\nwork\n", 2, 5, "expected a notification name"}));
 
 TEST(ScenarioText, LimitsAreEnforced) {
   std::string ops = "target t0\n";
@@ -437,7 +447,7 @@ TEST(ScenarioText, HostileBytesFailCleanly) {
             "socketpair, close, dup, dup2, nofile, handler, install_filter, "
             "reserve, release, trap, returned, signal, kill, recv, addfd, send, "
             "id_valid, set_flags, ioctl, close_listener, wait, signal_thread, "
-            "settle)");
+            "settle, work)");
 
   const std::string long_line = "target t0\nnofile t0 " + std::string(1 << 20, '9') + "\n";
   EXPECT_FALSE(ParseScenario(long_line, "x", &error).has_value());
