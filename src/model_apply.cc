@@ -101,6 +101,9 @@ void Model::Apply(int index, const Outcome& observed) {
       return;
     }
     case OpKind::kWait:
+      Quiesce();
+      FollowRacedInstall(op.thread, observed);
+      return;
     case OpKind::kSettle:
     case OpKind::kWork:  // while the supervisor works, the targets run
       Quiesce();
@@ -128,7 +131,37 @@ void Model::ApplyAddFd(const Op& op, const Outcome& observed) {
   if (uapi::IoctlSize(op.size) > uapi::kAddFdSizeVer0) Reached(Cell("ADDFD.SIZE.TAIL_ZERO"));
   std::string cell;
   // The main thread waits for its own request: the targets ran and handled it.
-  if (Started(op, StartAddFd(op, &cell), cell) && op.thread < 0) threads_.back().busy = false;
+  if (Started(op, StartAddFd(op, &cell), cell) && op.thread < 0) {
+    threads_.back().busy = false;
+    FollowRacedInstall(static_cast<int>(threads_.size()) - 1, observed);
+  }
+}
+
+void Model::FollowRacedInstall(int thread, const Outcome& observed) {
+  Thread& th = threads_[static_cast<size_t>(thread)];
+  if (th.raced_fd < 0 || !th.result || th.result->outcome.kind != Outcome::Kind::kOk ||
+      observed != Outcome::Ok(th.raced_fd)) {
+    return;
+  }
+  TargetState& t = targets_[static_cast<size_t>(th.target)];
+  const int from = static_cast<int>(th.result->outcome.value);
+  const int to = th.raced_fd;
+  if (t.fds.count(to) != 0 || t.fds.count(from) == 0) return;  // the number was filled since
+  const auto move = [&](auto& map) {
+    auto node = map.extract(from);
+    if (node) {
+      node.key() = to;
+      map.insert(std::move(node));
+    }
+  };
+  move(t.fds);
+  move(t.fd_cells);
+  move(t.fd_emulates);
+  for (auto& [name, fd] : fd_names_) {
+    if (fd == from) fd = to;
+  }
+  th.result->outcome = observed;
+  th.raced_fd = -1;
 }
 
 void Model::ApplySend(const Op& op, const Outcome& observed) {
@@ -458,6 +491,7 @@ void Model::FinishThread(int thread, const Outcome& outcome, const std::string& 
   Thread& t = threads_[static_cast<size_t>(thread)];
   t.busy = false;
   t.result = AsyncResult{outcome, cell};
+  t.raced_fd = -1;
   // `addfd ... -> F` names the fd the request installed. The request is done: a later op
   // of this thread that finishes at once (a send, a recv with one waiting) binds nothing.
   if (t.pending.kind == OpKind::kAddFd && t.pending.bind >= 0 &&

@@ -64,12 +64,17 @@ void Model::HandleRequest(Notif& n, Request request) {
   TargetState& t = targets_[static_cast<size_t>(n.target)];
   Outcome result;
   std::string cell;
+  int raced_fd = -1;
   if (!request.setfd) {
     const int fd = LowestFree(t);
     if (fd < 0) {
       result = Outcome::Error(EMFILE);
       cell = Cell("ADDFD.RLIMIT");
     } else {
+      if (!request.send) {
+        const std::set<int> racing = RacingSlots(n.target, n.task);
+        if (!racing.empty()) raced_fd = RacedLowest(t, racing, fd);
+      }
       t.fds[fd] = ModelFd{request.file, request.cloexec};
       result = Outcome::Ok(fd);
       cell = Cell("ADDFD.OK.LOWEST");
@@ -113,6 +118,38 @@ void Model::HandleRequest(Notif& n, Request request) {
     }
   }
   FinishThread(request.thread, result, cell);
+  threads_[static_cast<size_t>(request.thread)].raced_fd = raced_fd;
+}
+
+std::set<int> Model::RacingSlots(int target, int except) const {
+  const TargetState& t = targets_[static_cast<size_t>(target)];
+  std::set<int> racing = t.freed_in_quiesce;
+  for (size_t k = 0; k < t.tasks.size(); ++k) {
+    const Task& task = t.tasks[k];
+    if (static_cast<int>(k) == except || !task.alive || !task.reserving || task.released) continue;
+    if (task.fatal_pending || task.dies_on_delivery || task.signal_pending) {
+      racing.insert(task.reserved_slot);
+    }
+  }
+  return racing;
+}
+
+int Model::RacedLowest(const TargetState& target, const std::set<int>& racing, int fd) const {
+  const auto lowest = [&](bool racing_taken) {
+    for (int slot = 0; static_cast<uint64_t>(slot) < target.nofile; ++slot) {
+      if (racing.count(slot) != 0) {
+        if (!racing_taken) return slot;
+        continue;
+      }
+      if (target.fds.count(slot) == 0 && !SlotReserved(target, slot)) return slot;
+    }
+    return -1;
+  };
+  for (const bool racing_taken : {true, false}) {
+    const int other = lowest(racing_taken);
+    if (other >= 0 && other != fd) return other;
+  }
+  return -1;
 }
 
 // seccomp_do_user_notification's loop for one task, run until it sleeps.
@@ -189,6 +226,7 @@ bool Model::RunOutsideNotification(int target, int task_index) {
     if (handler == HandlerKind::kDefault || task.dies_on_delivery) {
       KillTask(target, task_index);
     } else if (task.reserving && handler == HandlerKind::kNoRestart) {
+      if (!task.released) t.freed_in_quiesce.insert(task.reserved_slot);
       task.reserving = false;
       release_result_ = Outcome::Error(EINTR);
       task.released = false;
@@ -287,6 +325,7 @@ void Model::KillTask(int target, int task_index) {
   if (task.notif >= 0) Reached(Cell("ADDFD.TARGET.KILLED"));
   Interrupt(target, task_index, true);
   task.alive = false;
+  if (task.reserving && !task.released) t.freed_in_quiesce.insert(task.reserved_slot);
   task.reserving = false;
   task.signal_pending = false;
   task.fatal_pending = false;
@@ -381,6 +420,12 @@ bool Model::TableHoldsListener(int target) const {
 }
 
 void Model::Quiesce() {
+  for (TargetState& t : targets_) t.freed_in_quiesce.clear();
+  QuiesceRounds();
+  for (TargetState& t : targets_) t.freed_in_quiesce.clear();
+}
+
+void Model::QuiesceRounds() {
   for (int round = 0; round < 1000; ++round) {
     // Tasks run in the order they were woken.
     std::vector<std::pair<int64_t, std::pair<int, int>>> order;

@@ -199,9 +199,10 @@ Prediction Model::PredictAddFd(const Op& op) const {
   } else {
     // The main thread waits for its own request while the targets run.
     copy.Quiesce();
-    const auto& result = copy.threads_.back().result;
-    allowed.push_back(result ? result->outcome : Outcome::Blocked());
-    if (result) cell = result->cell;
+    const Thread& main = copy.threads_.back();
+    allowed.push_back(main.result ? main.result->outcome : Outcome::Blocked());
+    if (main.raced_fd >= 0) allowed.push_back(Outcome::Ok(main.raced_fd));
+    if (main.result) cell = main.result->cell;
   }
   if (op.src == SourceKind::kOpath && cell.empty()) cell = Cell("ADDFD.SRCFD.OPATH");
   p.allowed = allowed;
@@ -350,6 +351,8 @@ Prediction Model::PredictCompletion(const Op& op) const {
   if (op.kind == OpKind::kWait) {
     const auto result = copy.ThreadResult(op.thread);
     p.allowed = {result ? result->outcome : Outcome::Blocked()};
+    const int raced_fd = copy.threads_[static_cast<size_t>(op.thread)].raced_fd;
+    if (raced_fd >= 0) p.allowed.push_back(Outcome::Ok(raced_fd));
     p.cell = result ? result->cell : "";
     // An ADDFD on a notification whose ADDFD|SEND was interrupted (an SA_RESTART retry
     // of it included): ADDFD.INTR.SEND decides, as for the ops on it (CellFor).

@@ -10,6 +10,7 @@
 #include <deque>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -266,6 +267,7 @@ class Model {
     std::map<int, HandlerKind> handlers;
     std::map<int, ModelFd> fds;               // including harness fds
     std::map<int, std::string> fd_cells;      // FdCells
+    std::set<int> freed_in_quiesce;           // reserved slots freed in this Quiesce()
     std::map<int, EmulatedCall> fd_emulates;  // FdEmulates
     std::vector<Task> tasks;
     std::vector<int> notif_list;  // notification list order (indices of live instances)
@@ -277,6 +279,11 @@ class Model {
     int target = 0;
     int notif = -1;
     std::optional<AsyncResult> result;
+    // Its ADDFD installed at the lowest free number while another task of the target freed
+    // a reserved slot, or was about to, in the same quiescence (it died or was interrupted
+    // holding it): both tasks runnable, the executor cannot order them, and the kernel may
+    // have installed at this number instead. `result` and the table may follow it.
+    int raced_fd = -1;
     Op pending;  // the op it runs
     friend bool operator==(const Thread&, const Thread&) = default;
   };
@@ -345,6 +352,17 @@ class Model {
   // Lowest free fd below the target's limit, or -1 (EMFILE).
   int LowestFree(const TargetState& target) const;
   bool SlotReserved(const TargetState& target, int fd) const;
+  // The reserved slots of `target` whose release races a task of it (`except`) running
+  // now: freed in this quiescence by a task's death or interruption, or held by a task
+  // that a signal will make free it when it runs.
+  std::set<int> RacingSlots(int target, int except) const;
+  // Quiesce()'s rounds: each runs the runnable tasks in the order they were woken.
+  void QuiesceRounds();
+  // The other number an install at `fd` could have had, the racing slots taken or free
+  // (-1 when none).
+  int RacedLowest(const TargetState& target, const std::set<int>& racing, int fd) const;
+  // An ADDFD's observed number was its raced one: the file moves there.
+  void FollowRacedInstall(int thread, const Outcome& observed);
   // The notification an op names, by its id (seq + delta); nullptr when none has it.
   const Notif* FindBySeq(int target, int64_t seq) const;
   Notif* FindBySeq(int target, int64_t seq);

@@ -300,6 +300,30 @@ TEST(ModelChecks, AReplyRacingTheLeadersDeathMayNotReturn) {
   EXPECT_EQ(model.Begin(9).allowed.front(), Outcome::Blocked());
 }
 
+// A caller dies holding a reserved slot (0) while another installs an ADDFD: both runnable,
+// the install takes 0 or 1. The model allows both, and once the kernel said 1 the table
+// follows: fd 1 holds the injected file, the next open gets 0.
+TEST(ModelChecks, AnInstallRacingAReservationsReleaseMayTakeEitherNumber) {
+  ParseError error;
+  const auto scenario = ParseScenario(
+      "target t callers=2\nreserve t.2 -> f0\ntrap t.1 -> n0\nrecv t\nsignal t.2 SIGUSR1\n"
+      "addfd n0 -> f1\nopen t devnull -> f2\n",
+      "inline.scn", &error);
+  ASSERT_TRUE(scenario) << error.ToString();
+  Model model(*scenario, ModelEnv{});
+  for (int i = 0; i < 5; ++i) {
+    const Prediction p = model.Begin(i);
+    ASSERT_FALSE(p.skip) << "op " << i + 1 << ": " << p.skip_reason;
+    if (i == 4) {
+      EXPECT_EQ(p.allowed, (std::vector<Outcome>{Outcome::Ok(0), Outcome::Ok(1)}));
+    }
+    ASSERT_TRUE(StepChecked(model, i, i == 4 ? Outcome::Ok(1) : First(p)));
+  }
+  EXPECT_EQ(model.FdTable(0).count(1), 1u);
+  EXPECT_EQ(model.FdTable(0).count(0), 0u);
+  EXPECT_EQ(model.Begin(5).allowed, std::vector<Outcome>{Outcome::Ok(0)});
+}
+
 // A new number above one the retry of an interrupted ADDFD|SEND filled is ADDFD.INTR.SEND's
 // (on a kernel with its bug the retry installed nothing and the number is lower); below it,
 // or with nothing interrupted, the prediction names no cell.
