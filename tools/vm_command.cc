@@ -45,7 +45,7 @@ struct VmRunOptions {
   // More commands for the same boot, after `command` (vm matrix: one repro per file). Each
   // one's stdout ends with kBatchSeparator and its exit status.
   std::vector<std::vector<std::string>> more;
-  double time_scale = 10;   // TCG against the host; times ADDFDLAB_TIME_SCALE here
+  double time_scale = 0;    // against the host, times ADDFDLAB_TIME_SCALE here; 0: the kernel's
   double timeout = 0;       // seconds for the command in the guest; 0: 30 s scaled, + --time
   double boot_timeout = 0;  // seconds from QEMU's start to the command; 0: 10 s scaled
   int memory_mb = 1024;
@@ -116,11 +116,52 @@ std::string Stamp() {
   return text;
 }
 
-// A kernel ready to boot: its image and the name the progress line and logs give it.
+// How much slower than the host a guest runs when --time-scale does not say: TCG alone (a
+// notifier round trip ~9 times slower), and TCG with the debug kernel's KASAN and lockdep
+// (~48 times).
+constexpr double kTcgTimeScale = 10;
+constexpr double kDebugTimeScale = 50;
+// --kernel debug: the kernel vm/debug-kernel/build.sh builds into the cache.
+constexpr std::string_view kDebugKernel = "debug";
+
+// A kernel ready to boot: its image, the name the progress line and logs give it, and its
+// guest's slowness against the host.
 struct Kernel {
   fs::path image;
   std::string label;
+  double time_scale = kTcgTimeScale;
 };
+
+// The debug kernel's cache entry, built first when it is not there (minutes: the script's
+// progress lines go to stderr as they come).
+Result<fs::path> DebugKernelEntry() {
+  const fs::path script = fs::path(kSourceDir) / "vm" / "debug-kernel" / "build.sh";
+  std::error_code ec;
+  if (!fs::is_regular_file(script, ec)) return Error(Errno(ENOENT), "missing " + script.string());
+  const std::vector<std::string> cached = {"sh", script.string(), "--cache", CacheRoot().string(),
+                                           "--cached"};
+  std::string entry = Capture(cached, std::chrono::seconds(60));
+  if (entry.empty()) {
+    std::cerr << "vm debug: building the debug kernel (first use of this configuration; about "
+                 "10 minutes on 2 cores, under nice -n 19)\n";
+    SpawnOptions spawn;
+    spawn.stdout_to = Output::kNull;
+    spawn.forward_interrupt = true;
+    std::optional<Subprocess> build =
+        Subprocess::Spawn({"sh", script.string(), "--cache", CacheRoot().string()}, spawn);
+    if (!build) return Error(Errno(ENOENT), "cannot start sh");
+    const ExitStatus status = build->Wait(Subprocess::Clock::now() + std::chrono::hours(3));
+    if (status.code() != 0) {
+      return Error(Errno(EIO), "building the debug kernel: " + status.Problem());
+    }
+    entry = Capture(cached, std::chrono::seconds(60));
+  }
+  while (!entry.empty() && entry.back() == '\n') entry.pop_back();
+  if (entry.empty() || !fs::is_regular_file(fs::path(entry) / "bzImage", ec)) {
+    return Error(Errno(EIO), "the debug kernel's cache entry has no bzImage (" + entry + ")");
+  }
+  return fs::path(entry);
+}
 
 // --kernel: a bzImage path, or a Debian package (fetched into the cache when missing).
 Result<Kernel> ResolveKernel(const VmRunOptions& options) {
@@ -130,6 +171,11 @@ Result<Kernel> ResolveKernel(const VmRunOptions& options) {
       return Error::Invalid("--kernel " + options.kernel + ": no such file");
     }
     return Kernel{fs::absolute(options.kernel), fs::path(options.kernel).filename().string()};
+  }
+  if (options.kernel == kDebugKernel) {
+    Result<fs::path> entry = DebugKernelEntry();
+    if (!entry) return std::move(entry).error();
+    return Kernel{*entry / "bzImage", std::string(kDebugKernel), kDebugTimeScale};
   }
   vm::KernelCache cache(CacheRoot(), options.cache_limit_mb * kMiB);
   const std::vector<std::string> candidates =
@@ -269,7 +315,8 @@ struct GuestOutcome {
 // `stream`: the command's output is copied to ours while it runs (vm run), else only into
 // the run folder (vm matrix, vm bisect: several guests at once, their JSON read after).
 GuestOutcome RunOnKernel(const VmRunOptions& options, const Kernel& kernel, bool stream) {
-  const double scale = options.time_scale * ReadEnvironment().time_scale;
+  const double scale = (options.time_scale > 0 ? options.time_scale : kernel.time_scale) *
+                       ReadEnvironment().time_scale;
   GuestOutcome outcome;
   std::string label = kernel.label;
   for (char& c : label) {
@@ -696,15 +743,16 @@ void AddVmCommand(CLI::App& app, Runner& run) {
   run_cmd
       ->add_option("--kernel", options->kernel,
                    "A Debian kernel (6.1.0-57, 6.12.118, a flavoured release or a package "
-                   "name) or a bzImage path")
+                   "name), `debug` (built from linux-source-6.12 on first use) or a bzImage "
+                   "path")
       ->required();
   run_cmd->add_option("--flavour", options->flavour, "Debian kernel flavour for a bare version")
       ->capture_default_str();
   run_cmd
       ->add_option("--time-scale", options->time_scale,
                    "Guest slowness against the host: scales every deadline and is the "
-                   "guest's ADDFDLAB_TIME_SCALE (times this one's)")
-      ->capture_default_str()
+                   "guest's ADDFDLAB_TIME_SCALE (times this one's); default 10, 50 for the "
+                   "debug kernel")
       ->check(CLI::PositiveNumber);
   run_cmd
       ->add_option("--timeout", options->timeout,
@@ -739,8 +787,8 @@ void AddVmCommand(CLI::App& app, Runner& run) {
   const auto guest_options = [](CLI::App* cmd, VmRunOptions& o) {
     cmd->add_option("--flavour", o.flavour, "Debian kernel flavour for a bare version")
         ->capture_default_str();
-    cmd->add_option("--time-scale", o.time_scale, "Guest slowness against the host")
-        ->capture_default_str()
+    cmd->add_option("--time-scale", o.time_scale,
+                    "Guest slowness against the host (default 10, 50 for the debug kernel)")
         ->check(CLI::PositiveNumber);
     cmd->add_option("--timeout", o.timeout, "Seconds the command may take in each guest")
         ->check(CLI::PositiveNumber);
