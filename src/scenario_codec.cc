@@ -185,6 +185,8 @@ void CodeOpFields(Io& io, OpT& op) {
       io.Word(op.newfd_flags, 0);
       io.Word(op.size, uapi::kAddFdSizeVer0);
       io.Choice(op.arg, kAddFdArgCount);
+      // Only the main thread injects (ValidateScenario).
+      if (op.thread < 0) io.Choice(op.inject, kInjectKindCount);
       io.OptionalBind(op.bind);
       return;
     case OpKind::kSend:

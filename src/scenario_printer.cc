@@ -162,6 +162,7 @@ class Printer {
         }
         if (op.size != def.size) line += " size=" + std::to_string(op.size);
         if (op.arg != def.arg) line += " arg=" + EnumName(kAddFdArgNames, op.arg);
+        if (op.inject != def.inject) line += " inject=" + EnumName(kInjectKindNames, op.inject);
         if (op.bind >= 0) line += " -> " + Name(s_.fd_names, op.bind);
         break;
       case OpKind::kSend:

@@ -400,8 +400,8 @@ class Parser {
         return ParseRecv(name, op);
       case OpKind::kAddFd:
         return Next("a notification name", &token) && names_.NotifRef(token, true, op) &&
-               ParseTail(name, {"flags", "src", "newfd", "newfd_flags", "size", "arg"}, {}, 0, 1,
-                         true, &tail, op) &&
+               ParseTail(name, {"flags", "src", "newfd", "newfd_flags", "size", "arg", "inject"},
+                         {}, 0, 1, true, &tail, op) &&
                AddFdOptions(tail, op);
       case OpKind::kSend:
         return Next("a notification name", &token) && names_.NotifRef(token, true, op) &&
@@ -558,6 +558,9 @@ class Parser {
     }
     if (const Token* arg = tail.Get("arg")) {
       if (!values_.ParseEnum(*arg, kAddFdArgNames, "addfd argument", &op->arg)) return false;
+    }
+    if (const Token* inject = tail.Get("inject")) {
+      if (!values_.ParseEnum(*inject, kInjectKindNames, "injection", &op->inject)) return false;
     }
     if (!tail.binds.empty()) return names_.BindFd(tail.binds[0], &op->bind);
     return true;

@@ -15,7 +15,7 @@
 namespace addfdlab {
 
 // 2: the validated u32 fields became words (1 byte for the usual values).
-inline constexpr uint8_t kCodecVersion = 2;
+inline constexpr uint8_t kCodecVersion = 3;
 
 // Decodes any byte string: nullopt when the version byte or the header is wrong or a
 // name table entry is unusable, otherwise a scenario for which ValidateScenario() succeeds.
