@@ -351,8 +351,12 @@ inline constexpr int kInjectKindCount = 4;
 // The errno inject=lsm makes security_file_receive return.
 inline constexpr int kInjectedLsmErrno = EACCES;
 // fs.nr_open while an inject=nr_open ADDFD runs: newfd itself (SETFD at newfd then meets
-// expand_files' `nr >= sysctl_nr_open`), but not below the sysctl's minimum, BITS_PER_LONG.
-inline constexpr uint64_t InjectedNrOpen(uint32_t newfd) { return newfd < 64 ? 64 : newfd; }
+// expand_files' `nr >= sysctl_nr_open`), within the sysctl's bounds: BITS_PER_LONG, and
+// INT_MAX rounded down to a multiple of it.
+inline constexpr uint64_t InjectedNrOpen(uint32_t newfd) {
+  constexpr uint32_t kMin = 64, kMax = 0x7fffffc0;
+  return newfd < kMin ? kMin : newfd > kMax ? kMax : newfd;
+}
 
 enum class HandlerKind : uint8_t { kDefault, kRestart, kNoRestart, kIgnore };
 inline constexpr int kHandlerKindCount = 4;

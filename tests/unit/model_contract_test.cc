@@ -396,8 +396,8 @@ TEST(ModelInject, OutcomesCellsAndSkips) {
     }
     EXPECT_EQ(p[3].allowed, (std::vector<Outcome>{Outcome::Error(ENOMEM), Outcome::Ok(4001)}));
     EXPECT_EQ(p[3].cell, "ADDFD.NOMEM");
-    EXPECT_EQ(p[4].cell, nomem.kind == Outcome::Kind::kOk ? "ADDFD.SETFD.REPLACE"
-                                                          : "ADDFD.SETFD.OK");
+    EXPECT_EQ(p[4].cell,
+              nomem.kind == Outcome::Kind::kOk ? "ADDFD.SETFD.REPLACE" : "ADDFD.SETFD.OK");
     EXPECT_EQ(p[5].allowed, std::vector<Outcome>{Outcome::Error(EACCES)});
     EXPECT_EQ(p[5].cell, "ADDFD.LSM");
     EXPECT_EQ(p[6].allowed, std::vector<Outcome>{Outcome::Error(EMFILE)});
@@ -409,6 +409,8 @@ TEST(ModelInject, OutcomesCellsAndSkips) {
     EXPECT_TRUE(p[11].skip);
     EXPECT_EQ(p[11].skip_reason, "inject= on a notification whose task is not waiting");
   }
+  static_assert(InjectedNrOpen(10) == 64 && InjectedNrOpen(4000) == 4000 &&
+                InjectedNrOpen(0xffffffff) == 0x7fffffc0);
   // Without the features (a stock kernel, the host) the injected ops are skipped.
   ModelEnv stock = env;
   stock.inject_lsm = stock.inject_nomem = stock.inject_nr_open = false;
