@@ -142,8 +142,8 @@ Result<fs::path> DebugKernelEntry() {
                                            "--cached"};
   std::string entry = Capture(cached, std::chrono::seconds(60));
   if (entry.empty()) {
-    std::cerr << "vm debug: building the debug kernel (first use of this configuration; about "
-                 "10 minutes on 2 cores, under nice -n 19)\n";
+    std::cerr << "vm debug: building the debug kernel (first use of this configuration; "
+                 "minutes on idle cores, far longer on busy ones: it runs under nice -n 19)\n";
     SpawnOptions spawn;
     spawn.stdout_to = Output::kNull;
     spawn.forward_interrupt = true;
