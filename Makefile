@@ -1,6 +1,6 @@
 # addfdlab's front door. Each target installs the Debian packages it needs when they are
 # missing, then configures, builds and runs through the CMake presets.
-.PHONY: all deps build test test-vm test-asan test-tsan test-report fuzz fuzz-smoke bench seeds format clean
+.PHONY: all deps build test test-vm test-vm-debug test-asan test-tsan test-report fuzz fuzz-smoke bench seeds format clean
 
 all: build
 
@@ -20,6 +20,12 @@ test: deps
 test-vm: build
 	@scripts/deps.sh vm
 	ctest --preset vm
+
+# The debug kernel's smoke (CTest label vm-debug, docs/vm.md): builds the debug kernel into
+# ~/.cache/addfdlab/vm the first time (minutes, under nice -n 19), then boots it.
+test-vm-debug: build
+	@scripts/deps.sh vm debug-kernel
+	ctest --preset vm-debug
 
 # The suite under a sanitizer preset: asan (clang-19 ASan+UBSan) or tsan (ThreadSanitizer),
 # every label by default; LABELS narrows it (CI: make test-asan LABELS='unit|cli|kernel').

@@ -2,7 +2,8 @@
 # Installs the Debian packages addfdlab needs that are missing: `apt-get update` once,
 # then a non-interactive install of only what is missing. Groups: build (default), fuzz,
 # bench, lint (Node.js and npm, for scripts/lint_workflows.sh), vm (QEMU and busybox-static
-# for `addfdlab vm`; kernels are fetched with apt-get download, never installed).
+# for `addfdlab vm`; kernels are fetched with apt-get download, never installed), debug-kernel
+# (what vm/debug-kernel/build.sh needs to build a kernel).
 set -euo pipefail
 
 declare -A groups=(
@@ -11,12 +12,13 @@ declare -A groups=(
   [bench]="python3-matplotlib python3-pil chromium"
   [lint]="nodejs npm"
   [vm]="qemu-system-x86 busybox-static"
+  [debug-kernel]="gcc make flex bison bc xz-utils patch libelf-dev libssl-dev"
 )
 
 wanted=()
 for group in "${@:-build}"; do
   if [[ -z "${groups[$group]+x}" ]]; then
-    echo "deps.sh: unknown group '$group' (build, fuzz, bench, lint, vm)" >&2
+    echo "deps.sh: unknown group '$group' (build, fuzz, bench, lint, vm, debug-kernel)" >&2
     exit 2
   fi
   read -r -a pkgs <<<"${groups[$group]}"

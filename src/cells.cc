@@ -42,7 +42,7 @@ uint64_t ReadNrOpen() {
   return value;
 }
 
-std::string CellSkipReason(const CellInfo& cell, const Features& features, uint64_t nr_open) {
+std::string CellSkipReason(const CellInfo& cell, const Features& features) {
   if (!features.has(Feature::kUserNotification)) return "no seccomp user notification";
   switch (cell.reach) {
     case Reach::kScenario:
@@ -51,20 +51,29 @@ std::string CellSkipReason(const CellInfo& cell, const Features& features, uint6
       return "the notifier lock is held only inside the kernel, for microseconds: no "
              "deterministic schedule reaches it from user space";
     case Reach::kKernelFault:
-      if (!features.has(Feature::kFailNth)) {
-        return "needs kernel fault injection on the fd-install path (CONFIG_FAULT_INJECTION, "
-               "fail-nth): a debug kernel in a VM";
-      }
-      return "fail-nth is present, but the fd-install path has no injectable allocation in a "
-             "stock kernel";
-    case Reach::kLowNrOpen:
-      // The targets' RLIMIT_NOFILE may be raised up to fs.nr_open, and SETFD above it must
-      // hit fs.nr_open first: only a small nr_open (a VM's own) makes that reachable.
-      if (nr_open == 0 || nr_open >= 20000) {
-        return "needs fs.nr_open below the targets' RLIMIT_NOFILE; fs.nr_open is global, so "
-               "only inside a VM";
+      if (!features.has(cell.needs)) {
+        return "needs kernel fault injection on the fd-install path (" +
+               std::string(FeatureName(cell.needs)) + ": " + features.get(cell.needs).evidence +
+               "): the debug kernel, `addfdlab vm run --kernel debug`";
       }
       break;
+    case Reach::kLowNrOpen:
+      // setrlimit refuses a hard RLIMIT_NOFILE above fs.nr_open, so SETFD meets fs.nr_open
+      // before the rlimit only once fs.nr_open is lowered after the rlimit was raised: a
+      // global change, made only in an addfdlab VM guest (inject=nr_open).
+      if (!features.has(cell.needs)) {
+        return "needs fs.nr_open lowered below RLIMIT_NOFILE, a global sysctl changed only in "
+               "an addfdlab VM guest (" +
+               features.get(cell.needs).evidence + ")";
+      }
+      break;
+  }
+  if (cell.reach == Reach::kKernelFault || cell.reach == Reach::kLowNrOpen) {
+    const Feature ioctl = cell.reach == Reach::kLowNrOpen ? Feature::kSetFd : Feature::kAddFd;
+    if (!features.has(ioctl)) {
+      return std::string("feature ") + FeatureName(ioctl) +
+             " absent: " + features.get(ioctl).evidence;
+    }
   }
   if (!features.has(cell.needs)) {
     return std::string("feature ") + FeatureName(cell.needs) +

@@ -136,7 +136,6 @@ Result<ContractReport> RunContract(const std::string& dir, const std::vector<Kno
   }
   if (ec) return Error(Errno(ec.value()), dir + ": " + ec.message());
   std::sort(files.begin(), files.end());
-  const uint64_t nr_open = ReadNrOpen();
   for (const auto& path : files) {
     std::ifstream in(path);
     std::stringstream text;
@@ -148,7 +147,7 @@ Result<ContractReport> RunContract(const std::string& dir, const std::vector<Kno
     for (const std::string& cell : scenario->cells) {
       const CellInfo* info = FindCell(cell);
       if (info == nullptr) return Error::Invalid(path.string() + ": unknown cell '" + cell + "'");
-      if (skip.empty()) skip = CellSkipReason(*info, executor.features(), nr_open);
+      if (skip.empty()) skip = CellSkipReason(*info, executor.features());
     }
     RunResult result;
     std::string flaky;

@@ -572,6 +572,11 @@ Result<std::string> Emitter::Run() {
                             "`): the C generator does not carry the PATTERN.CLOEXEC check of "
                             "'emulates='; no program written");
     }
+    if (op.inject != InjectKind::kNone) {
+      return Error::Invalid("op " + std::to_string(i + 1) + " (`" + PrintOp(s_, i) +
+                            "`): inject= (kernel fault injection in a debug kernel) is not "
+                            "supported by the C generator yet; no program written");
+    }
   }
   thread_op_.assign(s_.threads.size(), -1);
   for (size_t i = 0; i < s_.ops.size(); ++i) EmitOp(static_cast<int>(i));

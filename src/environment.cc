@@ -38,6 +38,7 @@ Environment ReadEnvironment() {
   env.no_spawner = Flag("ADDFDLAB_NO_SPAWNER");
   env.no_mutator = Flag("ADDFDLAB_NO_MUTATOR");
   env.rollback_mutant = Flag("ADDFDLAB_ROLLBACK_MUTANT");
+  env.vm_guest = Flag("ADDFDLAB_VM_GUEST");
   env.fake_release = Value("ADDFDLAB_FAKE_RELEASE");
   env.known_deviations = Value("ADDFDLAB_KNOWN_DEVIATIONS");
   env.cells_file = Value("ADDFDLAB_CELLS_FILE");

@@ -65,6 +65,10 @@ ModelEnv EnvFromFeatures(const Features& features) {
   struct rlimit limit {};
   if (::getrlimit(RLIMIT_NOFILE, &limit) == 0) env.nofile_hard = limit.rlim_max;
   env.harness_fd_base = agent::kHarnessFdBase;
+  if (const uint64_t nr_open = ReadNrOpen(); nr_open > 0) env.nr_open = nr_open;
+  env.inject_lsm = features.has(Feature::kInjectLsm);
+  env.inject_nomem = features.has(Feature::kInjectNomem);
+  env.inject_nr_open = features.has(Feature::kInjectNrOpen);
   return env;
 }
 

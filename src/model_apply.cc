@@ -130,8 +130,10 @@ void Model::ApplyAddFd(const Op& op, const Outcome& observed) {
   }
   if (uapi::IoctlSize(op.size) > uapi::kAddFdSizeVer0) Reached(Cell("ADDFD.SIZE.TAIL_ZERO"));
   std::string cell;
+  // inject=nomem allows ENOMEM or the install (the table had room): follow the kernel.
+  const bool growth_fails = observed == Outcome::Error(ENOMEM);
   // The main thread waits for its own request: the targets ran and handled it.
-  if (Started(op, StartAddFd(op, &cell), cell) && op.thread < 0) {
+  if (Started(op, StartAddFd(op, &cell, growth_fails), cell) && op.thread < 0) {
     threads_.back().busy = false;
     FollowRacedInstall(static_cast<int>(threads_.size()) - 1, observed);
   }
@@ -402,7 +404,7 @@ bool Model::SignalTask(const Op& op) {
 
 // The part of seccomp_notify_addfd after the argument checks: the lock, the lookup, the
 // state checks, and queueing. Returns the immediate error, or kBlocked once queued.
-Outcome Model::StartAddFd(const Op& op, std::string* cell) {
+Outcome Model::StartAddFd(const Op& op, std::string* cell, bool growth_fails) {
   const int slot = op.thread >= 0 ? op.thread : static_cast<int>(threads_.size()) - 1;
   Notif* n = FindBySeq(op.target, OpSeq(op));
   if (n == nullptr) {
@@ -428,6 +430,8 @@ Outcome Model::StartAddFd(const Op& op, std::string* cell) {
   request.setfd = (op.flags & uapi::kAddFdSetFd) != 0;
   request.send = (op.flags & uapi::kAddFdSend) != 0;
   request.newfd = static_cast<uint32_t>(ResolveFd(op.fd));
+  request.inject = op.inject;
+  request.growth_fails = growth_fails && op.inject == InjectKind::kNomem;
   request.order = ++clock_;
   n->addfds.push_front(request);
   ++n->done;

@@ -65,11 +65,22 @@ void Model::HandleRequest(Notif& n, Request request) {
   Outcome result;
   std::string cell;
   int raced_fd = -1;
-  if (!request.setfd) {
+  // fs.nr_open as expand_files sees it: lowered for this request by inject=nr_open.
+  const uint64_t nr_open =
+      request.inject == InjectKind::kNrOpen ? InjectedNrOpen(request.newfd) : env_.nr_open;
+  if (request.inject == InjectKind::kLsm) {
+    // receive_fd and receive_fd_replace ask security_file_receive first.
+    result = Outcome::Error(kInjectedLsmErrno);
+    cell = Cell("ADDFD.LSM");
+  } else if (!request.setfd) {
     const int fd = LowestFree(t);
-    if (fd < 0) {
+    if (fd < 0 || static_cast<uint64_t>(fd) >= nr_open) {
+      // alloc_fd: past the rlimit, or expand_files past fs.nr_open.
       result = Outcome::Error(EMFILE);
       cell = Cell("ADDFD.RLIMIT");
+    } else if (request.growth_fails) {
+      result = Outcome::Error(ENOMEM);
+      cell = Cell("ADDFD.NOMEM");
     } else {
       if (!request.send) {
         const std::set<int> racing = RacingSlots(n.target, n.task);
@@ -82,9 +93,13 @@ void Model::HandleRequest(Notif& n, Request request) {
   } else if (static_cast<uint64_t>(request.newfd) >= t.nofile) {
     result = Outcome::Error(EBADF);
     cell = Cell("ADDFD.SETFD.RLIMIT");
-  } else if (static_cast<uint64_t>(request.newfd) >= env_.nr_open) {
+  } else if (static_cast<uint64_t>(request.newfd) >= nr_open) {
     result = Outcome::Error(EMFILE);
     cell = Cell("ADDFD.SETFD.NR_OPEN");
+  } else if (request.growth_fails) {
+    // replace_fd: expand_files before do_dup2's checks.
+    result = Outcome::Error(ENOMEM);
+    cell = Cell("ADDFD.NOMEM");
   } else if (SlotReserved(t, static_cast<int>(request.newfd))) {
     result = Outcome::Error(EBUSY);
     cell = Cell("ADDFD.SETFD.RESERVED");

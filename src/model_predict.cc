@@ -169,6 +169,32 @@ int Model::PreQueueError(const Op& op, const char** cell, int* failing) const {
   return first->err;
 }
 
+const char* Model::InjectOutsideDomain(const Op& op) const {
+  if (op.inject == InjectKind::kNone) return nullptr;
+  switch (op.inject) {
+    case InjectKind::kNone:
+      return nullptr;
+    case InjectKind::kLsm:
+      if (!env_.inject_lsm) return "inject=lsm: no fail_function on security_file_receive here";
+      break;
+    case InjectKind::kNomem:
+      if (!env_.inject_nomem) return "inject=nomem: no failslab and fail-nth here";
+      // The target returns to user space before the fault is undone: one that did not fire
+      // (the table had room) would fail whatever it allocates next.
+      if (op.flags & uapi::kAddFdSend) return "inject=nomem with SEND";
+      break;
+    case InjectKind::kNrOpen:
+      if (!env_.inject_nr_open) return "inject=nr_open: only in an addfdlab VM guest";
+      break;
+  }
+  // The fault is armed on the notification's task: it must be waiting in the kernel, where
+  // the fault can reach nothing but the install, until the ioctl returns.
+  const Notif* n = FindBySeq(op.target, OpSeq(op));
+  if (n == nullptr || op.id_delta != 0)
+    return "inject= on a notification whose task is not waiting";
+  return nullptr;
+}
+
 Prediction Model::PredictAddFd(const Op& op) const {
   Prediction p;
   const char* check_cell = "";
@@ -186,23 +212,41 @@ Prediction Model::PredictAddFd(const Op& op) const {
     p.skip_reason = "SETFD onto a harness fd";
     return p;
   }
+  if (const char* why = InjectOutsideDomain(op); why != nullptr) {
+    p.skip = true;
+    p.skip_reason = why;
+    return p;
+  }
   // From here on the outcome is decided by the notification and, once queued, by the
   // target. Simulate on a copy: queue it, let the target run, read the result.
-  Model copy = *this;
+  int raced_fd = -1;  // another number the main thread's install may take (Thread::raced_fd)
+  const auto simulate = [&](bool growth_fails, std::string* cell) {
+    Model copy = *this;
+    const Outcome started = copy.StartAddFd(op, cell, growth_fails);
+    if (op.thread >= 0 || started.kind != Outcome::Kind::kBlocked) return started;
+    // The main thread waits for its own request while the targets run.
+    copy.Quiesce();
+    const Thread& main = copy.threads_.back();
+    if (!growth_fails) raced_fd = main.raced_fd;
+    if (main.result) *cell = main.result->cell;
+    return main.result ? main.result->outcome : Outcome::Blocked();
+  };
   std::vector<Outcome> allowed;
   std::string cell;
   // ADDFD.SRCFD.OPATH: EBADF today; a queued upstream change accepts O_PATH files.
   if (op.src == SourceKind::kOpath) allowed.push_back(Outcome::Error(EBADF));
-  const Outcome started = copy.StartAddFd(op, &cell);
-  if (op.thread >= 0 || started.kind != Outcome::Kind::kBlocked) {
-    allowed.push_back(started);
-  } else {
-    // The main thread waits for its own request while the targets run.
-    copy.Quiesce();
-    const Thread& main = copy.threads_.back();
-    allowed.push_back(main.result ? main.result->outcome : Outcome::Blocked());
-    if (main.raced_fd >= 0) allowed.push_back(Outcome::Ok(main.raced_fd));
-    if (main.result) cell = main.result->cell;
+  allowed.push_back(simulate(false, &cell));
+  if (raced_fd >= 0) allowed.push_back(Outcome::Ok(raced_fd));
+  if (op.inject == InjectKind::kNomem) {
+    // The fault fires only if the install grows the table (expand_files allocates); the
+    // model does not know the table's size, so both are allowed, the failure first, and the
+    // cell is NOMEM's.
+    std::string failed_cell;
+    const Outcome failed = simulate(true, &failed_cell);
+    if (std::find(allowed.begin(), allowed.end(), failed) == allowed.end()) {
+      allowed.insert(allowed.begin(), failed);
+      cell = failed_cell;
+    }
   }
   if (op.src == SourceKind::kOpath && cell.empty()) cell = Cell("ADDFD.SRCFD.OPATH");
   p.allowed = allowed;

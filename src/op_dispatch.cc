@@ -9,8 +9,10 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
 
+#include "addfdlab/kernel_inject.h"
 #include "addfdlab/notifier.h"
 
 namespace addfdlab {
@@ -238,13 +240,27 @@ std::function<Outcome()> OpDispatch::SupervisorJob(const Op& op,
       req.srcfd = in_.source_fd(op.src, listener);
       req.newfd = static_cast<uint32_t>(Resolve(op.fd));
       req.newfd_flags = op.newfd_flags;
-      return [listener, page, req, size = uapi::IoctlSize(op.size), arg = op.arg] {
+      // Op::inject arms a fault on the task that handles the request (the model skips the
+      // op unless that task waits in its notification): only the main thread injects.
+      const pid_t handler =
+          op.inject != InjectKind::kNone ? t.task_pid(TrapOf(op.notif).task) : pid_t{-1};
+      return [listener, page, req, size = uapi::IoctlSize(op.size), arg = op.arg,
+              inject = op.inject, handler] {
         // Each thread builds its argument on its own stack: several may be in the kernel at
         // once. The struct, then a tail up to `size` bytes (the size bits stop below 16 KiB).
         alignas(8) char buffer[uapi::kIocSizeMask + 1] = {};
         std::memcpy(buffer, &req, sizeof(req));
         if (arg == AddFdArg::kTailNonZero && size > sizeof(req)) buffer[size - 1] = 1;
         const char* where = arg == AddFdArg::kUnreadable ? page : buffer;
+        Result<KernelInjection> armed = KernelInjection::Arm(inject, handler, req.newfd);
+        if (!armed) {
+          // The probe said it could: a debugfs or /proc write that fails now is the
+          // environment's, reported in the outcome (and the verdict) with its errno.
+          std::fprintf(stderr, "addfdlab: inject=%s: %s\n",
+                       kInjectKindNames[static_cast<int>(inject)],
+                       armed.error().ToString().c_str());
+          return Outcome::Error(armed.error().value());
+        }
         auto fd = NotifAddFdRaw(listener, where, size);
         return fd ? Outcome::Ok(fd->number) : Outcome::Error(fd.error().value());
       };

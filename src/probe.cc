@@ -16,6 +16,7 @@
 #include <string>
 
 #include "addfdlab/environment.h"
+#include "addfdlab/kernel_inject.h"
 #include "addfdlab/notifier.h"
 #include "addfdlab/supervisor.h"
 #include "addfdlab/target.h"
@@ -169,9 +170,10 @@ void ProbeVm(Features& features) {
 
 const char* FeatureName(Feature feature) {
   static constexpr const char* kNames[kFeatureCount] = {
-      "user_notification", "addfd",       "setfd",       "send", "wait_killable_recv",
-      "sync_wake_up",      "recv_enoent", "opath_srcfd", "kcmp", "pidfd_getfd",
-      "fail_nth",          "sched_fifo",  "in_vm"};
+      "user_notification", "addfd",       "setfd",       "send",       "wait_killable_recv",
+      "sync_wake_up",      "recv_enoent", "opath_srcfd", "kcmp",       "pidfd_getfd",
+      "fail_nth",          "sched_fifo",  "in_vm",       "inject_lsm", "inject_nomem",
+      "inject_nr_open"};
   return kNames[static_cast<size_t>(feature)];
 }
 
@@ -190,6 +192,7 @@ Features ProbeFeatures() {
   ProbeProcessTools(features);
   ProbeSchedFifo(features);
   ProbeVm(features);
+  ProbeKernelInjection(features);
   ProbeWaitKillable(features);
 
   TargetConfig config;

@@ -9,11 +9,12 @@ namespace addfdlab {
 namespace {
 
 using op_field::kArg, op_field::kBind, op_field::kBind2, op_field::kBindOptional, op_field::kBuffer,
-    op_field::kCloexec, op_field::kEmulates, op_field::kError, op_field::kFd, op_field::kFd2,
-    op_field::kFile, op_field::kFlags, op_field::kHandler, op_field::kIdDelta, op_field::kLegacy,
-    op_field::kNewfdFlags, op_field::kNotifBind, op_field::kNotifUse, op_field::kRestart,
-    op_field::kSignal, op_field::kSize, op_field::kSrc, op_field::kTarget, op_field::kTask,
-    op_field::kTaskCaller, op_field::kThreadOn, op_field::kThreadUsed, op_field::kValue;
+    op_field::kInject, op_field::kCloexec, op_field::kEmulates, op_field::kError, op_field::kFd,
+    op_field::kFd2, op_field::kFile, op_field::kFlags, op_field::kHandler, op_field::kIdDelta,
+    op_field::kLegacy, op_field::kNewfdFlags, op_field::kNotifBind, op_field::kNotifUse,
+    op_field::kRestart, op_field::kSignal, op_field::kSize, op_field::kSrc, op_field::kTarget,
+    op_field::kTask, op_field::kTaskCaller, op_field::kThreadOn, op_field::kThreadUsed,
+    op_field::kValue;
 
 // The name of the first field that `kind` does not use and `op` sets, or nullptr.
 const char* UnusedFieldSet(const Op& op, uint32_t fields) {
@@ -37,6 +38,7 @@ const char* UnusedFieldSet(const Op& op, uint32_t fields) {
   if (!(fields & kFile) && op.file != def.file) return "file";
   if (!(fields & kBuffer) && op.buffer != def.buffer) return "buffer";
   if (!(fields & kArg) && op.arg != def.arg) return "arg";
+  if (!(fields & kInject) && op.inject != def.inject) return "inject";
   if (!(fields & kHandler) && op.handler != def.handler) return "handler";
   if (!(fields & kSignal) && op.signal != def.signal) return "signal";
   if (!(fields & kCloexec) && op.cloexec != def.cloexec) return "cloexec";
@@ -215,6 +217,13 @@ class Validator {
     }
     if ((fields & kArg) && static_cast<int>(op.arg) > static_cast<int>(AddFdArg::kUnreadable)) {
       return Error::Invalid("unknown addfd argument");
+    }
+    if ((fields & kInject) && static_cast<int>(op.inject) >= kInjectKindCount) {
+      return Error::Invalid("unknown injection");
+    }
+    // The injection is undone when the ioctl returns: only the main thread waits for that.
+    if ((fields & kInject) && op.inject != InjectKind::kNone && op.thread >= 0) {
+      return Error::Invalid("inject= on a supervisor thread: only the main thread may inject");
     }
     if ((fields & kHandler) &&
         static_cast<int>(op.handler) > static_cast<int>(HandlerKind::kIgnore)) {

@@ -186,6 +186,8 @@ void CodeOpFields(Io& io, OpT& op) {
       io.Word(op.size, uapi::kAddFdSizeVer0);
       io.Choice(op.arg, kAddFdArgCount);
       io.Choice(op.emulates, kEmulatedCallCount);
+      // Only the main thread injects (ValidateScenario).
+      if (op.thread < 0) io.Choice(op.inject, kInjectKindCount);
       io.OptionalBind(op.bind);
       return;
     case OpKind::kSend:

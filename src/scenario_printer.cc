@@ -165,6 +165,7 @@ class Printer {
         if (op.emulates != def.emulates) {
           line += " emulates=" + EnumName(kEmulatedCallNames, op.emulates);
         }
+        if (op.inject != def.inject) line += " inject=" + EnumName(kInjectKindNames, op.inject);
         if (op.bind >= 0) line += " -> " + Name(s_.fd_names, op.bind);
         break;
       case OpKind::kSend:

@@ -400,7 +400,7 @@ class Parser {
         return ParseRecv(name, op);
       case OpKind::kAddFd:
         return Next("a notification name", &token) && names_.NotifRef(token, true, op) &&
-               ParseTail(name, {"flags", "src", "newfd", "newfd_flags", "size", "arg", "emulates"},
+               ParseTail(name, {"flags", "src", "newfd", "newfd_flags", "size", "arg", "emulates", "inject"},
                          {}, 0, 1, true, &tail, op) &&
                AddFdOptions(tail, op);
       case OpKind::kSend:
@@ -566,6 +566,9 @@ class Parser {
       if (!values_.ParseEnum(*emulates, kEmulatedCallNames, "emulated call", &op->emulates)) {
         return false;
       }
+    }
+    if (const Token* inject = tail.Get("inject")) {
+      if (!values_.ParseEnum(*inject, kInjectKindNames, "injection", &op->inject)) return false;
     }
     if (!tail.binds.empty()) return names_.BindFd(tail.binds[0], &op->bind);
     return true;

@@ -16,14 +16,13 @@ struct CellsOptions {
 
 int RunCells(const CellsOptions& options) {
   const Features features = ProbeFeatures();
-  const uint64_t nr_open = ReadNrOpen();
   nlohmann::json cells = nlohmann::json::array();
   size_t reachable = 0;
   if (!options.json) {
     std::printf("%-32s %-10s %-6s %s\n", "cell", "needs", "here", "rule (kernel function)");
   }
   for (const CellInfo& cell : kContractCells) {
-    const std::string skip = CellSkipReason(cell, features, nr_open);
+    const std::string skip = CellSkipReason(cell, features);
     if (skip.empty()) ++reachable;
     if (options.json) {
       cells.push_back({{"cell", cell.id},

@@ -97,9 +97,8 @@ int JobCount(const FuzzOptions& options) {
 // The contract cells this kernel and harness can reach, without starting an executor.
 std::vector<std::string> ReachableCells(const Features& features) {
   std::vector<std::string> cells;
-  const uint64_t nr_open = ReadNrOpen();
   for (const CellInfo& cell : kContractCells) {
-    if (CellSkipReason(cell, features, nr_open).empty()) cells.emplace_back(cell.id);
+    if (CellSkipReason(cell, features).empty()) cells.emplace_back(cell.id);
   }
   return cells;
 }

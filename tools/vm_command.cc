@@ -493,6 +493,37 @@ int RunVmCache(const VmCacheOptions& options) {
 }  // namespace
 
 // --kernel: a bzImage path, or a Debian package (fetched into the cache when missing).
+// The debug kernel's cache entry, built first when it is not there (minutes: the script's
+// progress lines go to stderr as they come).
+Result<fs::path> DebugKernelEntry() {
+  const fs::path script = fs::path(kSourceDir) / "vm" / "debug-kernel" / "build.sh";
+  std::error_code ec;
+  if (!fs::is_regular_file(script, ec)) return Error(Errno(ENOENT), "missing " + script.string());
+  const std::vector<std::string> cached = {"sh", script.string(), "--cache", CacheRoot().string(),
+                                           "--cached"};
+  std::string entry = Capture(cached, std::chrono::seconds(60));
+  if (entry.empty()) {
+    std::cerr << "vm debug: building the debug kernel (first use of this configuration; "
+                 "minutes on idle cores, far longer on busy ones: it runs under nice -n 19)\n";
+    SpawnOptions spawn;
+    spawn.stdout_to = Output::kNull;
+    spawn.forward_interrupt = true;
+    std::optional<Subprocess> build =
+        Subprocess::Spawn({"sh", script.string(), "--cache", CacheRoot().string()}, spawn);
+    if (!build) return Error(Errno(ENOENT), "cannot start sh");
+    const ExitStatus status = build->Wait(Subprocess::Clock::now() + std::chrono::hours(3));
+    if (status.code() != 0) {
+      return Error(Errno(EIO), "building the debug kernel: " + status.Problem());
+    }
+    entry = Capture(cached, std::chrono::seconds(60));
+  }
+  while (!entry.empty() && entry.back() == '\n') entry.pop_back();
+  if (entry.empty() || !fs::is_regular_file(fs::path(entry) / "bzImage", ec)) {
+    return Error(Errno(EIO), "the debug kernel's cache entry has no bzImage (" + entry + ")");
+  }
+  return fs::path(entry);
+}
+
 Result<Kernel> ResolveKernel(const VmRunOptions& options) {
   std::error_code ec;
   if (options.kernel.find('/') != std::string::npos || fs::is_regular_file(options.kernel, ec)) {
@@ -500,6 +531,11 @@ Result<Kernel> ResolveKernel(const VmRunOptions& options) {
       return Error::Invalid("--kernel " + options.kernel + ": no such file");
     }
     return Kernel{fs::absolute(options.kernel), fs::path(options.kernel).filename().string()};
+  }
+  if (options.kernel == kDebugKernel) {
+    Result<fs::path> entry = DebugKernelEntry();
+    if (!entry) return std::move(entry).error();
+    return Kernel{*entry / "bzImage", std::string(kDebugKernel), kDebugTimeScale};
   }
   vm::KernelCache cache(CacheRoot(), options.cache_limit_mb * kMiB);
   const std::vector<std::string> candidates =
@@ -523,7 +559,8 @@ Result<Kernel> ResolveKernel(const VmRunOptions& options) {
 // `stream`: the command's output is copied to ours while it runs (vm run), else only into
 // the run folder (vm matrix, vm bisect: several guests at once, their JSON read after).
 GuestOutcome RunOnKernel(const VmRunOptions& options, const Kernel& kernel, bool stream) {
-  const double scale = options.time_scale * ReadEnvironment().time_scale;
+  const double scale = (options.time_scale > 0 ? options.time_scale : kernel.time_scale) *
+                       ReadEnvironment().time_scale;
   GuestOutcome outcome;
   std::string label = kernel.label;
   for (char& c : label) {
@@ -768,15 +805,16 @@ void AddVmCommand(CLI::App& app, Runner& run) {
   run_cmd
       ->add_option("--kernel", options->kernel,
                    "A Debian kernel (6.1.0-57, 6.12.118, a flavoured release or a package "
-                   "name) or a bzImage path")
+                   "name), `debug` (built from linux-source-6.12 on first use) or a bzImage "
+                   "path")
       ->required();
   run_cmd->add_option("--flavour", options->flavour, "Debian kernel flavour for a bare version")
       ->capture_default_str();
   run_cmd
       ->add_option("--time-scale", options->time_scale,
                    "Guest slowness against the host: scales every deadline and is the "
-                   "guest's ADDFDLAB_TIME_SCALE (times this one's)")
-      ->capture_default_str()
+                   "guest's ADDFDLAB_TIME_SCALE (times this one's); default 10, 50 for the "
+                   "debug kernel")
       ->check(CLI::PositiveNumber);
   run_cmd
       ->add_option("--timeout", options->timeout,
@@ -821,8 +859,8 @@ void AddVmCommand(CLI::App& app, Runner& run) {
   const auto guest_options = [](CLI::App* cmd, VmRunOptions& o) {
     cmd->add_option("--flavour", o.flavour, "Debian kernel flavour for a bare version")
         ->capture_default_str();
-    cmd->add_option("--time-scale", o.time_scale, "Guest slowness against the host")
-        ->capture_default_str()
+    cmd->add_option("--time-scale", o.time_scale,
+                    "Guest slowness against the host (default 10, 50 for the debug kernel)")
         ->check(CLI::PositiveNumber);
     cmd->add_option("--timeout", o.timeout, "Seconds the command may take in each guest")
         ->check(CLI::PositiveNumber);

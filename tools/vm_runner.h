@@ -31,7 +31,7 @@ struct VmRunOptions {
   // Static programs in the guest: (guest path under kGuestProgramDir, host file). A guest
   // whose every command is one of them carries no addfdlab, no libraries and no corpus.
   std::vector<std::pair<std::string, std::filesystem::path>> programs;
-  double time_scale = 10;   // TCG against the host; times ADDFDLAB_TIME_SCALE here
+  double time_scale = 0;    // against the host, times ADDFDLAB_TIME_SCALE here; 0: the kernel's
   double timeout = 0;       // seconds for the command in the guest; 0: 30 s scaled, + --time
   double boot_timeout = 0;  // seconds from QEMU's start to the command; 0: 10 s scaled
   int memory_mb = 1024;
@@ -43,10 +43,20 @@ struct VmRunOptions {
   uint64_t files_limit_mb = 256;
 };
 
-// A kernel ready to boot: its image and the name the progress line and logs give it.
+// How much slower than the host a guest runs when --time-scale does not say: TCG alone (a
+// notifier round trip ~9 times slower), and TCG with the debug kernel's KASAN and lockdep
+// (~48 times).
+inline constexpr double kTcgTimeScale = 10;
+inline constexpr double kDebugTimeScale = 50;
+// --kernel debug: the kernel vm/debug-kernel/build.sh builds into the cache.
+inline constexpr std::string_view kDebugKernel = "debug";
+
+// A kernel ready to boot: its image, the name the progress line and logs give it, and its
+// guest's slowness against the host.
 struct Kernel {
   std::filesystem::path image;
   std::string label;
+  double time_scale = kTcgTimeScale;
 };
 
 // How a command ran in a guest.
@@ -57,7 +67,8 @@ struct GuestOutcome {
   double seconds = 0;             // QEMU's whole run
 };
 
-// options.kernel: a bzImage path, or a Debian package (fetched into the cache when missing).
+// options.kernel: a bzImage path, `debug` (built on first use), or a Debian package (fetched
+// into the cache when missing).
 Result<Kernel> ResolveKernel(const VmRunOptions& options);
 
 // Boots `kernel` and runs the command(s). `stream`: the command's output is copied to ours

@@ -10,6 +10,11 @@ mount -t devtmpfs devtmpfs /dev
 # No tmpfs over /tmp: the initramfs is writable memory already, and a mount there would hide
 # the files a command names under /tmp (vm run copies them in at their own paths).
 mkdir -p /dev/shm && mount -t tmpfs tmpfs /dev/shm
+# The debug kernel's fault injection (failslab, fail_function) and KCOV live in debugfs.
+if [ -d /sys/kernel/debug ]; then mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null; fi
+# The explicit flag that this is an addfdlab guest: its sysctls (fs.nr_open) are its own to
+# change. Only this file sets it; nothing on the host does.
+export ADDFDLAB_VM_GUEST=1
 # Raw: no \n -> \r\n on the way out, no echo.
 stty -F /dev/ttyS1 raw -echo
 stty -F /dev/ttyS2 raw -echo

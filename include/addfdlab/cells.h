@@ -18,7 +18,7 @@ namespace addfdlab {
 enum class Reach : uint8_t {
   kScenario,     // a deterministic scenario, and the fuzzer
   kNoSchedule,   // no user-space schedule makes it happen deterministically
-  kLowNrOpen,    // needs fs.nr_open below the targets' RLIMIT_NOFILE (global: a VM)
+  kLowNrOpen,    // needs fs.nr_open lowered below RLIMIT_NOFILE (global: a VM guest's own)
   kKernelFault,  // needs kernel fault injection on the fd-install path (a debug kernel)
 };
 
@@ -78,12 +78,12 @@ inline constexpr CellInfo kContractCells[] = {
     {"ADDFD.SETFD.RLIMIT", "SETFD at or above the target's RLIMIT_NOFILE: EBADF", "replace_fd",
      Feature::kSetFd, Reach::kScenario},
     {"ADDFD.SETFD.NR_OPEN", "SETFD at or above fs.nr_open: EMFILE", "replace_fd (expand_files)",
-     Feature::kSetFd, Reach::kLowNrOpen},
+     Feature::kInjectNrOpen, Reach::kLowNrOpen},
     {"ADDFD.SETFD.RESERVED", "SETFD onto a slot an open() in progress reserved: EBUSY",
      "replace_fd (do_dup2)", Feature::kSetFd, Reach::kScenario},
     {"ADDFD.LSM", "an LSM denies the install: its errno", "receive_fd (security_file_receive)",
-     Feature::kAddFd, Reach::kKernelFault},
-    {"ADDFD.NOMEM", "the fd table cannot grow: ENOMEM", "expand_files", Feature::kAddFd,
+     Feature::kInjectLsm, Reach::kKernelFault},
+    {"ADDFD.NOMEM", "the fd table cannot grow: ENOMEM", "expand_files", Feature::kInjectNomem,
      Reach::kKernelFault},
     {"ADDFD.SEND.OK", "ADDFD|SEND: the trapped syscall returns the fd",
      "seccomp_handle_addfd (complete_all on send)", Feature::kSend, Reach::kScenario},
@@ -201,8 +201,9 @@ const std::vector<std::string>& ContractCells();
 const char* ReachName(Reach reach);
 
 // Why `cell` cannot be reached on this kernel and in this environment, or "" when it can.
-// `nr_open` is fs.nr_open (0: unknown).
-std::string CellSkipReason(const CellInfo& cell, const Features& features, uint64_t nr_open);
+// A kLowNrOpen or kKernelFault cell needs its injection feature (kInjectNrOpen, kInjectLsm,
+// kInjectNomem: a debug kernel in an addfdlab VM guest) and ADDFD.
+std::string CellSkipReason(const CellInfo& cell, const Features& features);
 // fs.nr_open of this machine, 0 when unreadable.
 uint64_t ReadNrOpen();
 

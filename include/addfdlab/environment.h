@@ -33,6 +33,9 @@ struct Environment {
   bool no_mutator = false;
   // ADDFDLAB_ROLLBACK_MUTANT=1: rollback_fuzzer also runs the test-only broken strategy.
   bool rollback_mutant = false;
+  // ADDFDLAB_VM_GUEST=1: set only by vm/init.sh, PID 1 of an `addfdlab vm` guest: the
+  // guest's sysctls are its own to change (kernel_inject.h, inject=nr_open).
+  bool vm_guest = false;
   // ADDFDLAB_FAKE_RELEASE: the kernel release reports name (a test seam; nothing is decided
   // by the release).
   std::string fake_release;

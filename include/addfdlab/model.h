@@ -33,6 +33,11 @@ struct ModelEnv {
   uint64_t nofile_hard = 1u << 20;  // the targets' RLIMIT_NOFILE hard limit
   uint64_t nr_open = 1u << 20;      // fs.nr_open
   int harness_fd_base = 512;        // agent::kHarnessFdBase
+  // Which kernel injections an ADDFD may ask for (Op::inject; kernel_inject.h); an op
+  // asking for another is outside the domain (skipped).
+  bool inject_lsm = true;
+  bool inject_nomem = true;
+  bool inject_nr_open = true;
   // Known deviations the model follows instead of the contract, so that a fuzzer on such
   // a kernel is not stopped by their consequences (the contract suite keeps them off).
   // ADDFD.INTR.SEND before the fix: an interrupted ADDFD|SEND leaves the notification
@@ -214,6 +219,9 @@ class Model {
     bool send = false;
     uint32_t newfd = 0;
     EmulatedCall emulates = EmulatedCall::kNone;
+    InjectKind inject = InjectKind::kNone;
+    bool growth_fails = false;  // inject=nomem, and the kernel said ENOMEM: the table's
+                                // growth (when the install needs one) fails
     int64_t order = 0;
     friend bool operator==(const Request&, const Request&) = default;
   };
@@ -290,6 +298,8 @@ class Model {
 
   // ADDFD's checks in the kernel's order, up to the queueing point.
   Prediction PredictAddFd(const Op& op) const;
+  // Why an ADDFD's Op::inject cannot be made here or could outlive its op; nullptr when fine.
+  const char* InjectOutsideDomain(const Op& op) const;
   Prediction PredictSend(const Op& op) const;
   Prediction PredictRecv(const Op& op) const;
   Prediction PredictTargetOp(const Op& op) const;
@@ -310,7 +320,8 @@ class Model {
   Prediction PredictTrap(const Op& op) const;
 
   // The lookup, state checks and queueing; the error, or kBlocked once queued.
-  Outcome StartAddFd(const Op& op, std::string* cell);
+  // `growth_fails`: an inject=nomem request whose table growth fails.
+  Outcome StartAddFd(const Op& op, std::string* cell, bool growth_fails = false);
   // recv_wait_event and the search for an INIT notification; kBlocked when it would wait.
   Outcome TakeNotification(int target, BufferKind buffer, std::string* cell);
   Outcome StartRecv(const Op& op, std::string* cell);

@@ -22,8 +22,13 @@ enum class Feature {
   kFailNth,           // /proc/self/task/TID/fail-nth exists (CONFIG_FAULT_INJECTION)
   kSchedFifo,         // SCHED_FIFO at the executor's priorities: the fifo scheduling mode
   kInVm,              // running under a hypervisor
+  // Kernel fault injection for one ADDFD (kernel_inject.h): a debug kernel in a VM.
+  kInjectLsm,     // fail-nth writable, fail_function offers security_file_receive
+  kInjectNomem,   // fail-nth writable, failslab's debugfs knobs writable
+  kInjectNrOpen,  // an addfdlab VM guest (ADDFDLAB_VM_GUEST from its init) with a writable
+                  // fs.nr_open
 };
-inline constexpr size_t kFeatureCount = 13;
+inline constexpr size_t kFeatureCount = 16;
 
 // The probe's name for a feature ("addfd", "wait_killable_recv", ...).
 const char* FeatureName(Feature feature);

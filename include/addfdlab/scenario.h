@@ -121,6 +121,7 @@ inline constexpr uint32_t kCloexec = 1u << 24;
 inline constexpr uint32_t kLegacy = 1u << 25;
 inline constexpr uint32_t kRestart = 1u << 26;
 inline constexpr uint32_t kEmulates = 1u << 27;
+inline constexpr uint32_t kInject = 1u << 28;
 }  // namespace op_field
 
 // What the code needs to know about an op kind without a switch of its own. Per-op work
@@ -244,7 +245,7 @@ inline constexpr OpTraits kOpTraits[] = {
      .outcome = true,
      .fields = op_field::kNotifUse | op_field::kThreadOn | op_field::kIdDelta | op_field::kFlags |
                op_field::kSrc | op_field::kFd | op_field::kNewfdFlags | op_field::kSize |
-               op_field::kArg | op_field::kBindOptional | op_field::kEmulates},
+               op_field::kArg | op_field::kInject | op_field::kBindOptional | op_field::kEmulates},
     {.kind = OpKind::kSend,
      .name = "send",
      .side = OpSide::kSupervisor,
@@ -345,6 +346,26 @@ enum class AddFdArg : uint8_t {
 };
 inline constexpr int kAddFdArgCount = 4;
 
+// A kernel fault injected for one ADDFD on the main thread (Op::inject): armed before the
+// ioctl, undone when it returns. Each needs its probed feature (a debug kernel in a VM).
+enum class InjectKind : uint8_t {
+  kNone,
+  kLsm,     // security_file_receive fails with EACCES (fail_function + the task's fail-nth)
+  kNomem,   // the handling task's next slab allocation fails (failslab + fail-nth): the fd
+            // table's growth in expand_files, when the install needs one
+  kNrOpen,  // fs.nr_open lowered to max(newfd, 64), the VM guest's own sysctl
+};
+inline constexpr int kInjectKindCount = 4;
+// The errno inject=lsm makes security_file_receive return.
+inline constexpr int kInjectedLsmErrno = EACCES;
+// fs.nr_open while an inject=nr_open ADDFD runs: newfd itself (SETFD at newfd then meets
+// expand_files' `nr >= sysctl_nr_open`), within the sysctl's bounds: BITS_PER_LONG, and
+// INT_MAX rounded down to a multiple of it.
+inline constexpr uint64_t InjectedNrOpen(uint32_t newfd) {
+  constexpr uint32_t kMin = 64, kMax = 0x7fffffc0;
+  return newfd < kMin ? kMin : newfd > kMax ? kMax : newfd;
+}
+
 enum class HandlerKind : uint8_t { kDefault, kRestart, kNoRestart, kIgnore };
 inline constexpr int kHandlerKindCount = 4;
 
@@ -412,6 +433,9 @@ static_assert(std::size(kBufferKindNames) == kBufferKindCount &&
               static_cast<int>(BufferKind::kReadOnly) + 1 == kBufferKindCount);
 static_assert(std::size(kAddFdArgNames) == kAddFdArgCount &&
               static_cast<int>(AddFdArg::kUnreadable) + 1 == kAddFdArgCount);
+inline constexpr const char* kInjectKindNames[] = {"none", "lsm", "nomem", "nr_open"};
+static_assert(std::size(kInjectKindNames) == kInjectKindCount &&
+              static_cast<int>(InjectKind::kNrOpen) + 1 == kInjectKindCount);
 static_assert(std::size(kHandlerKindNames) == kHandlerKindCount &&
               static_cast<int>(HandlerKind::kIgnore) + 1 == kHandlerKindCount);
 static_assert(std::size(kEmulatedCallNames) == kEmulatedCallCount &&
@@ -481,6 +505,7 @@ struct Op {
   FileKind file = FileKind::kDevNull;
   BufferKind buffer = BufferKind::kZeroed;
   AddFdArg arg = AddFdArg::kPlain;
+  InjectKind inject = InjectKind::kNone;  // addfd on the main thread only
   HandlerKind handler = HandlerKind::kDefault;
   EmulatedCall emulates = EmulatedCall::kNone;  // addfd: the syscall the injection stands in for
   int signal = 10;                              // SIGUSR1

@@ -76,7 +76,6 @@ TEST_P(ModelContract, ExpectClausesHoldInTheModel) {
   const auto failures = RunOnModel(scenario, env);
   std::string text;
   for (const auto& f : failures) text += f + "\n";
-  // ADDFD.SETFD.NR_OPEN needs fs.nr_open lowered; its scenario expects nothing there.
   EXPECT_TRUE(failures.empty()) << GetParam().filename() << "\n" << text;
 }
 
@@ -92,7 +91,8 @@ TEST_P(ModelContract, ReachesTheCellsItCarries) {
   for (const std::string& cell : scenario.cells) {
     const CellInfo* info = FindCell(cell);
     ASSERT_NE(info, nullptr) << cell;
-    if (info->reach != Reach::kScenario) continue;
+    // The injected cells too: the model's environment here allows every injection.
+    if (info->reach == Reach::kNoSchedule) continue;
     EXPECT_TRUE(reached.count(cell))
         << GetParam().filename() << " carries " << cell << ", which the model never reaches in it";
   }
@@ -389,6 +389,60 @@ TEST(ModelChecks, TargetExitReleasesItsListenerCopy) {
     // The filter has a notifier until the kill (op 5), through the table's copy after op 4.
     EXPECT_EQ(model.LifecycleNow().targets[0].listener, i < 4) << "op " << i + 1;
   }
+}
+
+// Op::inject: each injection's outcome and cell, a skip where the environment cannot make it
+// or the task does not wait, and inject=nomem following the kernel's answer.
+TEST(ModelInject, OutcomesCellsAndSkips) {
+  ParseError error;
+  const auto scenario = ParseScenario(
+      "target t\nnofile t 4096\ntrap t.1 -> n1\nrecv t\n"
+      "addfd n1 flags=SETFD newfd=4001 inject=nomem\n"       // op 4
+      "addfd n1 flags=SETFD newfd=4001\n"                    // op 5: REPLACE if op 4 installed
+      "addfd n1 inject=lsm\n"                                // op 6
+      "addfd n1 flags=SETFD newfd=100 inject=nr_open\n"      // op 7: fs.nr_open = 100
+      "addfd n1 flags=SETFD newfd=10 inject=nr_open\n"       // op 8: fs.nr_open = 64
+      "addfd n1 flags=SETFD|SEND newfd=3000 inject=nomem\n"  // op 9: skipped, SEND
+      "send n1 error=ENOSYS\nreturned n1\n"
+      "addfd n1 inject=lsm\n",  // op 12: the task no longer waits
+      "inline.scn", &error);
+  ASSERT_TRUE(scenario) << error.ToString();
+  ModelEnv env;
+  env.nofile_hard = 4096;
+  for (const Outcome nomem : {Outcome::Error(ENOMEM), Outcome::Ok(4001)}) {
+    Model model(*scenario, env);
+    std::vector<Prediction> p;
+    for (int i = 0; i < static_cast<int>(scenario->ops.size()); ++i) {
+      p.push_back(model.Begin(i));
+      if (p.back().skip) continue;
+      model.Step(i, i == 3 ? nomem : First(p.back()));
+      ASSERT_TRUE(model.CheckState()) << "op " << i + 1;
+    }
+    EXPECT_EQ(p[3].allowed, (std::vector<Outcome>{Outcome::Error(ENOMEM), Outcome::Ok(4001)}));
+    EXPECT_EQ(p[3].cell, "ADDFD.NOMEM");
+    EXPECT_EQ(p[4].cell,
+              nomem.kind == Outcome::Kind::kOk ? "ADDFD.SETFD.REPLACE" : "ADDFD.SETFD.OK");
+    EXPECT_EQ(p[5].allowed, std::vector<Outcome>{Outcome::Error(EACCES)});
+    EXPECT_EQ(p[5].cell, "ADDFD.LSM");
+    EXPECT_EQ(p[6].allowed, std::vector<Outcome>{Outcome::Error(EMFILE)});
+    EXPECT_EQ(p[6].cell, "ADDFD.SETFD.NR_OPEN");
+    EXPECT_EQ(p[7].allowed, std::vector<Outcome>{Outcome::Ok(10)});
+    EXPECT_TRUE(p[8].skip);
+    EXPECT_EQ(p[8].skip_reason, "inject=nomem with SEND");
+    EXPECT_FALSE(p[9].skip);
+    EXPECT_TRUE(p[11].skip);
+    EXPECT_EQ(p[11].skip_reason, "inject= on a notification whose task is not waiting");
+  }
+  static_assert(InjectedNrOpen(10) == 64 && InjectedNrOpen(4000) == 4000 &&
+                InjectedNrOpen(0xffffffff) == 0x7fffffc0);
+  // Without the features (a stock kernel, the host) the injected ops are skipped.
+  ModelEnv stock = env;
+  stock.inject_lsm = stock.inject_nomem = stock.inject_nr_open = false;
+  Model model(*scenario, stock);
+  for (int i = 0; i < 3; ++i) model.Step(i, First(model.Begin(i)));
+  const Prediction nomem = model.Begin(3);
+  EXPECT_TRUE(nomem.skip);
+  EXPECT_EQ(nomem.skip_reason, "inject=nomem: no failslab and fail-nth here");
 }
 
 }  // namespace

@@ -122,6 +122,7 @@ std::vector<Member> Members() {
       m("legacy", op_field::kLegacy, &Op::legacy),
       m("restart", op_field::kRestart, &Op::restart),
       m("emulates", op_field::kEmulates, &Op::emulates),
+      m("inject", op_field::kInject, &Op::inject),
   };
 }
 
@@ -132,7 +133,7 @@ TEST(OpTraits, FieldsAreWhatTheDecoderSets) {
   const std::vector<Member> members = Members();
   uint32_t all_bits = 0;
   for (const Member& member : members) all_bits |= member.bits;
-  EXPECT_EQ(all_bits, (op_field::kEmulates << 1) - 1) << "a field bit without a member";
+  EXPECT_EQ(all_bits, (op_field::kInject << 1) - 1) << "a field bit without a member";
   const Op def;
   uint32_t seen[kOpKindCount] = {};  // per kind, the bits some decoded op used
   for (const Scenario& s : RandomScenarios(20000)) {

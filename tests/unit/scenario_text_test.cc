@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "addfdlab/scenario_codec.h"
+
 namespace addfdlab {
 namespace {
 
@@ -534,6 +536,39 @@ TEST(ScenarioValidate, RejectsWhatThePrinterCannotRepresent) {
   bad.ops[0].kind = static_cast<OpKind>(kOpKindCount);
   EXPECT_FALSE(ValidateScenario(bad));
   EXPECT_FALSE(PrintScenario(bad).empty());  // an invalid scenario still prints
+}
+
+// inject= on addfd: parsed, printed and encoded; only the main thread may inject.
+TEST(ScenarioText, AddFdInjectRoundTripsOnTheMainThreadOnly) {
+  const Scenario s = MustParse(
+      "target t0\ntrap t0.1 -> n\naddfd n inject=lsm expect EACCES\n"
+      "addfd n flags=SETFD newfd=4001 inject=nomem\naddfd n flags=SETFD newfd=99 "
+      "inject=nr_open\n");
+  ASSERT_EQ(s.ops.size(), 4u);
+  EXPECT_EQ(s.ops[1].inject, InjectKind::kLsm);
+  EXPECT_EQ(s.ops[2].inject, InjectKind::kNomem);
+  EXPECT_EQ(s.ops[3].inject, InjectKind::kNrOpen);
+  EXPECT_EQ(PrintOp(s, 1), "addfd n inject=lsm expect EACCES");
+  ExpectRoundTrip(s);
+  const std::vector<uint8_t> bytes = EncodeScenario(s);
+  const std::optional<Scenario> decoded = DecodeScenario(bytes.data(), bytes.size());
+  ASSERT_TRUE(decoded.has_value());
+  EXPECT_EQ(decoded->ops, s.ops);
+
+  ParseError error;
+  EXPECT_FALSE(ParseScenario("target t0\ntrap t0.1 -> n\naddfd n inject=oom\n", "bad.scn", &error));
+  EXPECT_NE(error.message.find("unknown injection 'oom' (none, lsm, nomem, nr_open)"),
+            std::string::npos)
+      << error.ToString();
+  Scenario on_thread = MustParse("target t0\ntrap t0.1 -> n\non th: addfd n\nwait th\n");
+  ASSERT_TRUE(ValidateScenario(on_thread));
+  on_thread.ops[1].inject = InjectKind::kLsm;
+  EXPECT_EQ(Rejection(on_thread),
+            "op 2 (addfd): inject= on a supervisor thread: only the main thread may inject");
+  Scenario close = MustParse("target t0\nopen t0 devnull -> f\nclose t0 f\n");
+  close.ops[1].inject = InjectKind::kNomem;
+  EXPECT_EQ(Rejection(close),
+            "op 2 (close): field 'inject' is not used by this op and must stay at its default");
 }
 
 TEST(ScenarioNames, KindsAndOutcomes) {
