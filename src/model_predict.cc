@@ -197,6 +197,12 @@ const char* Model::InjectOutsideDomain(const Op& op) const {
 
 Prediction Model::PredictAddFd(const Op& op) const {
   Prediction p;
+  // The executor arms an injection before the ioctl, whatever the kernel then rejects.
+  if (const char* why = InjectOutsideDomain(op); why != nullptr) {
+    p.skip = true;
+    p.skip_reason = why;
+    return p;
+  }
   const char* check_cell = "";
   if (const int err = PreQueueError(op, &check_cell); err != 0) {
     p.allowed = {Outcome::Error(err)};
@@ -210,11 +216,6 @@ Prediction Model::PredictAddFd(const Op& op) const {
       newfd < env_.harness_fd_base + static_cast<int>(t.tasks.size())) {
     p.skip = true;
     p.skip_reason = "SETFD onto a harness fd";
-    return p;
-  }
-  if (const char* why = InjectOutsideDomain(op); why != nullptr) {
-    p.skip = true;
-    p.skip_reason = why;
     return p;
   }
   // From here on the outcome is decided by the notification and, once queued, by the

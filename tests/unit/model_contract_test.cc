@@ -445,5 +445,22 @@ TEST(ModelInject, OutcomesCellsAndSkips) {
   EXPECT_EQ(nomem.skip_reason, "inject=nomem: no failslab and fail-nth here");
 }
 
+// The executor arms an injection before the ioctl: without the feature, an injecting ADDFD
+// the kernel would reject before queueing (a short size) is skipped too, not predicted
+// EINVAL (a campaign on the host filed the arming's EPERM as an ADDFD.SIZE.SHORT deviation).
+TEST(ModelInject, AnUnavailableInjectionIsSkippedBeforeTheArgumentChecks) {
+  ParseError error;
+  const auto scenario = ParseScenario(
+      "target t\ntrap t.1 -> n1\nrecv t\naddfd n1 size=1 inject=nr_open\n", "inline.scn", &error);
+  ASSERT_TRUE(scenario) << error.ToString();
+  ModelEnv stock;
+  stock.inject_nr_open = false;
+  Model model(*scenario, stock);
+  for (int i = 0; i < 2; ++i) model.Step(i, First(model.Begin(i)));
+  const Prediction p = model.Begin(2);
+  EXPECT_TRUE(p.skip);
+  EXPECT_EQ(p.skip_reason, "inject=nr_open: only in an addfdlab VM guest");
+}
+
 }  // namespace
 }  // namespace addfdlab
