@@ -254,6 +254,21 @@ TEST(ModelChecks, FdCellsNameTheInstallingRequest) {
   EXPECT_EQ(model.FdCells(0), (std::map<int, std::string>{{1, "ADDFD.INTR.SEND"}}));
 }
 
+// Steps a race's ops up to and including op `at` (0-based), each as the model first predicts
+// it, but op `at`: the model must allow exactly `allowed` there, and the kernel answers
+// `observed`, the race's other branch.
+void StepIntoRace(Model& model, int at, const std::vector<Outcome>& allowed,
+                  const Outcome& observed) {
+  for (int i = 0; i <= at; ++i) {
+    const Prediction p = model.Begin(i);
+    ASSERT_FALSE(p.skip) << "op " << i + 1 << ": " << p.skip_reason;
+    if (i == at) {
+      EXPECT_EQ(p.allowed, allowed);
+    }
+    ASSERT_TRUE(StepChecked(model, i, i == at ? observed : First(p)));
+  }
+}
+
 // A reply races the leader's death: the leader (fatal SIGUSR2) and the caller (its reply
 // waiting) are both runnable and the executor cannot order them. The caller dies either way
 // (PR_SET_PDEATHSIG), but run first it returns the reply: `returned` allows both and the
@@ -266,14 +281,7 @@ TEST(ModelChecks, AReplyRacingTheLeadersDeathMayReturn) {
       "inline.scn", &error);
   ASSERT_TRUE(scenario) << error.ToString();
   Model model(*scenario, ModelEnv{});
-  for (int i = 0; i < 5; ++i) {
-    const Prediction p = model.Begin(i);
-    ASSERT_FALSE(p.skip) << "op " << i + 1 << ": " << p.skip_reason;
-    if (i == 4) {
-      EXPECT_EQ(p.allowed, (std::vector<Outcome>{Outcome::Blocked(), Outcome::Ok(6)}));
-    }
-    ASSERT_TRUE(StepChecked(model, i, i == 4 ? Outcome::Ok(6) : First(p)));
-  }
+  StepIntoRace(model, 4, std::vector<Outcome>{Outcome::Blocked(), Outcome::Ok(6)}, Outcome::Ok(6));
   // Once followed, the return stays what the kernel said.
   EXPECT_EQ(model.Begin(5).allowed, std::vector<Outcome>{Outcome::Ok(6)});
   EXPECT_FALSE(model.TargetAlive(0));
@@ -289,14 +297,8 @@ TEST(ModelChecks, AReplyRacingTheLeadersDeathMayNotReturn) {
       "inline.scn", &error);
   ASSERT_TRUE(scenario) << error.ToString();
   Model model(*scenario, ModelEnv{});
-  for (int i = 0; i < 9; ++i) {
-    const Prediction p = model.Begin(i);
-    ASSERT_FALSE(p.skip) << "op " << i + 1 << ": " << p.skip_reason;
-    if (i == 8) {
-      EXPECT_EQ(p.allowed, (std::vector<Outcome>{Outcome::Ok(6), Outcome::Blocked()}));
-    }
-    ASSERT_TRUE(StepChecked(model, i, i == 8 ? Outcome::Blocked() : First(p)));
-  }
+  StepIntoRace(model, 8, std::vector<Outcome>{Outcome::Ok(6), Outcome::Blocked()},
+               Outcome::Blocked());
   EXPECT_EQ(model.Begin(9).allowed.front(), Outcome::Blocked());
 }
 
@@ -311,14 +313,7 @@ TEST(ModelChecks, AnInstallRacingAReservationsReleaseMayTakeEitherNumber) {
       "inline.scn", &error);
   ASSERT_TRUE(scenario) << error.ToString();
   Model model(*scenario, ModelEnv{});
-  for (int i = 0; i < 5; ++i) {
-    const Prediction p = model.Begin(i);
-    ASSERT_FALSE(p.skip) << "op " << i + 1 << ": " << p.skip_reason;
-    if (i == 4) {
-      EXPECT_EQ(p.allowed, (std::vector<Outcome>{Outcome::Ok(0), Outcome::Ok(1)}));
-    }
-    ASSERT_TRUE(StepChecked(model, i, i == 4 ? Outcome::Ok(1) : First(p)));
-  }
+  StepIntoRace(model, 4, std::vector<Outcome>{Outcome::Ok(0), Outcome::Ok(1)}, Outcome::Ok(1));
   EXPECT_EQ(model.FdTable(0).count(1), 1u);
   EXPECT_EQ(model.FdTable(0).count(0), 0u);
   EXPECT_EQ(model.Begin(5).allowed, std::vector<Outcome>{Outcome::Ok(0)});
