@@ -59,6 +59,23 @@ bool Lists(const std::string& path, std::string_view name) {
   return false;
 }
 
+// Puts security_file_receive on fail_function's list, once: registering its kprobe patches
+// the kernel's text (and removing it waits for RCU), which under TCG on the debug kernel
+// outlasts the quiescence the executor waits for, so an ADDFD that did it around its ioctl
+// was taken for blocked. Listed, it fails nothing by itself: fail_function's probability
+// stays 0, so only a task whose fail-nth counts down to it fails there.
+Result<void> ListLsmFunction() {
+  if (Lists(DebugFs("fail_function/inject"), kLsmFunction)) return {};
+  ADDFDLAB_TRY(WriteKnob(DebugFs("fail_function/inject"), kLsmFunction));
+  // retval is an unsigned long: -EACCES in two's complement, in hex.
+  char retval[32];
+  std::snprintf(retval, sizeof(retval), "%#lx",
+                static_cast<unsigned long>(-static_cast<long>(kInjectedLsmErrno)));
+  ADDFDLAB_TRY(WriteKnob(DebugFs("fail_function/") + kLsmFunction + "/retval", retval));
+  // No stack dump per injection on the console.
+  return WriteKnob(DebugFs("fail_function/verbose"), "0");
+}
+
 void Set(Features& features, Feature feature, bool available, std::string evidence) {
   features.get(feature) = FeatureProbe{available, std::move(evidence)};
 }
@@ -73,11 +90,16 @@ void ProbeKernelInjection(Features& features) {
     Set(features, Feature::kInjectLsm, false, no_nth);
     Set(features, Feature::kInjectNomem, false, no_nth);
   } else {
-    const bool lsm = Lists(DebugFs("fail_function/injectable"), kLsmFunction);
+    const bool injectable = Lists(DebugFs("fail_function/injectable"), kLsmFunction);
+    // Listed here, before any run, not around each ioctl (ListLsmFunction).
+    const Result<void> listed = injectable ? ListLsmFunction() : Result<void>();
+    const bool lsm = injectable && listed.has_value();
     Set(features, Feature::kInjectLsm, lsm,
-        lsm ? "fail-nth writable, fail_function/injectable lists security_file_receive"
-            : "fail_function/injectable does not list security_file_receive (CONFIG_FAIL_FUNCTION, "
-              "debugfs, and vm/debug-kernel's patch)");
+        lsm           ? "fail-nth writable, security_file_receive on fail_function's list"
+        : !injectable ? "fail_function/injectable does not list security_file_receive "
+                        "(CONFIG_FAIL_FUNCTION, debugfs, and vm/debug-kernel's patch)"
+                      : "security_file_receive cannot be put on fail_function's list: " +
+                            listed.error().ToString());
     const bool slab = Writable(DebugFs("failslab/ignore-gfp-wait"));
     Set(features, Feature::kInjectNomem, slab,
         slab ? "fail-nth and failslab/ignore-gfp-wait writable"
@@ -97,18 +119,11 @@ Result<KernelInjection> KernelInjection::Arm(InjectKind kind, pid_t tid, uint32_
   switch (kind) {
     case InjectKind::kNone:
       return armed;
-    case InjectKind::kLsm: {
-      ADDFDLAB_TRY(WriteKnob(DebugFs("fail_function/inject"), kLsmFunction));
-      armed.kind_ = kind;  // from here on Undo clears the list
-      // retval is an unsigned long: -EACCES in two's complement, in hex.
-      char retval[32];
-      std::snprintf(retval, sizeof(retval), "%#lx",
-                    static_cast<unsigned long>(-static_cast<long>(kInjectedLsmErrno)));
-      ADDFDLAB_TRY(WriteKnob(DebugFs("fail_function/") + kLsmFunction + "/retval", retval));
-      // No stack dump per injection on the console.
-      ADDFDLAB_TRY(WriteKnob(DebugFs("fail_function/verbose"), "0"));
+    case InjectKind::kLsm:
+      // Listed by the probe already: only reading the list.
+      ADDFDLAB_TRY(ListLsmFunction());
+      armed.kind_ = kind;
       break;
-    }
     case InjectKind::kNomem: {
       const std::string knob = DebugFs("failslab/ignore-gfp-wait");
       armed.restore_ = ReadKnob(knob);
@@ -133,8 +148,12 @@ Result<KernelInjection> KernelInjection::Arm(InjectKind kind, pid_t tid, uint32_
     }
   }
   // The first fault site the task passes fails: security_file_receive's (lsm), or the
-  // first slab allocation, expand_files' when the table grows (nomem).
-  ADDFDLAB_TRY(WriteKnob(FailNth(tid), "1"));
+  // first slab allocation, expand_files' when the table grows (nomem). receive_fd and
+  // receive_fd_replace ask security_file_receive first: while it is on fail_function's list
+  // it is a fault site too, which nomem lets pass.
+  const bool lsm_listed =
+      kind == InjectKind::kNomem && Lists(DebugFs("fail_function/inject"), kLsmFunction);
+  ADDFDLAB_TRY(WriteKnob(FailNth(tid), lsm_listed ? "2" : "1"));
   armed.tid_ = tid;
   return armed;
 }
@@ -154,9 +173,7 @@ void KernelInjection::Undo() {
   if (tid_ > 0) (void)WriteKnob(FailNth(tid_), "0");
   switch (kind_) {
     case InjectKind::kNone:
-      break;
-    case InjectKind::kLsm:
-      (void)WriteKnob(DebugFs("fail_function/inject"), "\n");  // empties the list
+    case InjectKind::kLsm:  // the list stays: fail-nth back to 0 is enough
       break;
     case InjectKind::kNomem:
       if (!restore_.empty()) (void)WriteKnob(DebugFs("failslab/ignore-gfp-wait"), restore_);

@@ -16,11 +16,12 @@
 namespace addfdlab {
 
 // Sets kInjectLsm, kInjectNomem and kInjectNrOpen, each by trying what it needs (opening the
-// files it writes for writing), never by the kernel's version.
+// files it writes for writing), never by the kernel's version. Where security_file_receive is
+// injectable it puts it on fail_function's list, once: registering it is too slow for an op.
 void ProbeKernelInjection(Features& features);
 
-// One armed injection; destroying it undoes it (the task's fail-nth back to 0, the debugfs
-// knobs and fs.nr_open as they were).
+// One armed injection; destroying it undoes it (the task's fail-nth back to 0, failslab's
+// knob and fs.nr_open as they were; fail_function's list stays as the probe left it).
 class KernelInjection {
  public:
   // Arms `kind` for the next fd install of task `tid` (lsm, nomem) or globally (nr_open,
