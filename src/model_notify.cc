@@ -351,11 +351,15 @@ void Model::KillTask(int target, int task_index) {
     // returned (raced_return): what it returned is what it does running now.
     for (size_t k = 0; k < t.tasks.size(); ++k) {
       Task& caller = t.tasks[k];
-      if (caller.alive && caller.notif >= 0 && !caller.fatal_pending && !caller.signal_pending &&
-          !caller.dies_on_delivery) {
+      if (caller.alive && caller.notif >= 0 && !caller.fatal_pending && !caller.dies_on_delivery) {
         const int notif_index = caller.notif;
         Notif& n = notifs_[static_cast<size_t>(notif_index)];
-        if (n.state == NotifState::kReplied && n.done > 0) {
+        // Woken with work of its own: a reply (and requests) waiting, or a handled signal
+        // that interrupts its wait.
+        const bool handled_signal =
+            caller.signal_pending && HandlerOf(t, caller.pending_signal) != HandlerKind::kDefault;
+        if ((n.state == NotifState::kReplied && n.done > 0 && !caller.signal_pending) ||
+            handled_signal) {
           Model first = *this;
           first.RunTask(target, static_cast<int>(k));
           n.raced_return = first.notifs_[static_cast<size_t>(notif_index)].returned;
