@@ -400,8 +400,10 @@ class Parser {
         return ParseRecv(name, op);
       case OpKind::kAddFd:
         return Next("a notification name", &token) && names_.NotifRef(token, true, op) &&
-               ParseTail(name, {"flags", "src", "newfd", "newfd_flags", "size", "arg", "emulates", "inject"},
-                         {}, 0, 1, true, &tail, op) &&
+               ParseTail(
+                   name,
+                   {"flags", "src", "newfd", "newfd_flags", "size", "arg", "emulates", "inject"},
+                   {}, 0, 1, true, &tail, op) &&
                AddFdOptions(tail, op);
       case OpKind::kSend:
         return Next("a notification name", &token) && names_.NotifRef(token, true, op) &&
