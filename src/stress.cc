@@ -473,20 +473,6 @@ std::string StressFinding::Signature() const {
   return kind + ":" + (cell.empty() ? "-" : cell) + ":" + reply;
 }
 
-const char* StressStatusName(StressCellRow::Status status) {
-  switch (status) {
-    case StressCellRow::Status::kPass:
-      return "PASS";
-    case StressCellRow::Status::kDeviates:
-      return "DEVIATES";
-    case StressCellRow::Status::kKnown:
-      return "KNOWN";
-    case StressCellRow::Status::kSkip:
-      return "SKIP";
-  }
-  return "SKIP";
-}
-
 bool StressReport::ok() const {
   return std::all_of(findings.begin(), findings.end(),
                      [](const StressFinding& f) { return !f.known.empty(); });

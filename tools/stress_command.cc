@@ -30,7 +30,7 @@ nlohmann::json ReportJson(const StressReport& r) {
   nlohmann::json rows = nlohmann::json::array();
   for (const StressCellRow& row : r.rows) {
     rows.push_back({{"cell", row.cell},
-                    {"status", StressStatusName(row.status)},
+                    {"status", CellStatusName(row.status)},
                     {"reached", row.reached},
                     {"deviations", row.deviations},
                     {"rounds", c.attempts},
@@ -107,7 +107,7 @@ void PrintReport(const StressReport& r) {
   std::printf("%-32s %-9s %-22s %-22s %s\n", "cell", "status", "reached", "deviated",
               "evidence / reason");
   for (const StressCellRow& row : r.rows) {
-    std::printf("%-32s %-9s %-22s %-22s %s\n", row.cell.c_str(), StressStatusName(row.status),
+    std::printf("%-32s %-9s %-22s %-22s %s\n", row.cell.c_str(), CellStatusName(row.status),
                 Rate(row.reached, c.attempts).c_str(), Rate(row.deviations, c.attempts).c_str(),
                 (row.reason.empty() ? row.evidence : row.reason).c_str());
   }

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "addfdlab/contract.h"
 #include "addfdlab/known_deviations.h"
 #include "addfdlab/limits.h"
 #include "addfdlab/probe.h"
@@ -73,7 +74,8 @@ struct StressFinding {
 
 // One contract cell the stress mode reaches.
 struct StressCellRow {
-  enum class Status : uint8_t { kPass, kDeviates, kKnown, kSkip };
+  // The contract suite's verdicts (CellStatusName prints them); never kMissing here.
+  using Status = CellRow::Status;
   std::string cell;
   Status status = Status::kSkip;
   uint64_t reached = 0;  // rounds with evidence that the cell's situation happened
@@ -81,7 +83,6 @@ struct StressCellRow {
   uint64_t deviations = 0;
   std::string reason;  // why SKIP, or what deviated, or the known deviation and its fix
 };
-const char* StressStatusName(StressCellRow::Status status);
 
 struct StressCounts {
   uint64_t attempts = 0;       // syscall attempts the target tasks made (and returned)
