@@ -2,6 +2,7 @@
 // ADDFD and RECV start in the kernel's order up to the point where they wait.
 #include <fcntl.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <utility>
 
@@ -98,6 +99,7 @@ void Model::Apply(int index, const Outcome& observed) {
       if (n.raced_return && observed == n.raced_return->outcome) {
         n.returned = n.raced_return;
       }
+      FollowRacedReturn(op.notif, observed);
       return;
     }
     case OpKind::kWait:
@@ -141,29 +143,122 @@ void Model::ApplyAddFd(const Op& op, const Outcome& observed) {
 
 void Model::FollowRacedInstall(int thread, const Outcome& observed) {
   Thread& th = threads_[static_cast<size_t>(thread)];
-  if (th.raced_fd < 0 || !th.result || th.result->outcome.kind != Outcome::Kind::kOk ||
-      observed != Outcome::Ok(th.raced_fd)) {
-    return;
+  if (th.result && observed.kind == Outcome::Kind::kOk && th.result->outcome != observed) {
+    const int to = static_cast<int>(observed.value);
+    const auto raced = std::find_if(th.swap_with.begin(), th.swap_with.end(), [&](int other) {
+      const auto& result = threads_[static_cast<size_t>(other)].result;
+      return result && result->outcome == observed;
+    });
+    if (raced != th.swap_with.end()) {
+      SwapInstalls(thread, *raced);
+    } else if (to == th.raced_fd) {
+      MoveInstall(thread, to);
+    }
   }
+  ForgetRaces(thread);
+}
+
+void Model::MoveInstall(int thread, int to) {
+  Thread& th = threads_[static_cast<size_t>(thread)];
   TargetState& t = targets_[static_cast<size_t>(th.target)];
-  const int from = static_cast<int>(th.result->outcome.value);
-  const int to = th.raced_fd;
-  if (t.fds.count(to) != 0 || t.fds.count(from) == 0) return;  // the number was filled since
-  const auto move = [&](auto& map) {
-    auto node = map.extract(from);
-    if (node) {
-      node.key() = to;
-      map.insert(std::move(node));
+  const bool installed = th.result->outcome.kind == Outcome::Kind::kOk;
+  const int from = installed ? static_cast<int>(th.result->outcome.value) : -1;
+  if (!installed && !th.raced_file) return;
+  // A dead target's table went with it: only the result and the reply follow.
+  if (t.alive) {
+    if (t.fds.count(to) != 0 || (installed && t.fds.count(from) == 0)) return;  // filled since
+    if (installed) {
+      const auto move = [&](auto& map) {
+        auto node = map.extract(from);
+        if (node) {
+          node.key() = to;
+          map.insert(std::move(node));
+        }
+      };
+      move(t.fds);
+      move(t.fd_cells);
+      move(t.fd_emulates);
+    } else {
+      // The model failed it (EMFILE); the kernel installed it in the slot freed first.
+      t.fds[to] = *th.raced_file;
+      t.fd_cells[to] = CellFor(&notifs_[static_cast<size_t>(th.notif)], Cell("ADDFD.OK.LOWEST"));
+      t.fd_emulates.erase(to);
+    }
+  }
+  if (installed) RenumberReply(thread, from, to);
+  if (th.install_bind >= 0) fd_names_[th.install_bind] = to;
+  th.result->outcome = Outcome::Ok(to);
+}
+
+void Model::SwapInstalls(int a, int b) {
+  Thread& ta = threads_[static_cast<size_t>(a)];
+  Thread& tb = threads_[static_cast<size_t>(b)];
+  TargetState& t = targets_[static_cast<size_t>(ta.target)];
+  const int fa = static_cast<int>(ta.result->outcome.value);
+  const int fb = static_cast<int>(tb.result->outcome.value);
+  const auto swap = [&](auto& map) {
+    auto na = map.extract(fa);
+    auto nb = map.extract(fb);
+    if (na) {
+      na.key() = fb;
+      map.insert(std::move(na));
+    }
+    if (nb) {
+      nb.key() = fa;
+      map.insert(std::move(nb));
     }
   };
-  move(t.fds);
-  move(t.fd_cells);
-  move(t.fd_emulates);
-  for (auto& [name, fd] : fd_names_) {
-    if (fd == from) fd = to;
+  swap(t.fds);
+  swap(t.fd_cells);
+  swap(t.fd_emulates);
+  RenumberReply(a, fa, fb);
+  RenumberReply(b, fb, fa);
+  if (ta.install_bind >= 0) fd_names_[ta.install_bind] = fb;
+  if (tb.install_bind >= 0) fd_names_[tb.install_bind] = fa;
+  ta.result->outcome = Outcome::Ok(fb);
+  tb.result->outcome = Outcome::Ok(fa);
+}
+
+void Model::RenumberReply(int thread, int from, int to) {
+  const Thread& th = threads_[static_cast<size_t>(thread)];
+  if (!th.install_sent || th.notif < 0) return;
+  Notif& n = notifs_[static_cast<size_t>(th.notif)];
+  if (n.reply_error == 0 && !n.reply_continue && n.reply_val == from) n.reply_val = to;
+  if (n.returned && n.returned->outcome == Outcome::Ok(from)) n.returned->outcome = Outcome::Ok(to);
+}
+
+void Model::FollowRacedReturn(int notif, const Outcome& observed) {
+  for (size_t k = 0; k < threads_.size(); ++k) {
+    const Thread& th = threads_[k];
+    if (th.install_sent && th.notif == notif && th.result &&
+        th.result->outcome.kind == Outcome::Kind::kOk) {
+      FollowRacedInstall(static_cast<int>(k), observed);
+    }
   }
-  th.result->outcome = observed;
+}
+
+std::vector<int> Model::RacedNumbers(int thread) const {
+  const Thread& th = threads_[static_cast<size_t>(thread)];
+  std::vector<int> numbers;
+  if (th.raced_fd >= 0) numbers.push_back(th.raced_fd);
+  for (const int other : th.swap_with) {
+    const auto& result = threads_[static_cast<size_t>(other)].result;
+    if (result && result->outcome.kind == Outcome::Kind::kOk) {
+      numbers.push_back(static_cast<int>(result->outcome.value));
+    }
+  }
+  return numbers;
+}
+
+void Model::ForgetRaces(int thread) {
+  Thread& th = threads_[static_cast<size_t>(thread)];
+  for (const int other : th.swap_with) {
+    auto& links = threads_[static_cast<size_t>(other)].swap_with;
+    links.erase(std::remove(links.begin(), links.end(), thread), links.end());
+  }
+  th.swap_with.clear();
   th.raced_fd = -1;
+  th.raced_file.reset();
 }
 
 void Model::ApplySend(const Op& op, const Outcome& observed) {
@@ -495,7 +590,7 @@ void Model::FinishThread(int thread, const Outcome& outcome, const std::string& 
   Thread& t = threads_[static_cast<size_t>(thread)];
   t.busy = false;
   t.result = AsyncResult{outcome, cell};
-  t.raced_fd = -1;
+  ForgetRaces(thread);
   // `addfd ... -> F` names the fd the request installed. The request is done: a later op
   // of this thread that finishes at once (a send, a recv with one waiting) binds nothing.
   if (t.pending.kind == OpKind::kAddFd && t.pending.bind >= 0 &&

@@ -268,9 +268,22 @@ Model::Lifecycle Model::LifecycleNow() const {
   now.notifs.reserve(notifs_.size());
   for (const Notif& n : notifs_) {
     now.notifs.push_back(
-        {static_cast<uint8_t>(n.state), n.target, n.task, n.seq, n.done, n.addfds.size(),
+        {static_cast<uint8_t>(n.state),
+         n.target,
+         n.task,
+         n.seq,
+         n.done,
+         n.addfds.size(),
          n.returned ? std::optional<Outcome>(n.returned->outcome) : std::nullopt,
-         n.raced_return ? std::optional<Outcome>(n.raced_return->outcome) : std::nullopt});
+         n.raced_return ? std::optional<Outcome>(n.raced_return->outcome) : std::nullopt,
+         {}});
+  }
+  for (size_t k = 0; k < threads_.size(); ++k) {
+    const Thread& th = threads_[k];
+    if (!th.install_sent || th.notif < 0) continue;
+    for (const int fd : RacedNumbers(static_cast<int>(k))) {
+      now.notifs[static_cast<size_t>(th.notif)].raced_numbers.push_back(Outcome::Ok(fd));
+    }
   }
   now.targets.reserve(targets_.size());
   for (const TargetState& t : targets_) {
@@ -317,7 +330,9 @@ Result<void> Model::CheckTransition(const Lifecycle& before) const {
     if (from == NotifState::kGone) {
       if (to != NotifState::kGone || a.seq != b.seq || a.target != b.target || a.task != b.task ||
           a.done != b.done || a.queued != b.queued ||
-          (a.returned != b.returned && a.returned != b.raced_return)) {
+          (a.returned != b.returned && a.returned != b.raced_return &&
+           (!a.returned || std::find(b.raced_numbers.begin(), b.raced_numbers.end(), *a.returned) ==
+                               b.raced_numbers.end()))) {
         return says("changed after it was GONE");
       }
       continue;

@@ -78,14 +78,21 @@ void Model::HandleRequest(Notif& n, Request request) {
       // alloc_fd: past the rlimit, or expand_files past fs.nr_open.
       result = Outcome::Error(EMFILE);
       cell = Cell("ADDFD.RLIMIT");
+      // A reserved slot another task frees in this quiescence may have come first.
+      if (!request.send && fd < 0) {
+        for (const int slot : RacingSlots(n.target, n.task)) {
+          if (static_cast<uint64_t>(slot) < t.nofile && static_cast<uint64_t>(slot) < nr_open) {
+            raced_fd = slot;
+            break;
+          }
+        }
+      }
     } else if (request.growth_fails) {
       result = Outcome::Error(ENOMEM);
       cell = Cell("ADDFD.NOMEM");
     } else {
-      if (!request.send) {
-        const std::set<int> racing = RacingSlots(n.target, n.task);
-        if (!racing.empty()) raced_fd = RacedLowest(t, racing, fd);
-      }
+      const std::set<int> racing = RacingSlots(n.target, n.task);
+      if (!racing.empty()) raced_fd = RacedLowest(t, racing, fd);
       t.fds[fd] = ModelFd{request.file, request.cloexec};
       result = Outcome::Ok(fd);
       cell = Cell("ADDFD.OK.LOWEST");
@@ -132,17 +139,38 @@ void Model::HandleRequest(Notif& n, Request request) {
       cell = Cell("ADDFD.SEND.OK");
     }
   }
+  Thread& thread = threads_[static_cast<size_t>(request.thread)];
+  const int bind = thread.pending.bind;
   FinishThread(request.thread, result, cell);
-  threads_[static_cast<size_t>(request.thread)].raced_fd = raced_fd;
+  thread.raced_fd = raced_fd;
+  if (raced_fd >= 0 && result.kind == Outcome::Kind::kError) {
+    thread.raced_file = ModelFd{request.file, request.cloexec};
+  }
+  thread.install_sent = request.send;
+  thread.install_bind = bind;
+  if (result.kind == Outcome::Kind::kOk && !request.setfd) {
+    // Other callers' installs in this quiescence: the kernel may have run them first.
+    for (const int other : t.installed_in_quiesce) {
+      const Thread& o = threads_[static_cast<size_t>(other)];
+      if (o.notif < 0 || notifs_[static_cast<size_t>(o.notif)].task == n.task) continue;
+      thread.swap_with.push_back(other);
+      threads_[static_cast<size_t>(other)].swap_with.push_back(request.thread);
+    }
+    t.installed_in_quiesce.push_back(request.thread);
+  }
 }
 
 std::set<int> Model::RacingSlots(int target, int except) const {
   const TargetState& t = targets_[static_cast<size_t>(target)];
   std::set<int> racing = t.freed_in_quiesce;
+  // A fatal signal on any task takes the whole thread group (zap_other_threads).
+  const bool group_dies = std::any_of(t.tasks.begin(), t.tasks.end(), [](const Task& task) {
+    return task.alive && (task.fatal_pending || task.dies_on_delivery);
+  });
   for (size_t k = 0; k < t.tasks.size(); ++k) {
     const Task& task = t.tasks[k];
     if (static_cast<int>(k) == except || !task.alive || !task.reserving || task.released) continue;
-    if (task.fatal_pending || task.dies_on_delivery || task.signal_pending) {
+    if (group_dies || task.signal_pending) {
       racing.insert(task.reserved_slot);
     }
   }
@@ -439,9 +467,15 @@ bool Model::TableHoldsListener(int target) const {
 }
 
 void Model::Quiesce() {
-  for (TargetState& t : targets_) t.freed_in_quiesce.clear();
+  const auto forget = [&] {
+    for (TargetState& t : targets_) {
+      t.freed_in_quiesce.clear();
+      t.installed_in_quiesce.clear();
+    }
+  };
+  forget();
   QuiesceRounds();
-  for (TargetState& t : targets_) t.freed_in_quiesce.clear();
+  forget();
 }
 
 void Model::QuiesceRounds() {

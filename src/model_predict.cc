@@ -220,7 +220,7 @@ Prediction Model::PredictAddFd(const Op& op) const {
   }
   // From here on the outcome is decided by the notification and, once queued, by the
   // target. Simulate on a copy: queue it, let the target run, read the result.
-  int raced_fd = -1;  // another number the main thread's install may take (Thread::raced_fd)
+  std::vector<int> raced;  // other numbers the main thread's install may take (RacedNumbers)
   const auto simulate = [&](bool growth_fails, std::string* cell) {
     Model copy = *this;
     const Outcome started = copy.StartAddFd(op, cell, growth_fails);
@@ -228,7 +228,7 @@ Prediction Model::PredictAddFd(const Op& op) const {
     // The main thread waits for its own request while the targets run.
     copy.Quiesce();
     const Thread& main = copy.threads_.back();
-    if (!growth_fails) raced_fd = main.raced_fd;
+    if (!growth_fails) raced = copy.RacedNumbers(static_cast<int>(copy.threads_.size()) - 1);
     if (main.result) *cell = main.result->cell;
     return main.result ? main.result->outcome : Outcome::Blocked();
   };
@@ -237,7 +237,7 @@ Prediction Model::PredictAddFd(const Op& op) const {
   // ADDFD.SRCFD.OPATH: EBADF today; a queued upstream change accepts O_PATH files.
   if (op.src == SourceKind::kOpath) allowed.push_back(Outcome::Error(EBADF));
   allowed.push_back(simulate(false, &cell));
-  if (raced_fd >= 0) allowed.push_back(Outcome::Ok(raced_fd));
+  for (const int fd : raced) allowed.push_back(Outcome::Ok(fd));
   if (op.inject == InjectKind::kNomem) {
     // The fault fires only if the install grows the table (expand_files allocates); the
     // model does not know the table's size, so both are allowed, the failure first, and the
@@ -396,8 +396,7 @@ Prediction Model::PredictCompletion(const Op& op) const {
   if (op.kind == OpKind::kWait) {
     const auto result = copy.ThreadResult(op.thread);
     p.allowed = {result ? result->outcome : Outcome::Blocked()};
-    const int raced_fd = copy.threads_[static_cast<size_t>(op.thread)].raced_fd;
-    if (raced_fd >= 0) p.allowed.push_back(Outcome::Ok(raced_fd));
+    for (const int fd : copy.RacedNumbers(op.thread)) p.allowed.push_back(Outcome::Ok(fd));
     p.cell = result ? result->cell : "";
     // An ADDFD on a notification whose ADDFD|SEND was interrupted (an SA_RESTART retry
     // of it included): ADDFD.INTR.SEND decides, as for the ops on it (CellFor).
@@ -412,6 +411,16 @@ Prediction Model::PredictCompletion(const Op& op) const {
   const Notif& n = copy.notifs_[static_cast<size_t>(op.notif)];
   if (n.raced_return && n.raced_return->outcome != p.allowed[0]) {
     p.allowed.push_back(n.raced_return->outcome);
+  }
+  // Its ADDFD|SEND's number, when that install raced another (FollowRacedReturn).
+  for (size_t k = 0; k < copy.threads_.size(); ++k) {
+    const Thread& th = copy.threads_[k];
+    if (th.install_sent && th.notif == op.notif && th.result &&
+        th.result->outcome == p.allowed[0]) {
+      for (const int fd : copy.RacedNumbers(static_cast<int>(k))) {
+        p.allowed.push_back(Outcome::Ok(fd));
+      }
+    }
   }
   p.cell = notifs_[static_cast<size_t>(op.notif)].send_interrupted ? Cell("ADDFD.INTR.SEND")
                                                                    : (result ? result->cell : "");

@@ -176,6 +176,8 @@ class Model {
       size_t queued = 0;
       std::optional<Outcome> returned;
       std::optional<Outcome> raced_return;
+      // The numbers its ADDFD|SEND's raced install may still turn out to be (RacedNumbers).
+      std::vector<Outcome> raced_numbers;
     };
     struct TargetFacts {
       bool alive = false;
@@ -276,6 +278,7 @@ class Model {
     std::map<int, ModelFd> fds;               // including harness fds
     std::map<int, std::string> fd_cells;      // FdCells
     std::set<int> freed_in_quiesce;           // reserved slots freed in this Quiesce()
+    std::vector<int> installed_in_quiesce;    // threads whose ADDFD took the lowest number in it
     std::map<int, EmulatedCall> fd_emulates;  // FdEmulates
     std::vector<Task> tasks;
     std::vector<int> notif_list;  // notification list order (indices of live instances)
@@ -292,7 +295,16 @@ class Model {
     // holding it): both tasks runnable, the executor cannot order them, and the kernel may
     // have installed at this number instead. `result` and the table may follow it.
     int raced_fd = -1;
-    Op pending;  // the op it runs
+    // Where raced_fd stands for an install the model failed (EMFILE): what it would hold.
+    std::optional<ModelFd> raced_file;
+    // Its ADDFD took the lowest free number in the same quiescence as these threads' ADDFDs
+    // for other tasks of the target: the tasks were runnable together, and the kernel may
+    // have handed the numbers out in the other order. Their results, their replies and the
+    // table may follow the kernel's order (SwapInstalls). Emptied once a result is seen.
+    std::vector<int> swap_with;
+    bool install_sent = false;  // that ADDFD was ADDFD|SEND: its number is the reply too
+    int install_bind = -1;      // the fd name that ADDFD binds
+    Op pending;                 // the op it runs
     friend bool operator==(const Thread&, const Thread&) = default;
   };
 
@@ -372,8 +384,24 @@ class Model {
   // The other number an install at `fd` could have had, the racing slots taken or free
   // (-1 when none).
   int RacedLowest(const TargetState& target, const std::set<int>& racing, int fd) const;
-  // An ADDFD's observed number was its raced one: the file moves there.
+  // An ADDFD's observed number was its raced one: the file moves there, or it swaps with
+  // the install of a thread in its swap_with. Then the thread's races are forgotten.
   void FollowRacedInstall(int thread, const Outcome& observed);
+  // A trap's observed return was the number of an install its ADDFD|SEND raced.
+  void FollowRacedReturn(int notif, const Outcome& observed);
+  // The numbers the kernel may have given thread's ADDFD besides its result: raced_fd and
+  // the results of the installs it raced (swap_with).
+  std::vector<int> RacedNumbers(int thread) const;
+  // Threads a and b installed at each other's numbers: their results, their ADDFD|SEND
+  // replies, their fd names and the table's entries change places.
+  void SwapInstalls(int a, int b);
+  // A thread's races are over (its result was seen, or it starts another op).
+  void ForgetRaces(int thread);
+  // Its install went to `to` instead (raced_fd): moved there, or made there when the model
+  // failed it.
+  void MoveInstall(int thread, int to);
+  // Its ADDFD|SEND's reply (and the trap's return) said `from`: now `to`.
+  void RenumberReply(int thread, int from, int to);
   // The notification an op names, by its id (seq + delta); nullptr when none has it.
   const Notif* FindBySeq(int target, int64_t seq) const;
   Notif* FindBySeq(int target, int64_t seq);

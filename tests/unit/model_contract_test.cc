@@ -319,6 +319,67 @@ TEST(ModelChecks, AnInstallRacingAReservationsReleaseMayTakeEitherNumber) {
   EXPECT_EQ(model.Begin(5).allowed, std::vector<Outcome>{Outcome::Ok(0)});
 }
 
+// Two callers' ADDFDs queued before either runs (a supervisor thread's, then the main
+// thread's): the executor cannot order the callers, so the main thread's install may take
+// either number. Once the kernel said 0, the thread's result, its fd name and the table
+// follow: the thread's install is at 1, and closing f0 frees 0.
+TEST(ModelChecks, TwoCallersInstallsMayComeInEitherOrder) {
+  ParseError error;
+  const auto scenario = ParseScenario(
+      "target t callers=2\ntrap t.1 -> n0\nrecv t\ntrap t.2 -> n1\nrecv t\n"
+      "on A: addfd n1 src=pipe_r -> f1\naddfd n0 src=memfd2 -> f0\nwait A\nclose t f0\n"
+      "open t devnull -> f2\n",
+      "inline.scn", &error);
+  ASSERT_TRUE(scenario) << error.ToString();
+  Model model(*scenario, ModelEnv{});
+  StepIntoRace(model, 5, std::vector<Outcome>{Outcome::Ok(1), Outcome::Ok(0)}, Outcome::Ok(0));
+  EXPECT_EQ(model.Begin(6).allowed, std::vector<Outcome>{Outcome::Ok(1)});
+  ASSERT_TRUE(StepChecked(model, 6, Outcome::Ok(1)));
+  const auto table = model.FdTable(0);
+  ASSERT_EQ(table.count(0), 1u);
+  ASSERT_EQ(table.count(1), 1u);
+  EXPECT_EQ(table.at(0).file.kind, ModelFile::Kind::kSource);
+  EXPECT_EQ(table.at(0).file.index, static_cast<int>(SourceKind::kMemfd2));
+  ASSERT_TRUE(StepChecked(model, 7, First(model.Begin(7))));
+  EXPECT_EQ(model.Begin(8).allowed, std::vector<Outcome>{Outcome::Ok(0)});
+}
+
+// Two ADDFD|SENDs on supervisor threads for two callers: the order the callers ran in
+// decides the numbers, so the values the trapped syscalls return. A return seen first
+// fixes both installs, and the other thread's result and return follow.
+TEST(ModelChecks, TwoCallersSendsMayComeInEitherOrder) {
+  ParseError error;
+  const auto scenario = ParseScenario(
+      "target t callers=2\ntrap t.1 -> n0\nrecv t\ntrap t.2 -> n1\nrecv t\n"
+      "on A: addfd n0 flags=SEND src=devnull\non B: addfd n1 flags=SEND src=memfd2\n"
+      "returned n1\nwait A\nreturned n0\n",
+      "inline.scn", &error);
+  ASSERT_TRUE(scenario) << error.ToString();
+  Model model(*scenario, ModelEnv{});
+  StepIntoRace(model, 6, std::vector<Outcome>{Outcome::Ok(1), Outcome::Ok(0)}, Outcome::Ok(0));
+  EXPECT_EQ(model.Begin(7).allowed, std::vector<Outcome>{Outcome::Ok(1)});
+  ASSERT_TRUE(StepChecked(model, 7, Outcome::Ok(1)));
+  EXPECT_EQ(model.Begin(8).allowed, std::vector<Outcome>{Outcome::Ok(1)});
+}
+
+// A terminating signal to the leader takes the group, and with it a caller holding the
+// only free slot reserved, while another caller handles a queued ADDFD: EMFILE if it ran
+// first, else the freed slot. The kernel's answer is followed (the table went with the
+// group).
+TEST(ModelChecks, AGroupDeathMayFreeASlotBeforeAnInstall) {
+  ParseError error;
+  const auto scenario = ParseScenario(
+      "target t callers=2\nreserve t.2 -> f0\nnofile t 1\ntrap t.1 -> n0\nrecv t\n"
+      "on A: addfd n0 src=pipe_w\nsignal t.0 15\nwait A\n",
+      "inline.scn", &error);
+  ASSERT_TRUE(scenario) << error.ToString();
+  Model model(*scenario, ModelEnv{});
+  StepIntoRace(model, 6, std::vector<Outcome>{Outcome::Error(EMFILE), Outcome::Ok(0)},
+               Outcome::Ok(0));
+  EXPECT_EQ(model.ThreadResult(0)->outcome, Outcome::Ok(0));
+  EXPECT_FALSE(model.TargetAlive(0));
+}
+
 // A new number above one the retry of an interrupted ADDFD|SEND filled is ADDFD.INTR.SEND's
 // (on a kernel with its bug the retry installed nothing and the number is lower); below it,
 // or with nothing interrupted, the prediction names no cell.
