@@ -113,14 +113,14 @@ FuzzHarness::~FuzzHarness() {
                change.empty() ? "the same as at the start" : change.c_str());
 }
 
+bool FuzzHarness::MayBeFinding(const Verdict& verdict) {
+  return verdict.kind != Verdict::Kind::kExpect && !IsPatternCell(verdict.cell);
+}
+
 std::vector<Verdict> FuzzHarness::Findings(const RunResult& result, const Scenario& scenario) {
   std::vector<Verdict> findings;
   for (const Verdict& v : result.verdicts) {
-    // Expect clauses are a hand-written scenario's own claims; a mutated one keeps them
-    // while its ops change, so only the model's oracles speak for fuzz inputs.
-    if (v.kind == Verdict::Kind::kExpect) continue;
-    // A pattern cell judges the scenario's supervisor (a seed's emulates=), not the kernel.
-    if (IsPatternCell(v.cell)) continue;
+    if (!MayBeFinding(v)) continue;
     if (const KnownDeviation* d = MatchKnownDeviation(known_, v, scenario)) {
       known_seen_.insert(d->id);
       continue;

@@ -201,13 +201,9 @@ void FileFinding(const fs::path& crash, const FuzzOptions& options, FuzzHarness&
       unscheduled |= !result.clean();
       continue;
     }
-    // As the jobs (FuzzHarness::Findings): not expect clauses, nor pattern cells (a seed's
-    // emulates= judges its supervisor, not the kernel).
     std::set<std::string> once;
     for (const Verdict& v : result.verdicts) {
-      if (v.kind != Verdict::Kind::kExpect && !IsPatternCell(v.cell)) {
-        once.insert(v.Signature(*scenario));
-      }
+      if (FuzzHarness::MayBeFinding(v)) once.insert(v.Signature(*scenario));
     }
     for (const std::string& s : once) ++seen[s];
   }

@@ -40,6 +40,10 @@ class FuzzHarness {
   // outcome, queued requests, fd-slot class, cell) tuple the executor observes bumps one
   // counter, so reaching a new contract cell or a new outcome counts as new coverage.
   FuzzHarness(uint8_t* counters, size_t counter_count, FuzzHarnessOptions options);
+  // Whether a verdict on a fuzz input can be a finding: not an expect clause (a
+  // hand-written scenario's own claim, kept by its mutants while their ops change) nor a
+  // pattern cell (a seed's emulates= judges its supervisor, not the kernel).
+  static bool MayBeFinding(const Verdict& verdict);
   // Says on stderr whether the supervisor's own fds, threads and children are what they
   // were at the start ("addfdlab harness hygiene: ..."), and appends the run profile to
   // the profile file.
