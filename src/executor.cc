@@ -229,6 +229,7 @@ void Executor::TrimPools() {
     retired_.spawned += oldest->second->stats().spawned;
     retired_.reused += oldest->second->stats().reused;
     retired_.replaced += oldest->second->stats().replaced;
+    retired_.ahead += oldest->second->stats().ahead;
     pool_used_.erase(oldest->first);
     pools_.erase(oldest);
   }
@@ -248,6 +249,7 @@ PoolStats Executor::pool_stats() const {
     total.spawned += pool->stats().spawned;
     total.reused += pool->stats().reused;
     total.replaced += pool->stats().replaced;
+    total.ahead += pool->stats().ahead;
   }
   return total;
 }

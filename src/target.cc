@@ -146,6 +146,13 @@ Result<seccomp_notif> RecvNotification(int listener, Clock::time_point deadline)
 }
 
 Result<std::unique_ptr<Target>> Target::Spawn(const TargetConfig& config) {
+  auto target = Launch(config);
+  if (!target) return target;
+  ADDFDLAB_TRY((*target)->AwaitHello());
+  return target;
+}
+
+Result<std::unique_ptr<Target>> Target::Launch(const TargetConfig& config) {
   if (config.callers < 0 || config.callers > agent::kMaxCallers) {
     return Error::Invalid(std::to_string(config.callers) + " callers (0.." +
                           std::to_string(agent::kMaxCallers) + ")");
@@ -194,15 +201,20 @@ Result<std::unique_ptr<Target>> Target::Spawn(const TargetConfig& config) {
   target->pids_.push_back(leader->pid);
   target->busy_.assign(static_cast<size_t>(tasks), false);
   target->pidfds_.push_back(std::move(leader->pidfd));
+  target->via_spawner_ = leader->via_spawner;
+  return target;
+}
 
-  auto hello = RecvHello(target->controls_[0].get(), target->listener_,
-                         config.limits.Deadline(config.limits.spawn));
+Result<void> Target::AwaitHello() {
+  const int tasks = 1 + config_.callers;
+  auto hello =
+      RecvHello(controls_[0].get(), listener_, config_.limits.Deadline(config_.limits.spawn));
   if (!hello) {
     // Say why the leader is gone: its exit code names the step (agent::LeaderExit). The
     // spawner reaps its own children: then only its death is known.
     siginfo_t info{};
-    if (!leader->via_spawner) {
-      ::waitid(P_PIDFD, static_cast<id_t>(target->pidfds_[0].get()), &info, WEXITED | WNOHANG);
+    if (!via_spawner_) {
+      ::waitid(P_PIDFD, static_cast<id_t>(pidfds_[0].get()), &info, WEXITED | WNOHANG);
     }
     std::string why = "no hello from the leader";
     if (info.si_pid != 0 && info.si_code == CLD_EXITED) {
@@ -212,19 +224,19 @@ Result<std::unique_ptr<Target>> Target::Spawn(const TargetConfig& config) {
     }
     return Error(hello.error().code(), std::move(why));
   }
-  target->filter_errno_ = hello->err;
+  filter_errno_ = hello->err;
   for (int t = 1; t < tasks; ++t) {
     const auto caller = static_cast<pid_t>(hello->values[t]);
-    target->pids_.push_back(caller);
+    pids_.push_back(caller);
     auto caller_fd = PidfdOpen(caller);
     if (!caller_fd) return std::move(caller_fd).error().WithContext("pidfd_open of a caller");
-    target->pidfds_.push_back(std::move(*caller_fd));
+    pidfds_.push_back(std::move(*caller_fd));
   }
   // The leader closes its copy of the listener after sending it: one round trip makes sure
   // the table is at its baseline when Spawn returns.
-  auto ping = target->Call(0, MakeRequest(agent::Command::kPing));
+  auto ping = Call(0, MakeRequest(agent::Command::kPing));
   if (!ping) return std::move(ping).error().WithContext("no answer to the first ping");
-  return target;
+  return {};
 }
 
 Target::~Target() {

@@ -46,12 +46,16 @@ std::vector<int> TargetPool::OwnedFds() const {
   for (const auto& target : idle_) {
     for (int fd : target->OwnedFds()) fds.push_back(fd);
   }
+  for (const auto& target : ahead_) {
+    for (int fd : target->OwnedFds()) fds.push_back(fd);
+  }
   return fds;
 }
 
 std::vector<pid_t> TargetPool::IdlePids() const {
   std::vector<pid_t> pids;
   for (const auto& target : idle_) pids.push_back(target->pid());
+  for (const auto& target : ahead_) pids.push_back(target->pid());
   return pids;
 }
 
@@ -64,6 +68,16 @@ Result<std::unique_ptr<Target>> TargetPool::Acquire() {
       return target;
     }
     ++stats_.replaced;
+  }
+  while (!ahead_.empty()) {
+    std::unique_ptr<Target> target = std::move(ahead_.front());
+    ahead_.erase(ahead_.begin());
+    if (target->AwaitHello()) {
+      ++stats_.spawned;
+      ++stats_.ahead;
+      return target;
+    }
+    // It failed to start: a fresh one says why, if it fails too.
   }
   auto fresh = Target::Spawn(config_);
   if (fresh) ++stats_.spawned;
@@ -78,7 +92,12 @@ void TargetPool::Release(std::unique_ptr<Target> target) {
       ResetTarget(*target).has_value();
   if (!reusable) {
     ++stats_.replaced;
-    return;  // the destructor kills and reaps it
+    target.reset();  // the destructor kills and reaps it
+    if (idle_.empty() && ahead_.size() < kMaxAhead) {
+      auto launched = Target::Launch(config_);
+      if (launched) ahead_.push_back(std::move(*launched));
+    }
+    return;
   }
   idle_.push_back(std::move(target));
 }

@@ -131,8 +131,9 @@ int RunProfiled(const ReproOptions& options) {
   }
   std::cout << "\n" << executor.profile().Format();
   const PoolStats pools = executor.pool_stats();
-  std::cout << "targets: " << pools.spawned << " spawned, " << pools.reused << " reused, "
-            << pools.replaced << " replaced\n";
+  std::cout << "targets: " << pools.spawned << " spawned (" << pools.ahead
+            << " of them ahead of their run), " << pools.reused << " reused, " << pools.replaced
+            << " replaced\n";
   std::cout << "scheduling " << DescribeScheduling(executor.scheduling()) << "\n";
   return new_runs == 0 ? 0 : 1;
 }

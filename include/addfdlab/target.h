@@ -42,6 +42,11 @@ class Target {
   // leaves nothing behind. A failure's message says which step failed ("no hello from
   // the leader: it exited with exit code 2: ...").
   static Result<std::unique_ptr<Target>> Spawn(const TargetConfig& config);
+  // Spawn in two halves, so that a target can start while the supervisor does other work
+  // (TargetPool's spawn-ahead): Launch forks the leader and returns at once; AwaitHello
+  // waits for its hello (the listener, the callers' pids) and its first ping.
+  static Result<std::unique_ptr<Target>> Launch(const TargetConfig& config);
+  Result<void> AwaitHello();
 
   Target(const Target&) = delete;
   Target& operator=(const Target&) = delete;
@@ -126,6 +131,7 @@ class Target {
   UniqueFd listener_;
   UniqueFd closed_listener_;  // /dev/null at the closed listener's number
   int filter_errno_ = 0;
+  bool via_spawner_ = false;  // the spawner forked the leader and reaps it
   std::string fifo_path_;
   std::optional<uint64_t> next_notif_id_;
   bool killed_ = false;

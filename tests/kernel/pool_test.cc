@@ -74,10 +74,24 @@ TEST(TargetPool, ReplacesADeadTarget) {
   pool.Release(std::move(*target));
   EXPECT_EQ(pool.idle(), 0u);
   EXPECT_EQ(pool.stats().replaced, 1u);
+  // Its replacement was launched at once (spawn-ahead): its leader is the pool's, and its
+  // supervisor-side fds are counted as the pool's for the hygiene oracle.
+  ASSERT_EQ(pool.IdlePids().size(), 1u);
+  const pid_t ahead = pool.IdlePids().front();
+  EXPECT_NE(ahead, pid);
+  EXPECT_FALSE(pool.OwnedFds().empty());
   auto fresh = pool.Acquire();
   ASSERT_TRUE(fresh);
-  EXPECT_NE((*fresh)->pid(), pid);
+  EXPECT_EQ((*fresh)->pid(), ahead);
+  EXPECT_TRUE((*fresh)->Alive());
   EXPECT_EQ(pool.stats().spawned, 2u);
+  EXPECT_EQ(pool.stats().ahead, 1u);
+  EXPECT_TRUE(pool.IdlePids().empty());
+  // It is at its baseline like any fresh target, and serves a call.
+  auto baseline = AtBaseline(**fresh);
+  ASSERT_TRUE(baseline);
+  EXPECT_TRUE(*baseline);
+  EXPECT_TRUE((*fresh)->Call(0, MakeRequest(agent::Command::kPing)));
 }
 
 TEST(TargetPool, ABusyTargetIsNotReused) {
