@@ -95,6 +95,39 @@ TEST(ScenarioCodec, RoundTripsExtremeValues) {
   EXPECT_EQ(*decoded, s);
 }
 
+TEST(ScenarioCodec, PidNamespacesAndPlacesRoundTrip) {
+  const Scenario s = ParseOrDie(
+      "target t pidns callers=1\n"
+      "process a\n"
+      "process b pidns\n"
+      "trap t.1 -> n\n"
+      "on x: recv t\n"
+      "on b: send n val=0\n"
+      "on a: addfd n\n");
+  ASSERT_EQ(s.places.size(), 3u);  // x a thread, b in its own namespace, a a process
+  EXPECT_EQ(s.places[0], ThreadPlace::kThread);
+  EXPECT_EQ(s.places[1], ThreadPlace::kProcessPidNs);
+  EXPECT_EQ(s.places[2], ThreadPlace::kProcess);
+  EXPECT_TRUE(s.targets[0].pid_ns);
+  ExpectDecodedIsSound(s);
+  const std::vector<uint8_t> bytes = EncodeScenario(s);
+  EXPECT_EQ(bytes[1] & 0x02, 0x02);  // header bit 1: places follow
+  EXPECT_EQ(bytes[3], 0x81);         // callers byte: pidns | 1 caller
+}
+
+TEST(ScenarioCodec, PlacesOfThreadsNeverStartedAreDropped) {
+  // target t0 (a pid namespace), places {process, process, thread, pidns}, one op on th0.
+  const std::vector<uint8_t> bytes = {kCodecVersion, 0x02, 0x08, 0x82, 4, 1, 1, 0, 2,
+                                      15 /*recv*/,   1,    0,    0};
+  const std::optional<Scenario> s = Decode(bytes);
+  ASSERT_TRUE(s.has_value());
+  ASSERT_EQ(s->threads.size(), 1u);
+  EXPECT_EQ(s->places, std::vector<ThreadPlace>{ThreadPlace::kProcess});
+  EXPECT_TRUE(s->targets[0].pid_ns);
+  EXPECT_EQ(s->targets[0].callers, 2);
+  ExpectDecodedIsSound(*s);
+}
+
 TEST(ScenarioCodec, SmallScenarioHasTheDocumentedLayout) {
   const Scenario s = ParseOrDie("target t0\ntrap t0.1 -> n0\nrecv t0\nsettle\n");
   // version, header, filter NEW_LISTENER, callers 2, trap(11) t0 task 1+0, recv(15) main
