@@ -488,7 +488,7 @@ TEST(ScenarioText, OnPrefixAcceptsSeparateColonAndDeclaresThreadsInOrder) {
 TEST(ScenarioText, ProcessLinesNeedAThreadStartedOnThem) {
   ParseError error;
   EXPECT_FALSE(ParseScenario("target t\nprocess p\nsettle\n", "x.scn", &error).has_value());
-  EXPECT_EQ(error.ToString(), "x.scn:3:7: process 'p' has no op started on it");
+  EXPECT_EQ(error.ToString(), "x.scn:4:1: process 'p' has no op started on it");
   EXPECT_FALSE(
       ParseScenario("target t\nprocess p\nprocess p pidns\n", "x.scn", &error).has_value());
   EXPECT_EQ(error.ToString(), "x.scn:3:9: thread 'p' already declared");
