@@ -558,6 +558,18 @@ void Emitter::EmitSetup(std::ostream& out) const {
 
 Result<std::string> Emitter::Run() {
   if (Result<void> valid = ValidateScenario(s_); !valid) return valid.error();
+  for (const TargetDecl& target : s_.targets) {
+    if (target.pid_ns) {
+      return Error::Invalid("target " + target.name +
+                            ": pidns (a target in its own pid namespace) is not supported by "
+                            "the C generator yet; no program written");
+    }
+  }
+  if (!s_.places.empty()) {
+    return Error::Invalid(
+        "a `process` thread (a second supervisor process) is not supported by "
+        "the C generator yet; no program written");
+  }
   for (size_t i = 0; i < s_.ops.size(); ++i) {
     const Op& op = s_.ops[i];
     if (!Supported(op.kind)) {

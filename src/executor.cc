@@ -21,6 +21,7 @@
 #include <sstream>
 
 #include "addfdlab/fd_table.h"
+#include "addfdlab/namespaces.h"
 #include "addfdlab/notifier.h"
 #include "addfdlab/scenario_text.h"
 #include "addfdlab/spawner.h"
@@ -69,6 +70,7 @@ ModelEnv EnvFromFeatures(const Features& features) {
   env.inject_lsm = features.has(Feature::kInjectLsm);
   env.inject_nomem = features.has(Feature::kInjectNomem);
   env.inject_nr_open = features.has(Feature::kInjectNrOpen);
+  env.pid_ns = features.has(Feature::kPidNs);
   return env;
 }
 
@@ -198,12 +200,16 @@ Executor::~Executor() {
 }
 
 TargetPool& Executor::PoolFor(const TargetDecl& decl) {
-  pool_used_[{decl.filter_flags, decl.callers}] = ++pool_clock_;
-  auto& pool = pools_[{decl.filter_flags, decl.callers}];
+  // Without pid namespaces the model skips the target's ops: it runs in ours.
+  const bool pid_ns = decl.pid_ns && env_.pid_ns;
+  const PoolKey key{decl.filter_flags, decl.callers, pid_ns};
+  pool_used_[key] = ++pool_clock_;
+  auto& pool = pools_[key];
   if (!pool) {
     TargetConfig config;
     config.filter_flags = decl.filter_flags;
     config.callers = decl.callers;
+    config.pid_ns = pid_ns;
     config.fifo_priority = 0;  // SCHED_OTHER: see SetScheduling's SCHED_RESET_ON_FORK
     config.sched_idle = scheduling_.mode == SchedMode::kIdle;
     config.limits = options_.limits;
@@ -319,6 +325,11 @@ class Executor::RunState {
   void AfterOp(int index);
   void Finish();
   void Hang(int op, const std::string& what) { AddVerdict(quiet_.Hang(op, what)); }
+  // The second supervisor processes of the threads whose place is one, each thread
+  // delegating its calls to its own; false (a harness verdict) when one cannot start.
+  bool StartProcesses();
+  // Ends them, after the hygiene oracle's look at what each still holds.
+  void StopProcesses();
   OpDispatch::Inputs DispatchInputs() {
     Executor& ex = ex_;
     return {scenario_,
@@ -326,6 +337,7 @@ class Executor::RunState {
             slots_,
             quiet_,
             ex.threads_->Named(),
+            processes_,
             *ex.threads_->op,
             [&ex](SourceKind kind, int listener) { return ex.sources_->Fd(kind, listener); },
             static_cast<char*>(ex.pages_),
@@ -339,6 +351,7 @@ class Executor::RunState {
   Quiescence quiet_;
   std::vector<TargetSlot> slots_;
   RunResult result_;
+  std::vector<std::unique_ptr<SupervisorProcess>> processes_;  // by thread (Scenario::places)
   OpDispatch dispatch_{DispatchInputs()};
   std::vector<UniqueFd> local_copies_;
 };
@@ -380,6 +393,45 @@ void Executor::RunState::CheckTables(int op) {
   }
 }
 
+bool Executor::RunState::StartProcesses() {
+  processes_.resize(scenario_.threads.size());
+  for (size_t i = 0; i < scenario_.places.size(); ++i) {
+    const ThreadPlace place = scenario_.places[i];
+    if (place == ThreadPlace::kThread) continue;
+    const unsigned long flags =
+        place == ThreadPlace::kProcessPidNs ? PidNamespaceAccess().flags : 0;
+    if (place == ThreadPlace::kProcessPidNs && flags == 0) continue;  // the model skips its ops
+    const Scheduling& sched = ex_.scheduling_;
+    auto process = SupervisorProcess::Start(flags, sched.thread_cpu, sched.mode,
+                                            sched.fifo_top - static_cast<int>(i),
+                                            static_cast<char*>(ex_.pages_));
+    if (!process) {
+      Verdict v;
+      v.kind = Verdict::Kind::kHarness;
+      v.detail = "supervisor process " + scenario_.threads[i] + ": " + process.error().ToString();
+      AddVerdict(v);
+      return false;
+    }
+    processes_[i] = std::move(*process);
+    ex_.threads_->named[i]->Delegate(processes_[i]->pid());
+  }
+  return true;
+}
+
+void Executor::RunState::StopProcesses() {
+  for (size_t i = 0; i < processes_.size(); ++i) {
+    if (!processes_[i]) continue;
+    if (const std::string held = processes_[i]->LeakedFds(); !held.empty()) {
+      Verdict v;
+      v.kind = Verdict::Kind::kHygiene;
+      v.detail = "supervisor process " + scenario_.threads[i] + " still holds fds " + held;
+      AddVerdict(v);
+    }
+    ex_.threads_->named[i]->Delegate(0);
+    processes_[i].reset();
+  }
+}
+
 RunResult Executor::RunState::Go() {
   result_.deterministic = true;  // until Executor::Run finds the schedule broken
   if (const Result<void> valid = ValidateScenario(scenario_); !valid) {
@@ -404,6 +456,12 @@ RunResult Executor::RunState::Go() {
   std::vector<Target*> targets;
   for (TargetSlot& slot : slots_) targets.push_back(slot.target.get());
   quiet_.SetTargets(targets);
+  if (!StartProcesses()) {
+    StopProcesses();
+    PhaseScope phase(ex_.clock_, Phase::kRelease);
+    Release();
+    return result_;
+  }
   {
     PhaseScope phase(ex_.clock_, Phase::kModel);
     CheckListeners(scenario_, ex_.env_, {targets.begin(), targets.end()}, &result_.verdicts);
@@ -421,6 +479,7 @@ RunResult Executor::RunState::Go() {
   if (fifo) SetScheduling(-1, SCHED_OTHER, 0);
   PhaseScope phase(ex_.clock_, Phase::kRelease);
   DrainTargets(slots_, ex_.threads_->Named(), dispatch_.received(), quiet_, ex_.options_.limits);
+  StopProcesses();
   local_copies_.clear();
   Release();
   return result_;

@@ -545,7 +545,15 @@ Outcome Model::StartAddFd(const Op& op, std::string* cell, bool growth_fails) {
 }
 
 // seccomp_notify_recv after the buffer check: recv_wait_event, then the first INIT.
-Outcome Model::TakeNotification(int target, BufferKind buffer, std::string* cell) {
+const char* Model::RecvCell(int target, int thread) const {
+  // seccomp_notify_recv: unotif.pid = task_pid_vnr(knotif->task), the pid in the receiver's
+  // namespace, 0 where the task is not visible. The executor checks the pid it received.
+  if (PlaceOf(scenario_, thread) == ThreadPlace::kProcessPidNs) return Cell("RECV.PID.SIBLING_NS");
+  if (scenario_.targets[static_cast<size_t>(target)].pid_ns) return Cell("RECV.PID.CHILD_NS");
+  return TraceLabel("RECV.OK");
+}
+
+Outcome Model::TakeNotification(int target, int thread, BufferKind buffer, std::string* cell) {
   TargetState& t = targets_[static_cast<size_t>(target)];
   const bool no_users = !t.alive;
   if (!(no_users && env_.recv_enoent)) {
@@ -565,7 +573,7 @@ Outcome Model::TakeNotification(int target, BufferKind buffer, std::string* cell
       return Outcome::Error(EFAULT);
     }
     n.state = NotifState::kSent;
-    *cell = TraceLabel("RECV.OK");
+    *cell = RecvCell(target, thread);
     return Outcome::Ok(index);
   }
   *cell = no_users ? Cell("RECV.EMPTY") : TraceLabel("RECV.STALE");
@@ -573,9 +581,9 @@ Outcome Model::TakeNotification(int target, BufferKind buffer, std::string* cell
 }
 
 Outcome Model::StartRecv(const Op& op, std::string* cell) {
-  const Outcome taken = TakeNotification(op.target, op.buffer, cell);
+  const int slot = op.thread >= 0 ? op.thread : static_cast<int>(threads_.size()) - 1;
+  const Outcome taken = TakeNotification(op.target, slot, op.buffer, cell);
   if (taken.kind == Outcome::Kind::kBlocked) {
-    const int slot = op.thread >= 0 ? op.thread : static_cast<int>(threads_.size()) - 1;
     Thread& thread = threads_[static_cast<size_t>(slot)];
     thread.busy = true;
     thread.op = OpKind::kRecv;

@@ -50,7 +50,7 @@ void Model::DeliverToWaitingRecv(int target) {
     Thread& thread = threads_[static_cast<size_t>(best)];
     std::string cell;
     thread.busy = false;
-    const Outcome taken = TakeNotification(target, thread.pending.buffer, &cell);
+    const Outcome taken = TakeNotification(target, best, thread.pending.buffer, &cell);
     if (taken.kind == Outcome::Kind::kBlocked) {
       thread.busy = true;
       return;

@@ -36,6 +36,7 @@ Prediction Model::Predict(int index) const {
   static_assert(kOpKindCount == 26, "a new OpKind: predict it in Model::Predict");
   const Op& op = scenario_.ops[static_cast<size_t>(index)];
   const OpTraits& traits = OpTraitsOf(op.kind);
+  if (std::string why = OutsideEnv(op); !why.empty()) return Skip(std::move(why));
   if (traits.on_thread && op.thread >= 0 && threads_[static_cast<size_t>(op.thread)].busy) {
     return Skip("the supervisor thread is still in its previous op");
   }
@@ -57,6 +58,22 @@ Prediction Model::Predict(int index) const {
     default:
       return PredictTargetOp(op);
   }
+}
+
+std::string Model::OutsideEnv(const Op& op) const {
+  bool needs_pid_ns = false;
+  for (const TargetDecl& target : scenario_.targets) needs_pid_ns |= target.pid_ns;
+  for (ThreadPlace place : scenario_.places) needs_pid_ns |= place == ThreadPlace::kProcessPidNs;
+  if (needs_pid_ns && !env_.pid_ns) {
+    return "needs a new pid namespace, which cannot be made here (feature pid_ns)";
+  }
+  if (op.kind == OpKind::kSignalTask && op.task == 0 &&
+      scenario_.targets[static_cast<size_t>(op.target)].pid_ns) {
+    // The leader is its namespace's init: a signal it has no handler for is dropped
+    // (sig_task_ignored, SIGNAL_UNKILLABLE), which the model does not follow.
+    return "the leader of a target in its own pid namespace is that namespace's init";
+  }
+  return "";
 }
 
 Prediction Model::PredictListenerOp(const Op& op) const {

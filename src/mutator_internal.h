@@ -67,7 +67,8 @@ class Rng {
 struct Draft {
   std::vector<TargetDecl> targets;
   std::vector<Op> ops;
-  std::vector<int> tags;  // per op: the template instance that inserted it, or 0
+  std::vector<int> tags;              // per op: the template instance that inserted it, or 0
+  std::map<int, ThreadPlace> places;  // by thread label: where it runs (kThread when absent)
   int next_label = 0;
   int NewLabel() { return next_label++; }
   void Insert(size_t position, const std::vector<Op>& ops, int tag);

@@ -57,6 +57,8 @@ class Shape {
     }
     return rng_.Pick(facts_.idle_threads);
   }
+  // Where thread `label` runs (Scenario::places).
+  void Place(int label, ThreadPlace place) { draft_.places[label] = place; }
 
   Op& Add(OpKind kind) {
     Op op;
@@ -530,6 +532,12 @@ void Recv(Shape& s) {
   switch (rng.Below(4)) {
     case 0: {  // a RECV waiting on a thread gets the next trap
       const int th = s.Thread();
+      if (rng.OneIn(3)) {
+        // RECV.PID.*: the target in its own pid namespace, the thread a second supervisor
+        // process, in ours or in a pid namespace of its own.
+        s.Decl().pid_ns = true;
+        s.Place(th, static_cast<ThreadPlace>(rng.Below(kThreadPlaceCount)));
+      }
       s.Recv(th, rng.OneIn(3) ? PickBuffer(rng) : BufferKind::kZeroed);
       const int n = s.Trap(s.Caller());
       s.Wait(th);

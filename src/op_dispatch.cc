@@ -212,70 +212,64 @@ const Op& OpDispatch::TrapOf(int notif) const {
   return in_.scenario.ops.front();  // ValidateScenario guarantees a trap
 }
 
+std::function<Outcome()> OpDispatch::CallJob(const Op& op, const ThreadCall& call, int listener,
+                                             const std::shared_ptr<RecvAnswer>& answer) {
+  SupervisorProcess* process =
+      op.thread >= 0 && static_cast<size_t>(op.thread) < in_.processes.size()
+          ? in_.processes[static_cast<size_t>(op.thread)].get()
+          : nullptr;
+  // Read once the thread's result is: the result's hand-over orders it.
+  if (process != nullptr) {
+    return
+        [process, call, listener, answer] { return process->Call(call, listener, answer.get()); };
+  }
+  if (op.inject == InjectKind::kNone) {
+    return [call, listener, page = in_.pages, answer] {
+      return RunThreadCall(call, listener, page, answer.get());
+    };
+  }
+  // Op::inject arms a fault on the task that handles the request (the model skips the op
+  // unless that task waits in its notification): only the main thread injects.
+  Target& t = *in_.slots[static_cast<size_t>(op.target)].target;
+  return [call, listener, page = in_.pages, answer, inject = op.inject,
+          handler = t.task_pid(TrapOf(op.notif).task)] {
+    Result<KernelInjection> armed = KernelInjection::Arm(inject, handler, call.addfd.newfd);
+    if (!armed) {
+      // The probe said it could: a debugfs or /proc write that fails now is the
+      // environment's, reported in the outcome (and the verdict) with its errno.
+      std::fprintf(stderr, "addfdlab: inject=%s: %s\n", kInjectKindNames[static_cast<int>(inject)],
+                   armed.error().ToString().c_str());
+      return Outcome::Error(armed.error().value());
+    }
+    return RunThreadCall(call, listener, page, answer.get());
+  };
+}
+
 std::function<Outcome()> OpDispatch::SupervisorJob(const Op& op,
                                                    const std::shared_ptr<RecvAnswer>& answer) {
   Target& t = *in_.slots[static_cast<size_t>(op.target)].target;
   const int listener = t.listener();
-  char* page = in_.pages;
+  ThreadCall call;
+  call.kind = op.kind;
   switch (op.kind) {
     case OpKind::kRecv:
-      return [listener, page, buffer = op.buffer, answer] {
-        seccomp_notif local{};
-        seccomp_notif* notif = &local;
-        if (buffer == BufferKind::kNonZero) local.pid = 1;
-        if (buffer == BufferKind::kUnmapped) notif = reinterpret_cast<seccomp_notif*>(page);
-        if (buffer == BufferKind::kReadOnly) {
-          notif = reinterpret_cast<seccomp_notif*>(page + kArgPageSize);
-        }
-        auto recv = NotifRecv(listener, notif);
-        if (!recv) return Outcome::Error(recv.error().value());
-        // Read once the thread's result is: the result's hand-over orders it.
-        *answer = RecvAnswer{static_cast<pid_t>(local.pid), local.id};
-        return Outcome::Ok(0);
-      };
-    case OpKind::kAddFd: {
-      seccomp_notif_addfd req{};
-      req.id = KernelId(op);
-      req.flags = op.flags;
-      req.srcfd = in_.source_fd(op.src, listener);
-      req.newfd = static_cast<uint32_t>(Resolve(op.fd));
-      req.newfd_flags = op.newfd_flags;
-      // Op::inject arms a fault on the task that handles the request (the model skips the
-      // op unless that task waits in its notification): only the main thread injects.
-      const pid_t handler =
-          op.inject != InjectKind::kNone ? t.task_pid(TrapOf(op.notif).task) : pid_t{-1};
-      return [listener, page, req, size = uapi::IoctlSize(op.size), arg = op.arg,
-              inject = op.inject, handler] {
-        // Each thread builds its argument on its own stack: several may be in the kernel at
-        // once. The struct, then a tail up to `size` bytes (the size bits stop below 16 KiB).
-        alignas(8) char buffer[uapi::kIocSizeMask + 1] = {};
-        std::memcpy(buffer, &req, sizeof(req));
-        if (arg == AddFdArg::kTailNonZero && size > sizeof(req)) buffer[size - 1] = 1;
-        const char* where = arg == AddFdArg::kUnreadable ? page : buffer;
-        Result<KernelInjection> armed = KernelInjection::Arm(inject, handler, req.newfd);
-        if (!armed) {
-          // The probe said it could: a debugfs or /proc write that fails now is the
-          // environment's, reported in the outcome (and the verdict) with its errno.
-          std::fprintf(stderr, "addfdlab: inject=%s: %s\n",
-                       kInjectKindNames[static_cast<int>(inject)],
-                       armed.error().ToString().c_str());
-          return Outcome::Error(armed.error().value());
-        }
-        auto fd = NotifAddFdRaw(listener, where, size);
-        return fd ? Outcome::Ok(fd->number) : Outcome::Error(fd.error().value());
-      };
-    }
-    case OpKind::kSend: {
-      seccomp_notif_resp resp{};
-      resp.id = KernelId(op);
-      resp.val = Resolve(op.fd);
-      resp.error = SentError(op);
-      resp.flags = op.flags;
-      return [listener, resp] {
-        auto sent = NotifSend(listener, resp);
-        return sent ? Outcome::Ok(0) : Outcome::Error(sent.error().value());
-      };
-    }
+      call.buffer = op.buffer;
+      return CallJob(op, call, listener, answer);
+    case OpKind::kAddFd:
+      call.addfd.id = KernelId(op);
+      call.addfd.flags = op.flags;
+      call.addfd.srcfd = in_.source_fd(op.src, listener);
+      call.addfd.newfd = static_cast<uint32_t>(Resolve(op.fd));
+      call.addfd.newfd_flags = op.newfd_flags;
+      call.size = uapi::IoctlSize(op.size);
+      call.arg = op.arg;
+      return CallJob(op, call, listener, answer);
+    case OpKind::kSend:
+      call.resp.id = KernelId(op);
+      call.resp.val = Resolve(op.fd);
+      call.resp.error = SentError(op);
+      call.resp.flags = op.flags;
+      return CallJob(op, call, listener, answer);
     case OpKind::kIdValid:
       return [listener, id = KernelId(op), legacy = op.legacy] {
         auto valid = NotifIdValid(listener, id, legacy);
@@ -297,6 +291,14 @@ std::function<Outcome()> OpDispatch::SupervisorJob(const Op& op,
   }
 }
 
+pid_t OpDispatch::SeenPid(const Op& op, int task) const {
+  // seccomp_notify_recv reports task_pid_vnr(): the pid in the receiver's namespace. A
+  // process in a pid namespace of its own sees no target task (a target's own namespace is
+  // a child of ours, its sibling): 0.
+  if (PlaceOf(in_.scenario, op.thread) == ThreadPlace::kProcessPidNs) return 0;
+  return in_.slots[static_cast<size_t>(op.target)].target->task_pid(task);
+}
+
 // A RECV's raw answer (pid and id) as the model's: the index of the notification, found by
 // its id (stable after the notification is gone, unlike the task's current one).
 Outcome OpDispatch::MapRecv(const Op& op, const Outcome& raw, const RecvAnswer& answer) {
@@ -309,7 +311,7 @@ Outcome OpDispatch::MapRecv(const Op& op, const Outcome& raw, const RecvAnswer& 
     if (seq < 0 || trap.target != op.target) continue;
     const uint64_t id = slot.base_id + static_cast<uint64_t>(seq);
     if (id != answer.id) continue;
-    if (slot.target->task_pid(trap.task) != pid) break;  // the id of another task's
+    if (SeenPid(op, trap.task) != pid) break;  // the id of another task's
     received_.insert({op.target, id});
     return Outcome::Ok(notif);
   }
@@ -321,7 +323,7 @@ Outcome OpDispatch::MapRecv(const Op& op, const Outcome& raw, const RecvAnswer& 
   for (int notif = 0; notif < static_cast<int>(in_.scenario.notifs.size()); ++notif) {
     const int64_t seq = in_.model.Seq(notif);
     const Op& trap = TrapOf(notif);
-    if (seq < 0 || trap.target != op.target || slot.target->task_pid(trap.task) != pid) continue;
+    if (seq < 0 || trap.target != op.target || SeenPid(op, trap.task) != pid) continue;
     if (static_cast<uint64_t>(seq) < received_seq) continue;
     if (nearest < 0 || seq < in_.model.Seq(nearest)) nearest = notif;
   }
@@ -337,7 +339,7 @@ Outcome OpDispatch::MapRecv(const Op& op, const Outcome& raw, const RecvAnswer& 
     const uint64_t id = slot.base_id + static_cast<uint64_t>(seq);
     if (id != answer.id) continue;
     for (int task = 0; task < slot.target->tasks(); ++task) {
-      if (slot.target->task_pid(task) != pid) continue;
+      if (SeenPid(op, task) != pid) continue;
       const int notif = in_.model.NotifOfTask(op.target, task);
       if (notif < 0) break;
       received_.insert({op.target, id});

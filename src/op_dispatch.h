@@ -21,17 +21,9 @@
 #include "addfdlab/supervisor.h"
 #include "quiescence.h"
 #include "run_targets.h"
+#include "supervisor_process.h"
 
 namespace addfdlab {
-
-// The argument pages' size: an unreadable page, then a zeroed read-only one.
-inline constexpr size_t kArgPageSize = 4096;
-
-// What a RECV received: the pid of the notification's task and its kernel id.
-struct RecvAnswer {
-  pid_t pid = 0;
-  uint64_t id = 0;
-};
 
 class OpDispatch {
  public:
@@ -41,7 +33,9 @@ class OpDispatch {
     std::vector<TargetSlot>& slots;
     Quiescence& quiet;
     std::vector<SupervisorThread*> named;  // the named threads, by index
-    SupervisorThread& op_thread;           // the main thread's own ops
+    // Each named thread's second supervisor process (Scenario::places), or none.
+    const std::vector<std::unique_ptr<SupervisorProcess>>& processes;
+    SupervisorThread& op_thread;  // the main thread's own ops
     // The supervisor's fd for a source, given the target's listener.
     std::function<uint32_t(SourceKind, int listener)> source_fd;
     char* pages;  // two kArgPageSize pages: unreadable, then read-only
@@ -71,6 +65,11 @@ class OpDispatch {
   std::function<Outcome()> SupervisorJob(const Op& op, const std::shared_ptr<RecvAnswer>& answer);
   Outcome ReadTrapReturn(TargetSlot& slot, int task, int notif);
   Outcome MapRecv(const Op& op, const Outcome& raw, const RecvAnswer& answer);
+  // The pid a RECV on `op`'s thread reports for `task`: as that thread's namespace sees it.
+  pid_t SeenPid(const Op& op, int task) const;
+  // The job of a recv, addfd or send: `call` on the thread or in its process.
+  std::function<Outcome()> CallJob(const Op& op, const ThreadCall& call, int listener,
+                                   const std::shared_ptr<RecvAnswer>& answer);
   Clock::time_point OpDeadline() const { return in_.limits.Deadline(in_.limits.op); }
   int64_t Resolve(const FdRef& ref) const;
   uint64_t KernelId(const Op& op) const;

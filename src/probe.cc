@@ -17,6 +17,7 @@
 
 #include "addfdlab/environment.h"
 #include "addfdlab/kernel_inject.h"
+#include "addfdlab/namespaces.h"
 #include "addfdlab/notifier.h"
 #include "addfdlab/supervisor.h"
 #include "addfdlab/target.h"
@@ -173,7 +174,7 @@ const char* FeatureName(Feature feature) {
       "user_notification", "addfd",       "setfd",       "send",       "wait_killable_recv",
       "sync_wake_up",      "recv_enoent", "opath_srcfd", "kcmp",       "pidfd_getfd",
       "fail_nth",          "sched_fifo",  "in_vm",       "inject_lsm", "inject_nomem",
-      "inject_nr_open"};
+      "inject_nr_open",    "pid_ns"};
   return kNames[static_cast<size_t>(feature)];
 }
 
@@ -194,6 +195,8 @@ Features ProbeFeatures() {
   ProbeVm(features);
   ProbeKernelInjection(features);
   ProbeWaitKillable(features);
+  const PidNsAccess& pid_ns = PidNamespaceAccess();
+  Set(features, Feature::kPidNs, pid_ns.flags != 0, pid_ns.evidence);
 
   TargetConfig config;
   config.callers = 0;

@@ -128,6 +128,16 @@ class Validator {
                               " callers (0.." + std::to_string(kMaxCallers) + ")");
       }
     }
+    if (s_.places.size() > s_.threads.size()) {
+      return Error::Invalid("a place for thread " + std::to_string(s_.places.size() - 1) + ", of " +
+                            std::to_string(s_.threads.size()) + " threads");
+    }
+    for (ThreadPlace place : s_.places) {
+      if (static_cast<int>(place) >= kThreadPlaceCount) return Error::Invalid("unknown place");
+    }
+    if (!s_.places.empty() && s_.places.back() == ThreadPlace::kThread) {
+      return Error::Invalid("the places end with a thread's (not canonical)");
+    }
     for (auto [names, what] :
          {std::pair{&s_.threads, "thread"}, std::pair{&s_.notifs, "notification"},
           std::pair{&s_.fd_names, "fd"}}) {

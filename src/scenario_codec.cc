@@ -14,10 +14,12 @@ namespace addfdlab {
 namespace {
 
 constexpr uint8_t kHeaderTwoTargets = 1u << 0;
+constexpr uint8_t kHeaderPlaces = 1u << 1;
 constexpr uint8_t kHeaderExpects = 1u << 6;
 constexpr uint8_t kHeaderNames = 1u << 7;
 
-constexpr uint8_t kFilterWide = 0x80;  // a target's filter byte: a u32 follows
+constexpr uint8_t kFilterWide = 0x80;    // a target's filter byte: a u32 follows
+constexpr uint8_t kCallersPidNs = 0x80;  // a target's callers byte: TargetDecl::pid_ns
 
 // FdRef selectors (byte % 4).
 constexpr uint8_t kFdSmall = 0;     // a byte: 0..255
@@ -236,14 +238,25 @@ class Decoder {
       TargetDecl target;
       const uint8_t filter = in_.Byte();
       target.filter_flags = (filter & kFilterWide) ? in_.U32() : filter;
-      target.callers = in_.Byte() % (kMaxCallers + 1);
+      const uint8_t callers = in_.Byte();
+      target.callers = (callers & ~kCallersPidNs) % (kMaxCallers + 1);
+      target.pid_ns = (callers & kCallersPidNs) != 0;
       s_.targets.push_back(std::move(target));
     }
     if ((header & kHeaderNames) && !ReadNames()) return std::nullopt;
+    if (header & kHeaderPlaces) {
+      const size_t count = in_.Byte() % (kMaxThreads + 1);
+      for (size_t i = 0; i < count; ++i) {
+        s_.places.push_back(static_cast<ThreadPlace>(in_.Byte() % kThreadPlaceCount));
+      }
+    }
     if (!in_.ok()) return std::nullopt;
     while (!in_.AtEnd() && s_.ops.size() < kMaxOps) {
       if (!DecodeOp()) break;
     }
+    // Places of threads no op started on go, and so do trailing threads' (canonical form).
+    if (s_.places.size() > threads_) s_.places.resize(threads_);
+    while (!s_.places.empty() && s_.places.back() == ThreadPlace::kThread) s_.places.pop_back();
     if (!ApplyNames(table_targets_, kTargetPrefix, s_.targets.size(), nullptr)) return std::nullopt;
     for (size_t i = 0; i < s_.targets.size(); ++i) s_.targets[i].name = target_names_[i];
     if (!ApplyNames(table_threads_, kThreadPrefix, threads_, &s_.threads) ||
@@ -454,9 +467,9 @@ class Encoder {
                        !IsDefault(s_.threads, kThreadPrefix) ||
                        !IsDefault(s_.notifs, kNotifPrefix) || !IsDefault(s_.fd_names, kFdPrefix);
     const size_t targets = std::min<size_t>(std::max<size_t>(s_.targets.size(), 1), 2);
-    out_.push_back(static_cast<uint8_t>((targets == 2 ? kHeaderTwoTargets : 0) |
-                                        (expects ? kHeaderExpects : 0) |
-                                        (names ? kHeaderNames : 0)));
+    out_.push_back(static_cast<uint8_t>(
+        (targets == 2 ? kHeaderTwoTargets : 0) | (s_.places.empty() ? 0 : kHeaderPlaces) |
+        (expects ? kHeaderExpects : 0) | (names ? kHeaderNames : 0)));
     for (size_t i = 0; i < targets; ++i) {
       const TargetDecl target = i < s_.targets.size() ? s_.targets[i] : TargetDecl{};
       if (target.filter_flags < kFilterWide) {
@@ -465,13 +478,17 @@ class Encoder {
         Byte(kFilterWide);
         Little(target.filter_flags, 4);
       }
-      Byte(target.callers);
+      Byte(target.callers | (target.pid_ns ? kCallersPidNs : 0));
     }
     if (names) {
       NameList(target_names);
       NameList(s_.threads);
       NameList(s_.notifs);
       NameList(s_.fd_names);
+    }
+    if (!s_.places.empty()) {
+      Byte(s_.places.size());
+      for (ThreadPlace place : s_.places) Byte(place);
     }
     for (const Op& op : s_.ops) {
       EncodeOp(op);

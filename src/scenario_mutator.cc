@@ -63,6 +63,9 @@ Draft Lift(const Scenario& scenario, int offset) {
     op.expect = Expect{};
     draft.ops.push_back(op);
   }
+  for (size_t i = 0; i < scenario.places.size(); ++i) {
+    draft.places[static_cast<int>(i) + offset] = scenario.places[i];
+  }
   draft.tags.assign(draft.ops.size(), 0);
   const size_t most = std::max(
       {scenario.notifs.size(), scenario.fd_names.size(), scenario.threads.size(), size_t{1}});
@@ -201,6 +204,18 @@ Lowered Lower(const Draft& draft) {
     out.origin.push_back(i);
   }
   for (int i = 0; i < thread_count; ++i) s.threads.push_back("th" + std::to_string(i));
+  // A label that joined another thread leaves its place to the one it joined.
+  for (const auto& [label, index] : out.threads) {
+    const auto place = draft.places.find(label);
+    if (place == draft.places.end() || place->second == ThreadPlace::kThread) continue;
+    if (s.places.size() <= static_cast<size_t>(index)) {
+      s.places.resize(static_cast<size_t>(index) + 1, ThreadPlace::kThread);
+    }
+    if (s.places[static_cast<size_t>(index)] == ThreadPlace::kThread) {
+      s.places[static_cast<size_t>(index)] = place->second;
+    }
+  }
+  while (!s.places.empty() && s.places.back() == ThreadPlace::kThread) s.places.pop_back();
   for (size_t i = 0; i < notif_targets.size(); ++i) s.notifs.push_back("n" + std::to_string(i));
   for (int i = 0; i < fd_count; ++i) s.fd_names.push_back("f" + std::to_string(i));
   return out;
@@ -489,7 +504,19 @@ void MutateTarget(Rng& rng, Draft& draft) {
     return;
   }
   TargetDecl& target = draft.targets[rng.Below(draft.targets.size())];
-  if (rng.OneIn(2)) {
+  if (rng.OneIn(4)) {
+    // RECV.PID.*: a target in its own pid namespace, and a thread's ops in a second
+    // supervisor process, in one of its own or in ours.
+    target.pid_ns = !target.pid_ns;
+    std::vector<int> labels;
+    for (const Op& op : draft.ops) {
+      if (op.thread >= 0) labels.push_back(op.thread);
+    }
+    if (!labels.empty()) {
+      draft.places[labels[rng.Below(labels.size())]] =
+          static_cast<ThreadPlace>(rng.Below(kThreadPlaceCount));
+    }
+  } else if (rng.OneIn(2)) {
     target.callers = rng.Int(0, kMaxCallers);
   } else {
     target.filter_flags = PickFilterFlags(rng);

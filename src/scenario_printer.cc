@@ -28,6 +28,13 @@ class Printer {
       if (target.callers != TargetDecl{}.callers) {
         out_ += " callers=" + std::to_string(target.callers);
       }
+      if (target.pid_ns) out_ += " pidns";
+      out_ += "\n";
+    }
+    for (size_t i = 0; i < s_.places.size(); ++i) {
+      if (s_.places[i] == ThreadPlace::kThread) continue;
+      out_ += "process " + Name(s_.threads, static_cast<int>(i));
+      if (s_.places[i] == ThreadPlace::kProcessPidNs) out_ += " pidns";
       out_ += "\n";
     }
     if (!out_.empty() && !s_.ops.empty()) out_ += "\n";

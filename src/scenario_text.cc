@@ -3,6 +3,7 @@
 #include "addfdlab/scenario_text.h"
 
 #include <initializer_list>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -79,6 +80,13 @@ class Parser {
       Fail(end_column_, "no target declared (a scenario needs a 'target NAME' line)");
       return std::nullopt;
     }
+    if (!pending_places_.empty()) {
+      tokens_.clear();
+      Fail(end_column_,
+           "process " + Quote(pending_places_.begin()->first) + " has no op started on it");
+      return std::nullopt;
+    }
+    while (!s_.places.empty() && s_.places.back() == ThreadPlace::kThread) s_.places.pop_back();
     return std::move(s_);
   }
 
@@ -106,6 +114,7 @@ class Parser {
     const std::string_view head = tokens_[0].text;
     if (head == "cell") return ParseCell();
     if (head == "target") return ParseTarget();
+    if (head == "process") return ParseProcess();
     return ParseOp();
   }
 
@@ -137,9 +146,12 @@ class Parser {
       return FailAt(tokens_[0], "too many targets (max " + std::to_string(kMaxTargets) + ")");
     }
     Tail tail;
-    if (!ParseTail("target", {"filter", "callers"}, {}, 0, 0, false, &tail, nullptr)) return false;
+    if (!ParseTail("target", {"filter", "callers"}, {"pidns"}, 0, 0, false, &tail, nullptr)) {
+      return false;
+    }
     TargetDecl decl;
     decl.name = std::string(name.text);
+    decl.pid_ns = tail.Has("pidns");
     if (const Token* filter = tail.Get("filter")) {
       uint64_t flags = 0;
       if (!values_.ParseFlagSet(*filter, kFilterFlagNames, UINT32_MAX, &flags)) return false;
@@ -151,6 +163,23 @@ class Parser {
       decl.callers = static_cast<int>(value);
     }
     s_.targets.push_back(std::move(decl));
+    return true;
+  }
+
+  // `process TH [pidns]`: thread TH, once an op starts on it, is a second supervisor
+  // process (Scenario::places).
+  bool ParseProcess() {
+    pos_ = 1;
+    Token name;
+    if (!Next("a thread name", &name)) return false;
+    if (!names_.CheckNewName(name, "thread")) return false;
+    if (IndexOf(s_.threads, name.text) >= 0 || pending_places_.count(std::string(name.text)) > 0) {
+      return FailAt(name, "thread " + Quote(name.text) + " already declared");
+    }
+    Tail tail;
+    if (!ParseTail("process", {}, {"pidns"}, 0, 0, false, &tail, nullptr)) return false;
+    pending_places_[std::string(name.text)] =
+        tail.Has("pidns") ? ThreadPlace::kProcessPidNs : ThreadPlace::kProcess;
     return true;
   }
 
@@ -308,6 +337,12 @@ class Parser {
     }
     *thread = static_cast<int>(s_.threads.size());
     s_.threads.emplace_back(name.text);
+    const auto pending = pending_places_.find(std::string(name.text));
+    s_.places.resize(s_.threads.size(), ThreadPlace::kThread);
+    if (pending != pending_places_.end()) {
+      s_.places.back() = pending->second;
+      pending_places_.erase(pending);
+    }
     return true;
   }
 
@@ -598,6 +633,8 @@ class Parser {
   int line_ = 0;
   int end_column_ = 1;
   Scenario s_;
+  // Threads a `process` line declared that no op has started on yet.
+  std::map<std::string, ThreadPlace> pending_places_;
   ScenarioNames names_{s_, &diag_, &values_};
 };
 

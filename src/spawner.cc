@@ -18,6 +18,7 @@
 #include <string>
 
 #include "addfdlab/environment.h"
+#include "addfdlab/namespaces.h"
 #include "addfdlab/scm_rights.h"
 
 extern char** environ;
@@ -91,7 +92,7 @@ bool PeerGone(const Error& error) { return error == Errno(EPIPE) || error == Err
       config.parent_pid = ::getpid();
       // A raw clone, as the leader makes its callers: the single-threaded spawner holds no
       // lock, and fork()'s handlers (the sanitizers' lock-everything) cost more than the copy.
-      const auto pid = static_cast<pid_t>(::syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0));
+      const pid_t pid = CloneProcess(config.ns_flags);
       if (pid == 0) {
         ::close(sock);
         ::sched_setaffinity(0, sizeof(req.cpus), &req.cpus);
@@ -209,7 +210,7 @@ class Spawner {
   }
 
   static Result<SpawnedLeader> Fork(const agent::AgentConfig& config) {
-    const pid_t pid = ::fork();
+    const pid_t pid = config.ns_flags != 0 ? CloneProcess(config.ns_flags) : ::fork();
     if (pid < 0) return Errno::Last();
     if (pid == 0) agent::RunLeader(config);
     SpawnedLeader leader;

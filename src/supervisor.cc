@@ -283,6 +283,7 @@ SupervisorThread::~SupervisorThread() {
   }
   cv_.notify_all();
   thread_.join();
+  Delegate(0);
   if (stat_fd_ >= 0) ::close(stat_fd_);
   if (schedstat_fd_ >= 0) ::close(schedstat_fd_);
   if (syscall_fd_ >= 0) ::close(syscall_fd_);
@@ -378,7 +379,8 @@ bool SupervisorThread::AwaitLocked(const std::function<bool()>& settled,
 }
 
 uint64_t SupervisorThread::RunNs() const {
-  return schedstat_fd_ >= 0 ? TaskRunStatsAt(schedstat_fd_).run_ns : 0;
+  const int fd = delegate_ > 0 ? delegate_schedstat_fd_ : schedstat_fd_;
+  return fd >= 0 ? TaskRunStatsAt(fd).run_ns : 0;
 }
 
 std::optional<Outcome> SupervisorThread::TryResult() {
@@ -395,7 +397,23 @@ std::optional<Outcome> SupervisorThread::Result(Clock::time_point deadline) {
 
 void SupervisorThread::Interrupt(bool restart) {
   run_ns_at_interrupt_ = RunNs();
+  if (delegate_ > 0) {
+    ::syscall(SYS_tgkill, delegate_, delegate_, InterruptSignal(restart));
+    return;
+  }
   ::syscall(SYS_tgkill, ::getpid(), tid_.load(), InterruptSignal(restart));
+}
+
+void SupervisorThread::Delegate(pid_t pid) {
+  for (int* fd : {&delegate_stat_fd_, &delegate_schedstat_fd_, &delegate_syscall_fd_}) {
+    if (*fd >= 0) ::close(*fd);
+    *fd = -1;
+  }
+  delegate_ = pid;
+  if (pid <= 0) return;
+  delegate_stat_fd_ = OpenTaskStat(pid, pid);
+  delegate_schedstat_fd_ = OpenTaskSchedstat(pid, pid);
+  delegate_syscall_fd_ = OpenTaskFile(pid, pid, "syscall");
 }
 
 bool SupervisorThread::AsleepInIoctl() const {
@@ -404,9 +422,11 @@ bool SupervisorThread::AsleepInIoctl() const {
   // queue yet. /proc's syscall file reads "running" for a running task, and the syscall
   // number, its arguments and registers for one asleep ("-1 ..." outside a syscall).
   char buf[256];
-  if (syscall_fd_ < 0 || !ReadTaskFile(syscall_fd_, buf)) {
+  const int syscall_fd = delegate_ > 0 ? delegate_syscall_fd_ : syscall_fd_;
+  if (syscall_fd < 0 || !ReadTaskFile(syscall_fd, buf)) {
     // No syscall file (a kernel without CONFIG_HAVE_ARCH_TRACEHOOK): the task state.
-    const char state = stat_fd_ >= 0 ? TaskStateAt(stat_fd_) : TaskState(::getpid(), tid_.load());
+    const int stat_fd = delegate_ > 0 ? delegate_stat_fd_ : stat_fd_;
+    const char state = stat_fd >= 0 ? TaskStateAt(stat_fd) : TaskState(::getpid(), tid_.load());
     return state == 'S' || state == 'D';
   }
   char* end = nullptr;

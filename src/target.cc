@@ -17,6 +17,7 @@
 #include <filesystem>
 
 #include "addfdlab/environment.h"
+#include "addfdlab/namespaces.h"
 #include "addfdlab/scm_rights.h"
 #include "addfdlab/spawner.h"
 #include "addfdlab/supervisor.h"
@@ -192,6 +193,7 @@ Result<std::unique_ptr<Target>> Target::Launch(const TargetConfig& config) {
   agent_config.parent_pid = ::getpid();
   agent_config.fifo_priority = config.fifo_priority;
   agent_config.sched_idle = config.sched_idle;
+  if (config.pid_ns) agent_config.ns_flags = PidNamespaceAccess().flags;
 
   std::vector<int> child_fds;
   for (const UniqueFd& fd : child_ends) child_fds.push_back(fd.get());
@@ -226,7 +228,15 @@ Result<void> Target::AwaitHello() {
   }
   filter_errno_ = hello->err;
   for (int t = 1; t < tasks; ++t) {
-    const auto caller = static_cast<pid_t>(hello->values[t]);
+    auto caller = static_cast<pid_t>(hello->values[t]);
+    if (config_.pid_ns && PidNamespaceAccess().flags != 0) {
+      // The leader counts in its own namespace: the caller's pid in ours.
+      auto outer = OuterPid(pids_[0], caller);
+      if (!outer) {
+        return std::move(outer).error().WithContext("a caller's pid outside its namespace");
+      }
+      caller = *outer;
+    }
     pids_.push_back(caller);
     auto caller_fd = PidfdOpen(caller);
     if (!caller_fd) return std::move(caller_fd).error().WithContext("pidfd_open of a caller");

@@ -311,6 +311,7 @@ void Execute(const Request& req, Reply& reply) {
 }
 
 // Dies with `parent`; returns false when the parent is already gone.
+// A pid namespace's init sees no parent (getppid() is 0): `parent` is then 0.
 bool TieToParent(pid_t parent) {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   return ::getppid() == parent;
@@ -370,7 +371,7 @@ std::string DescribeLeaderExit(int status) {
 void RunLeader(const AgentConfig& config) {
   g_config = &config;
   g_tasks = 1 + config.callers;
-  if (!TieToParent(config.parent_pid)) Exit(LeaderExit::kParentGone);
+  if (!TieToParent(config.ns_flags != 0 ? 0 : config.parent_pid)) Exit(LeaderExit::kParentGone);
   if (config.fifo_priority > 0) {
     // The supervisor's threads are SCHED_FIFO above us on the same CPU: the target runs
     // exactly when every one of them sleeps, and tasks woken in turn run in that order.

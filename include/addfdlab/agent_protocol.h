@@ -161,6 +161,9 @@ struct AgentConfig {
   int fifo_priority = 0;
   // Every task runs SCHED_IDLE from the hello on (the executor's idle mode).
   bool sched_idle = false;
+  // Clone flags for new namespaces (PidNamespaceAccess()'s, or 0): the leader is then
+  // its pid namespace's init, its parent outside it (getppid() is 0).
+  unsigned long ns_flags = 0;
 };
 
 // Why a task exited before it could serve: its exit code. A leader that sent its hello

@@ -132,6 +132,13 @@ inline constexpr CellInfo kContractCells[] = {
      "seccomp_set_mode_filter", Feature::kUserNotification, Reach::kScenario},
     {"IOCTL.UNKNOWN", "any other ioctl on the listener: EINVAL", "seccomp_notify_ioctl",
      Feature::kUserNotification, Reach::kScenario},
+    {"RECV.PID.CHILD_NS",
+     "a target in a child pid namespace: RECV reports its pid as the receiver's namespace sees it",
+     "seccomp_notify_recv (task_pid_vnr)", Feature::kPidNs, Reach::kScenario},
+    {"RECV.PID.SIBLING_NS",
+     "a receiver in a pid namespace where the target is not visible: pid 0; ADDFD and SEND "
+     "from there work",
+     "seccomp_notify_recv (task_pid_vnr)", Feature::kPidNs, Reach::kScenario},
 };
 
 // Cells about how a supervisor uses ADDFD (docs/patterns.md), not about the kernel: a

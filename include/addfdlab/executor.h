@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "addfdlab/environment.h"
@@ -145,8 +146,10 @@ class Executor {
   PhaseClock* clock_ = nullptr;  // the current run's, while Run() runs
   int cpu_ = -1;
   UniqueFd cpu_lock_;  // holds cpu_ against other jobs (ClaimCpu)
-  std::map<std::pair<uint32_t, int>, std::unique_ptr<TargetPool>> pools_;
-  std::map<std::pair<uint32_t, int>, uint64_t> pool_used_;  // when each was last acquired from
+  // Pools by filter flags, callers and pid namespace.
+  using PoolKey = std::tuple<uint32_t, int, bool>;
+  std::map<PoolKey, std::unique_ptr<TargetPool>> pools_;
+  std::map<PoolKey, uint64_t> pool_used_;  // when each was last acquired from
   uint64_t pool_clock_ = 0;
   PoolStats retired_;  // counts of the pools trimmed away
   struct Sources;

@@ -38,6 +38,9 @@ struct ModelEnv {
   bool inject_lsm = true;
   bool inject_nomem = true;
   bool inject_nr_open = true;
+  // New pid namespaces can be made (Feature::kPidNs); without, the ops of a target or a
+  // supervisor process that needs one are skipped.
+  bool pid_ns = true;
   // Known deviations the model follows instead of the contract, so that a fuzzer on such
   // a kernel is not stopped by their consequences (the contract suite keeps them off).
   // ADDFD.INTR.SEND before the fix: an interrupted ADDFD|SEND leaves the notification
@@ -335,7 +338,14 @@ class Model {
   // `growth_fails`: an inject=nomem request whose table growth fails.
   Outcome StartAddFd(const Op& op, std::string* cell, bool growth_fails = false);
   // recv_wait_event and the search for an INIT notification; kBlocked when it would wait.
-  Outcome TakeNotification(int target, BufferKind buffer, std::string* cell);
+  // `thread` is the receiving thread's slot in threads_ (the last: the main thread's).
+  Outcome TakeNotification(int target, int thread, BufferKind buffer, std::string* cell);
+  // The cell of a notification received by the thread in slot `thread`: the pid RECV
+  // reports, translated into the receiver's pid namespace (RECV.PID.*), or RECV.OK.
+  const char* RecvCell(int target, int thread) const;
+  // Why the scenario's ops are outside this environment (it needs a pid namespace that
+  // cannot be made here), or "".
+  std::string OutsideEnv(const Op& op) const;
   Outcome StartRecv(const Op& op, std::string* cell);
   bool Started(const Op& op, const Outcome& started, const std::string& cell);
   void ApplyTargetOp(const Op& op, const Outcome& observed);

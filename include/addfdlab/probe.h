@@ -27,8 +27,9 @@ enum class Feature {
   kInjectNomem,   // fail-nth writable, failslab's debugfs knobs writable
   kInjectNrOpen,  // an addfdlab VM guest (ADDFDLAB_VM_GUEST from its init) with a writable
                   // fs.nr_open
+  kPidNs,         // a child can have a pid namespace of its own (namespaces.h)
 };
-inline constexpr size_t kFeatureCount = 16;
+inline constexpr size_t kFeatureCount = 17;
 
 // The probe's name for a feature ("addfd", "wait_killable_recv", ...).
 const char* FeatureName(Feature feature);

@@ -520,13 +520,27 @@ struct TargetDecl {
   std::string name;
   uint32_t filter_flags = uapi::kFilterNewListener;
   int callers = 2;
+  // The target's tasks live in a pid namespace of their own, a child of the supervisor's
+  // (with a user namespace of their own when the supervisor lacks CAP_SYS_ADMIN): the
+  // leader is its init, and RECV reports a task's pid as the receiver's namespace sees it.
+  bool pid_ns = false;
   friend bool operator==(const TargetDecl&, const TargetDecl&) = default;
 };
 
+// Where a supervisor thread's ops run (`process TH [pidns]` in the text).
+enum class ThreadPlace : uint8_t {
+  kThread,        // a thread of the supervisor process
+  kProcess,       // a second supervisor process, handed the listener over SCM_RIGHTS
+  kProcessPidNs,  // the same, in a new pid namespace: the targets' tasks are not visible
+};
+inline constexpr int kThreadPlaceCount = 3;
 struct Scenario {
   std::vector<std::string> cells;  // contract cells this scenario is about
   std::vector<TargetDecl> targets;
-  std::vector<std::string> threads;   // supervisor thread names
+  std::vector<std::string> threads;  // supervisor thread names
+  // Where each thread runs, by thread index; threads past its end, and it ends with no
+  // kThread (the canonical form), are threads of the supervisor process.
+  std::vector<ThreadPlace> places;
   std::vector<std::string> notifs;    // notification names (each bound by one trap)
   std::vector<std::string> fd_names;  // names of fd numbers bound by ops
   std::vector<Op> ops;
@@ -538,6 +552,13 @@ inline int32_t SentError(const Op& op) {
   return static_cast<int32_t>(0u - static_cast<uint32_t>(op.error));
 }
 
+// Where thread `thread` of `scenario` runs (kThread for -1, the main thread).
+inline ThreadPlace PlaceOf(const Scenario& scenario, int thread) {
+  if (thread < 0 || static_cast<size_t>(thread) >= scenario.places.size()) {
+    return ThreadPlace::kThread;
+  }
+  return scenario.places[static_cast<size_t>(thread)];
+}
 // Names used by the text format and traces (kOpTraits, kSourceKindNames); "unknown" for a
 // value outside the enum.
 const char* OpKindName(OpKind kind);

@@ -117,6 +117,11 @@ class SupervisorThread {
   // True when the thread is asleep in an ioctl: where its job's notifier call sleeps.
   bool AsleepInIoctl() const;
   pid_t tid() const { return tid_.load(); }
+  // From now on its jobs make their notifier call in process `pid`, a second supervisor
+  // process the job hands it to and waits for: that process's /proc files say where the
+  // job sleeps and whether it ran, and Interrupt() signals it. 0: the thread itself again.
+  // Only while the thread has no job.
+  void Delegate(pid_t pid);
 
  private:
   void Loop(int cpu, SchedMode mode, int priority);
@@ -142,6 +147,11 @@ class SupervisorThread {
   int stat_fd_ = -1;       // its /proc stat file, read by AsleepInIoctl() without syscall_fd_
   int schedstat_fd_ = -1;  // its /proc schedstat file, read by RunNs()
   int syscall_fd_ = -1;    // its /proc syscall file, read by AsleepInIoctl()
+  // Delegate()'s process and its files, or 0 and -1.
+  pid_t delegate_ = 0;
+  int delegate_stat_fd_ = -1;
+  int delegate_schedstat_fd_ = -1;
+  int delegate_syscall_fd_ = -1;
   uint64_t run_ns_at_interrupt_ = 0;
   bool stop_ = false;
   bool has_job_ = false;

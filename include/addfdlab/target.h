@@ -32,6 +32,9 @@ struct TargetConfig {
   // Every task runs SCHED_IDLE (the executor's idle mode): on a CPU shared with the
   // supervisor, it runs only while every supervisor thread sleeps.
   bool sched_idle = false;
+  // Its tasks live in a new pid namespace (PidNamespaceAccess(); none when it has no
+  // flags): task_pid() is still each task's pid in ours.
+  bool pid_ns = false;
   Limits limits;
 };
 

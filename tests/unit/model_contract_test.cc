@@ -173,6 +173,31 @@ TEST(ModelFeatures, OlderKernels) {
   EXPECT_EQ(First(p[7]), Outcome::Blocked());  // RECV.EMPTY: blocks before 6.11
 }
 
+// Without pid namespaces (feature pid_ns) a scenario that needs one is skipped whole, never
+// run in the supervisor's namespace; with them, RECV names the RECV.PID.* cell.
+TEST(ModelFeatures, PidNamespaces) {
+  const std::string text =
+      "target t pidns\nprocess p pidns\ntrap t.1 -> n1\non p: recv t\nwait p\n"
+      "trap t.2 -> n2\nrecv t\nsignal t.0 SIGUSR1\n";
+  ParseError error;
+  const std::optional<Scenario> s = ParseScenario(text, "t.scn", &error);
+  ASSERT_TRUE(s) << error.ToString();
+  ModelEnv none;
+  none.pid_ns = false;
+  Model without(*s, none);
+  for (int i = 0; i < static_cast<int>(s->ops.size()); ++i) {
+    const Prediction p = without.Begin(i);
+    EXPECT_TRUE(p.skip) << i;
+    EXPECT_NE(p.skip_reason.find("pid_ns"), std::string::npos) << p.skip_reason;
+  }
+  std::set<std::string> reached;
+  const std::vector<std::string> failures = RunOnModel(*s, ModelEnv{}, &reached);
+  ASSERT_EQ(failures.size(), 1u);  // the signal to the namespace's init
+  EXPECT_NE(failures[0].find("init"), std::string::npos) << failures[0];
+  EXPECT_EQ(reached.count("RECV.PID.SIBLING_NS"), 1u);
+  EXPECT_EQ(reached.count("RECV.PID.CHILD_NS"), 1u);
+}
+
 // The check order: several faults at once give the first failing row's errno.
 TEST(ModelChecks, FirstFailingRowDecides) {
   const std::vector<Prediction> p = Predict(

@@ -485,6 +485,37 @@ TEST(ScenarioText, OnPrefixAcceptsSeparateColonAndDeclaresThreadsInOrder) {
   ExpectRoundTrip(s);
 }
 
+TEST(ScenarioText, ProcessLinesNeedAThreadStartedOnThem) {
+  ParseError error;
+  EXPECT_FALSE(ParseScenario("target t\nprocess p\nsettle\n", "x.scn", &error).has_value());
+  EXPECT_EQ(error.ToString(), "x.scn:4:1: process 'p' has no op started on it");
+  EXPECT_FALSE(
+      ParseScenario("target t\nprocess p\nprocess p pidns\n", "x.scn", &error).has_value());
+  EXPECT_EQ(error.ToString(), "x.scn:3:9: thread 'p' already declared");
+  EXPECT_FALSE(ParseScenario("target t\nprocess p netns\n", "x.scn", &error).has_value());
+  EXPECT_EQ(error.line, 2);
+  const auto s = ParseScenario("target t pidns\nprocess p pidns\non p: recv t\n", "x.scn", &error);
+  ASSERT_TRUE(s.has_value()) << error.ToString();
+  EXPECT_EQ(PrintScenario(*s), "target t pidns\nprocess p pidns\n\non p: recv t\n");
+}
+
+TEST(ScenarioValidate, PlacesAreCanonical) {
+  Scenario s;
+  s.targets.emplace_back();
+  s.targets[0].name = "t";
+  s.threads = {"a"};
+  Op recv;
+  recv.kind = OpKind::kRecv;
+  recv.thread = 0;
+  s.ops = {recv};
+  s.places = {ThreadPlace::kThread};
+  EXPECT_FALSE(ValidateScenario(s));  // a trailing thread's place
+  s.places = {ThreadPlace::kProcess, ThreadPlace::kProcess};
+  EXPECT_FALSE(ValidateScenario(s));  // more places than threads
+  s.places = {ThreadPlace::kProcessPidNs};
+  EXPECT_TRUE(ValidateScenario(s));
+}
+
 TEST(ScenarioText, KeywordsCanBeNames) {
   // Names live in their own namespaces, and positions decide what a word is.
   const Scenario s = MustParse(
