@@ -344,7 +344,8 @@ void Queued(Shape& s) {
   s.Finish(n, !send_queued && rng.OneIn(2));
 }
 
-// kTargetDeath: ADDFD.TARGET.KILLED / SIGNALLED, RECV.EMPTY, ADDFD.ID.UNKNOWN after it.
+// kTargetDeath: ADDFD.TARGET.KILLED / SIGNALLED, RECV.EMPTY, ADDFD.ID.UNKNOWN after it,
+// and the listener's poll events (POLL.HUP once every task is gone).
 void TargetDeath(Shape& s) {
   Rng& rng = s.rng();
   const int signal = rng.Pick({SIGUSR1, SIGUSR2, SIGALRM, SIGQUIT, SIGTERM});
@@ -369,6 +370,7 @@ void TargetDeath(Shape& s) {
   }
   if (th >= 0) s.Wait(th);
   s.Returned(n);
+  if (rng.OneIn(3)) s.Add(OpKind::kPoll).flags = PickPollEvents(rng);
   switch (rng.Below(5)) {
     case 0:
       s.AddFd(n);  // ADDFD.ID.UNKNOWN

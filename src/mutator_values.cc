@@ -155,6 +155,12 @@ int64_t PickSetFlags(Rng& rng) {
   return rng.Pick<int64_t>({0, 1, 2, 3, 5, int64_t{1} << 32, std::numeric_limits<int64_t>::min()});
 }
 
+uint32_t PickPollEvents(Rng& rng) {
+  // POLLIN|POLLOUT as the selftests ask, each alone, their NORM twins, none, and any bits.
+  return rng.Pick<uint32_t>({0x5, 0x5, 0x1, 0x4, 0x145, 0x40, 0x100, 0, 0x10,
+                             static_cast<uint32_t>(rng.Below(0x10000))});
+}
+
 int64_t PickIoctl(Rng& rng) {
   // The notifier's own numbers with another size or direction, its next numbers, others'.
   constexpr int64_t kMagic = '!' << 8;
@@ -188,6 +194,9 @@ bool PickScalar(Rng& rng, Op& op, const TargetFacts& t) {
       return true;
     case OpKind::kIoctl:
       op.value = PickIoctl(rng);
+      return true;
+    case OpKind::kPoll:
+      op.flags = PickPollEvents(rng);
       return true;
     default:
       return false;
@@ -289,6 +298,7 @@ Op RandomOp(Rng& rng, Draft& draft, const Facts& facts, OpKind kind, int target)
     case OpKind::kKill:
     case OpKind::kCloseListener:
     case OpKind::kSettle:
+    case OpKind::kGetNotifSizes:
       break;
     case OpKind::kRecv:
       op.thread = PickThreadOn(rng, draft, facts);

@@ -17,7 +17,7 @@ namespace addfdlab {
 // 2: the validated u32 fields became words (1 byte for the usual values).
 // 3: the `work` op (opcodes % 26) and addfd's `emulates` byte.
 // 4: addfd's `inject` byte.
-inline constexpr uint8_t kCodecVersion = 4;
+inline constexpr uint8_t kCodecVersion = 5;
 
 // Decodes any byte string: nullopt when the version byte or the header is wrong or a
 // name table entry is unusable, otherwise a scenario for which ValidateScenario() succeeds.
