@@ -399,7 +399,8 @@ void Emitter::EmitBody(int index, const Op& op, const Prediction& prediction, co
       out << "  uint16_t sz[3] = {0, 0, 0};\n"
           << "  seen = syscall(SYS_seccomp, 3 /* GET_NOTIF_SIZES */, 0, sz) < 0\n"
           << "             ? err_(errno)\n"
-          << "             : ok_((int64_t)sz[0] | ((int64_t)sz[1] << 16) | ((int64_t)sz[2] << 32));\n";
+          << "             : ok_((int64_t)sz[0] | ((int64_t)sz[1] << 16) |\n"
+          << "                   ((int64_t)sz[2] << 32));\n";
       break;
     case OpKind::kPoll:
       out << "  struct pollfd pfd = {t->listener, (short)0x" << std::hex << (op.flags & 0xffff)

@@ -206,9 +206,9 @@ bool Model::RunTask(int target, int task_index) {
           CreateNotification(target, task_index, notif_index);
           notifs_[static_cast<size_t>(notif_index)].restarted = true;
         } else {
-          notifs_[static_cast<size_t>(notif_index)].returned = AsyncResult{
-              Outcome::Error(EINTR),
-              wait_killable ? Cell("WAIT_KILLABLE.PRE_RECV") : Cell("ADDFD.TARGET.SIGNALLED")};
+          notifs_[static_cast<size_t>(notif_index)].returned =
+              AsyncResult{Outcome::Error(EINTR), wait_killable ? Cell("WAIT_KILLABLE.PRE_RECV")
+                                                               : Cell("ADDFD.TARGET.SIGNALLED")};
         }
       }
       return true;
@@ -283,11 +283,13 @@ void Model::DeliverReply(int target, int task_index, int notif_index, bool wait_
     n.returned = AsyncResult{Outcome::Error(ENOSYS), TraceLabel("SEND.CONTINUE")};
   } else {
     const int64_t raw = n.reply_error != 0 ? n.reply_error : n.reply_val;
-    n.returned = AsyncResult{SyscallReturn(raw), wk_signal && wait_killable
-                                                     ? Cell("ADDFD.WAIT_KILLABLE.FAST_REPLY")
-                                                 : IsRestartError(n.reply_error)
-                                                     ? Cell("SEND.ERROR.RESTART")
-                                                     : Cell("ADDFD.SEND.OK")};
+    const char* cell = Cell("ADDFD.SEND.OK");
+    if (wk_signal && wait_killable) {
+      cell = Cell("ADDFD.WAIT_KILLABLE.FAST_REPLY");
+    } else if (IsRestartError(n.reply_error)) {
+      cell = Cell("SEND.ERROR.RESTART");
+    }
+    n.returned = AsyncResult{SyscallReturn(raw), cell};
   }
   // Its leader is about to die too (a fatal signal it has not acted on): the kernel may run
   // the leader first, and then this task dies with it before it returns (raced_return).

@@ -60,9 +60,8 @@ Prediction Model::Predict(int index) const {
       // seccomp_get_notif_sizes: the sizes of the structs this program was built with.
       Prediction p;
       p.cell = Cell("NOTIF_SIZES");
-      p.allowed = {Outcome::Ok(uapi::PackNotifSizes(sizeof(seccomp_notif),
-                                                    sizeof(seccomp_notif_resp),
-                                                    sizeof(seccomp_data)))};
+      p.allowed = {Outcome::Ok(uapi::PackNotifSizes(
+          sizeof(seccomp_notif), sizeof(seccomp_notif_resp), sizeof(seccomp_data)))};
       return p;
     }
     default:

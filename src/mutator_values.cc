@@ -157,8 +157,8 @@ int64_t PickSetFlags(Rng& rng) {
 
 uint32_t PickPollEvents(Rng& rng) {
   // POLLIN|POLLOUT as the selftests ask, each alone, their NORM twins, none, and any bits.
-  return rng.Pick<uint32_t>({0x5, 0x5, 0x1, 0x4, 0x145, 0x40, 0x100, 0, 0x10,
-                             static_cast<uint32_t>(rng.Below(0x10000))});
+  return rng.Pick<uint32_t>(
+      {0x5, 0x5, 0x1, 0x4, 0x145, 0x40, 0x100, 0, 0x10, static_cast<uint32_t>(rng.Below(0x10000))});
 }
 
 int64_t PickIoctl(Rng& rng) {

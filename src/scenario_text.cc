@@ -440,13 +440,18 @@ class Parser {
     Tail tail;
     Token token;
     const bool set_flags = op->kind == OpKind::kSetFlags;
-    const bool poll = op->kind == OpKind::kPoll;
+    std::span<const FlagName> names = kFilterFlagNames;
+    const char* what = "filter flags";
+    if (set_flags) {
+      names = kSetFlagsNames;
+      what = "notifier flags";
+    } else if (op->kind == OpKind::kPoll) {
+      names = kPollEventNames;
+      what = "poll events";
+    }
     uint64_t flags = 0;
-    if (!Target(op) ||
-        !Next(set_flags ? "notifier flags" : poll ? "poll events" : "filter flags", &token) ||
-        !(set_flags ? values_.ParseFlagSet(token, kSetFlagsNames, UINT64_MAX, &flags)
-          : poll    ? values_.ParseFlagSet(token, kPollEventNames, UINT32_MAX, &flags)
-                    : values_.ParseFlagSet(token, kFilterFlagNames, UINT32_MAX, &flags))) {
+    if (!Target(op) || !Next(what, &token) ||
+        !values_.ParseFlagSet(token, names, set_flags ? UINT64_MAX : UINT32_MAX, &flags)) {
       return false;
     }
     if (set_flags) {

@@ -132,13 +132,12 @@ inline constexpr CellInfo kContractCells[] = {
      "seccomp_set_mode_filter", Feature::kUserNotification, Reach::kScenario},
     {"IOCTL.UNKNOWN", "any other ioctl on the listener: EINVAL", "seccomp_notify_ioctl",
      Feature::kUserNotification, Reach::kScenario},
-    {"POLL.IN", "a notification not yet received: the listener polls POLLIN",
-     "seccomp_notify_poll", Feature::kUserNotification, Reach::kScenario},
+    {"POLL.IN", "a notification not yet received: the listener polls POLLIN", "seccomp_notify_poll",
+     Feature::kUserNotification, Reach::kScenario},
     {"POLL.OUT", "a notification received and not answered: the listener polls POLLOUT",
      "seccomp_notify_poll", Feature::kUserNotification, Reach::kScenario},
     {"POLL.HUP", "the filter has no users left: the listener polls POLLHUP",
-     "seccomp_notify_poll (seccomp_filter_release)", Feature::kUserNotification,
-     Reach::kScenario},
+     "seccomp_notify_poll (seccomp_filter_release)", Feature::kUserNotification, Reach::kScenario},
     {"SEND.ERROR.RESTART",
      "a reply error of 512..516: returned as is, unless a handled signal is pending: then "
      "ERESTARTNOINTR (and ERESTARTSYS under SA_RESTART) restart the syscall, the others but "

@@ -488,9 +488,9 @@ TEST(ModelChecks, RestartRangeErrorsMeetAPendingSignal) {
   const std::vector<Prediction> p = Predict(
       "target t filter=NEW_LISTENER|WAIT_KILLABLE_RECV callers=3\n"
       "handler t SIGUSR1 restart\nhandler t SIGUSR2 norestart\n"
-      "trap t.1 -> a\nrecv t\nsend a error=512\nreturned a\n"              // 2..5
+      "trap t.1 -> a\nrecv t\nsend a error=512\nreturned a\n"                  // 2..5
       "trap t.2 -> b\nrecv t\nsignal t.2 SIGUSR1\nsettle\nsend b error=512\n"  // 6..10
-      "settle\nrecv t\n"                                                  // 11, 12
+      "settle\nrecv t\n"                                                       // 11, 12
       "trap t.3 -> c\nrecv t\nsignal t.3 SIGUSR2\nsettle\nsend c error=512\nreturned c\n");
   ASSERT_EQ(p.size(), 19u);
   EXPECT_EQ(First(p[5]), Outcome::Error(512));

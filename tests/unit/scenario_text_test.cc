@@ -238,9 +238,9 @@ TEST(ScenarioText, ParsesEveryOpKind) {
   poll.flags = 0x1 | 0x4 | 0x8000;
   poll.expect = {true, false, Outcome::Ok(1)};
   EXPECT_EQ(s.ops[28], poll);
-  EXPECT_EQ(PrintScenario(s).find("poll t0 POLLIN|POLLOUT|0x8000 expect ok=1\n") ==
-                std::string::npos,
-            false);
+  EXPECT_EQ(
+      PrintScenario(s).find("poll t0 POLLIN|POLLOUT|0x8000 expect ok=1\n") == std::string::npos,
+      false);
 
   Op sizes;
   sizes.kind = OpKind::kGetNotifSizes;
