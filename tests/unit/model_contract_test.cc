@@ -457,9 +457,6 @@ TEST(ModelInject, AnUnavailableInjectionIsSkippedBeforeTheArgumentChecks) {
   EXPECT_EQ(p.skip_reason, "inject=nr_open: only in an addfdlab VM guest");
 }
 
-}  // namespace
-}  // namespace addfdlab
-
 // seccomp_notify_poll: POLLIN while INIT, POLLOUT while SENT, POLLHUP once no task is left,
 // each only when asked for (POLLHUP always), and the cell of what the answer is about.
 TEST(ModelPoll, EventsFollowTheNotificationStates) {
@@ -506,3 +503,6 @@ TEST(ModelChecks, NotifSizesAreTheStructs) {
   EXPECT_EQ(First(p[0]), Outcome::Ok(80 | (int64_t{24} << 16) | (int64_t{64} << 32)));
   EXPECT_EQ(p[0].cell, "NOTIF_SIZES");
 }
+
+}  // namespace
+}  // namespace addfdlab
