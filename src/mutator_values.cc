@@ -122,8 +122,9 @@ uint32_t PickSendFlags(Rng& rng) {
 
 int32_t PickSendError(Rng& rng) {
   if (rng.OneIn(2)) return 0;
-  return rng.Pick<int32_t>(
-      {ENOSYS, EPERM, EACCES, EINTR, 1, 4095, 4096, -1, std::numeric_limits<int32_t>::min()});
+  // 512..516: the kernel's restart codes (SEND.ERROR.RESTART).
+  return rng.Pick<int32_t>({ENOSYS, EPERM, EACCES, EINTR, 1, 4095, 4096, -1,
+                            std::numeric_limits<int32_t>::min(), 512, 513, 514, 516});
 }
 
 int PickSignal(Rng& rng) {

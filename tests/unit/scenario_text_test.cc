@@ -463,7 +463,7 @@ TEST(ScenarioText, HostileBytesFailCleanly) {
             "socketpair, close, dup, dup2, nofile, handler, install_filter, "
             "reserve, release, trap, returned, signal, kill, recv, addfd, send, "
             "id_valid, set_flags, ioctl, close_listener, wait, signal_thread, "
-            "settle, work)");
+            "settle, work, poll, get_notif_sizes)");
 
   const std::string long_line = "target t0\nnofile t0 " + std::string(1 << 20, '9') + "\n";
   EXPECT_FALSE(ParseScenario(long_line, "x", &error).has_value());
