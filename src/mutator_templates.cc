@@ -406,7 +406,10 @@ void WaitKillable(Shape& s) {
   const int signal = rng.OneIn(5) ? SIGTERM : handled;
   const int task = s.Caller();
   const int n = s.Trap(task);
-  if (rng.OneIn(4)) s.Signal(task, signal);  // before RECV: the wait is interruptible
+  if (rng.OneIn(4)) {  // acted on before RECV, while the wait is interruptible
+    s.Signal(task, signal);
+    s.Settle();
+  }
   s.Recv();
   s.Signal(task, signal);
   if (rng.OneIn(3)) {
