@@ -98,6 +98,8 @@ bool Supported(OpKind kind) {
     case OpKind::kSignalThread:
     case OpKind::kSettle:
     case OpKind::kWork:
+    case OpKind::kPoll:
+    case OpKind::kGetNotifSizes:
       return true;
   }
   return false;
@@ -231,6 +233,7 @@ void Emitter::EmitBody(int index, const Op& op, const Prediction& prediction, co
     case OpKind::kSignalThread:
     case OpKind::kSettle:
     case OpKind::kWork:
+    case OpKind::kGetNotifSizes:
       break;
     default:
       out << "  struct target* t = &g_targets[" << op.target << "];\n";
@@ -390,6 +393,19 @@ void Emitter::EmitBody(int index, const Op& op, const Prediction& prediction, co
       break;
     case OpKind::kWork:
       out << "  /* the supervisor's own work: no syscall; the targets run meanwhile */\n";
+      break;
+    case OpKind::kGetNotifSizes:
+      // struct seccomp_notif_sizes: three __u16.
+      out << "  uint16_t sz[3] = {0, 0, 0};\n"
+          << "  seen = syscall(SYS_seccomp, 3 /* GET_NOTIF_SIZES */, 0, sz) < 0\n"
+          << "             ? err_(errno)\n"
+          << "             : ok_((int64_t)sz[0] | ((int64_t)sz[1] << 16) |\n"
+          << "                   ((int64_t)sz[2] << 32));\n";
+      break;
+    case OpKind::kPoll:
+      out << "  struct pollfd pfd = {t->listener, (short)0x" << std::hex << (op.flags & 0xffff)
+          << std::dec << ", 0};\n"
+          << "  seen = poll(&pfd, 1, 0) < 0 ? err_(errno) : ok_((uint16_t)pfd.revents);\n";
       break;
   }
 }

@@ -60,7 +60,7 @@ void Model::Step(int index, const Outcome& observed) {
 void Model::Apply(int index, const Outcome& observed) {
   // The target's own ops go to ApplyTargetOp (the default); a new kind goes where it
   // belongs, then into this count (docs/scenario.md, "Adding an op").
-  static_assert(kOpKindCount == 26, "a new OpKind: apply it in Model::Apply");
+  static_assert(kOpKindCount == 28, "a new OpKind: apply it in Model::Apply");
   const Op& op = scenario_.ops[static_cast<size_t>(index)];
   switch (op.kind) {
     case OpKind::kAddFd:
@@ -88,6 +88,7 @@ void Model::Apply(int index, const Outcome& observed) {
       return;
     }
     case OpKind::kInstallFilter:
+    case OpKind::kGetNotifSizes:
       return;
     case OpKind::kSignalThread:
       SignalThread(op);
@@ -108,6 +109,7 @@ void Model::Apply(int index, const Outcome& observed) {
       return;
     case OpKind::kSettle:
     case OpKind::kWork:  // while the supervisor works, the targets run
+    case OpKind::kPoll:  // poll changes nothing; the targets run after it
       Quiesce();
       return;
     default:
@@ -574,6 +576,12 @@ Outcome Model::TakeNotification(int target, int thread, BufferKind buffer, std::
     }
     n.state = NotifState::kSent;
     *cell = RecvCell(target, thread);
+    // Taken before a later one that also waits: the list is in the order of the traps.
+    if (std::any_of(t.notif_list.begin(), t.notif_list.end(), [&](int other) {
+          return other != index && notifs_[static_cast<size_t>(other)].state == NotifState::kInit;
+        })) {
+      Reached(Cell("RECV.FIFO"));
+    }
     return Outcome::Ok(index);
   }
   *cell = no_users ? Cell("RECV.EMPTY") : TraceLabel("RECV.STALE");

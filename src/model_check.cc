@@ -78,6 +78,9 @@ Scenario KernelView(Scenario scenario) {
       case OpKind::kIoctl:
         op.value = as_u32(op.value);
         break;
+      case OpKind::kPoll:  // pollfd.events is a short
+        op.flags = static_cast<uint16_t>(op.flags);
+        break;
       default:
         break;
     }

@@ -13,6 +13,15 @@ namespace {
 constexpr long kMaxSyscallErrno = 4095;
 
 // How the agent's syscall() wrapper reports a raw return value.
+// The kernel's internal restart codes (include/linux/errno.h), which a reply's error may
+// carry: ERESTARTSYS, ERESTARTNOINTR, ERESTARTNOHAND, ENOIOCTLCMD, ERESTART_RESTARTBLOCK.
+constexpr int64_t kErestartSys = 512, kErestartNoIntr = 513, kEnoIoctlCmd = 515;
+constexpr int64_t kRestartFirst = 512, kRestartLast = 516;
+bool IsRestartError(int32_t reply_error) {
+  const int64_t err = -static_cast<int64_t>(reply_error);
+  return err >= kRestartFirst && err <= kRestartLast;
+}
+
 Outcome SyscallReturn(int64_t raw) {
   if (raw < 0 && raw >= -kMaxSyscallErrno) return Outcome::Error(static_cast<int>(-raw));
   return Outcome::Ok(raw);
@@ -210,6 +219,7 @@ bool Model::RunTask(int target, int task_index) {
     if (n.done > 0) {
       --n.done;
     } else if (task.fatal_pending) {
+      if (wait_killable && n.state >= NotifState::kSent) Reached(Cell("WAIT_KILLABLE.FATAL"));
       KillTask(target, task_index);
       return true;
     } else if (task.signal_pending && !(wait_killable && n.state >= NotifState::kSent)) {
@@ -225,7 +235,8 @@ bool Model::RunTask(int target, int task_index) {
           notifs_[static_cast<size_t>(notif_index)].restarted = true;
         } else {
           notifs_[static_cast<size_t>(notif_index)].returned =
-              AsyncResult{Outcome::Error(EINTR), Cell("ADDFD.TARGET.SIGNALLED")};
+              AsyncResult{Outcome::Error(EINTR), wait_killable ? Cell("WAIT_KILLABLE.PRE_RECV")
+                                                               : Cell("ADDFD.TARGET.SIGNALLED")};
         }
       }
       return true;
@@ -300,9 +311,13 @@ void Model::DeliverReply(int target, int task_index, int notif_index, bool wait_
     n.returned = AsyncResult{Outcome::Error(ENOSYS), TraceLabel("SEND.CONTINUE")};
   } else {
     const int64_t raw = n.reply_error != 0 ? n.reply_error : n.reply_val;
-    n.returned = AsyncResult{SyscallReturn(raw), wk_signal && wait_killable
-                                                     ? Cell("ADDFD.WAIT_KILLABLE.FAST_REPLY")
-                                                     : Cell("ADDFD.SEND.OK")};
+    const char* cell = Cell("ADDFD.SEND.OK");
+    if (wk_signal && wait_killable) {
+      cell = Cell("ADDFD.WAIT_KILLABLE.FAST_REPLY");
+    } else if (IsRestartError(n.reply_error)) {
+      cell = Cell("SEND.ERROR.RESTART");
+    }
+    n.returned = AsyncResult{SyscallReturn(raw), cell};
   }
   // Its leader is about to die too (a fatal signal it has not acted on): the kernel may run
   // the leader first, and then this task dies with it before it returns (raced_return).
@@ -323,6 +338,18 @@ void Model::DeliverReply(int target, int task_index, int notif_index, bool wait_
     if (handler == HandlerKind::kDefault) {
       n.returned = AsyncResult{Outcome::Blocked(), n.returned->cell};
       KillTask(target, task_index);
+    } else if (!n.reply_continue && IsRestartError(n.reply_error)) {
+      // handle_signal (arch/x86/kernel/signal.c) on the way out, the handler about to run:
+      // ERESTARTNOINTR, and ERESTARTSYS under SA_RESTART, run the syscall again (a new
+      // notification with the next id); ERESTARTSYS without it, ERESTARTNOHAND and
+      // ERESTART_RESTARTBLOCK return EINTR; ENOIOCTLCMD (515) is no restart code.
+      const int64_t err = -static_cast<int64_t>(n.reply_error);
+      if (err == kErestartNoIntr || (err == kErestartSys && handler == HandlerKind::kRestart)) {
+        CreateNotification(target, task_index, notif_index);
+        notifs_[static_cast<size_t>(notif_index)].restarted = true;
+      } else if (err != kEnoIoctlCmd) {
+        n.returned = AsyncResult{Outcome::Error(EINTR), Cell("SEND.ERROR.RESTART")};
+      }
     }
   }
 }
@@ -429,7 +456,7 @@ void Model::TargetExited(int target) {
     for (size_t i = 0; i < threads_.size(); ++i) {
       Thread& thread = threads_[i];
       if (thread.busy && thread.op == OpKind::kRecv && thread.target == target) {
-        FinishThread(static_cast<int>(i), Outcome::Error(ENOENT), Cell("RECV.EMPTY"));
+        FinishThread(static_cast<int>(i), Outcome::Error(ENOENT), Cell("RECV.EMPTY.WAKE"));
       }
     }
   }

@@ -33,7 +33,7 @@ Prediction Model::Predict(int index) const {
   // The target's ops, `wait`, `returned`, `signal_thread` and `settle` go to PredictTargetOp
   // (the default); a new kind goes where it belongs, then into this count (docs/scenario.md,
   // "Adding an op").
-  static_assert(kOpKindCount == 26, "a new OpKind: predict it in Model::Predict");
+  static_assert(kOpKindCount == 28, "a new OpKind: predict it in Model::Predict");
   const Op& op = scenario_.ops[static_cast<size_t>(index)];
   const OpTraits& traits = OpTraitsOf(op.kind);
   if (std::string why = OutsideEnv(op); !why.empty()) return Skip(std::move(why));
@@ -55,6 +55,16 @@ Prediction Model::Predict(int index) const {
     case OpKind::kIoctl:
     case OpKind::kCloseListener:
       return PredictListenerOp(op);
+    case OpKind::kPoll:
+      return PredictPoll(op);
+    case OpKind::kGetNotifSizes: {
+      // seccomp_get_notif_sizes: the sizes of the structs this program was built with.
+      Prediction p;
+      p.cell = Cell("NOTIF_SIZES");
+      p.allowed = {Outcome::Ok(uapi::PackNotifSizes(
+          sizeof(seccomp_notif), sizeof(seccomp_notif_resp), sizeof(seccomp_data)))};
+      return p;
+    }
     default:
       return PredictTargetOp(op);
   }
@@ -95,6 +105,30 @@ Prediction Model::PredictListenerOp(const Op& op) const {
     p.cell = Cell("LISTENER.CLOSED");
     p.allowed = {Outcome::Ok(0)};
   }
+  return p;
+}
+
+// seccomp_notify_poll: EPOLLIN|EPOLLRDNORM while a notification is INIT, EPOLLOUT|EPOLLWRNORM
+// while one is SENT (the walk stops once it has both), EPOLLHUP once the filter has no users
+// (its last task was released); poll(2) keeps the requested events, POLLERR and POLLHUP
+// (do_pollfd). The cell is that of the strongest event the answer holds or lacks.
+Prediction Model::PredictPoll(const Op& op) const {
+  constexpr uint32_t kIn = 0x1 | 0x40, kOut = 0x4 | 0x100, kErr = 0x8, kHup = 0x10;
+  const TargetState& t = targets_[static_cast<size_t>(op.target)];
+  uint32_t mask = 0;
+  for (int index : t.notif_list) {
+    const NotifState state = notifs_[static_cast<size_t>(index)].state;
+    if (state == NotifState::kInit) mask |= kIn;
+    if (state == NotifState::kSent) mask |= kOut;
+    if ((mask & (kIn | kOut)) == (kIn | kOut)) break;
+  }
+  if (!t.alive) mask |= kHup;
+  // The kernel reads pollfd.events as a short.
+  const uint32_t events = static_cast<uint16_t>(op.flags);
+  Prediction p;
+  const bool out = (mask & events & kOut) != 0 || ((events & kOut) != 0 && (events & kIn) == 0);
+  p.cell = (mask & kHup) != 0 ? Cell("POLL.HUP") : out ? Cell("POLL.OUT") : Cell("POLL.IN");
+  p.allowed = {Outcome::Ok(mask & (events | kErr | kHup))};
   return p;
 }
 

@@ -137,6 +137,7 @@ int64_t PickNofile(Rng& rng, const TargetFacts& target);
 uint32_t PickFilterFlags(Rng& rng);
 int64_t PickSetFlags(Rng& rng);
 int64_t PickIoctl(Rng& rng);
+uint32_t PickPollEvents(Rng& rng);
 BufferKind PickBuffer(Rng& rng);
 // An fd number by slot class: 0-2, free, open (as a literal or an fd label), reserved,
 // harness, RLIMIT_NOFILE - 1 and RLIMIT_NOFILE, at or above fs.nr_open, huge, negative.

@@ -346,7 +346,8 @@ void Queued(Shape& s) {
   s.Finish(n, !send_queued && rng.OneIn(2));
 }
 
-// kTargetDeath: ADDFD.TARGET.KILLED / SIGNALLED, RECV.EMPTY, ADDFD.ID.UNKNOWN after it.
+// kTargetDeath: ADDFD.TARGET.KILLED / SIGNALLED, RECV.EMPTY, ADDFD.ID.UNKNOWN after it,
+// and the listener's poll events (POLL.HUP once every task is gone).
 void TargetDeath(Shape& s) {
   Rng& rng = s.rng();
   const int signal = rng.Pick({SIGUSR1, SIGUSR2, SIGALRM, SIGQUIT, SIGTERM});
@@ -371,6 +372,7 @@ void TargetDeath(Shape& s) {
   }
   if (th >= 0) s.Wait(th);
   s.Returned(n);
+  if (rng.OneIn(3)) s.Add(OpKind::kPoll).flags = PickPollEvents(rng);
   switch (rng.Below(5)) {
     case 0:
       s.AddFd(n);  // ADDFD.ID.UNKNOWN
@@ -392,19 +394,30 @@ void TargetDeath(Shape& s) {
   if (rng.OneIn(2)) s.Settle();
 }
 
-// kWaitKillable: ADDFD.WAIT_KILLABLE and its FAST_REPLY.
+// kWaitKillable: ADDFD.WAIT_KILLABLE and its FAST_REPLY; a signal before RECV
+// (WAIT_KILLABLE.PRE_RECV), a fatal one after it (WAIT_KILLABLE.FATAL), a reply error in the
+// restart range meeting the held-back signal (SEND.ERROR.RESTART).
 void WaitKillable(Shape& s) {
   Rng& rng = s.rng();
   s.Decl().filter_flags |= uapi::kFilterNewListener | uapi::kFilterWaitKillableRecv;
-  const int signal = rng.Pick({SIGUSR1, SIGUSR2, SIGALRM});
+  const int handled = rng.Pick({SIGUSR1, SIGUSR2, SIGALRM});
   if (s.target().quiet) {
-    s.Handler(signal, rng.OneIn(2) ? HandlerKind::kRestart : HandlerKind::kNoRestart);
+    s.Handler(handled, rng.OneIn(2) ? HandlerKind::kRestart : HandlerKind::kNoRestart);
   }
+  // SIGTERM has no handler here: its default action kills.
+  const int signal = rng.OneIn(5) ? SIGTERM : handled;
   const int task = s.Caller();
   const int n = s.Trap(task);
+  if (rng.OneIn(4)) {  // acted on before RECV, while the wait is interruptible
+    s.Signal(task, signal);
+    s.Settle();
+  }
   s.Recv();
   s.Signal(task, signal);
-  if (rng.OneIn(2)) {
+  if (rng.OneIn(3)) {
+    s.Settle();
+    s.Send(n).error = rng.Pick({512, 513, 514, 515, 516});
+  } else if (rng.OneIn(2)) {
     s.AddFd(n);
     if (rng.OneIn(2)) s.IdValid(n);
     s.Reply(n);
@@ -526,9 +539,22 @@ void CloseListener(Shape& s) {
   if (rng.OneIn(2)) s.Settle();
 }
 
-// kRecv: RECV.NONZERO, RECV.FAULT, RECV.EMPTY, a RECV on a thread, a restarted syscall.
+// kRecv: RECV.NONZERO, RECV.FAULT, RECV.EMPTY, a RECV on a thread, a restarted syscall,
+// RECV.FIFO, and the notifier's struct sizes (NOTIF_SIZES).
 void Recv(Shape& s) {
   Rng& rng = s.rng();
+  if (rng.OneIn(8)) s.Add(OpKind::kGetNotifSizes).target = 0;
+  if (rng.OneIn(4)) {  // two pending: received in the order of their traps
+    const int first = s.Trap(s.Caller());
+    const int second = s.Trap(s.Caller());
+    s.Recv();
+    s.Recv();
+    s.Reply(second);
+    s.Reply(first);
+    s.Returned(first);
+    s.Returned(second);
+    return;
+  }
   switch (rng.Below(4)) {
     case 0: {  // a RECV waiting on a thread gets the next trap
       const int th = s.Thread();

@@ -122,8 +122,9 @@ uint32_t PickSendFlags(Rng& rng) {
 
 int32_t PickSendError(Rng& rng) {
   if (rng.OneIn(2)) return 0;
-  return rng.Pick<int32_t>(
-      {ENOSYS, EPERM, EACCES, EINTR, 1, 4095, 4096, -1, std::numeric_limits<int32_t>::min()});
+  // 512..516: the kernel's restart codes (SEND.ERROR.RESTART).
+  return rng.Pick<int32_t>({ENOSYS, EPERM, EACCES, EINTR, 1, 4095, 4096, -1,
+                            std::numeric_limits<int32_t>::min(), 512, 513, 514, 516});
 }
 
 int PickSignal(Rng& rng) {
@@ -153,6 +154,12 @@ uint32_t PickFilterFlags(Rng& rng) {
 
 int64_t PickSetFlags(Rng& rng) {
   return rng.Pick<int64_t>({0, 1, 2, 3, 5, int64_t{1} << 32, std::numeric_limits<int64_t>::min()});
+}
+
+uint32_t PickPollEvents(Rng& rng) {
+  // POLLIN|POLLOUT as the selftests ask, each alone, their NORM twins, none, and any bits.
+  return rng.Pick<uint32_t>(
+      {0x5, 0x5, 0x1, 0x4, 0x145, 0x40, 0x100, 0, 0x10, static_cast<uint32_t>(rng.Below(0x10000))});
 }
 
 int64_t PickIoctl(Rng& rng) {
@@ -188,6 +195,9 @@ bool PickScalar(Rng& rng, Op& op, const TargetFacts& t) {
       return true;
     case OpKind::kIoctl:
       op.value = PickIoctl(rng);
+      return true;
+    case OpKind::kPoll:
+      op.flags = PickPollEvents(rng);
       return true;
     default:
       return false;
@@ -289,6 +299,7 @@ Op RandomOp(Rng& rng, Draft& draft, const Facts& facts, OpKind kind, int target)
     case OpKind::kKill:
     case OpKind::kCloseListener:
     case OpKind::kSettle:
+    case OpKind::kGetNotifSizes:
       break;
     case OpKind::kRecv:
       op.thread = PickThreadOn(rng, draft, facts);

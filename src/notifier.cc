@@ -21,6 +21,12 @@ Result<UniqueFd> SeccompSetModeFilter(unsigned flags, const sock_fprog* prog) {
   return UniqueFd(static_cast<int>(ret));
 }
 
+Result<seccomp_notif_sizes> SeccompGetNotifSizes() {
+  seccomp_notif_sizes sizes{};
+  if (::syscall(SYS_seccomp, uapi::kGetNotifSizes, 0, &sizes) < 0) return Errno::Last();
+  return sizes;
+}
+
 Result<void> NotifRecv(int listener, seccomp_notif* notif) {
   if (::ioctl(listener, uapi::kIoctlRecv, notif) < 0) return Errno::Last();
   return {};

@@ -396,7 +396,7 @@ std::optional<Outcome> OpDispatch::ExecuteSupervisorOp(int index, const Op& op) 
 std::optional<Outcome> OpDispatch::Execute(int index, const Op& op) {
   // The target's ops go to ExecuteTargetOp's chain (the default); a new kind goes where it
   // belongs, then into this count (docs/scenario.md, "Adding an op").
-  static_assert(kOpKindCount == 26, "a new OpKind: run it in OpDispatch::Execute");
+  static_assert(kOpKindCount == 28, "a new OpKind: run it in OpDispatch::Execute");
   // Target-side ops, and the ops that wait for the targets, let them run.
   if (in_.model.Quiesces(index)) in_.quiet.TargetsMayRun();
   switch (op.kind) {
@@ -430,6 +430,20 @@ std::optional<Outcome> OpDispatch::Execute(int index, const Op& op) {
     case OpKind::kSettle:
     case OpKind::kWork:  // no syscall: the targets ran (the quiescence point above)
       return std::nullopt;
+    case OpKind::kGetNotifSizes: {
+      auto sizes = SeccompGetNotifSizes();
+      if (!sizes) return Outcome::Error(sizes.error().value());
+      return Outcome::Ok(uapi::PackNotifSizes(sizes->seccomp_notif, sizes->seccomp_notif_resp,
+                                              sizes->seccomp_data));
+    }
+    case OpKind::kPoll: {
+      // Timeout 0: the answer is the listener's state now, with the targets quiescent.
+      pollfd pfd{in_.slots[static_cast<size_t>(op.target)].target->listener(),
+                 static_cast<short>(op.flags), 0};
+      const int ret = ::poll(&pfd, 1, 0);
+      if (ret < 0) return Outcome::Error(errno);
+      return Outcome::Ok(static_cast<uint16_t>(pfd.revents));
+    }
     default:
       return ExecuteTargetOp(op);
   }

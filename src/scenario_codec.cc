@@ -222,6 +222,12 @@ void CodeOpFields(Io& io, OpT& op) {
     case OpKind::kWork:
       io.Notif(op.notif);
       return;
+    case OpKind::kPoll:
+      io.Target(op.target);
+      io.Word(op.flags, 0);
+      return;
+    case OpKind::kGetNotifSizes:
+      return;
   }
 }
 

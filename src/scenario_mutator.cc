@@ -88,7 +88,8 @@ bool UsesFd(OpKind kind) {
          kind == OpKind::kAddFd || kind == OpKind::kSend;
 }
 bool UsesTarget(OpKind kind) {
-  return !UsesNotif(kind) && !UsesThread(kind) && kind != OpKind::kSettle;
+  return !UsesNotif(kind) && !UsesThread(kind) && kind != OpKind::kSettle &&
+         kind != OpKind::kGetNotifSizes;
 }
 int FdBinds(const Op& op) {
   switch (op.kind) {
@@ -455,9 +456,9 @@ OpKind RandomKind(Rng& rng) {
       OpKind::kNofile,        OpKind::kOpen,          OpKind::kClose,      OpKind::kDup,
       OpKind::kDup2,          OpKind::kPipe,          OpKind::kSocketpair, OpKind::kReserve,
       OpKind::kRelease,       OpKind::kCloseListener, OpKind::kSetFlags,   OpKind::kIoctl,
-      OpKind::kInstallFilter, OpKind::kWork};
+      OpKind::kInstallFilter, OpKind::kWork,          OpKind::kPoll,       OpKind::kGetNotifSizes};
   const size_t index = rng.Weighted(
-      {30, 10, 8, 8, 5, 4, 4, 4, 4, 2, 3, 2, 3, 3, 2, 1, 1, 1, 1, 2, 2, 1, 1, 1, 1, 2});
+      {30, 10, 8, 8, 5, 4, 4, 4, 4, 2, 3, 2, 3, 3, 2, 1, 1, 1, 1, 2, 2, 1, 1, 1, 1, 2, 2, 1});
   return kKinds[index];
 }
 

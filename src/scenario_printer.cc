@@ -202,6 +202,11 @@ class Printer {
       case OpKind::kWork:
         line += " " + Notif(op);
         break;
+      case OpKind::kPoll:
+        line += " " + TargetName(op.target) + " " + Flags(op.flags, kPollEventNames);
+        break;
+      case OpKind::kGetNotifSizes:
+        break;
     }
     return line;
   }

@@ -462,25 +462,37 @@ class Parser {
       case OpKind::kWork:
         return Next("a notification name", &token) && names_.NotifRef(token, false, op) &&
                ParseTail(name, {}, {}, 0, 0, true, &tail, op);
+      case OpKind::kPoll:
+        return ParseFlagsOp(name, op);
+      case OpKind::kGetNotifSizes:
+        return ParseTail(name, {}, {}, 0, 0, true, &tail, op);
     }
     return FailAt(tokens_[0], "unknown op");
   }
 
-  // install_filter TARGET FLAGS and set_flags TARGET FLAGS.
+  // install_filter TARGET FLAGS, set_flags TARGET FLAGS and poll TARGET EVENTS.
   bool ParseFlagsOp(std::string_view name, Op* op) {
     Tail tail;
     Token token;
-    const bool filter = op->kind == OpKind::kInstallFilter;
+    const bool set_flags = op->kind == OpKind::kSetFlags;
+    std::span<const FlagName> names = kFilterFlagNames;
+    const char* what = "filter flags";
+    if (set_flags) {
+      names = kSetFlagsNames;
+      what = "notifier flags";
+    } else if (op->kind == OpKind::kPoll) {
+      names = kPollEventNames;
+      what = "poll events";
+    }
     uint64_t flags = 0;
-    if (!Target(op) || !Next(filter ? "filter flags" : "notifier flags", &token) ||
-        !(filter ? values_.ParseFlagSet(token, kFilterFlagNames, UINT32_MAX, &flags)
-                 : values_.ParseFlagSet(token, kSetFlagsNames, UINT64_MAX, &flags))) {
+    if (!Target(op) || !Next(what, &token) ||
+        !values_.ParseFlagSet(token, names, set_flags ? UINT64_MAX : UINT32_MAX, &flags)) {
       return false;
     }
-    if (filter) {
-      op->flags = static_cast<uint32_t>(flags);
-    } else {
+    if (set_flags) {
       op->value = static_cast<int64_t>(flags);
+    } else {
+      op->flags = static_cast<uint32_t>(flags);
     }
     return ParseTail(name, {}, {}, 0, 0, true, &tail, op);
   }

@@ -35,6 +35,12 @@ inline constexpr FlagName kAddFdFlagNames[] = {{"SETFD", uapi::kAddFdSetFd},
 inline constexpr FlagName kNewfdFlagNames[] = {{"O_CLOEXEC", O_CLOEXEC}};
 inline constexpr FlagName kRespFlagNames[] = {{"CONTINUE", uapi::kRespContinue}};
 inline constexpr FlagName kSetFlagsNames[] = {{"SYNC_WAKE_UP", uapi::kSyncWakeUp}};
+// poll(2) events and revents (<poll.h>'s values on x86-64).
+inline constexpr FlagName kPollEventNames[] = {
+    {"POLLIN", 0x1},       {"POLLPRI", 0x2},      {"POLLOUT", 0x4},     {"POLLERR", 0x8},
+    {"POLLHUP", 0x10},     {"POLLNVAL", 0x20},    {"POLLRDNORM", 0x40}, {"POLLRDBAND", 0x80},
+    {"POLLWRNORM", 0x100}, {"POLLWRBAND", 0x200},
+};
 
 inline constexpr FlagName kSignalNames[] = {{"SIGUSR1", 10}, {"SIGUSR2", 12}, {"SIGALRM", 14}};
 

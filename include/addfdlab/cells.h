@@ -139,6 +139,34 @@ inline constexpr CellInfo kContractCells[] = {
      "a receiver in a pid namespace where the target is not visible: pid 0; ADDFD and SEND "
      "from there work",
      "seccomp_notify_recv (task_pid_vnr)", Feature::kPidNs, Reach::kScenario},
+    {"POLL.IN", "a notification not yet received: the listener polls POLLIN", "seccomp_notify_poll",
+     Feature::kUserNotification, Reach::kScenario},
+    {"POLL.OUT", "a notification received and not answered: the listener polls POLLOUT",
+     "seccomp_notify_poll", Feature::kUserNotification, Reach::kScenario},
+    {"POLL.HUP", "the filter has no users left: the listener polls POLLHUP",
+     "seccomp_notify_poll (seccomp_filter_release)", Feature::kUserNotification, Reach::kScenario},
+    {"SEND.ERROR.RESTART",
+     "a reply error of 512..516: returned as is, unless a handled signal is pending: then "
+     "ERESTARTNOINTR (and ERESTARTSYS under SA_RESTART) restart the syscall, the others but "
+     "515 give EINTR",
+     "handle_signal (arch/x86/kernel/signal.c), seccomp_do_user_notification",
+     Feature::kUserNotification, Reach::kScenario},
+    {"RECV.FIFO", "pending notifications are received in the order they were raised",
+     "seccomp_do_user_notification (list_add_tail), seccomp_notify_recv",
+     Feature::kUserNotification, Reach::kScenario},
+    {"WAIT_KILLABLE.PRE_RECV",
+     "WAIT_KILLABLE_RECV: a signal before RECV interrupts the wait (handler, EINTR)",
+     "seccomp_do_user_notification (wait_for_completion_interruptible while INIT)",
+     Feature::kWaitKillableRecv, Reach::kScenario},
+    {"WAIT_KILLABLE.FATAL", "WAIT_KILLABLE_RECV: a fatal signal after RECV ends the wait",
+     "seccomp_do_user_notification (wait_for_completion_killable)", Feature::kWaitKillableRecv,
+     Reach::kScenario},
+    {"NOTIF_SIZES",
+     "SECCOMP_GET_NOTIF_SIZES: the sizes of seccomp_notif, seccomp_notif_resp, seccomp_data",
+     "seccomp_get_notif_sizes", Feature::kUserNotification, Reach::kScenario},
+    {"RECV.EMPTY.WAKE", "a RECV asleep when the filter's last user goes wakes with ENOENT",
+     "__seccomp_filter_orphan (wake_up_poll), recv_wait_event", Feature::kRecvEnoent,
+     Reach::kScenario},
 };
 
 // Cells about how a supervisor uses ADDFD (docs/patterns.md), not about the kernel: a

@@ -319,6 +319,7 @@ class Model {
   Prediction PredictRecv(const Op& op) const;
   Prediction PredictTargetOp(const Op& op) const;
   Prediction PredictFilter(const Op& op) const;
+  Prediction PredictPoll(const Op& op) const;
 
   // ADDFD's argument checks: the errno (and its cell), or 0 when it gets to the lookup.
   // `failing` (may be null) gets how many of the checks fail (ADDFD.ORDER.CHECKS when > 1).

@@ -24,6 +24,8 @@ namespace addfdlab {
 // returned 0. Async-signal-safe: forked children call it.
 Result<UniqueFd> SeccompSetModeFilter(unsigned flags, const sock_fprog* prog);
 
+// seccomp(SECCOMP_GET_NOTIF_SIZES, 0, sizes): the kernel's sizes of the notifier structs.
+Result<seccomp_notif_sizes> SeccompGetNotifSizes();
 // NOTIF_RECV into `notif`, which the caller zeroes (or not: RECV.NONZERO is a test input).
 Result<void> NotifRecv(int listener, seccomp_notif* notif);
 // NOTIF_SEND.

@@ -80,9 +80,13 @@ enum class OpKind : uint8_t {
   kSettle,         // a quiescence point, then the fd-table oracle against the model
   kWork,           // the supervisor's own work between ADDFD and its reply (a marker for
                    // `notif`): no syscall, a quiescence point, shown in the trace
+  // Added at the end, so that older kinds keep their numbers in the enum and the tables.
+  kPoll,           // poll(2) on the target's listener with events `flags`, timeout 0: revents
+  kGetNotifSizes,  // seccomp(SECCOMP_GET_NOTIF_SIZES) in the supervisor: the three sizes
+                   // (uapi::PackNotifSizes)
 };
-inline constexpr int kOpKindCount = 26;
-static_assert(static_cast<int>(OpKind::kWork) + 1 == kOpKindCount);
+inline constexpr int kOpKindCount = 28;
+static_assert(static_cast<int>(OpKind::kGetNotifSizes) + 1 == kOpKindCount);
 
 // Which side runs an op.
 enum class OpSide : uint8_t {
@@ -295,6 +299,17 @@ inline constexpr OpTraits kOpTraits[] = {
      .side = OpSide::kSupervisor,
      .quiesces = true,
      .fields = op_field::kNotifUse},
+    {.kind = OpKind::kPoll,
+     .name = "poll",
+     .side = OpSide::kSupervisor,
+     .listener = true,
+     .outcome = true,
+     .quiesces = true,
+     .fields = op_field::kTarget | op_field::kFlags},
+    {.kind = OpKind::kGetNotifSizes,
+     .name = "get_notif_sizes",
+     .side = OpSide::kSupervisor,
+     .outcome = true},
 };
 static_assert(std::size(kOpTraits) == kOpKindCount);
 
@@ -497,7 +512,7 @@ struct Op {
   FdRef fd2;             // dup2 target
   int64_t value = 0;     // dup minimum, nofile, set_flags, ioctl number
   int64_t id_delta = 0;  // the id used is notif's id + id_delta (ADDFD.ID.UNKNOWN, ...)
-  uint32_t flags = 0;    // addfd flags, send resp flags, filter flags
+  uint32_t flags = 0;    // addfd flags, send resp flags, filter flags, poll events
   uint32_t newfd_flags = 0;
   int32_t error = 0;  // send: the error to answer (positive errno; sent negated)
   uint32_t size = static_cast<uint32_t>(uapi::kAddFdSizeVer0);  // addfd ioctl size

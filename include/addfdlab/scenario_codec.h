@@ -17,8 +17,9 @@ namespace addfdlab {
 // 2: the validated u32 fields became words (1 byte for the usual values).
 // 3: the `work` op (opcodes % 26) and addfd's `emulates` byte.
 // 4: addfd's `inject` byte.
-// 5: a target's pid namespace (bit 7 of its callers byte) and the threads' places (header
-//    bit 1: a count byte, then a byte per thread).
+// 5: the `poll` and `get_notif_sizes` ops (opcodes % 28); a target's pid namespace (bit 7
+//    of its callers byte) and the threads' places (header bit 1: a count byte, then a byte
+//    per thread).
 inline constexpr uint8_t kCodecVersion = 5;
 
 // Decodes any byte string: nullopt when the version byte or the header is wrong or a

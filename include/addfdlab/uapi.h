@@ -12,6 +12,13 @@
 namespace addfdlab::uapi {
 
 inline constexpr unsigned kSetModeFilter = 1;  // SECCOMP_SET_MODE_FILTER
+inline constexpr unsigned kGetNotifSizes = 3;  // SECCOMP_GET_NOTIF_SIZES
+// SECCOMP_GET_NOTIF_SIZES's three sizes as one value (the get_notif_sizes op's outcome):
+// seccomp_notif in bits 0..15, seccomp_notif_resp in 16..31, seccomp_data in 32..47.
+constexpr int64_t PackNotifSizes(uint16_t notif, uint16_t resp, uint16_t data) {
+  return static_cast<int64_t>(notif) | (static_cast<int64_t>(resp) << 16) |
+         (static_cast<int64_t>(data) << 32);
+}
 
 // Filter flags (seccomp(2)).
 inline constexpr unsigned kFilterTsync = 1u << 0;

@@ -543,5 +543,52 @@ TEST(ModelInject, AnUnavailableInjectionIsSkippedBeforeTheArgumentChecks) {
   EXPECT_EQ(p.skip_reason, "inject=nr_open: only in an addfdlab VM guest");
 }
 
+// seccomp_notify_poll: POLLIN while INIT, POLLOUT while SENT, POLLHUP once no task is left,
+// each only when asked for (POLLHUP always), and the cell of what the answer is about.
+TEST(ModelPoll, EventsFollowTheNotificationStates) {
+  const std::vector<Prediction> p = Predict(
+      "target t\npoll t POLLIN|POLLOUT\ntrap t.1 -> n1\npoll t POLLIN|POLLOUT\n"
+      "poll t POLLOUT\nrecv t\npoll t POLLIN|POLLOUT|POLLWRNORM\ntrap t.2 -> n2\n"
+      "poll t POLLIN|POLLOUT\nkill t\npoll t 0\n");
+  ASSERT_EQ(p.size(), 10u);
+  EXPECT_EQ(First(p[0]), Outcome::Ok(0));
+  EXPECT_EQ(p[0].cell, "POLL.IN");
+  EXPECT_EQ(First(p[2]), Outcome::Ok(0x1));
+  EXPECT_EQ(p[2].cell, "POLL.IN");
+  EXPECT_EQ(First(p[3]), Outcome::Ok(0));
+  EXPECT_EQ(p[3].cell, "POLL.OUT");
+  EXPECT_EQ(First(p[5]), Outcome::Ok(0x104));
+  EXPECT_EQ(p[5].cell, "POLL.OUT");
+  EXPECT_EQ(First(p[7]), Outcome::Ok(0x5));
+  EXPECT_EQ(First(p[9]), Outcome::Ok(0x10));
+  EXPECT_EQ(p[9].cell, "POLL.HUP");
+}
+
+// A reply error in 512..516 comes back as is, unless a handled signal is pending when the
+// task leaves the kernel (held back by WAIT_KILLABLE_RECV): then handle_signal restarts the
+// syscall (a new notification) or makes it EINTR.
+TEST(ModelChecks, RestartRangeErrorsMeetAPendingSignal) {
+  const std::vector<Prediction> p = Predict(
+      "target t filter=NEW_LISTENER|WAIT_KILLABLE_RECV callers=3\n"
+      "handler t SIGUSR1 restart\nhandler t SIGUSR2 norestart\n"
+      "trap t.1 -> a\nrecv t\nsend a error=512\nreturned a\n"                  // 2..5
+      "trap t.2 -> b\nrecv t\nsignal t.2 SIGUSR1\nsettle\nsend b error=512\n"  // 6..10
+      "settle\nrecv t\n"                                                       // 11, 12
+      "trap t.3 -> c\nrecv t\nsignal t.3 SIGUSR2\nsettle\nsend c error=512\nreturned c\n");
+  ASSERT_EQ(p.size(), 19u);
+  EXPECT_EQ(First(p[5]), Outcome::Error(512));
+  EXPECT_EQ(p[5].cell, "SEND.ERROR.RESTART");
+  EXPECT_EQ(First(p[12]), Outcome::Ok(1));  // b's restarted syscall, received again
+  EXPECT_EQ(First(p[18]), Outcome::Error(EINTR));
+  EXPECT_EQ(p[18].cell, "SEND.ERROR.RESTART");
+}
+
+TEST(ModelChecks, NotifSizesAreTheStructs) {
+  const std::vector<Prediction> p = Predict("target t\nget_notif_sizes\n");
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_EQ(First(p[0]), Outcome::Ok(80 | (int64_t{24} << 16) | (int64_t{64} << 32)));
+  EXPECT_EQ(p[0].cell, "NOTIF_SIZES");
+}
+
 }  // namespace
 }  // namespace addfdlab

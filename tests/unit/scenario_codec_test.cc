@@ -151,10 +151,10 @@ std::vector<uint8_t> Cat(std::initializer_list<std::vector<uint8_t>> parts) {
 const std::vector<uint8_t> kAddFdZeroTail(11, 0);
 
 TEST(ScenarioCodec, TypedReferencesWrapAndUnusableOpsAreDropped) {
-  // trap (11 + 26) with target byte 7 (mod 1 target) and task byte 9 (1 + 9 % 2 = 2);
+  // trap (11 + 28) with target byte 7 (mod 1 target) and task byte 9 (1 + 9 % 2 = 2);
   // then an addfd (16) on the main thread and notification byte 200 (mod 1).
   const std::vector<uint8_t> bytes =
-      Cat({{5, 0, 8, 2}, {37, 7, 9}, {16, 0, 200}, kAddFdZeroTail, {24}});
+      Cat({{5, 0, 8, 2}, {39, 7, 9}, {16, 0, 200}, kAddFdZeroTail, {24}});
   const std::optional<Scenario> s = Decode(bytes);
   ASSERT_TRUE(s.has_value());
   ExpectDecodedIsSound(*s);
@@ -224,7 +224,7 @@ TEST(ScenarioCodec, WrongVersionAndShortHeadersAreRejected) {
   EXPECT_FALSE(DecodeScenario(nullptr, 0).has_value());
   EXPECT_FALSE(Decode({}).has_value());
   EXPECT_FALSE(Decode({0, 0, 8, 2}).has_value());
-  EXPECT_FALSE(Decode({4, 0, 8, 2}).has_value());  // version 4: no pidns bit, no places
+  EXPECT_FALSE(Decode({4, 0, 8, 2}).has_value());  // version 4: no poll, no pidns, no places
   EXPECT_FALSE(Decode({3, 0, 8, 2}).has_value());  // version 3: no addfd inject byte
   EXPECT_FALSE(Decode({2, 0, 8, 2}).has_value());  // version 2: no work op, no emulates byte
   EXPECT_FALSE(Decode({1, 0, 8, 2}).has_value());  // version 1: the old words

@@ -202,7 +202,7 @@ TEST(ScenarioMutator, TemplatesReachEveryScenarioCellOnTheModel) {
 TEST(ScenarioMutator, MutationWalksFromNothingReachEveryScenarioCellOnTheModel) {
   std::set<std::string> reached;
   std::vector<Scenario> pool = {OneTarget()};
-  for (uint64_t step = 0; step < 2000; ++step) {
+  for (uint64_t step = 0; step < 4000; ++step) {
     const Scenario& from = pool[(step * 2654435761u) % pool.size()];
     Scenario next = step % 5 == 4 ? CrossOverScenarios(from, pool[step % pool.size()], step)
                                   : MutateScenario(from, step);

@@ -232,6 +232,20 @@ TEST(ScenarioText, ParsesEveryOpKind) {
   work.kind = OpKind::kWork;
   work.notif = 0;
   EXPECT_EQ(s.ops[27], work);
+
+  Op poll;
+  poll.kind = OpKind::kPoll;
+  poll.flags = 0x1 | 0x4 | 0x8000;
+  poll.expect = {true, false, Outcome::Ok(1)};
+  EXPECT_EQ(s.ops[28], poll);
+  EXPECT_EQ(
+      PrintScenario(s).find("poll t0 POLLIN|POLLOUT|0x8000 expect ok=1\n") == std::string::npos,
+      false);
+
+  Op sizes;
+  sizes.kind = OpKind::kGetNotifSizes;
+  sizes.expect = {true, false, Outcome::Ok(uapi::PackNotifSizes(80, 24, 64))};
+  EXPECT_EQ(s.ops[29], sizes);
   ExpectRoundTrip(s);
 }
 
@@ -449,7 +463,7 @@ TEST(ScenarioText, HostileBytesFailCleanly) {
             "socketpair, close, dup, dup2, nofile, handler, install_filter, "
             "reserve, release, trap, returned, signal, kill, recv, addfd, send, "
             "id_valid, set_flags, ioctl, close_listener, wait, signal_thread, "
-            "settle, work)");
+            "settle, work, poll, get_notif_sizes)");
 
   const std::string long_line = "target t0\nnofile t0 " + std::string(1 << 20, '9') + "\n";
   EXPECT_FALSE(ParseScenario(long_line, "x", &error).has_value());
