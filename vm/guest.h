@@ -14,6 +14,10 @@
 
 namespace addfdlab::vm {
 
+// The fourth serial port's file in the run folder: a tar the guest may write to /dev/ttyS3
+// (files brought back to the host), empty otherwise.
+inline constexpr const char* kBackTar = "back.tar";
+
 struct GuestOptions {
   std::filesystem::path kernel;     // a bzImage
   std::filesystem::path initramfs;  // built by InitramfsSpec, running vm/init.sh
