@@ -569,8 +569,9 @@ int Summarize(const FuzzOptions& options, const CampaignPaths& paths, const fs::
                 options.target.c_str(), binary.string().c_str());
   }
   std::printf("log: %s\n", paths.log.string().c_str());
-  return stats.reported > 0 || (options.target != "addfd_sequence_fuzzer" && new_crashes > 0) ? 1
-                                                                                              : 0;
+  const bool found = stats.reported > 0 || stats.kernel_reports > 0 ||
+                     (options.target != "addfd_sequence_fuzzer" && new_crashes > 0);
+  return found ? 1 : 0;
 }
 
 // The steps: prepare the folders, build the target, run libFuzzer while showing progress,
@@ -624,7 +625,12 @@ int RunFuzz(const FuzzOptions& options) {
                                                  : std::vector<std::string>{};
   const Progress progress = Watch(*child, options, paths, crashes_before, start, reachable);
   child->CloseOutput();
-  child->Wait();
+  // A target that died before its first input (a library or an instruction the machine
+  // lacks) says nothing on its own.
+  if (const ExitStatus status = child->Wait(); progress.execs == 0 && status.code() != 0) {
+    std::cerr << "addfdlab fuzz: " << binary.string() << ": " << status.Problem()
+              << " before its first input\n";
+  }
   MergeCorpus(paths, binary, flags);
 
   FindingStats stats;
@@ -693,6 +699,8 @@ int RunFuzzInVm(const FuzzOptions& options) {
   vm.cpus = options.vm_cpus;
   vm.memory_mb = options.vm_memory_mb;
   vm.findings = options.findings;
+  // libFuzzer's runtime uses instructions QEMU's default qemu64 CPU lacks (SIGILL there).
+  vm.cpu_model = "max";
   Result<Kernel> kernel = ResolveKernel(vm);
   if (!kernel) {
     std::cerr << "addfdlab fuzz: --vm " << options.vm << ": " << kernel.error().message() << "\n";

@@ -626,6 +626,7 @@ GuestOutcome RunOnKernel(const VmRunOptions& options, const Kernel& kernel, bool
   guest.memory_mb = options.memory_mb;
   guest.cpus = options.cpus;
   guest.kernel_args = options.kernel_args;
+  guest.cpu_model = options.cpu_model;
   const auto seconds = [](double s) {
     return std::chrono::milliseconds(static_cast<int64_t>(s * 1000));
   };

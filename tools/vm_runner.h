@@ -45,6 +45,7 @@ struct VmRunOptions {
   int memory_mb = 1024;
   int cpus = 2;
   std::string kernel_args;
+  std::string cpu_model;  // QEMU's -cpu ("": its default; fuzz --vm: "max")
   std::string work = "work/vm";
   std::string findings = "findings";
   uint64_t cache_limit_mb = 1024;

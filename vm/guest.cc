@@ -109,7 +109,7 @@ GuestRun RunGuest(const GuestOptions& options) {
       "console=ttyS0 panic=-1 loglevel=5 rdinit=/init nowatchdog "
       "rcupdate.rcu_cpu_stall_suppress=1 " +
       options.kernel_args;
-  const std::vector<std::string> argv{"qemu-system-x86_64",
+  std::vector<std::string> argv{"qemu-system-x86_64",
                                       "-M",
                                       "pc",
                                       "-accel",
@@ -138,6 +138,7 @@ GuestRun RunGuest(const GuestOptions& options) {
                                       "file:" + back.string(),
                                       "-device",
                                       "isa-debug-exit,iobase=0xf4,iosize=0x04"};
+  if (!options.cpu_model.empty()) argv.insert(argv.begin() + 1, {"-cpu", options.cpu_model});
   tools::SpawnOptions spawn;
   spawn.stdout_to = spawn.stderr_to = tools::Output::kLog;
   spawn.log = (options.run_dir / "qemu.log").string();
