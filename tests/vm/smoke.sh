@@ -8,8 +8,8 @@
 #   smoke.sh ADDFDLAB WORK c_repro   a C reproducer alone in a guest (vm run --c): its verdict is
 #                                    the executor's in the same kernel
 #   smoke.sh ADDFDLAB WORK fuzz      fuzz --vm: a short campaign in one boot, the work corpus in,
-#                                    the guest's summary through, new inputs back, nothing
-#                                    overwritten (builds the fuzz-fast preset when missing)
+#                                    the guest's summary through, its corpus and findings back,
+#                                    nothing overwritten (builds the fuzz-fast preset if missing)
 # Exit 77 (skip) without QEMU or busybox-static (scripts/deps.sh vm installs them).
 set -uo pipefail
 addfdlab=$1 work=$2 mode=$3
@@ -114,10 +114,16 @@ PY
     elif [[ $status -ne 0 ]]; then
       exit 1
     fi
-    grep -q "^$target: .* execs" "$work/fuzz.out" &&
-      grep -q '^vm .*: .* brought back: [1-9][0-9]* new corpus inputs' "$work/fuzz.out" &&
-      [[ $inputs -gt 1 && $(cat "$work/fuzz/$target/corpus/planted") == keep &&
-        $(cat "$work/fuzz-findings/planted/note") == keep ]]
+    grep -q "^$target: .* execs" "$work/fuzz.out" || exit 1
+    # The guest's work folder came back (the planted input went in and out), and every input
+    # of the guest's corpus is here now; the planted files are as they were.
+    back=$(sed -n "s|^vm .*; guest's log \(.*\)/fuzz.log$|\1|p" "$work/fuzz.out")
+    [[ -n $back && -f $back/corpus/planted ]] || exit 1
+    for input in "$back"/corpus/*; do
+      [[ -f $work/fuzz/$target/corpus/$(basename "$input") ]] || exit 1
+    done
+    [[ $(cat "$work/fuzz/$target/corpus/planted") == keep &&
+      $(cat "$work/fuzz-findings/planted/note") == keep ]]
     ;;
   *) echo "unknown mode $mode" >&2; exit 2 ;;
 esac
