@@ -656,8 +656,8 @@ int RunFuzz(const FuzzOptions& options) {
 }
 
 // Copies into `to` every file under `from` that `to` lacks at the same relative path; never
-// overwrites. The number copied.
-size_t CopyMissing(const fs::path& from, const fs::path& to) {
+// overwrites. The number copied whose name starts with `prefix`.
+size_t CopyMissing(const fs::path& from, const fs::path& to, const std::string& prefix = "") {
   size_t copied = 0;
   std::error_code ec;
   for (auto it = fs::recursive_directory_iterator(from, ec); !ec && it != fs::end(it);
@@ -667,7 +667,10 @@ size_t CopyMissing(const fs::path& from, const fs::path& to) {
     const fs::path target = to / it->path().lexically_relative(from);
     if (fs::exists(target, entry_ec)) continue;
     fs::create_directories(target.parent_path(), entry_ec);
-    if (fs::copy_file(it->path(), target, fs::copy_options::skip_existing, entry_ec)) ++copied;
+    if (fs::copy_file(it->path(), target, fs::copy_options::skip_existing, entry_ec) &&
+        it->path().filename().string().rfind(prefix, 0) == 0) {
+      ++copied;
+    }
   }
   return copied;
 }
@@ -741,7 +744,7 @@ int RunFuzzInVm(const FuzzOptions& options) {
   const fs::path back = outcome.back / fs::path(guest_work).relative_path();
   const fs::path back_target = back / options.target;
   const size_t corpus = CopyMissing(back_target / "corpus", paths.corpus);
-  const size_t crashes = CopyMissing(back_target / "crashes", paths.crashes);
+  const size_t crashes = CopyMissing(back_target / "crashes", paths.crashes, "crash-");
   size_t filed = 0;
   size_t already = 0;
   std::vector<std::string> kernel_findings;
