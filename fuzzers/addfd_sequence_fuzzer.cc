@@ -2,8 +2,10 @@
 // (a verdict that is not a known deviation of this kernel) traps, so libFuzzer keeps it.
 #include <cstdint>
 #include <cstdio>
+#include <optional>
 
 #include "addfdlab/fuzz_harness.h"
+#include "addfdlab/kernel_log.h"
 #include "addfdlab/scenario_codec.h"
 
 // Kernel-state coverage: libFuzzer reads these as extra counters.
@@ -14,9 +16,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       g_state_counters, sizeof(g_state_counters),
       addfdlab::FuzzHarnessOptions::FromEnvironment(ADDFDLAB_SOURCE_DIR
                                                     "/corpus/contract/known-deviations.json"));
+  // In an addfdlab guest: the input is kept when the kernel logs a report while it runs.
+  static std::optional<addfdlab::KernelReportKeeper> kernel_reports =
+      addfdlab::KernelReportKeeper::FromEnvironment();
   const auto scenario = addfdlab::DecodeScenario(data, size);
   if (!scenario) return -1;
   const auto findings = harness.Run(*scenario);
+  if (kernel_reports) kernel_reports->AfterInput(data, size);
   if (findings.empty()) return 0;
   for (const auto& finding : findings) {
     std::fprintf(stderr, "addfd_sequence_fuzzer: %s\n  signature %s\n",

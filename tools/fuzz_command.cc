@@ -1,11 +1,13 @@
 // addfdlab fuzz: a fuzzing campaign. Builds the fuzz or fuzz-fast preset when needed, runs
 // libFuzzer (fork mode over --jobs processes) with a scratch corpus, shows one live progress line,
 // merges new inputs into the work folder (never into corpus/), then reproduces, minimizes
-// and deduplicates every crash into findings/, and prints a summary.
+// and deduplicates every crash into findings/, and prints a summary. With --vm KERNEL the
+// campaign runs in a QEMU guest (vm run's machinery) and what it found comes back.
 #include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -20,16 +22,20 @@
 #include <thread>
 
 #include "addfdlab/cells.h"
+#include "addfdlab/environment.h"
 #include "addfdlab/executor.h"
 #include "addfdlab/fuzz_harness.h"
+#include "addfdlab/kernel_log.h"
 #include "addfdlab/minimize.h"
 #include "addfdlab/run_profile.h"
 #include "addfdlab/scenario_codec.h"
 #include "addfdlab/scenario_text.h"
 #include "commands.h"
+#include "console.h"
 #include "findings.h"
 #include "scenario_file.h"
 #include "subprocess.h"
+#include "vm_runner.h"
 
 namespace addfdlab::tools {
 namespace {
@@ -44,6 +50,10 @@ struct FuzzOptions {
   std::string findings = "findings";
   int repro_runs = 5;
   std::string build = "auto";  // auto, asan or fast (FuzzPreset)
+  std::string fuzzer;          // a built target to run as it is (no build): the guest's
+  std::string vm;              // --vm KERNEL: the campaign in a guest on that kernel
+  int vm_cpus = 2;
+  int vm_memory_mb = 1024;
 };
 
 // The preset a campaign's jobs run: `fuzz` (ASan+UBSan) or `fuzz-fast` (no sanitizers).
@@ -58,8 +68,14 @@ std::string FuzzPreset(const FuzzOptions& options) {
 
 // Builds `preset`'s target when it is missing or older than the sources. A build folder
 // this user cannot write (another user's tree) is used as it is.
-bool EnsureFuzzer(const fs::path& source, const std::string& preset, const std::string& target,
-                  const fs::path& log, fs::path* binary) {
+bool EnsureFuzzer(const FuzzOptions& options, const fs::path& log, fs::path* binary) {
+  if (!options.fuzzer.empty()) {
+    *binary = options.fuzzer;
+    return fs::exists(*binary);
+  }
+  const fs::path source = kSourceDir;
+  const std::string preset = FuzzPreset(options);
+  const std::string& target = options.target;
   const fs::path build = source / "build" / preset;
   *binary = build / "fuzzers" / target;
   if (fs::exists(*binary) && ::access(build.c_str(), W_OK) != 0) {
@@ -178,6 +194,8 @@ struct FindingStats {
   int duplicates = 0;
   int unreproduced = 0;
   int schedule_dependent = 0;  // crashes whose every verdict came from a run off its schedule
+  int kernel_reports = 0;      // inputs filed for a kernel report (in a guest)
+  int kernel_messages = 0;     // inputs after which the kernel logged, but no report
   std::string scheduling;      // the mode the replays ran in, described
   std::vector<std::string> new_dirs;
 };
@@ -327,7 +345,7 @@ void PrintProfile(const fs::path& file) {
 // the cells its jobs reached, the verdicts they dropped as schedule-dependent and their run
 // profiles.
 struct CampaignPaths {
-  fs::path corpus, crashes, scratch, log, cells, dropped, profile;
+  fs::path corpus, crashes, scratch, log, cells, dropped, profile, kernel_reports;
 
   explicit CampaignPaths(const FuzzOptions& options) {
     const fs::path work = fs::path(options.work) / options.target;
@@ -338,14 +356,70 @@ struct CampaignPaths {
     cells = work / "cells.txt";
     dropped = work / "dropped.txt";
     profile = work / "profile.txt";
+    kernel_reports = work / "kernel-reports";
   }
 };
+
+// A kernel report's title without what changes from build to build and boot to boot
+// ("+0x1a/0x40", addresses, task names in brackets kept), as a folder name's tail.
+std::string ReportSlug(const std::string& title) {
+  static const std::regex offsets(R"(\+0x[0-9a-f]+/0x[0-9a-f]+|0x[0-9a-f]+|\[[0-9.]+\])");
+  return SanitizeSignature(std::regex_replace(title, offsets, ""));
+}
+
+// Files every input the jobs kept because the kernel logged while it ran (in a guest):
+// findings/kernel-<kind>-<title>/ with the records (kernel-log.txt), input.bin and
+// original.scn; the host adds the guest's console.log. Records that are no report (a
+// warning-level message the console scanner does not name) are only counted.
+void FileKernelReports(const CampaignPaths& paths, const FuzzOptions& options,
+                       FindingStats& stats) {
+  std::error_code ec;
+  std::vector<fs::path> texts;
+  for (const auto& e : fs::directory_iterator(paths.kernel_reports, ec)) {
+    if (e.path().extension() == ".txt") texts.push_back(e.path());
+  }
+  std::sort(texts.begin(), texts.end());
+  for (const fs::path& text_file : texts) {
+    std::ifstream text_in(text_file);
+    const std::string text{std::istreambuf_iterator<char>(text_in),
+                           std::istreambuf_iterator<char>()};
+    const std::vector<vm::KernelTrouble> trouble = vm::FindKernelTrouble(text);
+    if (trouble.empty()) {
+      ++stats.kernel_messages;
+      continue;
+    }
+    std::string kind = trouble.front().kind;
+    std::replace(kind.begin(), kind.end(), ' ', '-');
+    const fs::path dir =
+        fs::path(options.findings) / ("kernel-" + kind + "-" + ReportSlug(trouble.front().title));
+    if (fs::exists(dir)) {
+      ++stats.duplicates;
+      continue;
+    }
+    fs::path input = text_file;
+    input.replace_extension(".bin");
+    std::ifstream in(input, std::ios::binary);
+    const std::string bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    fs::create_directories(dir, ec);
+    (void)WriteNewFile((dir / "kernel-log.txt").string(), text, false);
+    (void)WriteNewFile((dir / kInputBin).string(), bytes, false);
+    if (auto scenario =
+            DecodeScenario(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size())) {
+      (void)WriteNewFile((dir / kOriginalScn).string(),
+                         "# kernel " + trouble.front().kind + ": " + trouble.front().title +
+                             "\n# logged while this input ran\n" + PrintScenario(*scenario),
+                         false);
+    }
+    ++stats.kernel_reports;
+    stats.new_dirs.push_back(dir.string());
+  }
+}
 
 // The folders exist and the known-deviations list parses (the jobs read it too: a
 // malformed list is a usage error here, before anything runs); else the message.
 Result<void> Prepare(const FuzzOptions& options, const CampaignPaths& paths) {
-  for (const fs::path& dir :
-       {paths.corpus, paths.crashes, paths.scratch, fs::path(options.findings)}) {
+  for (const fs::path& dir : {paths.corpus, paths.crashes, paths.scratch,
+                              fs::path(options.findings), paths.kernel_reports}) {
     std::error_code ec;
     fs::create_directories(dir, ec);
     if (ec) return Error::Invalid("cannot create " + dir.string() + ": " + ec.message());
@@ -477,6 +551,11 @@ int Summarize(const FuzzOptions& options, const CampaignPaths& paths, const fs::
                 CountLines(paths.dropped), stats.schedule_dependent);
     std::printf("scheduling: %s\n", stats.scheduling.c_str());
   }
+  if (ReadEnvironment().vm_guest) {
+    std::printf(
+        "kernel reports: %d inputs filed, %d more after which the kernel logged no report\n",
+        stats.kernel_reports, stats.kernel_messages);
+  }
   for (const std::string& dir : stats.new_dirs) std::printf("  new finding: %s\n", dir.c_str());
   // The other targets check our own code (parser, model): each crash is a finding, kept
   // in the crashes folder for `repro`.
@@ -486,8 +565,9 @@ int Summarize(const FuzzOptions& options, const CampaignPaths& paths, const fs::
                 options.target.c_str(), binary.string().c_str());
   }
   std::printf("log: %s\n", paths.log.string().c_str());
-  return stats.reported > 0 || (options.target != "addfd_sequence_fuzzer" && new_crashes > 0) ? 1
-                                                                                              : 0;
+  const bool found = stats.reported > 0 || stats.kernel_reports > 0 ||
+                     (options.target != "addfd_sequence_fuzzer" && new_crashes > 0);
+  return found ? 1 : 0;
 }
 
 // The steps: prepare the folders, build the target, run libFuzzer while showing progress,
@@ -499,7 +579,7 @@ int RunFuzz(const FuzzOptions& options) {
     return kExitUsage;
   }
   fs::path binary;
-  if (!EnsureFuzzer(kSourceDir, FuzzPreset(options), options.target, paths.log, &binary)) {
+  if (!EnsureFuzzer(options, paths.log, &binary)) {
     std::cerr << "addfdlab fuzz: could not build " << options.target << "; see "
               << paths.log.string() << "\n";
     return 1;
@@ -518,6 +598,10 @@ int RunFuzz(const FuzzOptions& options) {
   // The jobs' run profiles, one line each (RunProfile::Line).
   std::ofstream(paths.profile, std::ios::trunc).close();
   ::setenv("ADDFDLAB_PROFILE_FILE", paths.profile.c_str(), 1);
+  // In an addfdlab guest the kernel's log is the campaign's own: each job keeps the input
+  // that was running when the kernel reported trouble (kernel_log.h).
+  if (ReadEnvironment().vm_guest)
+    ::setenv(kKernelReportsDirVariable, paths.kernel_reports.c_str(), 1);
   const InterruptScope interrupts;
   // libFuzzer in a process group of its own: in fork mode its parent runs the jobs through
   // system(), which ignores SIGINT while they run, so an interrupt goes to the whole group
@@ -537,7 +621,12 @@ int RunFuzz(const FuzzOptions& options) {
                                                  : std::vector<std::string>{};
   const Progress progress = Watch(*child, options, paths, crashes_before, start, reachable);
   child->CloseOutput();
-  child->Wait();
+  // A target that died before its first input (a library or an instruction the machine
+  // lacks) says nothing on its own.
+  if (const ExitStatus status = child->Wait(); progress.execs == 0 && status.code() != 0) {
+    std::cerr << "addfdlab fuzz: " << binary.string() << ": " << status.Problem()
+              << " before its first input\n";
+  }
   MergeCorpus(paths, binary, flags);
 
   FindingStats stats;
@@ -551,6 +640,7 @@ int RunFuzz(const FuzzOptions& options) {
       if (e.path().filename().string().rfind("crash-", 0) != 0) continue;
       FileFinding(e.path(), options, harness, stats);
     }
+    FileKernelReports(paths, options, stats);
     PrintCells(CellsIn(paths.cells), harness);
     stats.scheduling = DescribeScheduling(harness.executor().scheduling());
   }
@@ -559,6 +649,126 @@ int RunFuzz(const FuzzOptions& options) {
           .count();
   return Summarize(options, paths, binary, progress, stats, crashes_before, elapsed,
                    child->interrupt_forwarded());
+}
+
+// Copies into `to` every file under `from` that `to` lacks at the same relative path; never
+// overwrites. The number copied whose name starts with `prefix`.
+size_t CopyMissing(const fs::path& from, const fs::path& to, const std::string& prefix = "") {
+  size_t copied = 0;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(from, ec); !ec && it != fs::end(it);
+       it.increment(ec)) {
+    std::error_code entry_ec;
+    if (!it->is_regular_file(entry_ec)) continue;
+    const fs::path target = to / it->path().lexically_relative(from);
+    if (fs::exists(target, entry_ec)) continue;
+    fs::create_directories(target.parent_path(), entry_ec);
+    if (fs::copy_file(it->path(), target, fs::copy_options::skip_existing, entry_ec) &&
+        it->path().filename().string().rfind(prefix, 0) == 0) {
+      ++copied;
+    }
+  }
+  return copied;
+}
+
+// fuzz --vm KERNEL: the target is built here (fuzz-fast or fuzz, as without --vm) and the
+// campaign runs in one guest boot (`addfdlab fuzz --fuzzer BINARY` there), the work corpus
+// copied in; the guest's work folder comes back over the fourth serial port and its new
+// corpus inputs, crashes and finding folders are added here, nothing overwritten. A kernel
+// report on the console is filed by vm run (findings/vm-<kind>-*), and the input that was
+// running is filed by the guest (findings/kernel-<kind>-*), the console added here.
+int RunFuzzInVm(const FuzzOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  const CampaignPaths paths(options);
+  if (Result<void> ready = Prepare(options, paths); !ready) {
+    std::cerr << "addfdlab fuzz: " << ready.error().message() << "\n";
+    return kExitUsage;
+  }
+  std::error_code ec;
+  fs::remove_all(paths.scratch, ec);
+  fs::path binary;
+  if (!EnsureFuzzer(options, paths.log, &binary)) {
+    std::cerr << "addfdlab fuzz: could not build " << options.target << "; see "
+              << paths.log.string() << "\n";
+    return 1;
+  }
+  binary = fs::absolute(binary);
+  VmRunOptions vm;
+  vm.kernel = options.vm;
+  vm.cpus = options.vm_cpus;
+  vm.memory_mb = options.vm_memory_mb;
+  vm.findings = options.findings;
+  // libFuzzer's runtime uses instructions QEMU's default qemu64 CPU lacks (SIGILL there).
+  vm.cpu_model = "max";
+  Result<Kernel> kernel = ResolveKernel(vm);
+  if (!kernel) {
+    std::cerr << "addfdlab fuzz: --vm " << options.vm << ": " << kernel.error().message() << "\n";
+    return kExitUsage;
+  }
+  const std::string guest_work = "/vm/fuzz";
+  const int jobs = options.jobs > 0 ? options.jobs : options.vm_cpus;
+  vm.command = {"fuzz",
+                "--target",
+                options.target,
+                "--time",
+                std::to_string(options.seconds),
+                "--jobs",
+                std::to_string(jobs),
+                "--work",
+                guest_work,
+                "--findings",
+                guest_work + "/findings",
+                "--repro-runs",
+                std::to_string(options.repro_runs),
+                "--build",
+                options.build,
+                "--fuzzer",
+                binary.string()};
+  vm.binaries = {binary};
+  const fs::path fuzzers = fs::path(kSourceDir) / "fuzzers";  // the options and dictionaries
+  vm.trees = {{guest_work + "/" + options.target + "/corpus", fs::absolute(paths.corpus)},
+              {fuzzers.string(), fuzzers}};
+  vm.bring_back = {guest_work};
+  std::cerr << "addfdlab fuzz: " << options.target << " for " << options.seconds << " s in a "
+            << kernel->label << " guest (" << CountFiles(paths.corpus) << " corpus inputs in)\n";
+  const GuestOutcome outcome = RunOnKernel(vm, *kernel, /*stream=*/true);
+  if (outcome.back.empty()) {
+    std::printf("vm: nothing came back from the guest (%s)\n",
+                outcome.problem.empty() ? "no files" : outcome.problem.c_str());
+    return outcome.exit == 0 ? 1 : outcome.exit;
+  }
+  const fs::path back = outcome.back / fs::path(guest_work).relative_path();
+  const fs::path back_target = back / options.target;
+  const size_t corpus = CopyMissing(back_target / "corpus", paths.corpus);
+  const size_t crashes = CopyMissing(back_target / "crashes", paths.crashes, "crash-");
+  size_t filed = 0;
+  size_t already = 0;
+  std::vector<std::string> kernel_findings;
+  for (const auto& e : fs::directory_iterator(back / "findings", ec)) {
+    const fs::path to = fs::path(options.findings) / e.path().filename();
+    if (fs::exists(to)) {
+      ++already;
+      continue;
+    }
+    fs::copy(e.path(), to, fs::copy_options::recursive, ec);
+    ++filed;
+    if (e.path().filename().string().rfind("kernel-", 0) == 0) {
+      // The whole console beside the records the job kept.
+      fs::copy_file(outcome.run_dir / "console.log", to / kConsoleLog, ec);
+      kernel_findings.push_back(to.string());
+    }
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf(
+      "vm %s: %.0f s in all; brought back: %zu new corpus inputs into %s, %zu crashes, "
+      "%zu finding folders into %s (%zu already there); guest's log %s\n",
+      kernel->label.c_str(), seconds, corpus, paths.corpus.string().c_str(), crashes, filed,
+      options.findings.c_str(), already, (back_target / "fuzz.log").string().c_str());
+  for (const std::string& dir : kernel_findings) {
+    std::printf("  kernel report with its input: %s\n", dir.c_str());
+  }
+  return outcome.exit;
 }
 
 }  // namespace
@@ -588,7 +798,21 @@ void AddFuzzCommand(CLI::App& app, Runner& run) {
                   "sanitizers), or auto (fast for addfd_sequence_fuzzer, asan for the others)")
       ->check(CLI::IsMember({"auto", "asan", "fast"}))
       ->capture_default_str();
-  cmd->callback([&run, options] { run = [options] { return RunFuzz(*options); }; });
+  cmd->add_option("--vm", options->vm,
+                  "Run the campaign in a QEMU guest on this kernel (as vm run --kernel: debug, "
+                  "debug-NAME, a Debian kernel or a bzImage); what it finds comes back here");
+  cmd->add_option("--vm-cpus", options->vm_cpus, "The guest's CPUs (--vm)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
+  cmd->add_option("--vm-memory", options->vm_memory_mb, "The guest's memory in MiB (--vm)")
+      ->capture_default_str()
+      ->check(CLI::Range(128, 65536));
+  cmd->add_option("--fuzzer", options->fuzzer,
+                  "A built fuzz target to run as it is, nothing built (what --vm's guest runs)")
+      ->check(CLI::ExistingFile);
+  cmd->callback([&run, options] {
+    run = [options] { return options->vm.empty() ? RunFuzz(*options) : RunFuzzInVm(*options); };
+  });
 }
 
 }  // namespace addfdlab::tools

@@ -352,9 +352,9 @@ Result<void> ReplayOnKernels(std::vector<Entry>& entries, const std::vector<Fold
   guest.more.assign(commands.begin() + 1, commands.end());
   // Each guest runs every reproducer: the default deadline grows with their number.
   if (guest.timeout <= 0) {
-    const double scale = guest.time_scale > 0           ? guest.time_scale
-                         : guest.kernel == kDebugKernel ? kDebugTimeScale
-                                                        : kTcgTimeScale;
+    const double scale = guest.time_scale > 0          ? guest.time_scale
+                         : IsDebugKernel(guest.kernel) ? kDebugTimeScale
+                                                       : kTcgTimeScale;
     guest.timeout = 30 * scale * static_cast<double>(commands.size());
   }
   std::cerr << "triage: " << commands.size() << " commands on " << kernels.size()

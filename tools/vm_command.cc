@@ -105,6 +105,19 @@ bool IsGuestProgram(const std::vector<std::string>& command) {
   return !command.empty() && command.front().rfind(kGuestProgramDir, 0) == 0;
 }
 
+// `binary` at its own path in the guest without its debug information (a dev build's is ~90%
+// of it: the guest unpacks every byte of the archive under TCG), with its libraries.
+Result<void> AddStrippedBinary(vm::InitramfsSpec& spec, const fs::path& binary,
+                               const fs::path& dir) {
+  ADDFDLAB_TRY(spec.AddBinaryWithLibraries(binary));
+  const fs::path stripped = dir / (binary.filename().string() + ".stripped");
+  if (RunLogged({"objcopy", "--strip-debug", binary.string(), stripped.string()},
+                (dir / "objcopy.log").string()) == 0) {
+    spec.AddFile(binary, stripped);
+  }
+  return {};
+}
+
 // The initramfs: busybox, init, the static programs of options.programs, and, unless every
 // command is one of those, this very binary with its libraries, the corpus, and every file or
 // folder the command's arguments name (at their own paths; the guest runs in this folder, so
@@ -135,14 +148,7 @@ Result<uint64_t> BuildInitramfs(const VmRunOptions& options, double scale, const
   spec.AddFolder(cwd);
   bool within = true;
   if (addfdlab) {
-    ADDFDLAB_TRY(spec.AddBinaryWithLibraries(self));
-    // Without its debug information (a dev build's is ~90% of it): the guest unpacks every
-    // byte of the archive under TCG.
-    const fs::path stripped = out.parent_path() / "addfdlab.stripped";
-    if (RunLogged({"objcopy", "--strip-debug", self.string(), stripped.string()},
-                  (out.parent_path() / "objcopy.log").string()) == 0) {
-      spec.AddFile(self, stripped);
-    }
+    ADDFDLAB_TRY(AddStrippedBinary(spec, self, out.parent_path()));
     within = spec.AddHostTree(fs::path(kSourceDir) / "corpus", limit);
     if (fs::is_directory(cwd / "corpus", ec))
       within = within && spec.AddHostTree(cwd / "corpus", limit);
@@ -157,6 +163,12 @@ Result<uint64_t> BuildInitramfs(const VmRunOptions& options, double scale, const
         if (fs::exists(candidate, ec)) within = within && spec.AddHostTree(candidate, limit);
       }
     }
+  }
+  for (const fs::path& binary : options.binaries) {
+    ADDFDLAB_TRY(AddStrippedBinary(spec, binary, out.parent_path()));
+  }
+  for (const auto& [guest, host] : options.trees) {
+    within = within && spec.AddHostTreeAt(guest, host, limit);
   }
   if (!within) {
     return Error::Invalid("the files the command names exceed --files-limit (" +
@@ -191,13 +203,21 @@ Result<uint64_t> BuildInitramfs(const VmRunOptions& options, double scale, const
     }
     return line;
   };
-  if (options.more.empty()) {
+  // The files that come back: a tar on the fourth port, whatever the status.
+  std::string back;
+  for (const std::string& path : options.bring_back) {
+    back += " " + vm::ShellQuote(fs::path(path).relative_path().string());
+  }
+  if (!back.empty()) back = "tar -cf /dev/ttyS3 -C /" + back + " 2>/dev/null\n";
+  if (options.more.empty() && back.empty()) {
     run += "exec " + command_line(options.command);
+  } else if (options.more.empty()) {
+    run += command_line(options.command) + "\nstatus=$?\n" + back + "exit $status";
   } else {
     for (const std::vector<std::string>& command : commands) {
       run += command_line(command) + "; printf '\\036%d\\n' $?\n";
     }
-    run += "exit 0";
+    run += back + "exit 0";
   }
   spec.AddText("/vm/run.sh", run + "\n", 0755);
   return spec.Write(out);
@@ -492,15 +512,29 @@ int RunVmCache(const VmCacheOptions& options) {
 
 }  // namespace
 
+bool IsDebugKernel(std::string_view kernel) {
+  const std::string variant_prefix = std::string(kDebugKernel) + "-";
+  return kernel == kDebugKernel ||
+         (kernel.size() > variant_prefix.size() && kernel.rfind(variant_prefix, 0) == 0);
+}
+
 // --kernel: a bzImage path, or a Debian package (fetched into the cache when missing).
-// The debug kernel's cache entry, built first when it is not there (minutes: the script's
-// progress lines go to stderr as they come).
-Result<fs::path> DebugKernelEntry() {
+// The debug kernel's (or its variant's) cache entry, built first when it is not there (minutes: the
+// script's progress lines go to stderr as they come).
+Result<fs::path> DebugKernelEntry(const std::string& variant) {
   const fs::path script = fs::path(kSourceDir) / "vm" / "debug-kernel" / "build.sh";
   std::error_code ec;
   if (!fs::is_regular_file(script, ec)) return Error(Errno(ENOENT), "missing " + script.string());
-  const std::vector<std::string> cached = {"sh", script.string(), "--cache", CacheRoot().string(),
-                                           "--cached"};
+  std::vector<std::string> build = {"sh", script.string(), "--cache", CacheRoot().string()};
+  if (!variant.empty()) {
+    if (!fs::is_directory(script.parent_path() / "variants" / variant, ec)) {
+      return Error::Invalid("--kernel debug-" + variant + ": no variant " + variant + " in " +
+                            (script.parent_path() / "variants").string());
+    }
+    build.insert(build.end(), {"--variant", variant});
+  }
+  std::vector<std::string> cached = build;
+  cached.push_back("--cached");
   std::string entry = Capture(cached, std::chrono::seconds(60));
   if (entry.empty()) {
     std::cerr << "vm debug: building the debug kernel (first use of this configuration; "
@@ -508,10 +542,9 @@ Result<fs::path> DebugKernelEntry() {
     SpawnOptions spawn;
     spawn.stdout_to = Output::kNull;
     spawn.forward_interrupt = true;
-    std::optional<Subprocess> build =
-        Subprocess::Spawn({"sh", script.string(), "--cache", CacheRoot().string()}, spawn);
-    if (!build) return Error(Errno(ENOENT), "cannot start sh");
-    const ExitStatus status = build->Wait(Subprocess::Clock::now() + std::chrono::hours(3));
+    std::optional<Subprocess> builder = Subprocess::Spawn(build, spawn);
+    if (!builder) return Error(Errno(ENOENT), "cannot start sh");
+    const ExitStatus status = builder->Wait(Subprocess::Clock::now() + std::chrono::hours(3));
     if (status.code() != 0) {
       return Error(Errno(EIO), "building the debug kernel: " + status.Problem());
     }
@@ -532,10 +565,12 @@ Result<Kernel> ResolveKernel(const VmRunOptions& options) {
     }
     return Kernel{fs::absolute(options.kernel), fs::path(options.kernel).filename().string()};
   }
-  if (options.kernel == kDebugKernel) {
-    Result<fs::path> entry = DebugKernelEntry();
+  if (IsDebugKernel(options.kernel)) {
+    const std::string variant =
+        options.kernel == kDebugKernel ? "" : options.kernel.substr(kDebugKernel.size() + 1);
+    Result<fs::path> entry = DebugKernelEntry(variant);
     if (!entry) return std::move(entry).error();
-    return Kernel{*entry / "bzImage", std::string(kDebugKernel), kDebugTimeScale};
+    return Kernel{*entry / "bzImage", options.kernel, kDebugTimeScale};
   }
   vm::KernelCache cache(CacheRoot(), options.cache_limit_mb * kMiB);
   const std::vector<std::string> candidates =
@@ -591,6 +626,7 @@ GuestOutcome RunOnKernel(const VmRunOptions& options, const Kernel& kernel, bool
   guest.memory_mb = options.memory_mb;
   guest.cpus = options.cpus;
   guest.kernel_args = options.kernel_args;
+  guest.cpu_model = options.cpu_model;
   const auto seconds = [](double s) {
     return std::chrono::milliseconds(static_cast<int64_t>(s * 1000));
   };
@@ -604,7 +640,20 @@ GuestOutcome RunOnKernel(const VmRunOptions& options, const Kernel& kernel, bool
   const vm::GuestRun run = vm::RunGuest(guest);
   // Rebuilt every run in well under a second; the logs stay.
   fs::remove(initramfs, ec);
-  fs::remove(run_dir / "addfdlab.stripped", ec);
+  for (const auto& entry : fs::directory_iterator(run_dir, ec)) {
+    if (entry.path().extension() == ".stripped") fs::remove(entry.path(), ec);
+  }
+  const fs::path back_tar = run_dir / vm::kBackTar;
+  const uintmax_t back_bytes = fs::file_size(back_tar, ec);
+  if (!options.bring_back.empty() && !ec && back_bytes > 0) {
+    outcome.back = run_dir / "back";
+    fs::create_directories(outcome.back, ec);
+    if (RunLogged({"tar", "-xf", back_tar.string(), "-C", outcome.back.string()},
+                  (run_dir / "tar.log").string()) != 0) {
+      std::cerr << "vm " << kernel.label << ": the files brought back do not unpack (see "
+                << (run_dir / "tar.log").string() << ")\n";
+    }
+  }
 
   int exit = 1;
   const std::string where = "vm " + kernel.label + ": ";
@@ -805,7 +854,8 @@ void AddVmCommand(CLI::App& app, Runner& run) {
   run_cmd
       ->add_option("--kernel", options->kernel,
                    "A Debian kernel (6.1.0-57, 6.12.118, a flavoured release or a package "
-                   "name), `debug` (built from linux-source-6.12 on first use) or a bzImage "
+                   "name), `debug` (built from linux-source-6.12 on first use), `debug-NAME` "
+                   "(its variant vm/debug-kernel/variants/NAME: debug-unfixed) or a bzImage "
                    "path")
       ->required();
   run_cmd->add_option("--flavour", options->flavour, "Debian kernel flavour for a bare version")

@@ -31,12 +31,21 @@ struct VmRunOptions {
   // Static programs in the guest: (guest path under kGuestProgramDir, host file). A guest
   // whose every command is one of them carries no addfdlab, no libraries and no corpus.
   std::vector<std::pair<std::string, std::filesystem::path>> programs;
+  // More binaries at their own paths, stripped of debug information, with their libraries
+  // (fuzz --vm: the fuzz target).
+  std::vector<std::filesystem::path> binaries;
+  // Host folders (or files) copied into the guest at another path: (guest path, host path).
+  std::vector<std::pair<std::string, std::filesystem::path>> trees;
+  // Guest paths (absolute) brought back after the command(s), whatever their status: a tar
+  // over the fourth serial port, unpacked into the run folder's `back/`.
+  std::vector<std::string> bring_back;
   double time_scale = 0;    // against the host, times ADDFDLAB_TIME_SCALE here; 0: the kernel's
   double timeout = 0;       // seconds for the command in the guest; 0: 30 s scaled, + --time
   double boot_timeout = 0;  // seconds from QEMU's start to the command; 0: 10 s scaled
   int memory_mb = 1024;
   int cpus = 2;
   std::string kernel_args;
+  std::string cpu_model;  // QEMU's -cpu ("": its default; fuzz --vm: "max")
   std::string work = "work/vm";
   std::string findings = "findings";
   uint64_t cache_limit_mb = 1024;
@@ -48,8 +57,11 @@ struct VmRunOptions {
 // (~48 times).
 inline constexpr double kTcgTimeScale = 10;
 inline constexpr double kDebugTimeScale = 50;
-// --kernel debug: the kernel vm/debug-kernel/build.sh builds into the cache.
+// --kernel debug: the kernel vm/debug-kernel/build.sh builds into the cache; debug-NAME its
+// variant vm/debug-kernel/variants/NAME/ (debug-unfixed: the fast-reply fix reverted).
 inline constexpr std::string_view kDebugKernel = "debug";
+// "debug" or "debug-NAME": a debug kernel (its time scale), whether or not NAME exists.
+bool IsDebugKernel(std::string_view kernel);
 
 // A kernel ready to boot: its image, the name the progress line and logs give it, and its
 // guest's slowness against the host.
@@ -64,7 +76,10 @@ struct GuestOutcome {
   int exit = 1;                   // the command's status, as vm run exits
   std::string problem;            // why the command gave no status ("" when it did)
   std::filesystem::path run_dir;  // its logs, stdout.txt among them
-  double seconds = 0;             // QEMU's whole run
+  // VmRunOptions::bring_back's files, unpacked at their guest paths under this folder
+  // (run_dir/back); empty when nothing came back.
+  std::filesystem::path back;
+  double seconds = 0;  // QEMU's whole run
 };
 
 // options.kernel: a bzImage path, `debug` (built on first use), or a Debian package (fetched

@@ -99,7 +99,9 @@ GuestRun RunGuest(const GuestOptions& options) {
   const fs::path console = options.run_dir / "console.log";
   const fs::path out = options.run_dir / "stdout.txt";
   const fs::path err = options.run_dir / "stderr.txt";
-  for (const fs::path& file : {console, out, err}) std::ofstream(file, std::ios::trunc);
+  // The fourth port: a tar of the guest's files that come back (VmRunOptions::bring_back).
+  const fs::path back = options.run_dir / kBackTar;
+  for (const fs::path& file : {console, out, err, back}) std::ofstream(file, std::ios::trunc);
   // No soft-lockup watchdog and no RCU stall warnings: under TCG a vCPU is a host thread,
   // and a busy host deschedules it for seconds, which the guest reports as a stall of its
   // own (a false finding; seen at a load average of 10). Hung tasks are still reported.
@@ -107,33 +109,36 @@ GuestRun RunGuest(const GuestOptions& options) {
       "console=ttyS0 panic=-1 loglevel=5 rdinit=/init nowatchdog "
       "rcupdate.rcu_cpu_stall_suppress=1 " +
       options.kernel_args;
-  const std::vector<std::string> argv{"qemu-system-x86_64",
-                                      "-M",
-                                      "pc",
-                                      "-accel",
-                                      "tcg",
-                                      "-m",
-                                      std::to_string(options.memory_mb),
-                                      "-smp",
-                                      std::to_string(options.cpus),
-                                      "-nodefaults",
-                                      "-display",
-                                      "none",
-                                      "-no-reboot",
-                                      "-kernel",
-                                      options.kernel.string(),
-                                      "-initrd",
-                                      options.initramfs.string(),
-                                      "-append",
-                                      append,
-                                      "-serial",
-                                      "file:" + console.string(),
-                                      "-serial",
-                                      "file:" + out.string(),
-                                      "-serial",
-                                      "file:" + err.string(),
-                                      "-device",
-                                      "isa-debug-exit,iobase=0xf4,iosize=0x04"};
+  std::vector<std::string> argv{"qemu-system-x86_64",
+                                "-M",
+                                "pc",
+                                "-accel",
+                                "tcg",
+                                "-m",
+                                std::to_string(options.memory_mb),
+                                "-smp",
+                                std::to_string(options.cpus),
+                                "-nodefaults",
+                                "-display",
+                                "none",
+                                "-no-reboot",
+                                "-kernel",
+                                options.kernel.string(),
+                                "-initrd",
+                                options.initramfs.string(),
+                                "-append",
+                                append,
+                                "-serial",
+                                "file:" + console.string(),
+                                "-serial",
+                                "file:" + out.string(),
+                                "-serial",
+                                "file:" + err.string(),
+                                "-serial",
+                                "file:" + back.string(),
+                                "-device",
+                                "isa-debug-exit,iobase=0xf4,iosize=0x04"};
+  if (!options.cpu_model.empty()) argv.insert(argv.begin() + 1, {"-cpu", options.cpu_model});
   tools::SpawnOptions spawn;
   spawn.stdout_to = spawn.stderr_to = tools::Output::kLog;
   spawn.log = (options.run_dir / "qemu.log").string();

@@ -14,6 +14,10 @@
 
 namespace addfdlab::vm {
 
+// The fourth serial port's file in the run folder: a tar the guest may write to /dev/ttyS3
+// (files brought back to the host), empty otherwise.
+inline constexpr const char* kBackTar = "back.tar";
+
 struct GuestOptions {
   std::filesystem::path kernel;     // a bzImage
   std::filesystem::path initramfs;  // built by InitramfsSpec, running vm/init.sh
@@ -22,6 +26,9 @@ struct GuestOptions {
   int memory_mb = 1024;
   int cpus = 2;
   std::string kernel_args;  // appended to the guest's command line
+  // QEMU's -cpu: "" its default (qemu64, no SSE4 or POPCNT), "max" every feature TCG
+  // emulates (a clang/libFuzzer binary built here needs more than qemu64 has).
+  std::string cpu_model;
   // From QEMU's start to the console's kRunningMarker, and from there to QEMU's end.
   std::chrono::milliseconds boot_timeout{100'000};
   std::chrono::milliseconds command_timeout{300'000};

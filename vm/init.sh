@@ -15,13 +15,15 @@ if [ -d /sys/kernel/debug ]; then mount -t debugfs debugfs /sys/kernel/debug 2>/
 # The explicit flag that this is an addfdlab guest: its sysctls (fs.nr_open) are its own to
 # change. Only this file sets it; nothing on the host does.
 export ADDFDLAB_VM_GUEST=1
-# Raw: no \n -> \r\n on the way out, no echo.
+# Raw: no \n -> \r\n on the way out, no echo. The fourth port carries a tar of the files
+# that come back to the host (vm/run.sh writes it when asked to).
 stty -F /dev/ttyS1 raw -echo
 stty -F /dev/ttyS2 raw -echo
+stty -F /dev/ttyS3 raw -echo 2>/dev/null
 echo "addfdlab-vm: running"
 sh /vm/run.sh </dev/null >/dev/ttyS1 2>/dev/ttyS2
 status=$?
 echo "addfdlab-vm: exit $status"
-/vm/guest-exit "$status" /dev/ttyS1 /dev/ttyS2
+/vm/guest-exit "$status" /dev/ttyS1 /dev/ttyS2 /dev/ttyS3
 echo "addfdlab-vm: no isa-debug-exit device"
 poweroff -f

@@ -42,24 +42,26 @@ void InitramfsSpec::AddFile(const fs::path& guest, const fs::path& host) {
       Entry{host, "", S_IFREG | (static_cast<uint32_t>(perms) & 07777)};
 }
 
-bool InitramfsSpec::AddHostTree(const fs::path& host, uint64_t max_bytes) {
+bool InitramfsSpec::AddHostTreeAt(const fs::path& guest, const fs::path& host, uint64_t max_bytes) {
   std::error_code ec;
   const fs::path root = fs::absolute(host, ec).lexically_normal();
+  const fs::path guest_root = fs::absolute(guest, ec).lexically_normal();
   if (fs::is_regular_file(root, ec)) {
     tree_bytes_ += fs::file_size(root, ec);
-    AddHostFile(root);
+    AddFile(guest_root, root);
     return tree_bytes_ <= max_bytes;
   }
-  AddFolder(root);
+  AddFolder(guest_root);
   for (auto it = fs::recursive_directory_iterator(root, ec); !ec && it != fs::end(it);
        it.increment(ec)) {
     std::error_code entry_ec;
+    const fs::path at = guest_root / it->path().lexically_relative(root);
     if (it->is_directory(entry_ec)) {
-      AddFolder(it->path());
+      AddFolder(at);
     } else if (it->is_regular_file(entry_ec)) {
       tree_bytes_ += it->file_size(entry_ec);
       if (tree_bytes_ > max_bytes) return false;
-      AddHostFile(it->path());
+      AddFile(at, it->path());
     }
   }
   return true;

@@ -24,7 +24,12 @@ class InitramfsSpec {
   void AddHostFile(const std::filesystem::path& host) { AddFile(host, host); }
   // Every regular file under a host folder, at their own paths; false when they would add
   // more than `max_bytes`.
-  bool AddHostTree(const std::filesystem::path& host, uint64_t max_bytes);
+  bool AddHostTree(const std::filesystem::path& host, uint64_t max_bytes) {
+    return AddHostTreeAt(host, host, max_bytes);
+  }
+  // The same, the folder's content under `guest` instead.
+  bool AddHostTreeAt(const std::filesystem::path& guest, const std::filesystem::path& host,
+                     uint64_t max_bytes);
   // `text` as a file with `mode` (0755 for scripts).
   void AddText(const std::filesystem::path& guest, std::string text, uint32_t mode);
   // An empty folder.

@@ -130,6 +130,36 @@ TEST(VmInitramfs, WritesParentsFirstAndATrailer) {
   std::filesystem::remove(out);
 }
 
+// A host folder at another guest path (fuzz --vm: the work corpus at the guest's work
+// folder): its files and subfolders under the guest path, nothing at the host's.
+TEST(VmInitramfs, HostTreeAtAnotherPath) {
+  namespace fs = std::filesystem;
+  const fs::path host = fs::temp_directory_path() / ("vm-tree-" + std::to_string(::getpid()));
+  fs::create_directories(host / "sub");
+  std::ofstream(host / "a") << "12345";
+  std::ofstream(host / "sub" / "b") << "1";
+  const fs::path out = host.string() + ".cpio";
+  InitramfsSpec spec;
+  ASSERT_TRUE(spec.AddHostTreeAt("/vm/fuzz/corpus", host, 1024));
+  const Result<uint64_t> size = spec.Write(out);
+  ASSERT_TRUE(size);
+  std::ifstream in(out, std::ios::binary);
+  const std::string data{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  const std::vector<std::pair<std::string, size_t>> expected{{"vm", 0},
+                                                             {"vm/fuzz", 0},
+                                                             {"vm/fuzz/corpus", 0},
+                                                             {"vm/fuzz/corpus/a", 5},
+                                                             {"vm/fuzz/corpus/sub", 0},
+                                                             {"vm/fuzz/corpus/sub/b", 1},
+                                                             {"TRAILER!!!", 0}};
+  EXPECT_EQ(CpioNames(data), expected);
+  // Over the byte limit: false.
+  InitramfsSpec small;
+  EXPECT_FALSE(small.AddHostTreeAt("/x", host, 3));
+  fs::remove_all(host);
+  fs::remove(out);
+}
+
 TEST(VmInitramfs, SharedLibrariesOfADynamicBinary) {
   const Result<std::vector<std::filesystem::path>> libraries = SharedLibraries("/bin/sh");
   ASSERT_TRUE(libraries);
