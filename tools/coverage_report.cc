@@ -197,17 +197,29 @@ const Annotation kAnnotations[] = {
      "the request handled between the signal and the wake-up (ADDFD.INTR.HANDLED): a race "
      "the executor's one-CPU schedule leaves out"},
     {"seccomp_notify_addfd", "ret = kaddfd.ret;",
-     "the handled-after-signal branch (ADDFD.INTR.HANDLED), or a completion (reached when the "
-     "first one is)"},
+     "after a signal, the request already handled: the race between the signal and the "
+     "target's install (ADDFD.INTR.HANDLED's kernel side), which the one-CPU schedule "
+     "leaves out"},
     {"seccomp_handle_addfd", "n->state = SECCOMP_NOTIFY_SENT;",
      "ADDFD|SEND whose install fails: ADDFD.SEND.FAIL (needs EMFILE or an injected fault)"},
     {"alloc_fdtable", "nr > sysctl_nr_open",
      "a table grown past fs.nr_open: ADDFD.SETFD.NR_OPEN inject=nr_open"},
     {"alloc_fdtable", "goto out", "only under memory pressure: ADDFD.NOMEM inject=nomem"},
+    {"alloc_fdtable", "kvfree(", "only under memory pressure: ADDFD.NOMEM inject=nomem"},
     {"alloc_fdtable", "kfree(fdt)", "only under memory pressure: ADDFD.NOMEM inject=nomem"},
     {"alloc_fdtable", "return ERR_PTR(-ENOMEM)",
      "only under memory pressure: ADDFD.NOMEM inject=nomem"},
     {"expand_fdtable", "PTR_ERR(new_fdt)", "only under memory pressure: ADDFD.NOMEM inject=nomem"},
+    {"expand_fdtable", "",
+     "a table that grows: no input installs past the baseline table's "
+     "slots without a fault (ADDFD.NOMEM injects one there)"},
+    {"alloc_fdtable", "round_down(sysctl_nr_open",
+     "a table grown past fs.nr_open: ADDFD.SETFD.NR_OPEN inject=nr_open"},
+    {"alloc_fdtable", "",
+     "a table that grows: no input installs past the baseline table's slots without a fault"},
+    {"fd_install", "FMODE_BACKING", "a backing file (overlayfs): never an fd source here"},
+    {"fd_install", "", "the slow path, while another task resizes the same table"},
+    {"alloc_fd", "printk", "a corrupted table: never on a sane kernel"},
     {"expand_files", "wait_event(files->resize_wait",
      "another task resizing the same table at the same time"},
     {"expand_files", "resize_in_progress", "another task resizing the same table at the same time"},

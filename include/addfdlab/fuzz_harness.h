@@ -45,9 +45,20 @@ class FuzzHarness {
   // counter, so reaching a new contract cell or a new outcome counts as new coverage.
   FuzzHarness(uint8_t* counters, size_t counter_count, FuzzHarnessOptions options);
   // Says on stderr whether the supervisor's own fds, threads and children are what they
-  // were at the start ("addfdlab harness hygiene: ..."), and appends the run profile to
-  // the profile file.
+  // were at the start ("addfdlab harness hygiene: ..."), appends the run profile to the
+  // profile file, and, with KCOV, ends with "addfdlab kernel coverage: kernel PCs reached
+  // in the addfd path: N".
   ~FuzzHarness();
+
+  // libFuzzer's extra counters for kernel PCs: on a kernel with KCOV (the executor collects
+  // them: ExecutorOptions::kcov), each PC a run reaches in the notifier and fd-install
+  // functions bumps one, so an input reaching a new kernel PC is kept.
+  void SetKernelPcCounters(uint8_t* counters, size_t count) {
+    pc_counters_ = counters;
+    pc_counter_count_ = count;
+  }
+  // The distinct kernel PCs reached so far (empty without KCOV).
+  const std::set<uint64_t>& kernel_pcs() const { return kernel_pcs_; }
 
   // Runs a scenario; returns the verdicts that are findings: expect clauses and verdicts a
   // known deviation explains left out, and only when the first one reproduces twice more,
