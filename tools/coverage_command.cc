@@ -105,15 +105,6 @@ int RunCollect(const CoverageOptions& options) {
   return 0;
 }
 
-std::string UtcStamp() {
-  const std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  ::gmtime_r(&now, &tm);
-  char text[32];
-  std::strftime(text, sizeof(text), "%Y%m%dT%H%M%SZ", &tm);
-  return text;
-}
-
 std::string HexText(uint64_t value) {
   char text[24];
   std::snprintf(text, sizeof(text), "0x%llx", static_cast<unsigned long long>(value));
@@ -166,8 +157,7 @@ Result<coverage::KernelImage> ReadImage(const fs::path& entry) {
 
 int RunCoverage(const CoverageOptions& options) {
   const auto started = std::chrono::steady_clock::now();
-  fs::path out =
-      options.out.empty() ? fs::path("work/coverage") / UtcStamp() : fs::path(options.out);
+  fs::path out = options.out.empty() ? fs::path("work/coverage") / Stamp() : fs::path(options.out);
   std::error_code ec;
   if (fs::exists(out, ec)) {
     std::cerr << "addfdlab coverage: --out " << out.string()

@@ -7,6 +7,8 @@
 #include <regex>
 #include <sstream>
 
+#include "matrix.h"
+
 namespace addfdlab::tools::coverage {
 
 namespace {
@@ -28,29 +30,6 @@ std::vector<std::string_view> Lines(std::string_view text) {
     text.remove_prefix(nl + 1);
   }
   return lines;
-}
-
-std::string HtmlEscape(std::string_view text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '&':
-        out += "&amp;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
 }
 
 }  // namespace
@@ -359,7 +338,7 @@ std::string RenderHtml(const Report& report) {
          ".c{background:#c8f0c8}.u{background:#f6c0c0}.n{color:#777}"
          "td.w{font-family:sans-serif;font-size:90%;color:#800}"
          "table.src td{padding:0 6px;font-family:monospace;white-space:pre}</style></head><body>\n";
-  out << "<h1>Kernel coverage: " << HtmlEscape(report.kernel) << "</h1>\n<p>" << report.inputs
+  out << "<h1>Kernel coverage: " << vm::HtmlEscape(report.kernel) << "</h1>\n<p>" << report.inputs
       << " inputs, " << report.stable_inputs << " with the same PCs in every run; "
       << report.distinct_pcs << " kernel PCs reached in the addfd path";
   if (report.seconds > 0) out << "; " << report.seconds << " s";
@@ -381,7 +360,7 @@ std::string RenderHtml(const Report& report) {
     out << "<h2 id=\"" << f.name << "\">" << f.file << ": " << f.name << "</h2>\n";
     if (f.lines.empty()) {
       out << "<p>Not reached:";
-      for (const std::string& pc : f.unreached_pcs) out << " " << HtmlEscape(pc);
+      for (const std::string& pc : f.unreached_pcs) out << " " << vm::HtmlEscape(pc);
       out << "</p>\n";
       continue;
     }
@@ -391,7 +370,7 @@ std::string RenderHtml(const Report& report) {
                         : line.state == LineState::kUncovered ? "u"
                                                               : "n";
       out << "<tr class=\"" << cls << "\"><td>" << line.number << "</td><td>"
-          << HtmlEscape(line.text) << "</td><td class=\"w\">" << HtmlEscape(line.why)
+          << vm::HtmlEscape(line.text) << "</td><td class=\"w\">" << vm::HtmlEscape(line.why)
           << "</td></tr>\n";
     }
     out << "</table>\n";
