@@ -10,6 +10,9 @@
 
 // Kernel-state coverage: libFuzzer reads these as extra counters.
 __attribute__((section("__libfuzzer_extra_counters"))) static uint8_t g_state_counters[4096];
+// Kernel PCs in the notifier and fd-install functions, on a kernel with KCOV (the debug
+// kernel): a new one is new coverage.
+__attribute__((section("__libfuzzer_extra_counters"))) static uint8_t g_kernel_pc_counters[8192];
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static addfdlab::FuzzHarness harness(
@@ -19,6 +22,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // In an addfdlab guest: the input is kept when the kernel logs a report while it runs.
   static std::optional<addfdlab::KernelReportKeeper> kernel_reports =
       addfdlab::KernelReportKeeper::FromEnvironment();
+  [[maybe_unused]] static const bool kernel_pcs_counted = [] {
+    harness.SetKernelPcCounters(g_kernel_pc_counters, sizeof(g_kernel_pc_counters));
+    return true;
+  }();
   const auto scenario = addfdlab::DecodeScenario(data, size);
   if (!scenario) return -1;
   const auto findings = harness.Run(*scenario);

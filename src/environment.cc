@@ -43,6 +43,7 @@ Environment ReadEnvironment() {
   env.known_deviations = Value("ADDFDLAB_KNOWN_DEVIATIONS");
   env.cells_file = Value("ADDFDLAB_CELLS_FILE");
   env.dropped_file = Value("ADDFDLAB_DROPPED_FILE");
+  env.kernel_pcs_file = Value("ADDFDLAB_KERNEL_PCS_FILE");
   env.mutate_cell = Value("ADDFDLAB_MUTATE_CELL");
   env.profile_file = Value("ADDFDLAB_PROFILE_FILE");
   env.stress_plant = Value("ADDFDLAB_STRESS_PLANT");

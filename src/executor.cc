@@ -184,6 +184,7 @@ Executor::Executor(ExecutorOptions options) : options_(std::move(options)) {
   if (mode == SchedMode::kIdle) threads_->guard = std::make_unique<CpuGuard>(cpu_);
   setup_ = sources_->made;
   if (setup_ && threads_->idle) setup_ = threads_->idle->started();
+  if (options_.kcov) SetUpKcov();
   pages_ = ::mmap(nullptr, 2 * kPage, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (pages_ == MAP_FAILED) {
     if (setup_) setup_ = Error(Errno::Last(), "mmap");
@@ -197,6 +198,72 @@ Executor::~Executor() {
   pools_.clear();
   threads_.reset();
   if (pages_ != nullptr) ::munmap(pages_, 2 * kPage);
+}
+
+void Executor::SetUpKcov() {
+  if (!KcovAvailable(&kcov_status_)) return;
+  auto filter = KcovFilter::FromKallsyms();
+  if (!filter) {
+    kcov_status_ = filter.error().ToString();
+    return;
+  }
+  for (SupervisorThread* thread : threads_->All()) {
+    // KCOV_ENABLE binds the buffer to the thread that calls it.
+    Result<std::unique_ptr<KcovArea>> area = Error(Errno(EINVAL), "kcov thread did not run");
+    const Clock::time_point deadline = options_.limits.Deadline(options_.limits.command);
+    if (!thread->Start(
+            [&area] {
+              area = KcovArea::Open();
+              if (area) {
+                if (Result<void> on = (*area)->EnableHere(); !on) area = on.error();
+              }
+              return Outcome::Ok(0);
+            },
+            deadline) ||
+        !thread->Result(deadline)) {
+      kcov_status_ = "a supervisor thread did not enable kcov in time";
+      kcov_threads_.clear();
+      return;
+    }
+    if (!area) {
+      kcov_status_ = area.error().ToString();
+      kcov_threads_.clear();
+      return;
+    }
+    kcov_threads_.push_back(std::move(*area));
+  }
+  kcov_filter_ = std::move(*filter);
+  kcov_status_ = "on";
+}
+
+void Executor::KcovBegin(const std::vector<Target*>& targets) {
+  if (!kcov_filter_) return;
+  for (Target* target : targets) {
+    if (target == nullptr) continue;
+    for (int task = 0; task < target->tasks(); ++task) {
+      // A task that cannot enable (it died) is simply not traced.
+      if (auto area = target->Kcov(task)) (*area)->Reset();
+    }
+  }
+  for (const auto& area : kcov_threads_) area->Reset();
+}
+
+void Executor::KcovEnd(const std::vector<Target*>& targets, RunResult* result) const {
+  if (!kcov_filter_) return;
+  std::set<uint64_t> pcs;
+  auto add = [&](const KcovArea& area) {
+    bool truncated = false;
+    pcs.merge(kcov_filter_->Keep(area.Read(&truncated)));
+    result->kernel_pcs_truncated |= truncated;
+  };
+  for (const auto& area : kcov_threads_) add(*area);
+  for (Target* target : targets) {
+    if (target == nullptr) continue;
+    for (const auto& area : target->kcov_areas()) {
+      if (area) add(*area);
+    }
+  }
+  result->kernel_pcs.assign(pcs.begin(), pcs.end());
 }
 
 TargetPool& Executor::PoolFor(const TargetDecl& decl) {
@@ -263,6 +330,7 @@ PoolStats Executor::pool_stats() const {
 std::vector<int> Executor::OwnedFds() const {
   std::vector<int> fds = sources_->Owned();
   if (cpu_lock_) fds.push_back(cpu_lock_.get());
+  for (const auto& area : kcov_threads_) fds.push_back(area->fd());
   for (const auto& [key, pool] : pools_) {
     for (int fd : pool->OwnedFds()) fds.push_back(fd);
   }
@@ -455,6 +523,7 @@ RunResult Executor::RunState::Go() {
   }
   std::vector<Target*> targets;
   for (TargetSlot& slot : slots_) targets.push_back(slot.target.get());
+  ex_.KcovBegin(targets);
   quiet_.SetTargets(targets);
   if (!StartProcesses()) {
     StopProcesses();
@@ -475,6 +544,7 @@ RunResult Executor::RunState::Go() {
   // main thread went on): the run stops there, before the next quiescence point.
   quiet_.CheckSchedule();
   if (result_.verdicts.empty()) Finish();
+  ex_.KcovEnd(targets, &result_);
   quiet_.EndRun();
   if (fifo) SetScheduling(-1, SCHED_OTHER, 0);
   PhaseScope phase(ex_.clock_, Phase::kRelease);

@@ -32,6 +32,7 @@ FuzzHarnessOptions FuzzHarnessOptions::FromEnvironment(const std::string& reposi
   options.cells_file = ReadEnvironment().cells_file;
   options.dropped_file = ReadEnvironment().dropped_file;
   options.profile_file = ReadEnvironment().profile_file;
+  options.kernel_pcs_file = ReadEnvironment().kernel_pcs_file;
   return options;
 }
 
@@ -40,6 +41,8 @@ namespace {
 ExecutorOptions HarnessOptions() {
   ExecutorOptions options;
   options.features = ProbeFeatures();
+  // Kernel PCs as coverage where the kernel has KCOV; elsewhere nothing changes.
+  options.kcov = true;
   return options;
 }
 
@@ -51,7 +54,8 @@ FuzzHarness::FuzzHarness(uint8_t* counters, size_t counter_count, FuzzHarnessOpt
       counter_count_(counter_count),
       cells_file_(std::move(options.cells_file)),
       dropped_file_(std::move(options.dropped_file)),
-      profile_file_(std::move(options.profile_file)) {
+      profile_file_(std::move(options.profile_file)),
+      kernel_pcs_file_(std::move(options.kernel_pcs_file)) {
   const std::string& path = options.known_deviations;
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) {
@@ -103,14 +107,37 @@ FuzzHarness::~FuzzHarness() {
       std::fclose(out);
     }
   }
-  if (!start_hygiene_) return;
-  auto end = executor_.HarnessHygiene();
-  if (!end) return;
-  // One line on stderr, which `addfdlab fuzz` sums up over its jobs.
-  const std::string change = DescribeHygieneChange(*start_hygiene_, *end);
-  std::fprintf(stderr, "addfdlab harness hygiene: %zu fds, %d threads, %zu children; %s\n",
-               end->fds.size(), end->threads, end->children.size(),
-               change.empty() ? "the same as at the start" : change.c_str());
+  if (start_hygiene_) {
+    if (auto end = executor_.HarnessHygiene()) {
+      // One line on stderr, which `addfdlab fuzz` sums up over its jobs.
+      const std::string change = DescribeHygieneChange(*start_hygiene_, *end);
+      std::fprintf(stderr, "addfdlab harness hygiene: %zu fds, %d threads, %zu children; %s\n",
+                   end->fds.size(), end->threads, end->children.size(),
+                   change.empty() ? "the same as at the start" : change.c_str());
+    }
+  }
+  // The last line: `fuzz --vm debug` carries it back from the guest.
+  if (executor_.kcov_filter() != nullptr) {
+    std::fprintf(stderr, "addfdlab kernel coverage: kernel PCs reached in the addfd path: %zu\n",
+                 kernel_pcs_.size());
+  }
+}
+
+void FuzzHarness::NoteKernelPcs(const RunResult& result) {
+  const KcovFilter* filter = executor_.kcov_filter();
+  if (filter == nullptr) return;
+  FILE* out = nullptr;
+  for (uint64_t pc : result.kernel_pcs) {
+    if (pc_counters_ != nullptr && pc_counter_count_ > 0) {
+      uint8_t& counter = pc_counters_[std::hash<uint64_t>{}(pc) % pc_counter_count_];
+      if (counter != 0xff) ++counter;
+    }
+    if (!kernel_pcs_.insert(pc).second || kernel_pcs_file_.empty()) continue;
+    if (out == nullptr) out = std::fopen(kernel_pcs_file_.c_str(), "a");
+    if (out == nullptr) continue;
+    if (auto where = filter->Describe(pc)) std::fprintf(out, "%s\n", where->ToString().c_str());
+  }
+  if (out != nullptr) std::fclose(out);
 }
 
 bool FuzzHarness::MayBeFinding(const Verdict& verdict) {
@@ -163,6 +190,7 @@ std::vector<Verdict> FuzzHarness::Run(const Scenario& scenario) {
     return {v};
   }
   RunResult result = executor_.Run(scenario);
+  NoteKernelPcs(result);
   std::vector<Verdict> findings = Findings(result, scenario);
   // A known deviation changes what follows it: once this kernel showed one, the model
   // follows the kernel there, and the input runs again to check the rest of it.

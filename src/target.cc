@@ -363,6 +363,27 @@ TaskRunStats Target::RunStats(int task) const {
   return schedstat_fds_[t] ? TaskRunStatsAt(schedstat_fds_[t].get()) : TaskRunStats{};
 }
 
+Result<KcovArea*> Target::Kcov(int task) {
+  kcov_.resize(pids_.size());
+  auto& area = kcov_[static_cast<size_t>(task)];
+  if (area) return area.get();
+  const int64_t words = static_cast<int64_t>(kKcovWords);
+  auto reply = Call(task, MakeRequest(agent::Command::kKcovEnable, {words}));
+  if (!reply) return reply.error();
+  if (reply->ret < 0) return Error(Errno(reply->err), "kcov in the target");
+  const RemoteFd remote{static_cast<int>(reply->ret)};
+  UniqueFd copy(static_cast<int>(::syscall(SYS_pidfd_getfd, task_pidfd(task), remote.number, 0)));
+  const Errno copy_err = Errno::Last();
+  // Our copy holds the buffer: the target's fd goes, and its table is as it was.
+  auto closed = Call(task, MakeRequest(agent::Command::kClose, {remote.number}));
+  if (!copy) return Error(copy_err, "pidfd_getfd of the target's kcov fd");
+  if (!closed) return closed.error();
+  auto mapped = KcovArea::Map(std::move(copy), kKcovWords);
+  if (!mapped) return mapped.error();
+  area = std::move(*mapped);
+  return area.get();
+}
+
 std::vector<int> Target::OwnedFds() const {
   std::vector<int> fds;
   if (closed_listener_) fds.push_back(closed_listener_.get());
@@ -375,6 +396,9 @@ std::vector<int> Target::OwnedFds() const {
   if (listener_) fds.push_back(listener_.get());
   for (const UniqueFd& fd : pidfds_) fds.push_back(fd.get());
   for (const UniqueFd& fd : controls_) fds.push_back(fd.get());
+  for (const auto& area : kcov_) {
+    if (area) fds.push_back(area->fd());
+  }
   return fds;
 }
 

@@ -2,9 +2,11 @@
 // makes only plain syscalls, so it is safe in a child of a multithreaded, sanitized
 // supervisor.
 #include <fcntl.h>
+#include <linux/kcov.h>
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -16,6 +18,7 @@
 #include <cerrno>
 
 #include "addfdlab/agent_protocol.h"
+#include "addfdlab/kcov.h"
 #include "addfdlab/scm_rights.h"
 
 namespace addfdlab::agent {
@@ -136,6 +139,21 @@ void RecvFdLoop(const int64_t* a, Reply& reply) {
   reply.ret = done;
   reply.err = done == a[0] ? 0 : errno;
   reply.values[0] = last;
+}
+
+// KCOV_ENABLE binds the buffer to its caller, so each task enables its own; the fd goes
+// back to the supervisor, whose copy maps the same buffer.
+void KcovEnable(const int64_t* a, Reply& reply) {
+  const int fd = ::open(kKcovPath, O_RDWR | O_CLOEXEC);
+  if (fd < 0) return Fill(reply, -1);
+  if (::ioctl(fd, KCOV_INIT_TRACE, static_cast<unsigned long>(a[0])) != 0 ||
+      ::ioctl(fd, KCOV_ENABLE, KCOV_TRACE_PC) != 0) {
+    const int err = errno;
+    ::close(fd);
+    errno = err;
+    return Fill(reply, -1);
+  }
+  Fill(reply, fd);
 }
 
 void DupMany(const int64_t* a, Reply& reply) {
@@ -291,6 +309,8 @@ void Execute(const Request& req, Reply& reply) {
       return DupMany(a, reply);
     case Command::kStressLoop:
       return StressLoop(a, reply);
+    case Command::kKcovEnable:
+      return KcovEnable(a, reply);
   }
   errno = EINVAL;
   Fill(reply, -1);

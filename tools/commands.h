@@ -35,6 +35,7 @@ void AddCellsCommand(CLI::App& app, Runner& run);
 void AddVmCommand(CLI::App& app, Runner& run);
 void AddTriageCommand(CLI::App& app, Runner& run);
 void AddStressCommand(CLI::App& app, Runner& run);
+void AddCoverageCommand(CLI::App& app, Runner& run);
 
 // `probe --json`'s document: the kernel, the machine, each feature and its evidence.
 nlohmann::json ProbeJson(const Features& features);

@@ -345,7 +345,7 @@ void PrintProfile(const fs::path& file) {
 // the cells its jobs reached, the verdicts they dropped as schedule-dependent and their run
 // profiles.
 struct CampaignPaths {
-  fs::path corpus, crashes, scratch, log, cells, dropped, profile, kernel_reports;
+  fs::path corpus, crashes, scratch, log, cells, dropped, profile, kernel_reports, kernel_pcs;
 
   explicit CampaignPaths(const FuzzOptions& options) {
     const fs::path work = fs::path(options.work) / options.target;
@@ -357,6 +357,7 @@ struct CampaignPaths {
     dropped = work / "dropped.txt";
     profile = work / "profile.txt";
     kernel_reports = work / "kernel-reports";
+    kernel_pcs = work / "kernel-pcs.txt";
   }
 };
 
@@ -550,6 +551,14 @@ int Summarize(const FuzzOptions& options, const CampaignPaths& paths, const fs::
     std::printf("dropped as schedule-dependent: %zu verdicts in the jobs, %d crashes on replay\n",
                 CountLines(paths.dropped), stats.schedule_dependent);
     std::printf("scheduling: %s\n", stats.scheduling.c_str());
+    // Jobs append each PC new to them: the campaign's are the distinct lines.
+    std::ifstream pcs(paths.kernel_pcs);
+    std::set<std::string> distinct;
+    for (std::string line; std::getline(pcs, line);) distinct.insert(line);
+    if (!distinct.empty()) {
+      std::printf("kernel PCs reached in the addfd path: %zu (%s)\n", distinct.size(),
+                  paths.kernel_pcs.string().c_str());
+    }
   }
   if (ReadEnvironment().vm_guest) {
     std::printf(
@@ -595,6 +604,9 @@ int RunFuzz(const FuzzOptions& options) {
   // The verdicts its jobs drop because their runs did not keep to the schedule.
   std::ofstream(paths.dropped, std::ios::trunc).close();
   ::setenv("ADDFDLAB_DROPPED_FILE", paths.dropped.c_str(), 1);
+  // The kernel PCs the jobs reach (a kernel with KCOV), one function+offset a line.
+  std::ofstream(paths.kernel_pcs, std::ios::trunc).close();
+  ::setenv("ADDFDLAB_KERNEL_PCS_FILE", paths.kernel_pcs.c_str(), 1);
   // The jobs' run profiles, one line each (RunProfile::Line).
   std::ofstream(paths.profile, std::ios::trunc).close();
   ::setenv("ADDFDLAB_PROFILE_FILE", paths.profile.c_str(), 1);

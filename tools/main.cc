@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   addfdlab::tools::AddVmCommand(app, run);
   addfdlab::tools::AddTriageCommand(app, run);
   addfdlab::tools::AddStressCommand(app, run);
+  addfdlab::tools::AddCoverageCommand(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -27,6 +27,7 @@ struct ReproOptions {
   bool profile = false;
   std::string known;  // known-deviations file; default KnownDeviationsPath()
   bool emit_c = false;
+  bool kcov = false;   // print the first run's kernel PCs
   std::string output;  // --emit-c: where the program goes ("" or "-": stdout)
 };
 
@@ -91,6 +92,28 @@ nlohmann::json TraceJson(const RunResult& result, const Scenario& scenario) {
   return {{"trace", ops}, {"verdicts", verdicts}, {"deterministic", result.deterministic}};
 }
 
+// --kcov: the first run's kernel PCs as function+offset, or why there are none.
+nlohmann::json KernelPcsJson(const Executor& executor, const RunResult& result) {
+  nlohmann::json pcs = nlohmann::json::array();
+  if (executor.kcov_filter() == nullptr) return {{"kcov", executor.kcov_status()}, {"pcs", pcs}};
+  for (uint64_t pc : result.kernel_pcs) {
+    if (auto where = executor.kcov_filter()->Describe(pc)) pcs.push_back(where->ToString());
+  }
+  return {
+      {"kcov", executor.kcov_status()}, {"pcs", pcs}, {"truncated", result.kernel_pcs_truncated}};
+}
+
+void PrintKernelPcs(const Executor& executor, const RunResult& result) {
+  const nlohmann::json pcs = KernelPcsJson(executor, result);
+  if (executor.kcov_filter() == nullptr) {
+    std::cout << "kernel PCs: none collected (kcov: " << executor.kcov_status() << ")\n";
+    return;
+  }
+  std::cout << "kernel PCs reached in the addfd path: " << pcs["pcs"].size()
+            << (result.kernel_pcs_truncated ? " (a trace buffer filled up)" : "") << "\n";
+  for (const auto& pc : pcs["pcs"]) std::cout << "  " << pc.get<std::string>() << "\n";
+}
+
 // --profile: every file --runs times in one executor, one line per file, then where the
 // runs spent their time (docs/fuzzing.md, "Reading the profile").
 int RunProfiled(const ReproOptions& options) {
@@ -151,7 +174,9 @@ int RunRepro(const ReproOptions& options) {
   if (options.emit_c) return RunEmitC(options, *scenario);
   const std::optional<std::vector<KnownDeviation>> known = LoadKnown(options);
   if (!known) return kExitUsage;
-  Executor executor;
+  ExecutorOptions executor_options;
+  executor_options.kcov = options.kcov;
+  Executor executor(executor_options);
   RunResult first = executor.Run(*scenario);
   // A known kernel bug is not a finding: it is reported with its fix, and exits 0.
   const KnownDeviation* bug = MatchKnownRun(*known, first.verdicts, *scenario);
@@ -196,6 +221,7 @@ int RunRepro(const ReproOptions& options) {
     }
     out["reproduction"] = rates;
     if (bug != nullptr) out["known_deviation"] = {{"id", bug->id}, {"fix", bug->FixText()}};
+    if (options.kcov) out["kernel_pcs"] = KernelPcsJson(executor, first);
     out["same_as_first"] = same;
     if (!first_differing.empty()) out["first_differing"] = first_differing;
     out["schedule_reruns"] = executor.schedule_reruns();
@@ -223,6 +249,7 @@ int RunRepro(const ReproOptions& options) {
                 << unscheduled << "\n";
       if (!first_differing.empty()) std::cout << "first differing " << first_differing << "\n";
     }
+    if (options.kcov) PrintKernelPcs(executor, first);
     if (bug != nullptr) {
       std::cout << "known kernel bug " << bug->id << " (" << bug->cell
                 << "), not a finding; fix: " << bug->FixText() << "\n";
@@ -241,6 +268,9 @@ void AddReproCommand(CLI::App& app, Runner& run) {
   cmd->add_option("--runs", options->runs, "Replay N times and report each verdict's rate")
       ->check(CLI::Range(1, 100000));
   cmd->add_flag("--json", options->json, "Print JSON");
+  cmd->add_flag("--kcov", options->kcov,
+                "Also print the kernel PCs the first run reached in the notifier and "
+                "fd-install functions (a kernel with KCOV: the debug kernel, docs/coverage.md)");
   cmd->add_flag("--emit-c", options->emit_c,
                 "Write the scenario as a standalone C reproducer (TAP; exit 0 conforms, 1 "
                 "deviates, 4 skip) instead of running it");

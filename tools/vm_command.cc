@@ -91,15 +91,6 @@ std::vector<std::string> AddfdlabVariables() {
   return variables;
 }
 
-std::string Stamp() {
-  const std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  ::gmtime_r(&now, &tm);
-  char text[32];
-  std::strftime(text, sizeof(text), "%Y%m%d-%H%M%S", &tm);
-  return text;
-}
-
 // A command that runs one of VmRunOptions::programs rather than addfdlab.
 bool IsGuestProgram(const std::vector<std::string>& command) {
   return !command.empty() && command.front().rfind(kGuestProgramDir, 0) == 0;
@@ -555,6 +546,15 @@ Result<fs::path> DebugKernelEntry(const std::string& variant) {
     return Error(Errno(EIO), "the debug kernel's cache entry has no bzImage (" + entry + ")");
   }
   return fs::path(entry);
+}
+
+std::string Stamp() {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  ::gmtime_r(&now, &tm);
+  char text[32];
+  std::strftime(text, sizeof(text), "%Y%m%d-%H%M%S", &tm);
+  return text;
 }
 
 Result<Kernel> ResolveKernel(const VmRunOptions& options) {

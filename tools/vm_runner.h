@@ -82,6 +82,9 @@ struct GuestOutcome {
   double seconds = 0;  // QEMU's whole run
 };
 
+// The UTC time as 20261207-124741: the name of a run's folder.
+std::string Stamp();
+
 // options.kernel: a bzImage path, `debug` (built on first use), or a Debian package (fetched
 // into the cache when missing).
 Result<Kernel> ResolveKernel(const VmRunOptions& options);

@@ -39,6 +39,13 @@ bool Has(const std::vector<std::string>& statuses, std::string_view status) {
   return std::find(statuses.begin(), statuses.end(), status) != statuses.end();
 }
 
+std::string ColumnName(const MatrixColumn& column) {
+  if (column.release.empty() || column.release == column.kernel) return column.kernel;
+  return column.kernel + " (" + column.release + ")";
+}
+
+}  // namespace
+
 std::string HtmlEscape(std::string_view text) {
   std::string out;
   for (char c : text) {
@@ -61,13 +68,6 @@ std::string HtmlEscape(std::string_view text) {
   }
   return out;
 }
-
-std::string ColumnName(const MatrixColumn& column) {
-  if (column.release.empty() || column.release == column.kernel) return column.kernel;
-  return column.kernel + " (" + column.release + ")";
-}
-
-}  // namespace
 
 size_t Matrix::differing() const {
   return static_cast<size_t>(

@@ -76,6 +76,8 @@ std::string FormatMatrixText(const Matrix& matrix);
 nlohmann::json MatrixJson(const Matrix& matrix);
 // A static page (no script): the table, differing rows marked, and their explanations.
 std::string MatrixHtml(const Matrix& matrix, std::string_view title);
+// `text` with &, <, > and " escaped for HTML.
+std::string HtmlEscape(std::string_view text);
 
 // Binary search for the first kernel of an ordered list whose verdict differs from the
 // first kernel's: both ends first (the evidence of both sides), then halving; one boot per

@@ -64,6 +64,10 @@ enum class Command : uint32_t {
   // values[0]: attempts whose return did not check; values[1]: attempts during which the
   // task caught a signal.
   kStressLoop,
+  // KCOV for this task (kcov.h): open kKcovPath, KCOV_INIT_TRACE(args[0] words),
+  // KCOV_ENABLE(KCOV_TRACE_PC). ret: the kcov fd, which the supervisor copies
+  // (pidfd_getfd: the copy maps the same buffer) and then closes with kClose.
+  kKcovEnable,
 };
 
 struct Request {

@@ -43,6 +43,9 @@ struct Environment {
   std::string known_deviations;
   // ADDFDLAB_CELLS_FILE: the fuzz harness appends each contract cell it reaches first.
   std::string cells_file;
+  // ADDFDLAB_KERNEL_PCS_FILE: the fuzz harness appends each kernel PC (function+offset) it
+  // reaches first in the notifier and fd-install functions (a kernel with KCOV).
+  std::string kernel_pcs_file;
   // ADDFDLAB_DROPPED_FILE: the fuzz harness appends the signature of each verdict it drops
   // because its run did not keep to the model's schedule.
   std::string dropped_file;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "addfdlab/environment.h"
+#include "addfdlab/kcov.h"
 #include "addfdlab/limits.h"
 #include "addfdlab/model.h"
 #include "addfdlab/oracle.h"
@@ -42,6 +43,10 @@ struct ExecutorOptions {
   std::string mutate_cell = ReadEnvironment().mutate_cell;
   // Known deviations the model follows (SetModelQuirk names); unknown names are ignored.
   std::vector<std::string> quirks;
+  // Collect the kernel PCs each run reaches in the notifier and fd-install functions
+  // (kcov.h), where KCOV is there (KcovAvailable): every supervisor thread and every target
+  // task traces itself. Absent, nothing else changes.
+  bool kcov = false;
 };
 
 struct TraceEntry {
@@ -59,6 +64,12 @@ struct RunResult {
   // quiescence points where no op let it, in the attempt that counted (Executor::Run).
   // A run that did not says nothing about the kernel: its verdicts must not count.
   bool deterministic = false;
+  // With ExecutorOptions::kcov on a kernel with KCOV: the distinct PCs, in the functions
+  // of kKcovFunctions, that the supervisor threads and the target tasks reached from the
+  // targets' acquisition to the end of the run, ascending; `kernel_pcs_truncated` when a
+  // trace buffer filled up.
+  std::vector<uint64_t> kernel_pcs;
+  bool kernel_pcs_truncated = false;
   bool clean() const { return verdicts.empty(); }
   // The trace, one op a line, then the verdicts.
   std::string Format(const Scenario& scenario) const;
@@ -116,6 +127,11 @@ class Executor {
   // (its agent opens or closes an fd) to see that the oracles notice. Not called once a verdict
   // stops the run.
   std::function<void(int op, const std::vector<Target*>& targets)> after_op;
+  // The filter of the kernel PCs runs collect: null when ExecutorOptions::kcov is off or
+  // KCOV could not be set up (kcov_status() says why).
+  const KcovFilter* kcov_filter() const { return kcov_filter_ ? &*kcov_filter_ : nullptr; }
+  // "on", or why runs collect no kernel PCs.
+  const std::string& kcov_status() const { return kcov_status_; }
   // Where the runs so far spent their time, phase by phase (docs/fuzzing.md).
   const RunProfile& profile() const { return profile_; }
   // Targets forked, reused and replaced so far.
@@ -136,6 +152,12 @@ class Executor {
   static constexpr size_t kMaxIdleTargets = 8;
   std::vector<int> OwnedFds() const;
   std::vector<pid_t> OwnedChildren() const;
+  // Each supervisor thread enables a trace buffer of its own.
+  void SetUpKcov();
+  // Enables the targets' tasks that have no buffer yet, then empties every buffer.
+  void KcovBegin(const std::vector<Target*>& targets);
+  // The filtered PCs of every buffer since KcovBegin.
+  void KcovEnd(const std::vector<Target*>& targets, RunResult* result) const;
 
   ExecutorOptions options_;
   Features features_;
@@ -156,6 +178,9 @@ class Executor {
   std::unique_ptr<Sources> sources_;
   struct Threads;
   std::unique_ptr<Threads> threads_;
+  std::optional<KcovFilter> kcov_filter_;
+  std::vector<std::unique_ptr<KcovArea>> kcov_threads_;
+  std::string kcov_status_ = "off";
   // Two pages: unreadable (PROT_NONE), and zeroed read-only: arguments the kernel cannot
   // read, or cannot write back to.
   void* pages_ = nullptr;

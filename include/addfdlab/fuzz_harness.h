@@ -29,7 +29,11 @@ struct FuzzHarnessOptions {
   // The executor's run profile is appended to this file when the harness goes
   // (RunProfile::Line; "" for none): `addfdlab fuzz` sums its jobs' profiles.
   std::string profile_file;
-  // $ADDFDLAB_CELLS_FILE, $ADDFDLAB_DROPPED_FILE, $ADDFDLAB_PROFILE_FILE, and
+  // Each kernel PC reached for the first time is appended to this file, as function+offset
+  // ("" for none): `addfdlab fuzz` counts them.
+  std::string kernel_pcs_file;
+  // $ADDFDLAB_CELLS_FILE, $ADDFDLAB_DROPPED_FILE, $ADDFDLAB_PROFILE_FILE,
+  // $ADDFDLAB_KERNEL_PCS_FILE, and
   // KnownDeviationsPath(repository_list).
   static FuzzHarnessOptions FromEnvironment(const std::string& repository_list);
 };
@@ -45,9 +49,20 @@ class FuzzHarness {
   // pattern cell (a seed's emulates= judges its supervisor, not the kernel).
   static bool MayBeFinding(const Verdict& verdict);
   // Says on stderr whether the supervisor's own fds, threads and children are what they
-  // were at the start ("addfdlab harness hygiene: ..."), and appends the run profile to
-  // the profile file.
+  // were at the start ("addfdlab harness hygiene: ..."), appends the run profile to the
+  // profile file, and, with KCOV, ends with "addfdlab kernel coverage: kernel PCs reached
+  // in the addfd path: N".
   ~FuzzHarness();
+
+  // libFuzzer's extra counters for kernel PCs: on a kernel with KCOV (the executor collects
+  // them: ExecutorOptions::kcov), each PC a run reaches in the notifier and fd-install
+  // functions bumps one, so an input reaching a new kernel PC is kept.
+  void SetKernelPcCounters(uint8_t* counters, size_t count) {
+    pc_counters_ = counters;
+    pc_counter_count_ = count;
+  }
+  // The distinct kernel PCs reached so far (empty without KCOV).
+  const std::set<uint64_t>& kernel_pcs() const { return kernel_pcs_; }
 
   // Runs a scenario; returns the verdicts that are findings: expect clauses and verdicts a
   // known deviation explains left out, and only when the first one reproduces twice more,
@@ -77,9 +92,13 @@ class FuzzHarness {
   uint8_t* counters_;
   size_t counter_count_;
   std::set<std::string> cells_reached_;
-  std::string cells_file_;    // newly reached cells are appended
-  std::string dropped_file_;  // schedule-dependent verdicts' signatures are appended
-  std::string profile_file_;  // the run profile is appended at the end
+  std::string cells_file_;       // newly reached cells are appended
+  std::string dropped_file_;     // schedule-dependent verdicts' signatures are appended
+  std::string profile_file_;     // the run profile is appended at the end
+  std::string kernel_pcs_file_;  // newly reached kernel PCs are appended
+  uint8_t* pc_counters_ = nullptr;
+  size_t pc_counter_count_ = 0;
+  std::set<uint64_t> kernel_pcs_;
   uint64_t unreproduced_ = 0;
   uint64_t schedule_dependent_ = 0;
   std::set<std::string> known_seen_;  // known deviations this kernel showed, by id
@@ -89,6 +108,8 @@ class FuzzHarness {
   std::vector<Verdict> Findings(const RunResult& result, const Scenario& scenario);
   // Makes the model follow the quirks of the known deviations seen; true when one is new.
   bool FollowNewQuirks();
+  // Bumps the kernel-PC counters of a run's PCs and notes the new ones.
+  void NoteKernelPcs(const RunResult& result);
   // Counts a finding dropped as schedule-dependent, and appends it to the dropped file.
   void DropScheduleDependent(const Verdict& verdict, const Scenario& scenario);
 };

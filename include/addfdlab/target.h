@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "addfdlab/agent_protocol.h"
+#include "addfdlab/kcov.h"
 #include "addfdlab/limits.h"
 #include "addfdlab/notifier.h"
 #include "addfdlab/result.h"
@@ -108,7 +109,13 @@ class Target {
   std::optional<uint64_t> next_notif_id() const { return next_notif_id_; }
   void set_next_notif_id(std::optional<uint64_t> id) { next_notif_id_ = id; }
 
-  // The supervisor-side fds this target owns (listener, pidfds, control sockets).
+  // The task's KCOV buffer (kcov.h), enabled by the task itself on first use
+  // (agent::Command::kKcovEnable) and kept while the target lives.
+  Result<KcovArea*> Kcov(int task);
+  // The buffers enabled so far (null where none).
+  const std::vector<std::unique_ptr<KcovArea>>& kcov_areas() const { return kcov_; }
+
+  // The supervisor-side fds this target owns (listener, pidfds, control sockets, kcov).
   std::vector<int> OwnedFds() const;
 
   // True once any task's signal handlers or limits may differ from the leader's: a reset
@@ -131,6 +138,7 @@ class Target {
   mutable std::vector<UniqueFd> stat_fds_;       // opened on first TaskState(), by task
   mutable std::vector<UniqueFd> schedstat_fds_;  // opened on first RunStats(), by task
   std::vector<bool> busy_;
+  std::vector<std::unique_ptr<KcovArea>> kcov_;  // by task, once enabled
   UniqueFd listener_;
   UniqueFd closed_listener_;  // /dev/null at the closed listener's number
   int filter_errno_ = 0;

@@ -10,6 +10,9 @@
 #                                          debug kernel (the fix) from debug-unfixed (reverted)
 #   debug_smoke.sh ADDFDLAB WORK fuzz      fuzz --vm debug: a campaign in the debug kernel,
 #                                          its summary through, no kernel report
+#   debug_smoke.sh ADDFDLAB WORK coverage  `coverage --vm debug corpus/contract`: most of
+#                                          seccomp_notify_addfd's lines (PCs without line
+#                                          information) are reached
 # Every mode but `key` builds the kernel it needs when it is not cached (minutes when seeded
 # from a built entry, under nice -n 19). Exit 77 (skip) without QEMU or busybox-static
 # (scripts/deps.sh vm debug-kernel).
@@ -49,13 +52,26 @@ case $mode in
       [[ $line =~ ${file}:[0-9]+$ ]] || exit 1
     done
     ;;
-  contract | probe)
+  contract | probe | coverage)
     if ! command -v qemu-system-x86_64 >/dev/null || [[ ! -x /bin/busybox ]]; then
       echo "no qemu-system-x86_64 or /bin/busybox: scripts/deps.sh vm" >&2
       exit 77
     fi
     run=("$addfdlab" vm run --kernel debug --work "$work/runs" --findings "$work/findings")
-    if [[ $mode == probe ]]; then
+    if [[ $mode == coverage ]]; then
+      out="$work/coverage-$(date +%s)-$$"
+      "$addfdlab" coverage --vm debug --out "$out" --work "$work/runs" \
+        --findings "$work/findings" corpus/contract >"$work/coverage.txt" || exit 1
+      python3 - "$out/report.txt" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+print(text)
+m = re.search(r"seccomp_notify_addfd: PCs (\d+)/(\d+)(?:, lines (\d+)/(\d+))?", text)
+assert m, "no seccomp_notify_addfd row"
+reached, total = (int(m.group(3)), int(m.group(4))) if m.group(3) else (int(m.group(1)), int(m.group(2)))
+assert total > 0 and reached / total >= 0.6, (reached, total)
+PY
+    elif [[ $mode == probe ]]; then
       "${run[@]}" -- probe --json >"$work/probe.json" || exit 1
       python3 - "$work/probe.json" <<'PY'
 import json, sys
