@@ -4,7 +4,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <map>
+#include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "addfdlab/model.h"
 #include "model_internal.h"
@@ -160,6 +163,29 @@ void Model::FollowRacedInstall(int thread, const Outcome& observed) {
   ForgetRaces(thread);
 }
 
+namespace {
+
+// Moves the table's entries at each key of `moves` to its value, all at once (a swap too).
+// `Target` is Model::TargetState.
+template <typename Target>
+void RenumberSlots(Target& t, const std::map<int, int>& moves) {
+  const auto renumber = [&](auto& map) {
+    std::vector<typename std::remove_reference_t<decltype(map)>::node_type> nodes;
+    for (const auto& [from, to] : moves) {
+      auto node = map.extract(from);
+      if (!node) continue;
+      node.key() = to;
+      nodes.push_back(std::move(node));
+    }
+    for (auto& node : nodes) map.insert(std::move(node));
+  };
+  renumber(t.fds);
+  renumber(t.fd_cells);
+  renumber(t.fd_emulates);
+}
+
+}  // namespace
+
 void Model::MoveInstall(int thread, int to) {
   Thread& th = threads_[static_cast<size_t>(thread)];
   TargetState& t = targets_[static_cast<size_t>(th.target)];
@@ -170,16 +196,7 @@ void Model::MoveInstall(int thread, int to) {
   if (t.alive) {
     if (t.fds.count(to) != 0 || (installed && t.fds.count(from) == 0)) return;  // filled since
     if (installed) {
-      const auto move = [&](auto& map) {
-        auto node = map.extract(from);
-        if (node) {
-          node.key() = to;
-          map.insert(std::move(node));
-        }
-      };
-      move(t.fds);
-      move(t.fd_cells);
-      move(t.fd_emulates);
+      RenumberSlots(t, {{from, to}});
     } else {
       // The model failed it (EMFILE); the kernel installed it in the slot freed first.
       t.fds[to] = *th.raced_file;
@@ -198,21 +215,7 @@ void Model::SwapInstalls(int a, int b) {
   TargetState& t = targets_[static_cast<size_t>(ta.target)];
   const int fa = static_cast<int>(ta.result->outcome.value);
   const int fb = static_cast<int>(tb.result->outcome.value);
-  const auto swap = [&](auto& map) {
-    auto na = map.extract(fa);
-    auto nb = map.extract(fb);
-    if (na) {
-      na.key() = fb;
-      map.insert(std::move(na));
-    }
-    if (nb) {
-      nb.key() = fa;
-      map.insert(std::move(nb));
-    }
-  };
-  swap(t.fds);
-  swap(t.fd_cells);
-  swap(t.fd_emulates);
+  RenumberSlots(t, {{fa, fb}, {fb, fa}});
   RenumberReply(a, fa, fb);
   RenumberReply(b, fb, fa);
   if (ta.install_bind >= 0) fd_names_[ta.install_bind] = fb;
