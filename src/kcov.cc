@@ -118,8 +118,9 @@ std::vector<KernelRange> ParseKallsyms(std::istream& in) {
     if (ec != std::errc() || end != address.data() + address.size() || value == 0) continue;
     text.push_back({value, std::move(name)});
   }
-  std::stable_sort(text.begin(), text.end(),
-                   [](const Symbol& a, const Symbol& b) { return a.address < b.address; });
+  std::sort(text.begin(), text.end(), [](const Symbol& a, const Symbol& b) {
+    return a.address != b.address ? a.address < b.address : a.name < b.name;
+  });
   std::vector<KernelRange> ranges;
   for (size_t i = 0; i < text.size(); ++i) {
     if (FindKcovFunction(text[i].name) == nullptr) continue;
