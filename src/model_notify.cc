@@ -89,12 +89,8 @@ void Model::HandleRequest(Notif& n, Request request) {
       cell = Cell("ADDFD.RLIMIT");
       // A reserved slot another task frees in this quiescence may have come first.
       if (!request.send && fd < 0) {
-        for (const int slot : RacingSlots(n.target, n.task)) {
-          if (static_cast<uint64_t>(slot) < t.nofile && static_cast<uint64_t>(slot) < nr_open) {
-            raced_fd = slot;
-            break;
-          }
-        }
+        const int other = RacedLowest(t, RacingSlots(n.target, n.task), fd);
+        if (other >= 0 && static_cast<uint64_t>(other) < nr_open) raced_fd = other;
       }
     } else if (request.growth_fails) {
       result = Outcome::Error(ENOMEM);
