@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <optional>
 
+#include "addfdlab/environment.h"
 #include "addfdlab/fuzz_harness.h"
 #include "addfdlab/kernel_log.h"
 #include "addfdlab/scenario_codec.h"
@@ -22,7 +23,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // In an addfdlab guest: the input is kept when the kernel logs a report while it runs.
   static std::optional<addfdlab::KernelReportKeeper> kernel_reports =
       addfdlab::KernelReportKeeper::FromEnvironment();
+  // Without the feedback (`fuzz --kernel-feedback off`) the PCs are still collected and
+  // counted, for a campaign to compare with one that has it.
   [[maybe_unused]] static const bool kernel_pcs_counted = [] {
+    if (addfdlab::ReadEnvironment().no_kernel_feedback) return false;
     harness.SetKernelPcCounters(g_kernel_pc_counters, sizeof(g_kernel_pc_counters));
     return true;
   }();

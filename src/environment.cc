@@ -37,6 +37,7 @@ Environment ReadEnvironment() {
   if (sched == "free") env.sched = SchedMode::kFree;
   env.no_spawner = Flag("ADDFDLAB_NO_SPAWNER");
   env.no_mutator = Flag("ADDFDLAB_NO_MUTATOR");
+  env.no_kernel_feedback = Flag("ADDFDLAB_NO_KERNEL_FEEDBACK");
   env.rollback_mutant = Flag("ADDFDLAB_ROLLBACK_MUTANT");
   env.vm_guest = Flag("ADDFDLAB_VM_GUEST");
   env.fake_release = Value("ADDFDLAB_FAKE_RELEASE");

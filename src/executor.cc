@@ -581,6 +581,10 @@ void Executor::RunState::RunOp(int index, std::string text) {
     PhaseScope phase(ex_.clock_, Phase::kOps);
     observed = dispatch_.Execute(index, op);
   }
+  if (op.inject != InjectKind::kNone) {
+    ++ex_.profile_.faults;
+    if (observed && observed->kind == Outcome::Kind::kError) ++ex_.profile_.fault_errors;
+  }
   if (!result_.verdicts.empty()) {
     result_.trace.push_back(std::move(entry));
     return;

@@ -117,7 +117,7 @@ FuzzHarness::~FuzzHarness() {
     }
   }
   // The last line: `fuzz --vm debug` carries it back from the guest.
-  if (executor_.kcov_filter() != nullptr) {
+  if (executor_.kcov_filter() != nullptr && executor_.profile().runs > 0) {
     std::fprintf(stderr, "addfdlab kernel coverage: kernel PCs reached in the addfd path: %zu\n",
                  kernel_pcs_.size());
   }

@@ -29,6 +29,8 @@ void RunProfile::Add(const RunProfile& other) {
   attempts += other.attempts;
   ops += other.ops;
   notifier_ioctls += other.notifier_ioctls;
+  faults += other.faults;
+  fault_errors += other.fault_errors;
 }
 
 std::string RunProfile::Format() const {
@@ -58,13 +60,20 @@ std::string RunProfile::Format() const {
                 total == 0 ? 0 : 1e9 * static_cast<double>(runs) / static_cast<double>(total),
                 static_cast<double>(ops) * per_run, static_cast<double>(notifier_ioctls) * per_run);
   out << line;
+  if (faults > 0) {
+    std::snprintf(line, sizeof(line),
+                  "kernel faults injected: %" PRIu64 " ioctls armed one, %" PRIu64
+                  " of them answered with an error\n",
+                  faults, fault_errors);
+    out << line;
+  }
   return out.str();
 }
 
 std::string RunProfile::Line() const {
   std::ostringstream out;
   out << "runs=" << runs << " attempts=" << attempts << " ops=" << ops
-      << " ioctls=" << notifier_ioctls;
+      << " ioctls=" << notifier_ioctls << " faults=" << faults << " fault_errors=" << fault_errors;
   for (int i = 0; i < kPhaseCount; ++i) {
     out << " " << PhaseName(static_cast<Phase>(i)) << "_ns=" << ns[static_cast<size_t>(i)];
   }
@@ -91,6 +100,10 @@ std::optional<RunProfile> RunProfile::ParseLine(std::string_view line) {
       profile.ops = value;
     } else if (key == "ioctls") {
       profile.notifier_ioctls = value;
+    } else if (key == "faults") {
+      profile.faults = value;
+    } else if (key == "fault_errors") {
+      profile.fault_errors = value;
     } else {
       for (int i = 0; i < kPhaseCount; ++i) {
         if (key == std::string(PhaseName(static_cast<Phase>(i))) + "_ns") {

@@ -54,6 +54,7 @@ struct FuzzOptions {
   std::string vm;              // --vm KERNEL: the campaign in a guest on that kernel
   int vm_cpus = 2;
   int vm_memory_mb = 1024;
+  std::string kernel_feedback = "on";  // on: kernel PCs (KCOV) are libFuzzer coverage
 };
 
 // The preset a campaign's jobs run: `fuzz` (ASan+UBSan) or `fuzz-fast` (no sanitizers).
@@ -161,14 +162,18 @@ void ParseStatus(const std::string& line, Progress& p) {
   if (std::regex_search(line, m, crash)) p.crashes = std::stol(m[1]);
 }
 
+// The distinct lines of a file the jobs append to (empty when it is missing).
+std::set<std::string> DistinctLines(const fs::path& file) {
+  std::ifstream in(file);
+  std::set<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.insert(line);
+  return lines;
+}
+
 // The distinct contract cells the jobs wrote into the cells file.
 std::set<std::string> CellsIn(const fs::path& file) {
-  std::ifstream in(file);
-  std::set<std::string> cells;
-  std::string line;
-  while (std::getline(in, line)) {
-    if (IsContractCell(line)) cells.insert(line);
-  }
+  std::set<std::string> cells = DistinctLines(file);
+  std::erase_if(cells, [](const std::string& cell) { return !IsContractCell(cell); });
   return cells;
 }
 
@@ -495,12 +500,15 @@ Progress Watch(Subprocess& child, const FuzzOptions& options, const CampaignPath
       const std::string cells = reachable.empty()
                                     ? std::to_string(CellsIn(paths.cells).size())
                                     : DescribeCells(CellsIn(paths.cells), reachable, tty ? 0 : 4);
+      // Kernel PCs in the addfd path, on a kernel with KCOV: the jobs append each new one.
+      const size_t pcs = DistinctLines(paths.kernel_pcs).size();
+      const std::string kernel = pcs == 0 ? "" : ", kernel PCs " + std::to_string(pcs);
       std::fprintf(stderr,
-                   "%s[%lds, %lds left] %ld execs, %.0f exec/s (%.0f per job), cov %ld, cells %s, "
-                   "crashes %zu%s",
+                   "%s[%lds, %lds left] %ld execs, %.0f exec/s (%.0f per job), cov %ld, cells "
+                   "%s%s, crashes %zu%s",
                    tty ? "\r" : "", elapsed, left, progress.execs, rate, rate / jobs, progress.cov,
-                   cells.c_str(), CountFiles(paths.crashes, "crash-") - crashes_before,
-                   tty ? "   " : "\n");
+                   cells.c_str(), kernel.c_str(),
+                   CountFiles(paths.crashes, "crash-") - crashes_before, tty ? "   " : "\n");
       last_line = now;
     }
   }
@@ -552,12 +560,11 @@ int Summarize(const FuzzOptions& options, const CampaignPaths& paths, const fs::
                 CountLines(paths.dropped), stats.schedule_dependent);
     std::printf("scheduling: %s\n", stats.scheduling.c_str());
     // Jobs append each PC new to them: the campaign's are the distinct lines.
-    std::ifstream pcs(paths.kernel_pcs);
-    std::set<std::string> distinct;
-    for (std::string line; std::getline(pcs, line);) distinct.insert(line);
-    if (!distinct.empty()) {
-      std::printf("kernel PCs reached in the addfd path: %zu (%s)\n", distinct.size(),
-                  paths.kernel_pcs.string().c_str());
+    if (const size_t pcs = DistinctLines(paths.kernel_pcs).size(); pcs > 0) {
+      std::printf(
+          "kernel PCs reached in the addfd path: %zu (%s; %s)\n", pcs,
+          paths.kernel_pcs.string().c_str(),
+          options.kernel_feedback == "on" ? "libFuzzer coverage" : "counted, not fed to libFuzzer");
     }
   }
   if (ReadEnvironment().vm_guest) {
@@ -601,6 +608,8 @@ int RunFuzz(const FuzzOptions& options) {
   // The cells this campaign reaches (the jobs append to it): it starts empty.
   std::ofstream(paths.cells, std::ios::trunc).close();
   ::setenv("ADDFDLAB_CELLS_FILE", paths.cells.c_str(), 1);
+  // Kernel PCs collected but not fed to libFuzzer (--kernel-feedback off).
+  if (options.kernel_feedback == "off") ::setenv("ADDFDLAB_NO_KERNEL_FEEDBACK", "1", 1);
   // The verdicts its jobs drop because their runs did not keep to the schedule.
   std::ofstream(paths.dropped, std::ios::trunc).close();
   ::setenv("ADDFDLAB_DROPPED_FILE", paths.dropped.c_str(), 1);
@@ -734,6 +743,8 @@ int RunFuzzInVm(const FuzzOptions& options) {
                 std::to_string(options.repro_runs),
                 "--build",
                 options.build,
+                "--kernel-feedback",
+                options.kernel_feedback,
                 "--fuzzer",
                 binary.string()};
   vm.binaries = {binary};
@@ -809,6 +820,11 @@ void AddFuzzCommand(CLI::App& app, Runner& run) {
                   "The jobs' build: asan (the fuzz preset, ASan+UBSan), fast (fuzz-fast, no "
                   "sanitizers), or auto (fast for addfd_sequence_fuzzer, asan for the others)")
       ->check(CLI::IsMember({"auto", "asan", "fast"}))
+      ->capture_default_str();
+  cmd->add_option("--kernel-feedback", options->kernel_feedback,
+                  "on: the kernel PCs an input reaches (a kernel with KCOV) are libFuzzer "
+                  "coverage; off: they are only counted (to compare campaigns)")
+      ->check(CLI::IsMember({"on", "off"}))
       ->capture_default_str();
   cmd->add_option("--vm", options->vm,
                   "Run the campaign in a QEMU guest on this kernel (as vm run --kernel: debug, "

@@ -31,6 +31,10 @@ struct Environment {
   // ADDFDLAB_NO_MUTATOR=1: the scenario fuzzers mutate bytes only (libFuzzer's own
   // mutations and crossover), without the structure-aware mutator (scenario_mutator.h).
   bool no_mutator = false;
+  // ADDFDLAB_NO_KERNEL_FEEDBACK=1: the kernel fuzz target still collects kernel PCs (KCOV)
+  // and counts them, but does not feed them to libFuzzer (`fuzz --kernel-feedback off`: a
+  // campaign without the feedback, to compare with one that has it).
+  bool no_kernel_feedback = false;
   // ADDFDLAB_ROLLBACK_MUTANT=1: rollback_fuzzer also runs the test-only broken strategy.
   bool rollback_mutant = false;
   // ADDFDLAB_VM_GUEST=1: set only by vm/init.sh, PID 1 of an `addfdlab vm` guest: the

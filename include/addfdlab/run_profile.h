@@ -34,12 +34,15 @@ struct RunProfile {
   uint64_t attempts = 0;                   // runs carried out, repeats included
   uint64_t ops = 0;                        // ops carried out (skipped ones not counted)
   uint64_t notifier_ioctls = 0;            // of those, the notifier ioctls (recv, addfd, ...)
+  uint64_t faults = 0;        // of those, ops that armed a kernel fault (addfd inject=)
+  uint64_t fault_errors = 0;  // of those, the ioctls the kernel answered with an error
 
   uint64_t total_ns() const;
   void Add(const RunProfile& other);
   // A table: per phase the time per run and its share, then the counts.
   std::string Format() const;
-  // One line, "runs=N attempts=N ops=N ioctls=N acquire_ns=N ..." (ns summed over runs),
+  // One line, "runs=N attempts=N ops=N ioctls=N faults=N fault_errors=N acquire_ns=N ..."
+  // (ns summed over runs),
   // that ParseLine reads back: the fuzz jobs print it, `addfdlab fuzz` sums it up.
   std::string Line() const;
   static std::optional<RunProfile> ParseLine(std::string_view line);
