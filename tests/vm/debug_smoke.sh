@@ -122,8 +122,11 @@ PY
     status=$?
     cat "$work/fuzz.out"
     tail -n 5 "$work/fuzz.err" >&2
-    # 0, or 1 for a contract finding; never a kernel report (it would be a kernel bug).
+    # 0, or 1 for a contract finding; never a kernel report (it would be a kernel bug). The
+    # guest's jobs collect KCOV PCs in the addfd path (its summary comes through streamed).
     [[ $status -le 1 ]] && grep -q '^addfd_sequence_fuzzer: .* execs' "$work/fuzz.out" &&
+      cat "$work/fuzz.out" "$work/fuzz.err" |
+      grep -q 'kernel PCs reached in the addfd path: [1-9][0-9]* (.*libFuzzer coverage)' &&
       grep -q '^kernel reports: 0 inputs filed' "$work/fuzz.out" &&
       grep -q '^vm debug: .* brought back: ' "$work/fuzz.out" &&
       ! ls -d "$work"/fuzz-findings/vm-* "$work"/fuzz-findings/kernel-* 2>/dev/null
