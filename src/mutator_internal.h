@@ -126,6 +126,8 @@ std::vector<Prediction> Predictions(const Scenario& scenario);
 int64_t PickIdDelta(Rng& rng);
 uint32_t PickAddFdFlags(Rng& rng);
 uint32_t PickNewfdFlags(Rng& rng);
+// A kernel fault for an ADDFD (mostly none): only the main thread (`thread` < 0) injects.
+InjectKind PickInject(Rng& rng, int thread);
 uint32_t PickAddFdSize(Rng& rng);
 AddFdArg PickArg(Rng& rng);
 SourceKind PickSource(Rng& rng, bool valid_only);

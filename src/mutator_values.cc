@@ -91,6 +91,13 @@ uint32_t PickNewfdFlags(Rng& rng) {
   return rng.PickWeighted<uint32_t>({{0, 12}, {kCloexec, 6}, {other, 3}});
 }
 
+InjectKind PickInject(Rng& rng, int thread) {
+  // In a guest on the debug kernel each one fails the install on purpose (ADDFD.NOMEM,
+  // ADDFD.LSM, ADDFD.SETFD.NR_OPEN); elsewhere the model skips the op.
+  if (thread >= 0 || !rng.OneIn(8)) return InjectKind::kNone;
+  return static_cast<InjectKind>(1 + rng.Below(kInjectKindCount - 1));
+}
+
 uint32_t PickAddFdSize(Rng& rng) {
   if (!rng.OneIn(3)) return static_cast<uint32_t>(uapi::kAddFdSizeVer0);
   // Short, a bigger struct (tail), a page and the ioctl's 14 size bits.
@@ -313,6 +320,7 @@ Op RandomOp(Rng& rng, Draft& draft, const Facts& facts, OpKind kind, int target)
       op.src = PickSource(rng, false);
       if ((op.flags & uapi::kAddFdSetFd) != 0 || rng.OneIn(6)) op.fd = PickFd(rng, facts, target);
       op.newfd_flags = PickNewfdFlags(rng);
+      op.inject = PickInject(rng, op.thread);
       op.size = PickAddFdSize(rng);
       op.arg =
           op.size > uapi::kAddFdSizeVer0 && rng.OneIn(2) ? AddFdArg::kTailNonZero : PickArg(rng);
@@ -367,6 +375,13 @@ void MutateField(Rng& rng, Op& op, const Facts& facts) {
           [&] { op.flags ^= uapi::kAddFdSend; },
           [&] {
             op.thread = op.thread >= 0 || facts.threads.empty() ? -1 : rng.Pick(facts.threads);
+            if (op.thread >= 0) op.inject = InjectKind::kNone;
+          },
+          [&] {
+            op.inject = op.inject == InjectKind::kNone
+                            ? static_cast<InjectKind>(1 + rng.Below(kInjectKindCount - 1))
+                            : InjectKind::kNone;
+            if (op.inject != InjectKind::kNone) op.thread = -1;
           },
           [&] { op.bind = -1; },
           [&] { op.emulates = static_cast<EmulatedCall>(rng.Below(kEmulatedCallCount)); },

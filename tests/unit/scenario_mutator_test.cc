@@ -153,6 +153,24 @@ TEST(ScenarioMutator, LongChainsStayCanonicalAndUseEveryMutation) {
   EXPECT_EQ(used.size(), static_cast<size_t>(kMutationCount));
 }
 
+// In a guest on the debug kernel the campaign injects kernel faults: the mutator arms each
+// kind on ADDFDs, always on the main thread (the only one that may inject).
+TEST(ScenarioMutator, ArmsEveryKernelFaultOnTheMainThread) {
+  std::set<InjectKind> kinds;
+  for (uint64_t chain = 0; chain < 20; ++chain) {
+    Scenario s = OneTarget();
+    for (uint64_t step = 0; step < 300; ++step) {
+      s = MutateScenario(s, chain * 100000 + step);
+      for (const Op& op : s.ops) {
+        if (op.kind != OpKind::kAddFd || op.inject == InjectKind::kNone) continue;
+        EXPECT_LT(op.thread, 0) << PrintScenario(s);
+        kinds.insert(op.inject);
+      }
+    }
+  }
+  EXPECT_EQ(kinds.size(), static_cast<size_t>(kInjectKindCount - 1));
+}
+
 TEST(ScenarioMutator, IsDeterministicForASeed) {
   const std::vector<Scenario> seeds = Seeds();
   for (size_t i = 0; i < seeds.size(); i += 5) {
