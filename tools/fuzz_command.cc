@@ -754,6 +754,9 @@ int RunFuzzInVm(const FuzzOptions& options) {
   vm.bring_back = {guest_work};
   std::cerr << "addfdlab fuzz: " << options.target << " for " << options.seconds << " s in a "
             << kernel->label << " guest (" << CountFiles(paths.corpus) << " corpus inputs in)\n";
+  // Ctrl-C stops the guest (QEMU is waited for, never left running); the guest's work does
+  // not come back, and nothing here changes.
+  const InterruptScope interrupts;
   const GuestOutcome outcome = RunOnKernel(vm, *kernel, /*stream=*/true);
   if (outcome.back.empty()) {
     std::printf("vm: nothing came back from the guest (%s)\n",
