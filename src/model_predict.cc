@@ -598,6 +598,13 @@ Prediction Model::PredictHandler(const Op& op) const {
 
 Prediction Model::PredictTrap(const Op& op) const {
   Prediction p;
+  const int dup_fd = AsInt(ResolveFd(op.fd));
+  if (op.call == TrapCall::kDup && dup_fd >= env_.harness_fd_base &&
+      dup_fd < env_.harness_fd_base +
+                   static_cast<int>(targets_[static_cast<size_t>(op.target)].tasks.size())) {
+    // CONTINUE would dup one of the agent's own fds.
+    return Skip("the trap's dup names a harness fd");
+  }
   p.allowed = {Outcome::Blocked()};
   if (!targets_[static_cast<size_t>(op.target)].listener) {
     // No listener (closed and detached, or never): the trapped syscall is answered
