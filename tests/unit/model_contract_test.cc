@@ -632,6 +632,12 @@ TEST(ModelChecks, ContinueRunsATrappedDup) {
   EXPECT_EQ(last("target t\nopen t devnull -> f\ntrap t.1 dup=f -> n\nrecv t\n"
                  "send n val=42\nreturned n\n"),
             Outcome::Ok(42));
+  // A target whose filter was refused (an unknown flag) has nothing to trap the dup: it runs
+  // at once. Without a listener it is ENOSYS, as tuxcall is.
+  EXPECT_EQ(last("target t filter=0x40\nopen t devnull -> f\ntrap t.1 dup=f -> n\n"),
+            Outcome::Ok(1));
+  EXPECT_EQ(last("target t filter=0\nopen t devnull -> f\ntrap t.1 dup=f -> n\n"),
+            Outcome::Error(ENOSYS));
   // The tuxcall trap still returns ENOSYS.
   EXPECT_EQ(last("target t\ntrap t.1 -> n\nrecv t\nsend n flags=CONTINUE\nreturned n\n"),
             Outcome::Error(ENOSYS));
