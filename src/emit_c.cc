@@ -303,7 +303,9 @@ void Emitter::EmitBody(int index, const Op& op, const Prediction& prediction, co
     }
     case OpKind::kTrap:
       out << "  free_task(t, " << op.task << ");\n  t->last_trap[" << op.task << "] = " << op.notif
-          << ";\n  if (!t_send(" << t << ", " << op.task << ", CMD_TRAP, " << op.notif
+          << ";\n  if (!t_send(" << t << ", " << op.task << ", "
+          << (op.call == TrapCall::kDup ? "CMD_TRAP_DUP, " + std::to_string(Resolve(op.fd))
+                                        : "CMD_TRAP, " + std::to_string(op.notif))
           << ", 0, 0)) hang(\"the trap's task is still busy\");\n"
           << "  if (!quiesce(during, 10000)) hang(\"targets did not go quiet\");\n"
           << "  seen = read_trap_return(" << t << ", " << op.task << ", " << op.notif << ");\n";

@@ -97,6 +97,10 @@ struct r_addfd {
 #endif
 /* The trapped syscall: tuxcall has no implementation on x86-64, libc never makes it. */
 #define TRAP_NR __NR_tuxcall
+/* The second one: dup, only with DUP_TRAP_TAG in its argument's upper 32 bits (dup takes an
+   unsigned int: the tag is cut away when a CONTINUE reply lets it run). */
+#define DUP_TRAP_NR __NR_dup
+#define DUP_TRAP_TAG 0xadfd0d0bu
 
 /* The target's fd table: inputs below 256, the harness's control sockets at 512 + task. */
 #define HARNESS_FD_BASE 512
@@ -334,7 +338,8 @@ enum command {
   CMD_SOCKETPAIR,
   CMD_SIGACTION,
   CMD_OPEN_FIFO,
-  CMD_INSTALL_FILTER
+  CMD_INSTALL_FILTER,
+  CMD_TRAP_DUP
 };
 struct request {
   int32_t command;
@@ -368,12 +373,16 @@ struct target {
 static struct target g_targets[MAX_TARGETS];
 static int g_ntargets;
 
-/* The filter every target installs: SECCOMP_RET_USER_NOTIF for the trapped syscall. */
+/* The filter every target installs: SECCOMP_RET_USER_NOTIF for the trapped syscall, and for
+   dup when the high word of args[0] (little-endian: its second 32-bit word) is the tag. */
 static struct sock_filter g_insns[] = {
     BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct r_notif_data, arch)),
-    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 0, 3),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 0, 6),
     BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct r_notif_data, nr)),
-    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TRAP_NR, 0, 1),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TRAP_NR, 3, 0),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, DUP_TRAP_NR, 0, 3),
+    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct r_notif_data, args[0]) + 4),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, DUP_TRAP_TAG, 0, 1),
     BPF_STMT(BPF_RET | BPF_K, R_RET_USER_NOTIF),
     BPF_STMT(BPF_RET | BPF_K, R_RET_ALLOW),
 };
@@ -397,6 +406,8 @@ RUNTIME void execute(const struct request* q, struct reply* r) {
   switch (q->command) {
     case CMD_TRAP:
       return fill(r, syscall(TRAP_NR, a[0], a[1], a[2], a[3], a[4], a[5]));
+    case CMD_TRAP_DUP:
+      return fill(r, syscall(DUP_TRAP_NR, ((uint64_t)DUP_TRAP_TAG << 32) | (uint32_t)a[0]));
     case CMD_OPEN_DEVNULL:
       return fill(r, open("/dev/null", (int)a[0]));
     case CMD_MEMFD:

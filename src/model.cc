@@ -58,6 +58,13 @@ bool Model::SlotReserved(const TargetState& target, int fd) const {
   return false;
 }
 
+const Op& Model::TrapOp(int notif) const {
+  for (const Op& op : scenario_.ops) {
+    if (op.kind == OpKind::kTrap && op.notif == notif) return op;
+  }
+  return scenario_.ops.front();  // ValidateScenario guarantees a trap
+}
+
 int64_t Model::ResolveFd(const FdRef& ref) const {
   if (ref.name < 0) return ref.literal;
   auto it = fd_names_.find(ref.name);
@@ -182,14 +189,17 @@ size_t Model::QueuedRequests(int notif) const {
 Model::SlotClass Model::SlotClassOf(const Op& op) const {
   const bool names_fd = op.kind == OpKind::kClose || op.kind == OpKind::kDup ||
                         op.kind == OpKind::kDup2 ||
-                        (op.kind == OpKind::kAddFd && (op.flags & uapi::kAddFdSetFd) != 0);
+                        (op.kind == OpKind::kAddFd && (op.flags & uapi::kAddFdSetFd) != 0) ||
+                        (op.kind == OpKind::kTrap && op.call == TrapCall::kDup);
   if (!names_fd || op.target < 0 || static_cast<size_t>(op.target) >= targets_.size()) {
     return SlotClass::kNone;
   }
   const TargetState& t = targets_[static_cast<size_t>(op.target)];
-  const int64_t fd = op.kind == OpKind::kDup2    ? ResolveFd(op.fd2)
-                     : op.kind == OpKind::kAddFd ? static_cast<uint32_t>(ResolveFd(op.fd))
-                                                 : ResolveFd(op.fd);
+  // ADDFD's newfd and dup's argument are unsigned ints.
+  const bool unsigned_fd = op.kind == OpKind::kAddFd || op.kind == OpKind::kTrap;
+  const int64_t fd = op.kind == OpKind::kDup2 ? ResolveFd(op.fd2)
+                     : unsigned_fd            ? static_cast<uint32_t>(ResolveFd(op.fd))
+                                              : ResolveFd(op.fd);
   if (fd < 0) return SlotClass::kFree;
   if (static_cast<uint64_t>(fd) >= env_.nr_open) return SlotClass::kAboveNrOpen;
   if (static_cast<uint64_t>(fd) >= t.nofile) return SlotClass::kAboveRlimit;

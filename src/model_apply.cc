@@ -391,12 +391,16 @@ void Model::ApplyTargetOp(const Op& op, const Outcome& observed) {
       Task& task = t.tasks[static_cast<size_t>(op.task)];
       if (!task.alive) break;
       if (!t.listener) {
-        // LISTENER.CLOSED: no notifier left; the syscall fails with ENOSYS at once.
-        notifs_[static_cast<size_t>(op.notif)].target = op.target;
-        notifs_[static_cast<size_t>(op.notif)].task = op.task;
-        notifs_[static_cast<size_t>(op.notif)].state = NotifState::kGone;
-        notifs_[static_cast<size_t>(op.notif)].returned =
-            AsyncResult{Outcome::Error(ENOSYS), Cell("LISTENER.CLOSED")};
+        // LISTENER.CLOSED: no notifier left; the syscall fails with ENOSYS at once. Where
+        // the target's filter was refused (FILTER.FLAGS) nothing traps it: a dup just runs
+        // (tuxcall's own answer is ENOSYS too).
+        Notif& n = notifs_[static_cast<size_t>(op.notif)];
+        n.target = op.target;
+        n.task = op.task;
+        n.state = NotifState::kGone;
+        n.returned = op.call == TrapCall::kDup && t.filter_errno != 0
+                         ? AsyncResult{RunDup(t, ResolveFd(op.fd)), Cell("FILTER.FLAGS")}
+                         : AsyncResult{Outcome::Error(ENOSYS), Cell("LISTENER.CLOSED")};
         break;
       }
       CreateNotification(op.target, op.task, op.notif);

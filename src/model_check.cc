@@ -68,6 +68,9 @@ Scenario KernelView(Scenario scenario) {
         if (op.fd.name < 0) op.fd.literal = as_u32(op.fd.literal);
         op.size = uapi::IoctlSize(op.size);
         break;
+      case OpKind::kTrap:  // dup's argument is an unsigned int (the tag above it is cut)
+        if (op.fd.name < 0) op.fd.literal = as_u32(op.fd.literal);
+        break;
       case OpKind::kClose:
       case OpKind::kDup:
       case OpKind::kDup2:

@@ -304,7 +304,12 @@ void Model::DeliverReply(int target, int task_index, int notif_index, bool wait_
   task.notif = -1;
   const bool wk_signal = task.signal_pending;
   if (n.reply_continue) {
-    n.returned = AsyncResult{Outcome::Error(ENOSYS), TraceLabel("SEND.CONTINUE")};
+    // seccomp_do_user_notification returns 0: the syscall runs. tuxcall has none (ENOSYS);
+    // a trapped dup makes its new fd (SEND.CONTINUE.RUNS).
+    const Op& trap = TrapOp(notif_index);
+    n.returned = trap.call == TrapCall::kDup
+                     ? AsyncResult{RunDup(t, ResolveFd(trap.fd)), Cell("SEND.CONTINUE.RUNS")}
+                     : AsyncResult{Outcome::Error(ENOSYS), TraceLabel("SEND.CONTINUE")};
   } else {
     const int64_t raw = n.reply_error != 0 ? n.reply_error : n.reply_val;
     const char* cell = Cell("ADDFD.SEND.OK");
@@ -348,6 +353,21 @@ void Model::DeliverReply(int target, int task_index, int notif_index, bool wait_
       }
     }
   }
+}
+
+// dup(fd) running in the target (fs/file.c ksys_dup): the argument is an unsigned int;
+// a number with no file (or a reserved slot) is EBADF; the new fd is the lowest free one
+// below RLIMIT_NOFILE (alloc_fd), not close-on-exec, or EMFILE.
+Outcome Model::RunDup(TargetState& t, int64_t fd) {
+  const int number = model_internal::AsInt(fd);
+  auto source = number < 0 ? t.fds.end() : t.fds.find(number);
+  if (source == t.fds.end()) return Outcome::Error(EBADF);
+  const int to = LowestFree(t);
+  if (to < 0) return Outcome::Error(EMFILE);
+  t.fds[to] = ModelFd{source->second.file, false};
+  t.fd_cells[to] = Cell("SEND.CONTINUE.RUNS");
+  t.fd_emulates.erase(to);
+  return Outcome::Ok(to);
 }
 
 bool Model::RunReservation(int target, int task_index) {

@@ -598,8 +598,15 @@ Prediction Model::PredictHandler(const Op& op) const {
 
 Prediction Model::PredictTrap(const Op& op) const {
   Prediction p;
+  const TargetState& t = targets_[static_cast<size_t>(op.target)];
+  const int dup_fd = AsInt(ResolveFd(op.fd));
+  if (op.call == TrapCall::kDup && dup_fd >= env_.harness_fd_base &&
+      dup_fd < env_.harness_fd_base + static_cast<int>(t.tasks.size())) {
+    // CONTINUE would dup one of the agent's own fds.
+    return Skip("the trap's dup names a harness fd");
+  }
   p.allowed = {Outcome::Blocked()};
-  if (!targets_[static_cast<size_t>(op.target)].listener) {
+  if (!t.listener && !(op.call == TrapCall::kDup && t.filter_errno != 0)) {
     // No listener (closed and detached, or never): the trapped syscall is answered
     // ENOSYS at once (LISTENER.CLOSED).
     p.allowed = {Outcome::Error(ENOSYS)};
@@ -607,7 +614,8 @@ Prediction Model::PredictTrap(const Op& op) const {
     return p;
   }
   // The targets run: a thread asleep in RECV takes the notification, and if that was
-  // the last reference to a closed listener, its release answers the trap at once.
+  // the last reference to a closed listener, its release answers the trap at once. With
+  // no filter at all (it was refused), a dup runs at once.
   Model copy = *this;
   copy.Apply(static_cast<int>(&op - scenario_.ops.data()), Outcome::Blocked());
   if (auto returned = copy.TrapResult(op.notif)) {

@@ -73,6 +73,13 @@ class Shape {
     op.notif = draft_.NewLabel();
     return op.notif;
   }
+  // A trapped dup of `fd` (which CONTINUE runs).
+  int TrapDup(int task, FdRef fd) {
+    const int notif = Trap(task);
+    ops_.back().call = TrapCall::kDup;
+    ops_.back().fd = fd;
+    return notif;
+  }
   void Recv(int thread = -1, BufferKind buffer = BufferKind::kZeroed) {
     Op& op = Add(OpKind::kRecv);
     op.thread = thread;
@@ -630,6 +637,19 @@ void Listener(Shape& s) {
   }
 }
 
+// kContinue: a trapped dup of an open fd (or of a number by slot class), RECV, CONTINUE:
+// the syscall runs and its new fd is checked at the settle (SEND.CONTINUE.RUNS).
+void Continue(Shape& s) {
+  Rng& rng = s.rng();
+  const FdRef fd = rng.OneIn(3) ? s.Fd() : Name(s.Open());
+  const int n = s.TrapDup(s.Caller(), fd);
+  s.Recv();
+  if (rng.OneIn(4)) s.Send(n, 1).flags = uapi::kRespContinue;  // SEND.CONTINUE.VAL first
+  s.Send(n).flags = uapi::kRespContinue;
+  s.Returned(n);
+  s.Settle();
+}
+
 }  // namespace
 
 std::vector<Op> BuildTemplate(Rng& rng, MutationTemplate shape, Draft& draft, const Facts& facts,
@@ -671,6 +691,9 @@ std::vector<Op> BuildTemplate(Rng& rng, MutationTemplate shape, Draft& draft, co
       break;
     case MutationTemplate::kListener:
       Listener(s);
+      break;
+    case MutationTemplate::kContinue:
+      Continue(s);
       break;
   }
   return s.Take();

@@ -293,6 +293,10 @@ Op RandomOp(Rng& rng, Draft& draft, const Facts& facts, OpKind kind, int target)
     case OpKind::kTrap:  // each binds what it waits in: an fd name, a notification
       op.task = PickTask(rng, t, true);
       (kind == OpKind::kTrap ? op.notif : op.bind) = draft.NewLabel();
+      if (kind == OpKind::kTrap && rng.OneIn(4)) {  // a dup, which CONTINUE runs
+        op.call = TrapCall::kDup;
+        op.fd = PickFd(rng, facts, target);
+      }
       break;
     case OpKind::kReturned:
     case OpKind::kIdValid:
@@ -403,6 +407,13 @@ void MutateField(Rng& rng, Op& op, const Facts& facts) {
       fields = {[&] { op.buffer = PickBuffer(rng); }, other_target};
       break;
     case OpKind::kTrap:
+      fields = {[&] { op.task = PickTask(rng, t, true); }, other_target,
+                [&] {
+                  // tuxcall <-> dup of an fd by slot class
+                  op.call = op.call == TrapCall::kDup ? TrapCall::kTuxcall : TrapCall::kDup;
+                  op.fd = op.call == TrapCall::kDup ? PickFd(rng, facts, op.target) : FdRef{};
+                }};
+      break;
     case OpKind::kReserve:
     case OpKind::kRelease:
       fields = {[&] { op.task = PickTask(rng, t, op.kind != OpKind::kRelease); }, other_target};

@@ -188,7 +188,8 @@ NotifyFilter& NotifyFilter::operator=(NotifyFilter&& other) noexcept {
   return *this;
 }
 
-Result<NotifyFilter> NotifyFilter::Build(const int* syscalls, size_t count) {
+Result<NotifyFilter> NotifyFilter::Build(const int* syscalls, size_t count,
+                                         const TaggedSyscall* tagged, size_t tagged_count) {
   scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
   if (ctx == nullptr) return Errno(ENOMEM);
   struct CtxCloser {
@@ -197,6 +198,13 @@ Result<NotifyFilter> NotifyFilter::Build(const int* syscalls, size_t count) {
   } closer{ctx};
   for (size_t i = 0; i < count; ++i) {
     const int rc = seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, syscalls[i], 0);
+    if (rc < 0) return Errno(-rc);
+  }
+  for (size_t i = 0; i < tagged_count; ++i) {
+    // A 64-bit masked compare: libseccomp checks args[0]'s high word against the tag.
+    const int rc = seccomp_rule_add(
+        ctx, SCMP_ACT_NOTIFY, tagged[i].nr, 1,
+        SCMP_A0_64(SCMP_CMP_MASKED_EQ, 0xffffffff00000000ULL, uint64_t{tagged[i].tag} << 32));
     if (rc < 0) return Errno(-rc);
   }
   // libseccomp 2.5 can only export BPF to an fd.

@@ -158,7 +158,10 @@ std::optional<Outcome> OpDispatch::ExecuteTargetOp(const Op& op) {
     case OpKind::kTrap: {
       FreeTask(slot, op.target, op.task);
       last_trap_[{op.target, op.task}] = op.notif;
-      if (!t.Start(op.task, MakeRequest(Command::kTrap, {op.notif}))) {
+      const agent::Request request = op.call == TrapCall::kDup
+                                         ? MakeRequest(Command::kTrapDup, {Resolve(op.fd)})
+                                         : MakeRequest(Command::kTrap, {op.notif});
+      if (!t.Start(op.task, request)) {
         Verdict v;
         v.kind = Verdict::Kind::kHarness;
         v.op = -1;
@@ -312,6 +315,13 @@ Outcome OpDispatch::MapRecv(const Op& op, const Outcome& raw, const RecvAnswer& 
     const uint64_t id = slot.base_id + static_cast<uint64_t>(seq);
     if (id != answer.id) continue;
     if (SeenPid(op, trap.task) != pid) break;  // the id of another task's
+    // The trapped call as the agent made it: a dup's argument still carries its tag (the
+    // kernel cuts it only when the syscall runs).
+    const bool dup = trap.call == TrapCall::kDup;
+    if (answer.nr != (dup ? agent::kDupTrapSyscall : agent::kTrapSyscall) ||
+        (dup && answer.arg0 != agent::DupTrapArg(Resolve(trap.fd)))) {
+      return Outcome::Ok(-1);  // not the call the trap made
+    }
     received_.insert({op.target, id});
     return Outcome::Ok(notif);
   }

@@ -152,9 +152,14 @@ void CodeOpFields(Io& io, OpT& op) {
       io.U32(op.flags);
       return;
     case OpKind::kReserve:
+      io.Target(op.target);
+      io.CallerTask(op.target, op.task);
+      return;
     case OpKind::kTrap:
       io.Target(op.target);
       io.CallerTask(op.target, op.task);
+      io.Choice(op.call, kTrapCallCount);
+      if (op.call == TrapCall::kDup) io.Fd(op.fd);
       return;
     case OpKind::kRelease:
       io.Target(op.target);

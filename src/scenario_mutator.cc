@@ -85,7 +85,7 @@ bool StartsOnThread(OpKind kind) {
 bool UsesThread(OpKind kind) { return kind == OpKind::kWait || kind == OpKind::kSignalThread; }
 bool UsesFd(OpKind kind) {
   return kind == OpKind::kClose || kind == OpKind::kDup || kind == OpKind::kDup2 ||
-         kind == OpKind::kAddFd || kind == OpKind::kSend;
+         kind == OpKind::kAddFd || kind == OpKind::kSend || kind == OpKind::kTrap;
 }
 bool UsesTarget(OpKind kind) {
   return !UsesNotif(kind) && !UsesThread(kind) && kind != OpKind::kSettle &&

@@ -143,7 +143,9 @@ class Printer {
         line += " " + Task(op);
         break;
       case OpKind::kTrap:
-        line += " " + Task(op) + " -> " + Name(s_.notifs, op.notif);
+        line += " " + Task(op);
+        if (op.call == TrapCall::kDup) line += " dup=" + Fd(op.fd);
+        line += " -> " + Name(s_.notifs, op.notif);
         break;
       case OpKind::kReturned:
         line += " " + Notif(op);

@@ -550,17 +550,25 @@ class Parser {
     return true;
   }
 
-  // reserve TARGET.TASK -> FD and trap TARGET.TASK -> NOTIF.
+  // reserve TARGET.TASK -> FD and trap TARGET.TASK [dup=FD] -> NOTIF.
   bool ParseTaskBinding(std::string_view name, Op* op) {
     Tail tail;
     Token token;
     const bool trap = op->kind == OpKind::kTrap;
     if (!Next("TARGET.TASK", &token) ||
-        !names_.TaskRef(token, trap ? "trap" : "reserve", true, &op->target, &op->task) ||
-        !ParseTail(name, {}, {}, 1, 1, true, &tail, op)) {
+        !names_.TaskRef(token, trap ? "trap" : "reserve", true, &op->target, &op->task)) {
       return false;
     }
-    return trap ? names_.BindNotif(tail.binds[0], op) : names_.BindFd(tail.binds[0], &op->bind);
+    if (!trap) {
+      return ParseTail(name, {}, {}, 1, 1, true, &tail, op) &&
+             names_.BindFd(tail.binds[0], &op->bind);
+    }
+    if (!ParseTail(name, {"dup"}, {}, 1, 1, true, &tail, op)) return false;
+    if (const Token* dup = tail.Get("dup")) {
+      op->call = TrapCall::kDup;
+      if (!names_.FdRefOf(*dup, &op->fd)) return false;
+    }
+    return names_.BindNotif(tail.binds[0], op);
   }
 
   // id_valid NOTIF [legacy].

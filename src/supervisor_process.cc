@@ -69,7 +69,8 @@ Outcome RunThreadCall(const ThreadCall& call, int listener, char* pages, RecvAns
       }
       auto recv = NotifRecv(listener, notif);
       if (!recv) return Outcome::Error(recv.error().value());
-      *answer = RecvAnswer{static_cast<pid_t>(local.pid), local.id};
+      *answer = RecvAnswer{static_cast<pid_t>(local.pid), local.id, local.data.nr,
+                           static_cast<uint64_t>(local.data.args[0])};
       return Outcome::Ok(0);
     }
     case OpKind::kAddFd: {

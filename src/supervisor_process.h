@@ -21,10 +21,13 @@ namespace addfdlab {
 // The argument pages' size: an unreadable page, then a zeroed read-only one.
 inline constexpr size_t kArgPageSize = 4096;
 
-// What a RECV received: the pid of the notification's task and its kernel id.
+// What a RECV received: the pid of the notification's task, its kernel id, and the
+// trapped syscall's number and first argument.
 struct RecvAnswer {
   pid_t pid = 0;
   uint64_t id = 0;
+  int nr = -1;
+  uint64_t arg0 = 0;
 };
 
 // One notifier call of a thread's op (recv, addfd, send), as plain data: every field raw.

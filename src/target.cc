@@ -28,7 +28,8 @@ namespace {
 const Result<NotifyFilter>& TrapFilter() {
   static const Result<NotifyFilter> filter = [] {
     const int trapped[] = {agent::kTrapSyscall};
-    return NotifyFilter::Build(trapped, 1);
+    const TaggedSyscall tagged[] = {{agent::kDupTrapSyscall, agent::kDupTrapTag}};
+    return NotifyFilter::Build(trapped, 1, tagged, 1);
   }();
   return filter;
 }

@@ -235,6 +235,8 @@ void Execute(const Request& req, Reply& reply) {
       return Fill(reply, 0);
     case Command::kTrap:
       return Fill(reply, ::syscall(kTrapSyscall, a[0], a[1], a[2], a[3], a[4], a[5]));
+    case Command::kTrapDup:
+      return Fill(reply, ::syscall(kDupTrapSyscall, DupTrapArg(a[0])));
     case Command::kOpenDevNull:
       return Fill(reply, ::open("/dev/null", i(0)));
     case Command::kClose:

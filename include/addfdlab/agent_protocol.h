@@ -22,6 +22,16 @@ inline constexpr int kMaxTasks = 1 + kMaxCallers;
 // The trapped syscall. tuxcall is reserved and has no implementation on x86-64: no libc or
 // sanitizer runtime ever makes it, so the filter never catches the harness.
 inline constexpr int kTrapSyscall = SYS_tuxcall;
+// The second trapped syscall, whose real call has a visible effect (a CONTINUE reply runs
+// it: SEND.CONTINUE.RUNS): dup, only when its argument carries kDupTrapTag in its upper 32
+// bits. x86-64's dup takes an unsigned int, so the tag is cut away when the syscall runs;
+// no libc, agent or sanitizer code passes such an argument.
+inline constexpr int kDupTrapSyscall = SYS_dup;
+inline constexpr uint32_t kDupTrapTag = 0xadfd0d0bu;
+// The argument of a trapped dup of `fd`: the tag above the fd's low 32 bits.
+inline constexpr uint64_t DupTrapArg(int64_t fd) {
+  return (static_cast<uint64_t>(kDupTrapTag) << 32) | static_cast<uint32_t>(fd);
+}
 
 enum class Command : uint32_t {
   kPing = 0,       // reply 0
@@ -68,6 +78,7 @@ enum class Command : uint32_t {
   // KCOV_ENABLE(KCOV_TRACE_PC). ret: the kcov fd, which the supervisor copies
   // (pidfd_getfd: the copy maps the same buffer) and then closes with kClose.
   kKcovEnable,
+  kTrapDup,  // syscall(kDupTrapSyscall, DupTrapArg(args[0])); reply its return and errno
 };
 
 struct Request {

@@ -118,6 +118,9 @@ inline constexpr CellInfo kContractCells[] = {
      "seccomp_notify_send", Feature::kUserNotification, Reach::kScenario},
     {"SEND.CONTINUE.VAL", "CONTINUE with val or error set: EINVAL", "seccomp_notify_send",
      Feature::kUserNotification, Reach::kScenario},
+    {"SEND.CONTINUE.RUNS",
+     "CONTINUE runs the trapped syscall: a trapped dup returns a new fd (or its own EBADF)",
+     "seccomp_do_user_notification", Feature::kUserNotification, Reach::kScenario},
     {"SEND.FLAGS.UNKNOWN", "an unknown reply flag: EINVAL", "seccomp_notify_send",
      Feature::kUserNotification, Reach::kScenario},
     {"SEND.WHILE_ADDFD_SEND", "a reply while an ADDFD|SEND is queued: EINPROGRESS",
@@ -186,7 +189,7 @@ inline constexpr std::string_view kTraceLabels[] = {
     "RECV.INTR",      // a sleeping RECV interrupted by a signal
     "RECV.STALE",     // RECV woken by a notification that is gone
     "SEND.OK",        // a reply accepted
-    "SEND.CONTINUE",  // CONTINUE: the trapped syscall runs (tuxcall: ENOSYS)
+    "SEND.CONTINUE",  // CONTINUE: the trapped tuxcall runs (ENOSYS; dup: SEND.CONTINUE.RUNS)
 };
 
 namespace cells_internal {

@@ -133,8 +133,9 @@ class Model {
 
   // The target's fd table as the contract says it is now, without harness fds.
   std::map<int, ModelFd> FdTable(int target) const;
-  // For each number an ADDFD request installed (and nothing replaced or closed since), the
-  // cell that decided the request: what a table verdict at that number is about.
+  // For each number an ADDFD request (or a trapped dup a CONTINUE ran) installed, and
+  // nothing replaced or closed since, the cell that decided it: what a table verdict at that
+  // number is about.
   std::map<int, std::string> FdCells(int target) const;
   // For each number an ADDFD request with `emulates=` installed (and nothing replaced or
   // closed since), the syscall it stands in for: PATTERN.CLOEXEC's input.
@@ -366,6 +367,10 @@ class Model {
   // The reply reaches a task blocked in notification `notif`.
   void DeliverReply(int target, int task, int notif, bool wait_killable);
   bool RunReservation(int target, int task);
+  // The trapped dup of `fd` runs (a CONTINUE reply): its return; the table gets the new fd.
+  Outcome RunDup(TargetState& t, int64_t fd);
+  // The trap op that binds notification `notif`.
+  const Op& TrapOp(int notif) const;
   void HandleRequest(Notif& notif, Request request);
   void Interrupt(int target, int task, bool fatal);
   void KillTask(int target, int task);

@@ -109,12 +109,20 @@ class FailNthNotifier final : public NotifierApi {
   int fired_ = 0;
 };
 
-// A BPF program that returns SECCOMP_RET_USER_NOTIF for the given syscall numbers and
-// SECCOMP_RET_ALLOW for everything else (built with libseccomp).
+// A syscall the filter sends to the notifier only when the upper 32 bits of its first
+// argument are `tag`.
+struct TaggedSyscall {
+  int nr = 0;
+  uint32_t tag = 0;
+};
+
+// A BPF program that returns SECCOMP_RET_USER_NOTIF for the given syscall numbers (and the
+// tagged ones when tagged) and SECCOMP_RET_ALLOW for everything else (built with libseccomp).
 class NotifyFilter {
  public:
   // Builds the program; fails with the libseccomp errno.
-  static Result<NotifyFilter> Build(const int* syscalls, size_t count);
+  static Result<NotifyFilter> Build(const int* syscalls, size_t count,
+                                    const TaggedSyscall* tagged = nullptr, size_t tagged_count = 0);
   const sock_fprog* prog() const { return &prog_; }
 
   NotifyFilter(NotifyFilter&& other) noexcept;

@@ -62,7 +62,8 @@ enum class OpKind : uint8_t {
   kReserve,        // task `task` opens the target's FIFO and blocks holding a reserved fd
                    // slot; the slot is bound to `bind` once the open returns
   kRelease,        // lets task `task`'s FIFO open return (the supervisor opens the writer)
-  kTrap,           // task `task` makes the trapped syscall; `notif` names the notification
+  kTrap,           // task `task` makes the trapped syscall (`call`: tuxcall, or dup(fd) with
+                   // a tagged argument); `notif` names the notification
   kReturned,       // the trapped syscall of `notif` returns: its value or errno
   kSignalTask,     // non-fatal `signal` to task `task`
   kKill,           // SIGKILL every task of the target
@@ -126,6 +127,7 @@ inline constexpr uint32_t kLegacy = 1u << 25;
 inline constexpr uint32_t kRestart = 1u << 26;
 inline constexpr uint32_t kEmulates = 1u << 27;
 inline constexpr uint32_t kInject = 1u << 28;
+inline constexpr uint32_t kCall = 1u << 29;  // trap: which syscall; kFd is its fd for dup
 }  // namespace op_field
 
 // What the code needs to know about an op kind without a switch of its own. Per-op work
@@ -218,7 +220,8 @@ inline constexpr OpTraits kOpTraits[] = {
      .side = OpSide::kTarget,
      .outcome = true,
      .quiesces = true,
-     .fields = op_field::kTarget | op_field::kTaskCaller | op_field::kNotifBind},
+     .fields = op_field::kTarget | op_field::kTaskCaller | op_field::kNotifBind | op_field::kCall |
+               op_field::kFd},
     {.kind = OpKind::kReturned,
      .name = "returned",
      .side = OpSide::kTarget,
@@ -381,6 +384,12 @@ inline constexpr uint64_t InjectedNrOpen(uint32_t newfd) {
   return newfd < kMin ? kMin : newfd > kMax ? kMax : newfd;
 }
 
+// The syscall a trap makes. tuxcall has no implementation: its own result is ENOSYS, so a
+// CONTINUE reply cannot be seen to run it. dup(fd), trapped only with a tag in its argument's
+// upper 32 bits (agent::kDupTrapTag), makes a new fd when it runs (SEND.CONTINUE.RUNS).
+enum class TrapCall : uint8_t { kTuxcall, kDup };
+inline constexpr int kTrapCallCount = 2;
+
 enum class HandlerKind : uint8_t { kDefault, kRestart, kNoRestart, kIgnore };
 inline constexpr int kHandlerKindCount = 4;
 
@@ -420,6 +429,7 @@ inline constexpr const char* kBufferKindNames[] = {"zeroed", "nonzero", "unmappe
 inline constexpr const char* kAddFdArgNames[] = {"plain", "tail_zero", "tail_nonzero",
                                                  "unreadable"};
 inline constexpr const char* kHandlerKindNames[] = {"default", "restart", "norestart", "ignore"};
+inline constexpr const char* kTrapCallNames[] = {"tuxcall", "dup"};
 inline constexpr const char* kEmulatedCallNames[] = {
     "none",
     "open",
@@ -451,6 +461,8 @@ static_assert(std::size(kAddFdArgNames) == kAddFdArgCount &&
 inline constexpr const char* kInjectKindNames[] = {"none", "lsm", "nomem", "nr_open"};
 static_assert(std::size(kInjectKindNames) == kInjectKindCount &&
               static_cast<int>(InjectKind::kNrOpen) + 1 == kInjectKindCount);
+static_assert(std::size(kTrapCallNames) == kTrapCallCount &&
+              static_cast<int>(TrapCall::kDup) + 1 == kTrapCallCount);
 static_assert(std::size(kHandlerKindNames) == kHandlerKindCount &&
               static_cast<int>(HandlerKind::kIgnore) + 1 == kHandlerKindCount);
 static_assert(std::size(kEmulatedCallNames) == kEmulatedCallCount &&
@@ -508,7 +520,7 @@ struct Op {
   int notif = -1;   // index into Scenario::notifs
   int bind = -1;    // fd name bound by this op
   int bind2 = -1;
-  FdRef fd;              // close/dup/dup2 source; addfd newfd; send val
+  FdRef fd;              // close/dup/dup2 source; addfd newfd; send val; trap's dup fd
   FdRef fd2;             // dup2 target
   int64_t value = 0;     // dup minimum, nofile, set_flags, ioctl number
   int64_t id_delta = 0;  // the id used is notif's id + id_delta (ADDFD.ID.UNKNOWN, ...)
@@ -523,6 +535,7 @@ struct Op {
   InjectKind inject = InjectKind::kNone;  // addfd on the main thread only
   HandlerKind handler = HandlerKind::kDefault;
   EmulatedCall emulates = EmulatedCall::kNone;  // addfd: the syscall the injection stands in for
+  TrapCall call = TrapCall::kTuxcall;           // trap: the syscall it makes
   int signal = 10;                              // SIGUSR1
   bool cloexec = false;
   bool legacy = false;

@@ -41,8 +41,9 @@ enum class MutationTemplate : uint8_t {
   kCloseListener,  // the listener closed with requests and RECVs pending
   kRecv,           // RECV into the buffer variants, RECV on a thread, RECV once all died
   kListener,       // SET_FLAGS, unknown ioctls, a further filter
+  kContinue,       // a trapped dup, RECV, CONTINUE: the real syscall runs
 };
-inline constexpr int kMutationTemplateCount = 12;
+inline constexpr int kMutationTemplateCount = 13;
 
 // The mutator's settings; the fuzzers take them from the environment.
 struct MutatorOptions {

@@ -1,10 +1,15 @@
 // The kernel layer against a real target: listener hand-off, ADDFD then SEND, ADDFD|SEND,
 // SETFD replacing an open fd.
 #include <fcntl.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <string>
 
+#include "addfdlab/notifier.h"
 #include "kernel_fixture.h"
 
 namespace addfdlab {
@@ -159,6 +164,57 @@ TEST_F(KernelTest, AddFdSizeAndTailCells) {
   resp.val = zero_tail->number;
   ASSERT_TRUE(NotifSend(target_->listener(), resp));
   EXPECT_EQ(Returned().ret, zero_tail->number);
+}
+
+// SEND.CONTINUE.RUNS: the trapped dup's notification carries the tagged argument, and a
+// CONTINUE reply runs it: a new fd for the same file, not close-on-exec.
+TEST_F(KernelTest, ContinueRunsATrappedDup) {
+  auto opened = target_->Call(0, MakeRequest(agent::Command::kOpenDevNull, {O_CLOEXEC}));
+  ASSERT_TRUE(opened);
+  ASSERT_EQ(opened->ret, 0);
+  ASSERT_TRUE(target_->Start(1, MakeRequest(agent::Command::kTrapDup, {0})));
+  auto notif = RecvNotification(target_->listener(), Limits{}.Deadline(Millis(2000)));
+  ASSERT_TRUE(notif) << notif.error().Name();
+  EXPECT_EQ(notif->data.nr, agent::kDupTrapSyscall);
+  EXPECT_EQ(notif->data.args[0], agent::DupTrapArg(0));
+  seccomp_notif_resp resp{};
+  resp.id = notif->id;
+  resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+  ASSERT_TRUE(NotifSend(target_->listener(), resp));
+  EXPECT_EQ(Returned().ret, 1) << "SEND.CONTINUE.RUNS: dup returns the lowest free fd";
+  auto same = SameFile(target_->pid(), 1, target_->pid(), 0);
+  ASSERT_TRUE(same);
+  EXPECT_TRUE(*same);
+  auto flags = target_->Call(0, MakeRequest(agent::Command::kFcntlGetfd, {1}));
+  ASSERT_TRUE(flags);
+  EXPECT_EQ(flags->ret & FD_CLOEXEC, 0);
+}
+
+// The filter traps dup only with the tag in its argument's upper 32 bits: without a listener
+// (no NEW_LISTENER) a trapped call fails with ENOSYS, any other dup runs.
+TEST(NotifyFilter, TrapsOnlyTheTaggedDup) {
+  const int trapped[] = {agent::kTrapSyscall};
+  const TaggedSyscall tagged[] = {{agent::kDupTrapSyscall, agent::kDupTrapTag}};
+  auto filter = NotifyFilter::Build(trapped, 1, tagged, 1);
+  ASSERT_TRUE(filter) << filter.error().Name();
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    // Each failed check exits with its own code.
+    if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) ::_exit(10);
+    if (!SeccompSetModeFilter(0, filter->prog())) ::_exit(11);
+    const int fd = ::open("/dev/null", O_RDONLY);
+    if (fd < 0) ::_exit(12);
+    if (::syscall(SYS_dup, fd) < 0) ::_exit(13);
+    if (::syscall(SYS_dup, (uint64_t{1} << 32) | static_cast<uint32_t>(fd)) < 0) ::_exit(14);
+    if (::syscall(SYS_dup, agent::DupTrapArg(fd)) != -1 || errno != ENOSYS) ::_exit(15);
+    if (::syscall(agent::kTrapSyscall, 0) != -1 || errno != ENOSYS) ::_exit(16);
+    ::_exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
 }  // namespace

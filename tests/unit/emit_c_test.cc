@@ -77,5 +77,18 @@ TEST(EmitC, RefusesAnInvalidScenario) {
   EXPECT_EQ(program.error().value(), EINVAL);
 }
 
+// A trapped dup: the agent's command with the fd's number, and the filter's tag compare.
+TEST(EmitC, TrapDupSendsTheFdAndTheFilterMatchesTheTag) {
+  const Scenario s = MustParse(
+      "target t\nopen t devnull -> f\nopen t devnull -> g\ntrap t.1 dup=g -> n\nrecv t\n"
+      "send n flags=CONTINUE\nreturned n expect ok=2\nsettle\n");
+  const Result<std::string> program = EmitC(s, EmitCOptions{});
+  ASSERT_TRUE(program.has_value()) << program.error().message();
+  EXPECT_NE(program->find("CMD_TRAP_DUP, 1, 0, 0"), std::string::npos);
+  EXPECT_NE(program->find("offsetof(struct r_notif_data, args[0]) + 4"), std::string::npos);
+  EXPECT_NE(program->find("#define DUP_TRAP_TAG 0xadfd0d0bu"), std::string::npos);
+  EXPECT_NE(program->find("/* t: 0=L0 1=L1 2=L1 */"), std::string::npos) << *program;
+}
+
 }  // namespace
 }  // namespace addfdlab

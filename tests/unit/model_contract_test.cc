@@ -124,14 +124,19 @@ TEST(ModelContract, EveryCellHasAScenario) {
 
 // The model's prediction for each op of a scenario given as text, each op answered with
 // its first allowed outcome.
-std::vector<Prediction> Predict(const std::string& text, const ModelEnv& env = ModelEnv{}) {
+// The model of a scenario given as text, before its first op (of no scenario when the
+// text does not parse).
+Model ModelOf(const std::string& text, const ModelEnv& env = ModelEnv{}) {
   ParseError error;
   const auto scenario = ParseScenario(text, "inline.scn", &error);
   EXPECT_TRUE(scenario) << error.ToString();
-  if (!scenario) return {};
-  Model model(*scenario, env);
+  return Model(scenario.value_or(Scenario{}), env);
+}
+
+std::vector<Prediction> Predict(const std::string& text, const ModelEnv& env = ModelEnv{}) {
+  Model model = ModelOf(text, env);
   std::vector<Prediction> predictions;
-  for (int i = 0; i < static_cast<int>(scenario->ops.size()); ++i) {
+  for (int i = 0; i < static_cast<int>(model.scenario().ops.size()); ++i) {
     predictions.push_back(model.Begin(i));
     const Prediction& p = predictions.back();
     model.Step(i, p.allowed.empty() ? Outcome::Ok(0) : p.allowed.front());
@@ -590,5 +595,56 @@ TEST(ModelChecks, NotifSizesAreTheStructs) {
   EXPECT_EQ(p[0].cell, "NOTIF_SIZES");
 }
 
+// SEND.CONTINUE.RUNS: CONTINUE runs a trapped dup in the target. It returns the lowest free
+// number (reserved slots and RLIMIT_NOFILE respected), a new reference to the fd's file
+// without close-on-exec; EBADF for a number with no file; EMFILE at the limit. A value or
+// error reply returns that, and the table does not change.
+TEST(ModelChecks, ContinueRunsATrappedDup) {
+  Model model = ModelOf(
+      "target t callers=2\nopen t memfd cloexec -> f\nreserve t.2 -> r\n"
+      "trap t.1 dup=f -> n1\nrecv t\nsend n1 flags=CONTINUE\nreturned n1\n");
+  ASSERT_EQ(model.scenario().ops.size(), 6u);
+  // f is 0, the reservation holds 1: the dup gets 2.
+  StepIntoRace(model, 5, std::vector<Outcome>{Outcome::Ok(2)}, Outcome::Ok(2));
+  EXPECT_EQ(model.TrapResult(0)->cell, "SEND.CONTINUE.RUNS");
+  const std::map<int, ModelFd> table = model.FdTable(0);
+  ASSERT_EQ(table.count(2), 1u);
+  EXPECT_EQ(table.at(2).file, table.at(0).file);
+  EXPECT_TRUE(table.at(0).cloexec);
+  EXPECT_FALSE(table.at(2).cloexec);
+  EXPECT_EQ(model.FdCells(0).at(2), "SEND.CONTINUE.RUNS");
+
+  const auto last = [](const std::string& text) {
+    const std::vector<Prediction> all = Predict(text);
+    return all.empty() ? Outcome::Blocked() : First(all.back());
+  };
+  // No file at the number; the argument's upper bits are cut (1 << 32 is fd 0, open).
+  EXPECT_EQ(last("target t\ntrap t.1 dup=7 -> n\nrecv t\nsend n flags=CONTINUE\nreturned n\n"),
+            Outcome::Error(EBADF));
+  EXPECT_EQ(last("target t\nopen t devnull -> f\ntrap t.1 dup=0x100000000 -> n\nrecv t\n"
+                 "send n flags=CONTINUE\nreturned n\n"),
+            Outcome::Ok(1));
+  // At the limit.
+  EXPECT_EQ(last("target t\nopen t devnull -> f\nnofile t 1\ntrap t.1 dup=f -> n\nrecv t\n"
+                 "send n flags=CONTINUE\nreturned n\n"),
+            Outcome::Error(EMFILE));
+  // A value reply: the value, no dup.
+  EXPECT_EQ(last("target t\nopen t devnull -> f\ntrap t.1 dup=f -> n\nrecv t\n"
+                 "send n val=42\nreturned n\n"),
+            Outcome::Ok(42));
+  // A target whose filter was refused (an unknown flag) has nothing to trap the dup: it runs
+  // at once. Without a listener it is ENOSYS, as tuxcall is.
+  EXPECT_EQ(last("target t filter=0x40\nopen t devnull -> f\ntrap t.1 dup=f -> n\n"),
+            Outcome::Ok(1));
+  EXPECT_EQ(last("target t filter=0\nopen t devnull -> f\ntrap t.1 dup=f -> n\n"),
+            Outcome::Error(ENOSYS));
+  // The tuxcall trap still returns ENOSYS.
+  EXPECT_EQ(last("target t\ntrap t.1 -> n\nrecv t\nsend n flags=CONTINUE\nreturned n\n"),
+            Outcome::Error(ENOSYS));
+  // A dup of a harness fd is outside the domain.
+  const std::vector<Prediction> harness = Predict("target t\ntrap t.1 dup=513 -> n\n");
+  ASSERT_EQ(harness.size(), 1u);
+  EXPECT_TRUE(harness[0].skip);
+}
 }  // namespace
 }  // namespace addfdlab

@@ -123,6 +123,7 @@ std::vector<Member> Members() {
       m("restart", op_field::kRestart, &Op::restart),
       m("emulates", op_field::kEmulates, &Op::emulates),
       m("inject", op_field::kInject, &Op::inject),
+      m("call", op_field::kCall, &Op::call),
   };
 }
 
@@ -133,7 +134,7 @@ TEST(OpTraits, FieldsAreWhatTheDecoderSets) {
   const std::vector<Member> members = Members();
   uint32_t all_bits = 0;
   for (const Member& member : members) all_bits |= member.bits;
-  EXPECT_EQ(all_bits, (op_field::kInject << 1) - 1) << "a field bit without a member";
+  EXPECT_EQ(all_bits, (op_field::kCall << 1) - 1) << "a field bit without a member";
   const Op def;
   uint32_t seen[kOpKindCount] = {};  // per kind, the bits some decoded op used
   for (const Scenario& s : RandomScenarios(20000)) {

@@ -130,13 +130,13 @@ TEST(ScenarioCodec, PlacesOfThreadsNeverStartedAreDropped) {
 
 TEST(ScenarioCodec, SmallScenarioHasTheDocumentedLayout) {
   const Scenario s = ParseOrDie("target t0\ntrap t0.1 -> n0\nrecv t0\nsettle\n");
-  // version, header, filter NEW_LISTENER, callers 2, trap(11) t0 task 1+0, recv(15) main
+  // version, header, filter NEW_LISTENER, callers 2, trap(11) t0 task 1+0 tuxcall, recv(15) main
   // thread, t0, zeroed buffer, settle(24).
-  EXPECT_EQ(EncodeScenario(s), (std::vector<uint8_t>{5, 0x00, 8, 2, 11, 0, 0, 15, 0, 0, 0, 24}));
+  EXPECT_EQ(EncodeScenario(s), (std::vector<uint8_t>{6, 0x00, 8, 2, 11, 0, 0, 0, 15, 0, 0, 0, 24}));
   const Scenario named = ParseOrDie("target t0\ntrap t0.1 -> n\n");
   // The name table: 0 target, 0 thread, 1 notification ("n"), 0 fd names.
   EXPECT_EQ(EncodeScenario(named),
-            (std::vector<uint8_t>{5, 0x80, 8, 2, 1, 2, 't', '0', 0, 1, 1, 'n', 0, 11, 0, 0}));
+            (std::vector<uint8_t>{6, 0x80, 8, 2, 1, 2, 't', '0', 0, 1, 1, 'n', 0, 11, 0, 0, 0}));
 }
 
 std::vector<uint8_t> Cat(std::initializer_list<std::vector<uint8_t>> parts) {
@@ -151,10 +151,11 @@ std::vector<uint8_t> Cat(std::initializer_list<std::vector<uint8_t>> parts) {
 const std::vector<uint8_t> kAddFdZeroTail(11, 0);
 
 TEST(ScenarioCodec, TypedReferencesWrapAndUnusableOpsAreDropped) {
-  // trap (11 + 28) with target byte 7 (mod 1 target) and task byte 9 (1 + 9 % 2 = 2);
+  // trap (11 + 28) with target byte 7 (mod 1 target), task byte 9 (1 + 9 % 2 = 2) and call
+  // byte 2 (2 % 2: tuxcall);
   // then an addfd (16) on the main thread and notification byte 200 (mod 1).
   const std::vector<uint8_t> bytes =
-      Cat({{5, 0, 8, 2}, {39, 7, 9}, {16, 0, 200}, kAddFdZeroTail, {24}});
+      Cat({{6, 0, 8, 2}, {39, 7, 9, 2}, {16, 0, 200}, kAddFdZeroTail, {24}});
   const std::optional<Scenario> s = Decode(bytes);
   ASSERT_TRUE(s.has_value());
   ExpectDecodedIsSound(*s);
@@ -170,7 +171,7 @@ TEST(ScenarioCodec, TypedReferencesWrapAndUnusableOpsAreDropped) {
   // Without a trap first, the addfd has no notification to name: it is dropped, and
   // so are a wait with no thread and a trap on a target without callers.
   const std::optional<Scenario> dropped =
-      Decode(Cat({{5, 0, 8, 0}, {16, 0, 200}, kAddFdZeroTail, {22, 0}, {11, 0, 0}, {24}}));
+      Decode(Cat({{6, 0, 8, 0}, {16, 0, 200}, kAddFdZeroTail, {22, 0}, {11, 0, 0, 0}, {24}}));
   ASSERT_TRUE(dropped.has_value());
   ExpectDecodedIsSound(*dropped);
   ASSERT_EQ(dropped->ops.size(), 1u);
@@ -225,16 +226,17 @@ TEST(ScenarioCodec, WrongVersionAndShortHeadersAreRejected) {
   EXPECT_FALSE(Decode({}).has_value());
   EXPECT_FALSE(Decode({0, 0, 8, 2}).has_value());
   EXPECT_FALSE(Decode({4, 0, 8, 2}).has_value());  // version 4: no poll, no pidns, no places
+  EXPECT_FALSE(Decode({5, 0, 8, 2}).has_value());  // version 5: no trap call byte
   EXPECT_FALSE(Decode({3, 0, 8, 2}).has_value());  // version 3: no addfd inject byte
   EXPECT_FALSE(Decode({2, 0, 8, 2}).has_value());  // version 2: no work op, no emulates byte
   EXPECT_FALSE(Decode({1, 0, 8, 2}).has_value());  // version 1: the old words
   EXPECT_FALSE(Decode({0xff, 0, 8, 2}).has_value());
-  EXPECT_FALSE(Decode({5}).has_value());
-  EXPECT_FALSE(Decode({5, 0}).has_value());
-  EXPECT_FALSE(Decode({5, 0, 8}).has_value());
-  EXPECT_FALSE(Decode({5, 0, 0x80, 0, 0, 0}).has_value());  // wide filter cut short
-  EXPECT_FALSE(Decode({5, 1, 8, 2, 8}).has_value());        // second target cut short
-  const std::optional<Scenario> empty = Decode({5, 0, 8, 2});
+  EXPECT_FALSE(Decode({6}).has_value());
+  EXPECT_FALSE(Decode({6, 0}).has_value());
+  EXPECT_FALSE(Decode({6, 0, 8}).has_value());
+  EXPECT_FALSE(Decode({6, 0, 0x80, 0, 0, 0}).has_value());  // wide filter cut short
+  EXPECT_FALSE(Decode({6, 1, 8, 2, 8}).has_value());        // second target cut short
+  const std::optional<Scenario> empty = Decode({6, 0, 8, 2});
   ASSERT_TRUE(empty.has_value());
   EXPECT_TRUE(empty->ops.empty());
   ExpectDecodedIsSound(*empty);
@@ -248,15 +250,15 @@ TEST(ScenarioCodec, WrongVersionAndShortHeadersAreRejected) {
 
 TEST(ScenarioCodec, BadNameTablesAreRejected) {
   // A name that is not an identifier.
-  EXPECT_FALSE(Decode({5, 0x80, 8, 2, 1, 1, '9', 0, 0, 0}).has_value());
+  EXPECT_FALSE(Decode({6, 0x80, 8, 2, 1, 1, '9', 0, 0, 0}).has_value());
   // An empty name, a table longer than the limit, a cut-short table.
-  EXPECT_FALSE(Decode({5, 0x80, 8, 2, 1, 0, 0, 0, 0}).has_value());
-  EXPECT_FALSE(Decode({5, 0x80, 8, 2, 3, 1, 'a', 1, 'b', 1, 'c', 0, 0, 0}).has_value());
-  EXPECT_FALSE(Decode({5, 0x80, 8, 2, 0, 0, 0, 1, 5, 'a'}).has_value());
+  EXPECT_FALSE(Decode({6, 0x80, 8, 2, 1, 0, 0, 0, 0}).has_value());
+  EXPECT_FALSE(Decode({6, 0x80, 8, 2, 3, 1, 'a', 1, 'b', 1, 'c', 0, 0, 0}).has_value());
+  EXPECT_FALSE(Decode({6, 0x80, 8, 2, 0, 0, 0, 1, 5, 'a'}).has_value());
   // The table names fd 0 "f1"; a pipe binds two fds, and fd 1's default name is "f1" too.
-  EXPECT_FALSE(Decode({5, 0x80, 8, 2, 0, 0, 0, 1, 2, 'f', '1', 1, 0, 0}).has_value());
+  EXPECT_FALSE(Decode({6, 0x80, 8, 2, 0, 0, 0, 1, 2, 'f', '1', 1, 0, 0}).has_value());
   // Unused table entries are ignored.
-  const std::optional<Scenario> s = Decode({5, 0x80, 8, 2, 1, 1, 'x', 0, 1, 1, 'n', 0, 24});
+  const std::optional<Scenario> s = Decode({6, 0x80, 8, 2, 1, 1, 'x', 0, 1, 1, 'n', 0, 24});
   ASSERT_TRUE(s.has_value());
   EXPECT_EQ(s->targets[0].name, "x");
   EXPECT_TRUE(s->notifs.empty());

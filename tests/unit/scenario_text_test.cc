@@ -69,8 +69,10 @@ TEST(ScenarioText, ParsesEveryOpKind) {
   EXPECT_EQ(s.targets[1],
             (TargetDecl{"t1", uapi::kFilterNewListener | uapi::kFilterWaitKillableRecv, 3}));
   EXPECT_EQ(s.threads, (std::vector<std::string>{"A", "B"}));
-  EXPECT_EQ(s.notifs, (std::vector<std::string>{"n0"}));
+  EXPECT_EQ(s.notifs, (std::vector<std::string>{"n0", "d"}));
   EXPECT_EQ(s.fd_names, (std::vector<std::string>{"m", "r", "w", "s1", "s2", "r2", "slot", "got"}));
+  EXPECT_EQ(s.ops.back().call, TrapCall::kDup);
+  EXPECT_EQ(s.ops.back().fd, (FdRef{0, 0}));
   std::vector<bool> seen(kOpKindCount);
   for (const Op& op : s.ops) seen[static_cast<size_t>(op.kind)] = true;
   for (int kind = 0; kind < kOpKindCount; ++kind) {
@@ -560,6 +562,14 @@ TEST(ScenarioValidate, RejectsWhatThePrinterCannotRepresent) {
   bad.ops[0].task = 3;
   EXPECT_EQ(Rejection(bad), "op 1 (trap): task 3 out of range 1..2");
   bad = s;
+  bad.ops[0].fd.literal = 3;  // a tuxcall trap carries no fd
+  EXPECT_EQ(Rejection(bad),
+            "op 1 (trap): field 'fd' is not used by this op and must stay at its default");
+  bad = s;
+  bad.ops[2].call = TrapCall::kDup;
+  EXPECT_EQ(Rejection(bad),
+            "op 3 (close): field 'call' is not used by this op and must stay at its default");
+  bad = s;
   bad.fd_names.push_back("g");
   EXPECT_EQ(Rejection(bad), "fd name 'g' is never bound");
   bad = s;
@@ -583,6 +593,15 @@ TEST(ScenarioValidate, RejectsWhatThePrinterCannotRepresent) {
   EXPECT_FALSE(PrintScenario(bad).empty());  // an invalid scenario still prints
 }
 
+// The text round trip, and the ops come back from the binary form.
+void ExpectTextAndCodecRoundTrip(const Scenario& s) {
+  ExpectRoundTrip(s);
+  const std::vector<uint8_t> bytes = EncodeScenario(s);
+  const std::optional<Scenario> decoded = DecodeScenario(bytes.data(), bytes.size());
+  ASSERT_TRUE(decoded.has_value());
+  EXPECT_EQ(decoded->ops, s.ops);
+}
+
 // inject= on addfd: parsed, printed and encoded; only the main thread may inject.
 TEST(ScenarioText, AddFdInjectRoundTripsOnTheMainThreadOnly) {
   const Scenario s = MustParse(
@@ -594,11 +613,7 @@ TEST(ScenarioText, AddFdInjectRoundTripsOnTheMainThreadOnly) {
   EXPECT_EQ(s.ops[2].inject, InjectKind::kNomem);
   EXPECT_EQ(s.ops[3].inject, InjectKind::kNrOpen);
   EXPECT_EQ(PrintOp(s, 1), "addfd n inject=lsm expect EACCES");
-  ExpectRoundTrip(s);
-  const std::vector<uint8_t> bytes = EncodeScenario(s);
-  const std::optional<Scenario> decoded = DecodeScenario(bytes.data(), bytes.size());
-  ASSERT_TRUE(decoded.has_value());
-  EXPECT_EQ(decoded->ops, s.ops);
+  ExpectTextAndCodecRoundTrip(s);
 
   ParseError error;
   EXPECT_FALSE(ParseScenario("target t0\ntrap t0.1 -> n\naddfd n inject=oom\n", "bad.scn", &error));
@@ -614,6 +629,26 @@ TEST(ScenarioText, AddFdInjectRoundTripsOnTheMainThreadOnly) {
   close.ops[1].inject = InjectKind::kNomem;
   EXPECT_EQ(Rejection(close),
             "op 2 (close): field 'inject' is not used by this op and must stay at its default");
+}
+
+// trap ... dup=FD: a trapped dup (TrapCall::kDup) of a literal or a name; parsed, printed and
+// encoded (RejectsWhatThePrinterCannotRepresent: a tuxcall trap carries no fd).
+TEST(ScenarioText, TrapDupRoundTrips) {
+  const Scenario s = MustParse(
+      "target t0\nopen t0 memfd -> f\ntrap t0.1 dup=f -> n\ntrap t0.2 dup=-1 -> m\n"
+      "recv t0\nsend n flags=CONTINUE\nreturned n expect ok=1\n");
+  ASSERT_EQ(s.ops.size(), 6u);
+  EXPECT_EQ(s.ops[1].call, TrapCall::kDup);
+  EXPECT_EQ(s.ops[1].fd, (FdRef{0, 0}));
+  EXPECT_EQ(s.ops[2].call, TrapCall::kDup);
+  EXPECT_EQ(s.ops[2].fd, (FdRef{-1, -1}));
+  EXPECT_EQ(PrintOp(s, 1), "trap t0.1 dup=f -> n");
+  EXPECT_EQ(PrintOp(s, 2), "trap t0.2 dup=-1 -> m");
+  ExpectTextAndCodecRoundTrip(s);
+
+  ParseError error;
+  EXPECT_FALSE(ParseScenario("target t0\ntrap t0.1 dup=g -> n\n", "bad.scn", &error));
+  EXPECT_EQ(error.ToString(), "bad.scn:2:15: fd name 'g' used before an op binds it");
 }
 
 TEST(ScenarioNames, KindsAndOutcomes) {
