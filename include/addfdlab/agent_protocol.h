@@ -68,6 +68,12 @@ enum class Command : uint32_t {
   // KCOV_ENABLE(KCOV_TRACE_PC). ret: the kcov fd, which the supervisor copies
   // (pidfd_getfd: the copy maps the same buffer) and then closes with kClose.
   kKcovEnable,
+  // A new task sharing the table (clone CLONE_FILES, as the callers; CLONE_PARENT from a
+  // caller, so that the leader is every task's parent), serving the control socket it gets
+  // at kHarnessFdBase + args[0] (the RLIMIT_NOFILE soft limit raised to the hard one while
+  // it is made). ret: its pid; the supervisor's end of that socket comes with the reply
+  // (SCM_RIGHTS) and leaves this table.
+  kSpawn,
 };
 
 struct Request {

@@ -20,7 +20,9 @@ namespace addfdlab {
 // 5: the `poll` and `get_notif_sizes` ops (opcodes % 28); a target's pid namespace (bit 7
 //    of its callers byte) and the threads' places (header bit 1: a count byte, then a byte
 //    per thread).
-inline constexpr uint8_t kCodecVersion = 5;
+// 6: the `spawn` op (opcodes % 29; spawn is opcode 15, before recv); task bytes count the
+//    tasks spawned so far.
+inline constexpr uint8_t kCodecVersion = 6;
 
 // Decodes any byte string: nullopt when the version byte or the header is wrong or a
 // name table entry is unusable, otherwise a scenario for which ValidateScenario() succeeds.
