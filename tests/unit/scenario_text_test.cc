@@ -69,7 +69,7 @@ TEST(ScenarioText, ParsesEveryOpKind) {
   EXPECT_EQ(s.targets[1],
             (TargetDecl{"t1", uapi::kFilterNewListener | uapi::kFilterWaitKillableRecv, 3}));
   EXPECT_EQ(s.threads, (std::vector<std::string>{"A", "B"}));
-  EXPECT_EQ(s.notifs, (std::vector<std::string>{"n0"}));
+  EXPECT_EQ(s.notifs, (std::vector<std::string>{"n0", "n1"}));
   EXPECT_EQ(s.fd_names, (std::vector<std::string>{"m", "r", "w", "s1", "s2", "r2", "slot", "got"}));
   std::vector<bool> seen(kOpKindCount);
   for (const Op& op : s.ops) seen[static_cast<size_t>(op.kind)] = true;
