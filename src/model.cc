@@ -27,7 +27,13 @@ Model::Model(const Scenario& scenario, const ModelEnv& env) : scenario_(scenario
   for (const TargetDecl& decl : scenario_.targets) {
     TargetState target;
     target.decl = decl;
-    target.tasks.resize(static_cast<size_t>(1 + decl.callers));
+    // Every task the scenario names: those `spawn` makes are not created yet.
+    const int ti = static_cast<int>(targets_.size());
+    target.tasks.resize(static_cast<size_t>(TasksBefore(scenario_, ti, scenario_.ops.size())));
+    for (size_t t = static_cast<size_t>(1 + decl.callers); t < target.tasks.size(); ++t) {
+      target.tasks[t].created = false;
+      target.tasks[t].alive = false;
+    }
     for (int t = 0; t <= decl.callers; ++t) {
       target.fds[env_.harness_fd_base + t] = ModelFd{ModelFile{ModelFile::Kind::kHarness, t}, true};
     }

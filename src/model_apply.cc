@@ -63,7 +63,7 @@ void Model::Step(int index, const Outcome& observed) {
 void Model::Apply(int index, const Outcome& observed) {
   // The target's own ops go to ApplyTargetOp (the default); a new kind goes where it
   // belongs, then into this count (docs/scenario.md, "Adding an op").
-  static_assert(kOpKindCount == 28, "a new OpKind: apply it in Model::Apply");
+  static_assert(kOpKindCount == 29, "a new OpKind: apply it in Model::Apply");
   const Op& op = scenario_.ops[static_cast<size_t>(index)];
   switch (op.kind) {
     case OpKind::kAddFd:
@@ -91,6 +91,10 @@ void Model::Apply(int index, const Outcome& observed) {
       return;
     }
     case OpKind::kInstallFilter:
+      // On the leader: the tasks it spawns from now on trap into this filter.
+      if (observed.kind == Outcome::Kind::kOk)
+        ++targets_[static_cast<size_t>(op.target)].tasks[0].stacked;
+      return;
     case OpKind::kGetNotifSizes:
       return;
     case OpKind::kSignalThread:
@@ -380,6 +384,19 @@ void Model::ApplyTargetOp(const Op& op, const Outcome& observed) {
       }
       break;
     }
+    case OpKind::kSpawn: {
+      // A new user of the filter stack its parent has (copy_seccomp), and a control socket
+      // in the shared table.
+      if (observed.kind != Outcome::Kind::kOk) break;
+      const auto index = static_cast<size_t>(observed.value);
+      if (index >= t.tasks.size()) break;
+      Task spawned;
+      spawned.stacked = t.tasks[static_cast<size_t>(op.task)].stacked;
+      t.tasks[index] = spawned;
+      const int fd = env_.harness_fd_base + static_cast<int>(index);
+      t.fds[fd] = ModelFd{ModelFile{ModelFile::Kind::kHarness, static_cast<int>(index)}, true};
+      break;
+    }
     case OpKind::kRelease: {
       Task& task = t.tasks[static_cast<size_t>(op.task)];
       task.released = true;
@@ -390,17 +407,22 @@ void Model::ApplyTargetOp(const Op& op, const Outcome& observed) {
     case OpKind::kTrap: {
       Task& task = t.tasks[static_cast<size_t>(op.task)];
       if (!task.alive) break;
-      if (!t.listener) {
-        // LISTENER.CLOSED: no notifier left; the syscall fails with ENOSYS at once. Where
-        // the target's filter was refused (FILTER.FLAGS) nothing traps it: a dup just runs
-        // (tuxcall's own answer is ENOSYS too).
+      if (task.stacked > 0 || !t.listener) {
+        // No notification: the syscall returns at once.
         Notif& n = notifs_[static_cast<size_t>(op.notif)];
         n.target = op.target;
         n.task = op.task;
         n.state = NotifState::kGone;
-        n.returned = op.call == TrapCall::kDup && t.filter_errno != 0
-                         ? AsyncResult{RunDup(t, ResolveFd(op.fd)), Cell("FILTER.FLAGS")}
-                         : AsyncResult{Outcome::Error(ENOSYS), Cell("LISTENER.CLOSED")};
+        if (task.stacked > 0) {
+          // FILTER.STACKED.NEWEST: the newest filter matches, and it has no listener.
+          n.returned = AsyncResult{Outcome::Error(ENOSYS), Cell("FILTER.STACKED.NEWEST")};
+        } else if (op.call == TrapCall::kDup && t.filter_errno != 0) {
+          // The target's filter was refused (FILTER.FLAGS): nothing traps a dup, it runs.
+          n.returned = AsyncResult{RunDup(t, ResolveFd(op.fd)), Cell("FILTER.FLAGS")};
+        } else {
+          // LISTENER.CLOSED: no notifier left, ENOSYS (tuxcall's own answer is ENOSYS too).
+          n.returned = AsyncResult{Outcome::Error(ENOSYS), Cell("LISTENER.CLOSED")};
+        }
         break;
       }
       CreateNotification(op.target, op.task, op.notif);

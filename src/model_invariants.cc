@@ -44,8 +44,9 @@ Result<void> Model::CheckState() const {
 // numbers, cloexec, never touched.
 Result<void> Model::CheckTarget(size_t ti) const {
   const TargetState& t = targets_[ti];
-  if (t.tasks.size() != static_cast<size_t>(1 + t.decl.callers)) {
-    return TargetSays(ti, "task count differs from its declaration");
+  if (t.tasks.size() !=
+      static_cast<size_t>(TasksBefore(scenario_, static_cast<int>(ti), scenario_.ops.size()))) {
+    return TargetSays(ti, "task count differs from its declaration and spawns");
   }
   const bool any_alive =
       std::any_of(t.tasks.begin(), t.tasks.end(), [](const Task& k) { return k.alive; });
@@ -63,6 +64,7 @@ Result<void> Model::CheckTarget(size_t ti) const {
   if (t.requests < 0) return TargetSays(ti, "negative RECV count");
   if (!t.alive) return {};
   for (int k = 0; k < static_cast<int>(t.tasks.size()); ++k) {
+    if (!t.tasks[static_cast<size_t>(k)].created) continue;
     const auto it = t.fds.find(env_.harness_fd_base + k);
     if (it == t.fds.end() || it->second.file.kind != ModelFile::Kind::kHarness ||
         it->second.file.index != k || !it->second.cloexec) {
@@ -289,7 +291,8 @@ Model::Lifecycle Model::LifecycleNow() const {
   for (const TargetState& t : targets_) {
     uint64_t alive = 0;
     for (size_t k = 0; k < t.tasks.size() && k < 64; ++k) {
-      if (t.tasks[k].alive) alive |= uint64_t{1} << k;
+      // A task a later spawn makes counts as alive until then: it may yet be born.
+      if (t.tasks[k].alive || !t.tasks[k].created) alive |= uint64_t{1} << k;
     }
     now.targets.push_back({t.alive, t.listener, t.next_seq, alive});
   }

@@ -39,6 +39,8 @@ void Model::CreateNotification(int target, int task, int notif_index) {
   n.state = NotifState::kInit;
   t.tasks[static_cast<size_t>(task)].notif = notif_index;
   t.notif_list.push_back(notif_index);
+  // A spawned task's trap reached the supervisor's listener: a user of the filter.
+  if (task > t.decl.callers) Reached(Cell("FILTER.SPAWN.USER"));
   ++t.requests;
   DeliverToWaitingRecv(target);
 }

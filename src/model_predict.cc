@@ -33,7 +33,7 @@ Prediction Model::Predict(int index) const {
   // The target's ops, `wait`, `returned`, `signal_thread` and `settle` go to PredictTargetOp
   // (the default); a new kind goes where it belongs, then into this count (docs/scenario.md,
   // "Adding an op").
-  static_assert(kOpKindCount == 28, "a new OpKind: predict it in Model::Predict");
+  static_assert(kOpKindCount == 29, "a new OpKind: predict it in Model::Predict");
   const Op& op = scenario_.ops[static_cast<size_t>(index)];
   const OpTraits& traits = OpTraitsOf(op.kind);
   if (std::string why = OutsideEnv(op); !why.empty()) return Skip(std::move(why));
@@ -388,7 +388,7 @@ Prediction Model::PredictTargetOp(const Op& op) const {
     return p;
   }
   const Task& tk = t.tasks[static_cast<size_t>(task)];
-  if ((op.kind == OpKind::kTrap || op.kind == OpKind::kReserve) &&
+  if ((op.kind == OpKind::kTrap || op.kind == OpKind::kReserve || op.kind == OpKind::kSpawn) &&
       (tk.notif >= 0 || tk.reserving)) {
     p.skip = true;
     p.skip_reason = "the task is busy";
@@ -428,6 +428,13 @@ Prediction Model::PredictTargetOp(const Op& op) const {
     }
     case OpKind::kTrap:
       return PredictTrap(op);
+    case OpKind::kSpawn: {
+      // The agent's clone: the new task takes the scenario's next index.
+      const int index = static_cast<int>(&op - scenario_.ops.data());
+      p.allowed = {Outcome::Ok(TasksBefore(scenario_, op.target, static_cast<size_t>(index)))};
+      p.cell = Cell("FILTER.SPAWN.USER");
+      return p;
+    }
     case OpKind::kSignalTask:
       if (StopsByDefault(op.signal) && HandlerOf(t, op.signal) == HandlerKind::kDefault) {
         p.skip = true;
@@ -606,6 +613,13 @@ Prediction Model::PredictTrap(const Op& op) const {
     return Skip("the trap's dup names a harness fd");
   }
   p.allowed = {Outcome::Blocked()};
+  if (t.tasks[static_cast<size_t>(op.task)].stacked > 0) {
+    // seccomp_run_filters: every filter answers USER_NOTIF, and with equal actions the
+    // newest matches; seccomp_do_user_notification: it has no listener, ENOSYS at once.
+    p.allowed = {Outcome::Error(ENOSYS)};
+    p.cell = Cell("FILTER.STACKED.NEWEST");
+    return p;
+  }
   if (!t.listener && !(op.call == TrapCall::kDup && t.filter_errno != 0)) {
     // No listener (closed and detached, or never): the trapped syscall is answered
     // ENOSYS at once (LISTENER.CLOSED).

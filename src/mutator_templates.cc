@@ -22,6 +22,9 @@ class Shape {
       free_tasks_ = facts.targets[static_cast<size_t>(target)].free_tasks;
       t_ = facts.targets[static_cast<size_t>(target)];
     }
+    // The tasks at the position: the declared callers and those spawned before it.
+    tasks_ = t_.callers + 1;
+    declared_ = Decl().callers;
     t_.callers = Decl().callers;
   }
 
@@ -66,6 +69,12 @@ class Shape {
     op.target = target_;
     ops_.push_back(op);
     return ops_.back();
+  }
+  // `spawn T.parent`: returns the new task's index (the tasks at the position, and the
+  // callers and spawns this template added).
+  int Spawn(int parent) {
+    Add(OpKind::kSpawn).task = parent;
+    return tasks_ + (Decl().callers - declared_) + spawned_++;
   }
   int Trap(int task) {
     Op& op = Add(OpKind::kTrap);
@@ -187,6 +196,9 @@ class Shape {
   int target_;
   TargetFacts t_;
   std::vector<int> free_tasks_;
+  int tasks_ = 1;     // at the position
+  int declared_ = 0;  // Decl().callers at the start
+  int spawned_ = 0;
   size_t threads_ = 0;
   std::vector<Op> ops_;
 };
@@ -613,9 +625,18 @@ void Recv(Shape& s) {
   if (rng.OneIn(2)) s.Settle();
 }
 
-// kListener: the listener's other ioctls and the filter's flags.
+// kListener: the listener's other ioctls and the filter's flags; a task spawned after them
+// (FILTER.STACKED.NEWEST after a further filter, FILTER.SPAWN.USER without).
 void Listener(Shape& s) {
   Rng& rng = s.rng();
+  if (rng.OneIn(4)) {
+    if (rng.OneIn(2)) s.Add(OpKind::kInstallFilter).flags = rng.OneIn(2) ? 0 : PickFilterFlags(rng);
+    const int n = s.Trap(s.Spawn(0));
+    s.Recv();
+    s.Reply(n);
+    s.Returned(n);
+    return;
+  }
   for (size_t i = 1 + rng.Below(3); i > 0; --i) {
     switch (rng.Below(3)) {
       case 0:

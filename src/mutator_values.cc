@@ -286,6 +286,7 @@ Op RandomOp(Rng& rng, Draft& draft, const Facts& facts, OpKind kind, int target)
       break;
     case OpKind::kRelease:
     case OpKind::kSignalTask:
+    case OpKind::kSpawn:
       op.task = PickTask(rng, t, rng.OneIn(2));
       if (kind == OpKind::kSignalTask) op.signal = PickSignal(rng);
       break;
@@ -416,7 +417,12 @@ void MutateField(Rng& rng, Op& op, const Facts& facts) {
       break;
     case OpKind::kReserve:
     case OpKind::kRelease:
-      fields = {[&] { op.task = PickTask(rng, t, op.kind != OpKind::kRelease); }, other_target};
+    case OpKind::kSpawn:
+      fields = {[&] {
+                  const bool caller = op.kind == OpKind::kTrap || op.kind == OpKind::kReserve;
+                  op.task = PickTask(rng, t, caller);
+                },
+                other_target};
       break;
     case OpKind::kSignalTask:
       fields = {signal, [&] { op.task = PickTask(rng, t, false); }};

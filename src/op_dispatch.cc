@@ -87,7 +87,7 @@ std::optional<Outcome> OpDispatch::ExecuteFdOp(const Op& op) {
   }
 }
 
-// Ops on the target's processes: limits, handlers, filters.
+// Ops on the target's processes: limits, handlers, filters, new tasks.
 std::optional<Outcome> OpDispatch::ExecuteProcessOp(const Op& op) {
   TargetSlot& slot = in_.slots[static_cast<size_t>(op.target)];
   Target& t = *slot.target;
@@ -126,6 +126,14 @@ std::optional<Outcome> OpDispatch::ExecuteProcessOp(const Op& op) {
       if (outcome.kind != Outcome::Kind::kOk) return outcome;
       t.Taint();  // a second filter stays: this target is not reused
       return Outcome::Ok(0);
+    }
+    case OpKind::kSpawn: {
+      FreeTask(slot, op.target, op.task);
+      // The new task's index is the scenario's: spawns the model skipped keep theirs.
+      const int index = TasksBefore(in_.scenario, op.target, static_cast<size_t>(index_));
+      auto spawned = t.SpawnTask(op.task, index);
+      if (!spawned) return Outcome::Error(spawned.error().code().value());
+      return Outcome::Ok(*spawned);
     }
     default:
       return std::nullopt;
@@ -406,7 +414,8 @@ std::optional<Outcome> OpDispatch::ExecuteSupervisorOp(int index, const Op& op) 
 std::optional<Outcome> OpDispatch::Execute(int index, const Op& op) {
   // The target's ops go to ExecuteTargetOp's chain (the default); a new kind goes where it
   // belongs, then into this count (docs/scenario.md, "Adding an op").
-  static_assert(kOpKindCount == 28, "a new OpKind: run it in OpDispatch::Execute");
+  static_assert(kOpKindCount == 29, "a new OpKind: run it in OpDispatch::Execute");
+  index_ = index;
   // Target-side ops, and the ops that wait for the targets, let them run.
   if (in_.model.Quiesces(index)) in_.quiet.TargetsMayRun();
   switch (op.kind) {

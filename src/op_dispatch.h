@@ -79,6 +79,7 @@ class OpDispatch {
   // The trap each task made last, to read its return before it takes another.
   std::map<std::pair<int, int>, int> last_trap_;
   int pair_second_ = -1;
+  int index_ = -1;  // the op Execute runs
   // The op each named thread runs, and where its RECV answer goes.
   std::map<int, std::pair<Op, std::shared_ptr<RecvAnswer>>> last_thread_op_;
   std::set<std::pair<int, uint64_t>> received_;

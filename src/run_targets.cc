@@ -17,16 +17,18 @@ bool Calibrate(TargetSlot& slot, const Limits& limits) {
     slot.base_id = *t.next_notif_id();
     return true;
   }
-  if (t.listener() < 0 || t.tasks() < 2) return true;
-  // One throwaway notification tells the listener's current id.
-  if (!t.Start(1, MakeRequest(agent::Command::kTrap))) return false;
+  if (t.listener() < 0) return true;
+  // One throwaway notification tells the listener's current id. A caller makes it, or
+  // without callers the leader (before the run: a task `spawn` makes may trap in it).
+  const int task = t.tasks() >= 2 ? 1 : 0;
+  if (!t.Start(task, MakeRequest(agent::Command::kTrap))) return false;
   auto notif = RecvNotification(t.listener(), limits.Deadline(limits.op));
   if (!notif) return false;
   seccomp_notif_resp resp{};
   resp.id = notif->id;
   resp.error = -ENOSYS;
   if (!NotifSend(t.listener(), resp)) return false;
-  if (!t.Finish(1, limits.Deadline(limits.op))) return false;
+  if (!t.Finish(task, limits.Deadline(limits.op))) return false;
   slot.base_id = notif->id + 1;
   t.set_next_notif_id(slot.base_id);
   return true;

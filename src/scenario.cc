@@ -147,6 +147,7 @@ class Validator {
       ADDFDLAB_TRY(CheckNames(*names, what));
     }
     for (size_t i = 0; i < s_.ops.size(); ++i) {
+      index_ = i;
       Result<void> checked = CheckOp(s_.ops[i]);
       if (!checked) {
         const auto kind = static_cast<int>(s_.ops[i].kind);
@@ -191,11 +192,14 @@ class Validator {
       }
     }
     if (fields & (kTask | kTaskCaller)) {
-      const int callers = s_.targets[static_cast<size_t>(op.target)].callers;
+      const int last = TasksBefore(s_, op.target, index_) - 1;
       const int lowest = (fields & kTaskCaller) ? 1 : 0;
-      if (op.task < lowest || op.task > callers) {
+      if (op.task < lowest || op.task > last) {
         return Error::Invalid("task " + std::to_string(op.task) + " out of range " +
-                              std::to_string(lowest) + ".." + std::to_string(callers));
+                              std::to_string(lowest) + ".." + std::to_string(last));
+      }
+      if (op.kind == OpKind::kSpawn && last + 1 >= kMaxTasks) {
+        return Error::Invalid("a target has at most " + std::to_string(kMaxTasks) + " tasks");
       }
     }
     if (fields & kThreadOn) {
@@ -288,6 +292,7 @@ class Validator {
   }
 
   const Scenario& s_;
+  size_t index_ = 0;         // the op CheckOp checks
   size_t threads_ = 0;       // threads started so far
   size_t fds_ = 0;           // fd names bound so far
   std::vector<int> notifs_;  // the target of each notification bound so far

@@ -162,6 +162,7 @@ void CodeOpFields(Io& io, OpT& op) {
       if (op.call == TrapCall::kDup) io.Fd(op.fd);
       return;
     case OpKind::kRelease:
+    case OpKind::kSpawn:
       io.Target(op.target);
       io.Task(op.target, op.task);
       return;
@@ -315,7 +316,8 @@ class Decoder {
     return true;
   }
 
-  int Callers(int target) const { return s_.targets[static_cast<size_t>(target)].callers; }
+  // The callers and the tasks `spawn` made before the op being read.
+  int Callers(int target) const { return TasksBefore(s_, target, s_.ops.size()) - 1; }
 
   // The fields of CodeOpFields, read. A typed reference is taken modulo what exists.
   template <typename Io, typename OpT>
@@ -424,7 +426,9 @@ class Decoder {
                                        op_field::kBind | op_field::kBind2 | op_field::kBindOptional;
     const uint32_t fields = OpTraitsOf(op.kind).fields;
     // A dropped op's bytes are consumed; the op is dropped and its fields reset.
-    if ((fields & kRefsAndBinds) != 0 && !Admit(fields, op)) return true;
+    if (((fields & kRefsAndBinds) != 0 || op.kind == OpKind::kSpawn) && !Admit(fields, op)) {
+      return true;
+    }
     if (op.thread >= 0 && static_cast<size_t>(op.thread) == threads_) ++threads_;
     s_.ops.push_back(op);
     return true;
@@ -435,6 +439,7 @@ class Decoder {
   // fd name.
   bool Admit(uint32_t fields, Op& op) {
     if ((fields & op_field::kTaskCaller) && op.task < 1) return false;
+    if (op.kind == OpKind::kSpawn && Callers(op.target) + 1 >= kMaxTasks) return false;
     if ((fields & op_field::kThreadUsed) && op.thread < 0) return false;
     if (fields & op_field::kNotifUse) {
       if (op.notif < 0) return false;

@@ -121,6 +121,8 @@ Lowered Lower(const Draft& draft) {
     s.targets[i].callers = std::clamp(s.targets[i].callers, 0, kMaxCallers);
   }
   const int target_count = static_cast<int>(s.targets.size());
+  std::vector<int> tasks;  // per target: its callers, then the tasks spawned so far
+  for (const TargetDecl& decl : s.targets) tasks.push_back(1 + decl.callers);
   std::vector<int> notif_targets;  // per notification index
   int fd_count = 0;
   int thread_count = 0;
@@ -139,12 +141,15 @@ Lowered Lower(const Draft& draft) {
       }
       op.target = notif_targets[static_cast<size_t>(op.notif)];
     }
+    const int target_tasks = UsesTarget(op.kind) ? tasks[static_cast<size_t>(op.target)] : 1;
     if (op.kind == OpKind::kTrap || op.kind == OpKind::kReserve) {
-      const int callers = s.targets[static_cast<size_t>(op.target)].callers;
+      const int callers = target_tasks - 1;
       if (callers == 0) continue;
       op.task = 1 + Mod(op.task - 1, callers);
-    } else if (op.kind == OpKind::kRelease || op.kind == OpKind::kSignalTask) {
-      op.task = Mod(op.task, s.targets[static_cast<size_t>(op.target)].callers + 1);
+    } else if (op.kind == OpKind::kRelease || op.kind == OpKind::kSignalTask ||
+               op.kind == OpKind::kSpawn) {
+      if (op.kind == OpKind::kSpawn && target_tasks >= kMaxTasks) continue;
+      op.task = Mod(op.task, target_tasks);
     }
     if (op.kind == OpKind::kTrap && notif_targets.size() >= static_cast<size_t>(kMaxNotifs)) {
       continue;
@@ -201,6 +206,7 @@ Lowered Lower(const Draft& draft) {
       out.fds[op.bind2] = fd_count;
       op.bind2 = fd_count++;
     }
+    if (op.kind == OpKind::kSpawn) ++tasks[static_cast<size_t>(op.target)];
     s.ops.push_back(op);
     out.origin.push_back(i);
   }
@@ -301,7 +307,8 @@ Facts FactsAt(const Draft& draft, size_t position) {
     TargetFacts tf;
     tf.alive = model.TargetAlive(target);
     tf.listener = model.ListenerOpen(target);
-    tf.callers = s.targets[t].callers;
+    // The declared callers and the tasks the ops before the position spawned.
+    tf.callers = TasksBefore(s, target, s.ops.size()) - 1;
     for (int task = 0; task <= tf.callers; ++task) {
       const bool blocked = model.NotifOfTask(target, task) >= 0 || reserving.count({target, task});
       if (blocked && model.TaskAlive(target, task)) tf.quiet = false;
@@ -456,9 +463,10 @@ OpKind RandomKind(Rng& rng) {
       OpKind::kNofile,        OpKind::kOpen,          OpKind::kClose,      OpKind::kDup,
       OpKind::kDup2,          OpKind::kPipe,          OpKind::kSocketpair, OpKind::kReserve,
       OpKind::kRelease,       OpKind::kCloseListener, OpKind::kSetFlags,   OpKind::kIoctl,
-      OpKind::kInstallFilter, OpKind::kWork,          OpKind::kPoll,       OpKind::kGetNotifSizes};
+      OpKind::kInstallFilter, OpKind::kWork,          OpKind::kPoll,       OpKind::kGetNotifSizes,
+      OpKind::kSpawn};
   const size_t index = rng.Weighted(
-      {30, 10, 8, 8, 5, 4, 4, 4, 4, 2, 3, 2, 3, 3, 2, 1, 1, 1, 1, 2, 2, 1, 1, 1, 1, 2, 2, 1});
+      {30, 10, 8, 8, 5, 4, 4, 4, 4, 2, 3, 2, 3, 3, 2, 1, 1, 1, 1, 2, 2, 1, 1, 1, 1, 2, 2, 1, 1});
   return kKinds[index];
 }
 

@@ -50,7 +50,8 @@ bool ScenarioNames::TaskRef(const Token& token, const char* op, bool caller, int
   }
   if (!TargetRef({token.text.substr(0, dot), token.column}, target)) return false;
   const Token k{token.text.substr(dot + 1), Advance(token.column, dot + 1)};
-  const int callers = s_.targets[static_cast<size_t>(*target)].callers;
+  // The callers and the tasks `spawn` made so far.
+  const int callers = TasksBefore(s_, *target, s_.ops.size()) - 1;
   if (k.text.empty()) return FailAt(token, "expected a task number after " + Quote(token.text));
   int64_t value = 0;
   if (!values_->ParseInt64(k, "the task", &value)) return false;
@@ -61,6 +62,10 @@ bool ScenarioNames::TaskRef(const Token& token, const char* op, bool caller, int
   }
   if (caller && callers == 0) {
     return FailAt(k, "target " + target_name + " has no calling tasks (callers=0)");
+  }
+  if (std::string_view(op) == "spawn" && callers + 1 >= kMaxTasks) {
+    return FailAt(k, "target " + target_name + " has " + std::to_string(callers + 1) +
+                         " tasks already (at most " + std::to_string(kMaxTasks) + ")");
   }
   if (value < (caller ? 1 : 0) || value > callers) {
     return FailAt(k, "task " + std::to_string(value) + " out of range for target " + target_name +

@@ -28,7 +28,8 @@ class ScenarioNames {
   bool CheckNewName(const Token& name, const char* what);
   std::vector<std::string> TargetNames() const;
   bool TargetRef(const Token& token, int* target);
-  // TARGET.TASK; a caller task (1..callers) when `caller`, else 0..callers.
+  // TARGET.TASK; a caller task (1..callers, and the tasks `spawn` made) when `caller`,
+  // else from 0. For `op` spawn, the target must have room for one more task.
   bool TaskRef(const Token& token, const char* op, bool caller, int* target, int* task);
   // A notification a trap bound; its index, or -1.
   int LookupNotif(const Token& name);

@@ -140,6 +140,7 @@ class Printer {
         line += " " + Task(op) + " -> " + Name(s_.fd_names, op.bind);
         break;
       case OpKind::kRelease:
+      case OpKind::kSpawn:
         line += " " + Task(op);
         break;
       case OpKind::kTrap:

@@ -415,8 +415,9 @@ class Parser {
       case OpKind::kReserve:
         return ParseTaskBinding(name, op);
       case OpKind::kRelease:
+      case OpKind::kSpawn:
         return Next("TARGET.TASK", &token) &&
-               names_.TaskRef(token, "release", false, &op->target, &op->task) &&
+               names_.TaskRef(token, OpKindName(op->kind), false, &op->target, &op->task) &&
                ParseTail(name, {}, {}, 0, 0, true, &tail, op);
       case OpKind::kTrap:
         return ParseTaskBinding(name, op);

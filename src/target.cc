@@ -253,8 +253,53 @@ Result<void> Target::AwaitHello() {
 Target::~Target() {
   Kill();
   if (!fifo_path_.empty()) {
-    for (int t = 1; t <= config_.callers; ++t) ::unlink(fifo_path(t).c_str());
+    for (int t = 1; t < tasks(); ++t) ::unlink(fifo_path(t).c_str());
   }
+}
+
+Result<int> Target::SpawnTask(int task, int index) {
+  if (index < tasks() || index >= agent::kMaxTasks) {
+    return Error::Invalid("task index " + std::to_string(index) + " to spawn");
+  }
+  tainted_ = true;  // the new task and its control socket stay: not reused
+  if (::mkfifo(fifo_path(index).c_str(), 0600) < 0 && errno != EEXIST) {
+    return Error(Errno::Last(), "mkfifo " + fifo_path(index));
+  }
+  ADDFDLAB_TRY(Start(task, MakeRequest(agent::Command::kSpawn, {index})));
+  const int control = controls_[static_cast<size_t>(task)].get();
+  if (!WaitReadable(control, config_.limits.Deadline(config_.limits.command))) {
+    return Errno(ETIMEDOUT);
+  }
+  agent::Reply reply;
+  int fd = -1;
+  int count = 0;
+  const ssize_t n = RecvWithFds(control, &reply, sizeof(reply), &fd, 1, &count, MSG_CMSG_CLOEXEC);
+  if (n < 0) return Errno::Last();
+  UniqueFd ours(count > 0 ? fd : -1);
+  busy_[static_cast<size_t>(task)] = false;
+  if (n != static_cast<ssize_t>(sizeof(reply))) return Errno(EPIPE);
+  if (reply.err != 0) return Errno(reply.err);
+  if (!ours) return Error(Errno(EPROTO), "no control socket with the spawned task's pid");
+  auto pid = static_cast<pid_t>(reply.ret);
+  if (config_.pid_ns && PidNamespaceAccess().flags != 0) {
+    auto outer = OuterPid(pids_[0], pid);
+    if (!outer)
+      return std::move(outer).error().WithContext("a spawned task's pid outside its namespace");
+    pid = *outer;
+  }
+  auto pidfd = PidfdOpen(pid);
+  if (!pidfd) return std::move(pidfd).error().WithContext("pidfd_open of a spawned task");
+  while (tasks() < index) {  // spawns the run skipped
+    pids_.push_back(0);
+    pidfds_.emplace_back();
+    controls_.emplace_back();
+    busy_.push_back(false);
+  }
+  pids_.push_back(pid);
+  pidfds_.push_back(std::move(*pidfd));
+  controls_.push_back(std::move(ours));
+  busy_.push_back(false);
+  return index;
 }
 
 Result<void> Target::Start(int task, const agent::Request& req) {
@@ -329,7 +374,9 @@ void Target::Kill() {
   for (size_t t = 1; t < pidfds_.size(); ++t) {
     ::syscall(SYS_pidfd_send_signal, pidfds_[t].get(), SIGKILL, nullptr, 0);
   }
-  for (size_t t = 1; t < pidfds_.size(); ++t) WaitReadable(pidfds_[t].get(), deadline);
+  for (size_t t = 1; t < pidfds_.size(); ++t) {
+    if (pidfds_[t]) WaitReadable(pidfds_[t].get(), deadline);  // none: a skipped spawn
+  }
   ::syscall(SYS_pidfd_send_signal, pidfds_[0].get(), SIGKILL, nullptr, 0);
   WaitReadable(pidfds_[0].get(), deadline);
   ReapExited();
@@ -395,8 +442,12 @@ std::vector<int> Target::OwnedFds() const {
     if (fd) fds.push_back(fd.get());
   }
   if (listener_) fds.push_back(listener_.get());
-  for (const UniqueFd& fd : pidfds_) fds.push_back(fd.get());
-  for (const UniqueFd& fd : controls_) fds.push_back(fd.get());
+  for (const UniqueFd& fd : pidfds_) {
+    if (fd) fds.push_back(fd.get());
+  }
+  for (const UniqueFd& fd : controls_) {
+    if (fd) fds.push_back(fd.get());
+  }
   for (const auto& area : kcov_) {
     if (area) fds.push_back(area->fd());
   }
@@ -413,6 +464,7 @@ void Target::KillTasks() {
 bool Target::ReapExited() {
   bool all = true;
   for (size_t t = 0; t < pidfds_.size(); ++t) {
+    if (!pidfds_[t]) continue;  // a spawn the run skipped
     struct pollfd pfd {
       pidfds_[t].get(), POLLIN, 0
     };

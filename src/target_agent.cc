@@ -28,6 +28,8 @@ namespace {
 volatile sig_atomic_t g_caught = 0;
 int g_tasks = 1;
 bool g_leader = true;
+pid_t g_leader_pid = 0;  // as the leader's pid namespace sees it: what getppid() says
+int g_pass_fd = -1;      // an fd the reply carries (kSpawn), then closed
 const AgentConfig* g_config = nullptr;
 
 void CountSignal(int) { g_caught = g_caught + 1; }
@@ -154,6 +156,57 @@ void KcovEnable(const int64_t* a, Reply& reply) {
     return Fill(reply, -1);
   }
   Fill(reply, fd);
+}
+
+[[noreturn]] void Serve(int control);
+bool TieToParent(pid_t parent);
+
+void Spawn(const int64_t* a, Reply& reply) {
+  const long index = a[0];
+  if (index < 1 || index >= kMaxTasks) {
+    errno = EINVAL;
+    return Fill(reply, -1);
+  }
+  const int control = kHarnessFdBase + static_cast<int>(index);
+  // The harness number may lie above a limit the scenario lowered.
+  struct rlimit saved {};
+  ::getrlimit(RLIMIT_NOFILE, &saved);
+  struct rlimit raised = saved;
+  raised.rlim_cur = saved.rlim_max;
+  ::setrlimit(RLIMIT_NOFILE, &raised);
+  int pair[2] = {-1, -1};
+  long ret = ::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair);
+  if (ret == 0) {
+    ret = ::dup3(pair[1], control, O_CLOEXEC) < 0 ? -1 : 0;
+    const int err = errno;
+    ::close(pair[1]);
+    errno = err;
+  }
+  const int err = errno;
+  ::setrlimit(RLIMIT_NOFILE, &saved);
+  errno = err;
+  if (ret == 0) {
+    const unsigned long flags = CLONE_FILES | SIGCHLD | (g_leader ? 0UL : CLONE_PARENT);
+    ret = ::syscall(SYS_clone, flags, 0, 0, 0, 0);
+    if (ret == 0) {
+      g_leader = false;
+      g_caught = 0;
+      if (!TieToParent(g_leader_pid)) Exit(LeaderExit::kParentGone);
+      Serve(control);
+    }
+    if (ret < 0) {
+      const int clone_err = errno;
+      ::close(control);
+      errno = clone_err;
+    }
+  }
+  if (ret < 0 && pair[0] >= 0) {
+    const int fail = errno;
+    ::close(pair[0]);
+    errno = fail;
+  }
+  Fill(reply, ret);
+  if (ret > 0) g_pass_fd = pair[0];
 }
 
 void DupMany(const int64_t* a, Reply& reply) {
@@ -313,6 +366,8 @@ void Execute(const Request& req, Reply& reply) {
       return StressLoop(a, reply);
     case Command::kKcovEnable:
       return KcovEnable(a, reply);
+    case Command::kSpawn:
+      return Spawn(a, reply);
   }
   errno = EINVAL;
   Fill(reply, -1);
@@ -326,9 +381,12 @@ void Execute(const Request& req, Reply& reply) {
     if (n != static_cast<ssize_t>(sizeof(req))) ::_exit(0);  // supervisor gone
     Reply reply;
     Execute(req, reply);
-    while (::send(control, &reply, sizeof(reply), MSG_NOSIGNAL) < 0) {
+    const int pass = g_pass_fd;
+    g_pass_fd = -1;
+    while (SendWithFds(control, &reply, sizeof(reply), &pass, pass >= 0 ? 1 : 0) < 0) {
       if (errno != EINTR) ::_exit(0);
     }
+    if (pass >= 0) ::close(pass);
   }
 }
 
@@ -423,6 +481,7 @@ void RunLeader(const AgentConfig& config) {
   }
   // Callers are cloned after the filter so that they inherit it, and share the table.
   const pid_t leader = ::getpid();
+  g_leader_pid = leader;
   for (int t = 1; t < g_tasks; ++t) {
     const long pid = ::syscall(SYS_clone, CLONE_FILES | SIGCHLD, 0, 0, 0, 0);
     if (pid < 0) Exit(LeaderExit::kCloneFailed);

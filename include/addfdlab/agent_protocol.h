@@ -79,6 +79,12 @@ enum class Command : uint32_t {
   // (pidfd_getfd: the copy maps the same buffer) and then closes with kClose.
   kKcovEnable,
   kTrapDup,  // syscall(kDupTrapSyscall, DupTrapArg(args[0])); reply its return and errno
+  // A new task sharing the table (clone CLONE_FILES, as the callers; CLONE_PARENT from a
+  // caller, so that the leader is every task's parent), serving the control socket it gets
+  // at kHarnessFdBase + args[0] (the RLIMIT_NOFILE soft limit raised to the hard one while
+  // it is made). ret: its pid; the supervisor's end of that socket comes with the reply
+  // (SCM_RIGHTS) and leaves this table.
+  kSpawn,
 };
 
 struct Request {

@@ -133,6 +133,15 @@ inline constexpr CellInfo kContractCells[] = {
      "seccomp_notify_detach", Feature::kUserNotification, Reach::kScenario},
     {"FILTER.FLAGS", "invalid filter flag combinations: EINVAL (a second listener: EBUSY)",
      "seccomp_set_mode_filter", Feature::kUserNotification, Reach::kScenario},
+    {"FILTER.SPAWN.USER",
+     "a task created after the filter inherits it (a new user): its trap reaches the "
+     "supervisor's listener",
+     "copy_seccomp (get_seccomp_filter)", Feature::kUserNotification, Reach::kScenario},
+    {"FILTER.STACKED.NEWEST",
+     "a task created after a further filter traps into the newest one (equal actions): "
+     "without a listener there, ENOSYS at once",
+     "seccomp_run_filters, seccomp_do_user_notification", Feature::kUserNotification,
+     Reach::kScenario},
     {"IOCTL.UNKNOWN", "any other ioctl on the listener: EINVAL", "seccomp_notify_ioctl",
      Feature::kUserNotification, Reach::kScenario},
     {"RECV.PID.CHILD_NS",

@@ -187,7 +187,7 @@ class Model {
       bool alive = false;
       bool listener = false;
       int64_t next_seq = 0;
-      uint64_t tasks_alive = 0;  // one bit per task
+      uint64_t tasks_alive = 0;  // one bit per task (alive, or not spawned yet)
     };
     std::vector<NotifFacts> notifs;
     std::vector<TargetFacts> targets;
@@ -264,6 +264,13 @@ class Model {
     bool released = false;
     int reserve_bind = -1;
     int64_t wake_order = 0;  // when it was woken, for the order targets run in
+    // False for a task a later `spawn` makes (not alive until then; a skipped spawn's
+    // never is).
+    bool created = true;
+    // Filters above the target's notify filter in its stack: `install_filter`s on the
+    // leader, and a spawned task's parent's at the spawn. A trap runs the newest, which has
+    // no listener (FILTER.STACKED.NEWEST).
+    int stacked = 0;
     friend bool operator==(const Task&, const Task&) = default;
   };
   struct TargetState {

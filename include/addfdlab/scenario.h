@@ -67,6 +67,8 @@ enum class OpKind : uint8_t {
   kReturned,       // the trapped syscall of `notif` returns: its value or errno
   kSignalTask,     // non-fatal `signal` to task `task`
   kKill,           // SIGKILL every task of the target
+  kSpawn,          // task `task` clones a new task sharing the fd table (CLONE_FILES): the
+                   // target's next task index, with the filters `task` has (FILTER.STACKED.*)
   // Supervisor side: notifier ioctls on the target's listener. With `thread` >= 0 the op
   // starts on that supervisor thread and the scenario goes on once it blocked or finished.
   kRecv,           // NOTIF_RECV with `buffer`
@@ -86,7 +88,7 @@ enum class OpKind : uint8_t {
   kGetNotifSizes,  // seccomp(SECCOMP_GET_NOTIF_SIZES) in the supervisor: the three sizes
                    // (uapi::PackNotifSizes)
 };
-inline constexpr int kOpKindCount = 28;
+inline constexpr int kOpKindCount = 29;
 static_assert(static_cast<int>(OpKind::kGetNotifSizes) + 1 == kOpKindCount);
 
 // Which side runs an op.
@@ -237,6 +239,12 @@ inline constexpr OpTraits kOpTraits[] = {
      .side = OpSide::kTarget,
      .quiesces = true,
      .fields = op_field::kTarget},
+    {.kind = OpKind::kSpawn,
+     .name = "spawn",
+     .side = OpSide::kTarget,
+     .outcome = true,
+     .quiesces = true,
+     .fields = op_field::kTarget | op_field::kTask},
     {.kind = OpKind::kRecv,
      .name = "recv",
      .side = OpSide::kSupervisor,
@@ -516,7 +524,7 @@ struct Op {
   OpKind kind = OpKind::kSettle;
   int target = 0;   // index into Scenario::targets
   int thread = -1;  // supervisor thread, -1 for the main thread
-  int task = 1;     // target task: 0 the leader, 1.. callers
+  int task = 1;     // target task: 0 the leader, 1.. callers, then the tasks `spawn` made
   int notif = -1;   // index into Scenario::notifs
   int bind = -1;    // fd name bound by this op
   int bind2 = -1;
@@ -578,6 +586,18 @@ struct Scenario {
 // The error a `send` op puts in seccomp_notif_resp: its errno negated (INT32_MIN wraps).
 inline int32_t SentError(const Op& op) {
   return static_cast<int32_t>(0u - static_cast<uint32_t>(op.error));
+}
+
+// The tasks target `target` has before op `before`: the leader, its callers and a task per
+// `spawn` on it in ops [0, before). At most kMaxTasks (a `spawn` beyond that is invalid).
+inline constexpr int kMaxTasks = 1 + kMaxCallers;
+inline int TasksBefore(const Scenario& scenario, int target, size_t before) {
+  int tasks = 1 + scenario.targets[static_cast<size_t>(target)].callers;
+  for (size_t i = 0; i < before && i < scenario.ops.size(); ++i) {
+    const Op& op = scenario.ops[i];
+    tasks += op.kind == OpKind::kSpawn && op.target == target ? 1 : 0;
+  }
+  return tasks;
 }
 
 // Where thread `thread` of `scenario` runs (kThread for -1, the main thread).

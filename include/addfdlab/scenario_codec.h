@@ -21,7 +21,9 @@ namespace addfdlab {
 //    of its callers byte) and the threads' places (header bit 1: a count byte, then a byte
 //    per thread).
 // 6: a trap's call byte (tuxcall or dup), then for dup its fd.
-inline constexpr uint8_t kCodecVersion = 6;
+// 7: the `spawn` op (opcodes % 29; spawn is opcode 15, before recv); task bytes count the
+//    tasks spawned so far.
+inline constexpr uint8_t kCodecVersion = 7;
 
 // Decodes any byte string: nullopt when the version byte or the header is wrong or a
 // name table entry is unusable, otherwise a scenario for which ValidateScenario() succeeds.

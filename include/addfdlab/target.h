@@ -94,6 +94,11 @@ class Target {
   // The same command on every task (signal handlers and rlimits are per task).
   Result<void> Broadcast(const agent::Request& req);
 
+  // Task `task` clones a new task sharing the table (agent::Command::kSpawn) as task
+  // `index` (>= tasks(); indices in between, of spawns a run skipped, stay empty: no pid,
+  // no pidfd, no control socket). The target is tainted: it is not reused. Returns `index`.
+  Result<int> SpawnTask(int task, int index);
+
   // True when the leader and every task still run.
   bool Alive() const;
   // pidfd_send_signal to one task.

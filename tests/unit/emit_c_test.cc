@@ -44,8 +44,12 @@ TEST(EmitC, WritesEveryOpKind) {
   std::stringstream text;
   text << in.rdbuf();
   Scenario s = MustParse(text.str());
-  // emulates= is refused (EmitC.RefusesEmulates); every op kind is written.
+  // emulates= and spawn are refused (EmitC.RefusesEmulates, EmitC.RefusesSpawn); every
+  // other op kind is written. every_op.scn ends with its spawn and the trap that needs it.
   for (Op& op : s.ops) op.emulates = EmulatedCall::kNone;
+  ASSERT_EQ(s.ops[s.ops.size() - 2].kind, OpKind::kSpawn);
+  s.ops.resize(s.ops.size() - 2);
+  s.notifs.pop_back();  // the removed trap's
   const Result<std::string> program = EmitC(s, EmitCOptions{});
   ASSERT_TRUE(program.has_value()) << program.error().message();
   EXPECT_NE(program->find("the supervisor's own work: no syscall"), std::string::npos);
@@ -67,6 +71,18 @@ TEST(EmitC, RefusesEmulates) {
             std::string::npos)
       << program.error().message();
   EXPECT_NE(program.error().message().find("PATTERN.CLOEXEC"), std::string::npos);
+}
+
+// The prelude has no command that makes a task: a scenario with `spawn` is refused, naming
+// the op, and no program is written.
+TEST(EmitC, RefusesSpawn) {
+  const Scenario s = MustParse("target t callers=0\nspawn t.0\ntrap t.1 -> n\n");
+  const Result<std::string> program = EmitC(s, EmitCOptions{});
+  ASSERT_FALSE(program.has_value());
+  EXPECT_NE(program.error().message().find(
+                "op 1 (`spawn t.0`): 'spawn' is not supported by the C generator yet"),
+            std::string::npos)
+      << program.error().message();
 }
 
 TEST(EmitC, RefusesAnInvalidScenario) {

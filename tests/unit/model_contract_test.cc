@@ -648,3 +648,79 @@ TEST(ModelChecks, ContinueRunsATrappedDup) {
 }
 }  // namespace
 }  // namespace addfdlab
+
+namespace addfdlab {
+namespace {
+
+// Runs a scenario given as text on the model, each op answered with its first allowed
+// outcome and skipped where the model says so, the invariants checked after every step;
+// `reached` (may be null) gets the cells the steps went through.
+std::vector<Prediction> PredictChecked(const std::string& text,
+                                       std::set<std::string>* reached = nullptr) {
+  ParseError error;
+  const auto scenario = ParseScenario(text, "inline.scn", &error);
+  EXPECT_TRUE(scenario) << error.ToString();
+  if (!scenario) return {};
+  Model model(*scenario, ModelEnv{});
+  std::vector<Prediction> predictions;
+  for (int i = 0; i < static_cast<int>(scenario->ops.size()); ++i) {
+    predictions.push_back(model.Begin(i));
+    if (predictions.back().skip) continue;
+    EXPECT_TRUE(StepChecked(model, i, First(predictions.back())));
+    for (const std::string& cell : model.TakeReached()) {
+      if (reached != nullptr) reached->insert(cell);
+    }
+  }
+  return predictions;
+}
+
+// FILTER.STACKED.NEWEST: a task spawned from the leader after a further filter traps into
+// that filter, which has no listener (ENOSYS at once, no notification, no id taken); one
+// spawned from a caller (cloned before the filter) traps into ours; a failed install adds
+// nothing to the stack.
+TEST(ModelChecks, SpawnedTasksTrapIntoTheNewestFilter) {
+  const std::vector<Prediction> p = PredictChecked(
+      "target t callers=1\ninstall_filter t 0\nspawn t.0\ntrap t.2 -> lost\nreturned lost\n"
+      "spawn t.1\ntrap t.3 -> n\nrecv t\nspawn t.3\ntrap t.4 -> m\n");
+  ASSERT_EQ(p.size(), 9u);
+  EXPECT_EQ(First(p[0]), Outcome::Ok(0));
+  EXPECT_EQ(First(p[1]), Outcome::Ok(2));
+  EXPECT_EQ(First(p[2]), Outcome::Error(ENOSYS));
+  EXPECT_EQ(p[2].cell, "FILTER.STACKED.NEWEST");
+  EXPECT_EQ(First(p[3]), Outcome::Error(ENOSYS));
+  EXPECT_EQ(First(p[4]), Outcome::Ok(3));
+  EXPECT_EQ(First(p[5]), Outcome::Blocked());
+  EXPECT_EQ(First(p[6]), Outcome::Ok(1));  // n, the second notification: lost took no id
+  EXPECT_TRUE(p[7].skip);                  // task 3 is blocked in n
+  EXPECT_TRUE(p[8].skip);                  // task 4 was never made
+
+  const std::vector<Prediction> busy = PredictChecked(
+      "target t callers=0\ninstall_filter t NEW_LISTENER\nspawn t.0\ntrap t.1 -> n\nrecv t\n");
+  ASSERT_EQ(busy.size(), 4u);
+  EXPECT_EQ(First(busy[0]), Outcome::Error(EBUSY));  // has_duplicate_listener: no new filter
+  EXPECT_EQ(First(busy[2]), Outcome::Blocked());
+  EXPECT_EQ(First(busy[3]), Outcome::Ok(0));
+}
+
+// FILTER.SPAWN.USER: a spawned task is a user of the filter: its notification reaches the
+// listener (and the cell is reached), the listener polls POLLHUP only once every task is
+// gone, and a spawn the model skips keeps its number.
+TEST(ModelChecks, SpawnedTasksAreUsers) {
+  std::set<std::string> reached;
+  const std::vector<Prediction> p = PredictChecked(
+      "target t callers=0\nspawn t.0\ntrap t.1 -> n\nspawn t.1\nspawn t.0\nrecv t\n"
+      "signal t.1 SIGALRM\npoll t POLLIN\ntrap t.3 -> m\nkill t\npoll t POLLIN\n",
+      &reached);
+  ASSERT_EQ(p.size(), 10u);
+  EXPECT_EQ(First(p[0]), Outcome::Ok(1));
+  EXPECT_EQ(First(p[1]), Outcome::Blocked());
+  EXPECT_TRUE(reached.count("FILTER.SPAWN.USER"));
+  EXPECT_TRUE(p[2].skip);                  // task 1 is in its trap: task 2 is never made
+  EXPECT_EQ(First(p[3]), Outcome::Ok(3));  // the next spawn keeps the scenario's number
+  EXPECT_EQ(First(p[6]), Outcome::Ok(0));  // task 1 died with n; tasks 0 and 3 are users
+  EXPECT_EQ(First(p[7]), Outcome::Blocked());
+  EXPECT_EQ(First(p[9]), Outcome::Ok(16));  // POLLHUP once every task is gone
+}
+
+}  // namespace
+}  // namespace addfdlab

@@ -69,10 +69,11 @@ TEST(ScenarioText, ParsesEveryOpKind) {
   EXPECT_EQ(s.targets[1],
             (TargetDecl{"t1", uapi::kFilterNewListener | uapi::kFilterWaitKillableRecv, 3}));
   EXPECT_EQ(s.threads, (std::vector<std::string>{"A", "B"}));
-  EXPECT_EQ(s.notifs, (std::vector<std::string>{"n0", "d"}));
+  EXPECT_EQ(s.notifs, (std::vector<std::string>{"n0", "d", "n1"}));
   EXPECT_EQ(s.fd_names, (std::vector<std::string>{"m", "r", "w", "s1", "s2", "r2", "slot", "got"}));
-  EXPECT_EQ(s.ops.back().call, TrapCall::kDup);
-  EXPECT_EQ(s.ops.back().fd, (FdRef{0, 0}));
+  const Op& dup_trap = s.ops[s.ops.size() - 3];  // before the spawn and its task's trap
+  EXPECT_EQ(dup_trap.call, TrapCall::kDup);
+  EXPECT_EQ(dup_trap.fd, (FdRef{0, 0}));
   std::vector<bool> seen(kOpKindCount);
   for (const Op& op : s.ops) seen[static_cast<size_t>(op.kind)] = true;
   for (int kind = 0; kind < kOpKindCount; ++kind) {
@@ -248,7 +249,41 @@ TEST(ScenarioText, ParsesEveryOpKind) {
   sizes.kind = OpKind::kGetNotifSizes;
   sizes.expect = {true, false, Outcome::Ok(uapi::PackNotifSizes(80, 24, 64))};
   EXPECT_EQ(s.ops[29], sizes);
+
+  // The first spawn on t0 (2 callers) makes task 3, which a trap may then name.
+  Op spawn;
+  spawn.kind = OpKind::kSpawn;
+  spawn.task = 1;
+  spawn.expect = {true, false, Outcome::Ok(3)};
+  EXPECT_EQ(s.ops[31], spawn);
+  EXPECT_EQ(s.ops[32].task, 3);
+  EXPECT_NE(PrintScenario(s).find("spawn t0.1 expect ok=3\ntrap t0.3 -> n1\n"), std::string::npos);
   ExpectRoundTrip(s);
+}
+
+// Task numbers grow with each spawn; a target has at most kMaxTasks tasks.
+TEST(ScenarioText, SpawnedTasksAreNumberedInOrder) {
+  const Scenario s = MustParse(
+      "target a callers=0\ntarget b callers=1\nspawn a.0\nspawn b.1\nspawn a.1\n"
+      "trap a.2 -> n\nsignal b.2 SIGUSR1\nreserve a.1 -> f\n");
+  EXPECT_EQ(TasksBefore(s, 0, s.ops.size()), 3);
+  EXPECT_EQ(TasksBefore(s, 1, s.ops.size()), 3);
+  EXPECT_EQ(TasksBefore(s, 0, 1), 2);
+  ExpectRoundTrip(s);
+  ParseError error;
+  EXPECT_FALSE(ParseScenario("target t callers=0\ntrap t.1 -> n\n", "f", &error));
+  EXPECT_EQ(error.ToString(), "f:2:8: target 't' has no calling tasks (callers=0)");
+  EXPECT_FALSE(ParseScenario("target t callers=1\nspawn t.0\ntrap t.3 -> n\n", "f", &error));
+  EXPECT_EQ(error.ToString(), "f:3:8: task 3 out of range for target 't' (1..2)");
+  EXPECT_FALSE(ParseScenario("target t callers=4\nspawn t.0\n", "f", &error));
+  EXPECT_EQ(error.ToString(), "f:2:9: target 't' has 5 tasks already (at most 5)");
+  EXPECT_FALSE(ParseScenario("target t callers=2\nspawn t.1\nspawn t.3\nspawn t.0\n", "f", &error));
+  EXPECT_EQ(error.ToString(), "f:4:9: target 't' has 5 tasks already (at most 5)");
+  // The validator counts the same way.
+  Scenario bad = MustParse("target t callers=1\nspawn t.0\ntrap t.2 -> n\n");
+  bad.ops[0].kind = OpKind::kSettle;
+  bad.ops[0].task = 1;
+  EXPECT_FALSE(ValidateScenario(bad));
 }
 
 TEST(ScenarioText, PrintsCanonicalForm) {
@@ -463,7 +498,7 @@ TEST(ScenarioText, HostileBytesFailCleanly) {
   EXPECT_EQ(error.ToString(),
             "x:2:1: unknown op 'settle\\x00' (cell, target, open, pipe, "
             "socketpair, close, dup, dup2, nofile, handler, install_filter, "
-            "reserve, release, trap, returned, signal, kill, recv, addfd, send, "
+            "reserve, release, trap, returned, signal, kill, spawn, recv, addfd, send, "
             "id_valid, set_flags, ioctl, close_listener, wait, signal_thread, "
             "settle, work, poll, get_notif_sizes)");
 
