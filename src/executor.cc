@@ -71,6 +71,7 @@ ModelEnv EnvFromFeatures(const Features& features) {
   env.inject_nomem = features.has(Feature::kInjectNomem);
   env.inject_nr_open = features.has(Feature::kInjectNrOpen);
   env.pid_ns = features.has(Feature::kPidNs);
+  env.pidfd_thread = features.has(Feature::kPidfdThread);
   return env;
 }
 

@@ -129,6 +129,16 @@ HandlerKind Model::HandlerOf(const TargetState& target, int signal) {
   return it == target.handlers.end() ? HandlerKind::kDefault : it->second;
 }
 
+int Model::GroupOf(const TargetState& target, int task) {
+  const int group = target.tasks[static_cast<size_t>(task)].group;
+  return group < 0 ? task : group;
+}
+
+bool Model::DiesWith(const TargetState& target, int task, int other) {
+  const int group = GroupOf(target, task);
+  return group == 0 || GroupOf(target, other) == group;
+}
+
 bool Model::TaskAlive(int target, int task) const {
   const TargetState& t = targets_[static_cast<size_t>(target)];
   return t.alive && t.tasks[static_cast<size_t>(task)].alive;

@@ -90,11 +90,22 @@ void Model::Apply(int index, const Outcome& observed) {
       Quiesce();
       return;
     }
-    case OpKind::kInstallFilter:
+    case OpKind::kInstallFilter: {
       // On the leader: the tasks it spawns from now on trap into this filter.
-      if (observed.kind == Outcome::Kind::kOk)
-        ++targets_[static_cast<size_t>(op.target)].tasks[0].stacked;
+      if (observed.kind != Outcome::Kind::kOk) return;
+      TargetState& t = targets_[static_cast<size_t>(op.target)];
+      const int stacked = ++t.tasks[0].stacked;
+      if ((op.flags & uapi::kFilterTsync) == 0) return;
+      // seccomp_sync_threads: every thread of the leader's group takes the leader's stack
+      // (each has an ancestor of it: only the leader installs filters).
+      for (size_t k = 1; k < t.tasks.size(); ++k) {
+        Task& mate = t.tasks[k];
+        if (!mate.created || !mate.alive || GroupOf(t, static_cast<int>(k)) != 0) continue;
+        mate.stacked = stacked;
+        Reached(Cell("FILTER.TSYNC.THREADS"));
+      }
       return;
+    }
     case OpKind::kGetNotifSizes:
       return;
     case OpKind::kSignalThread:
@@ -392,6 +403,7 @@ void Model::ApplyTargetOp(const Op& op, const Outcome& observed) {
       if (index >= t.tasks.size()) break;
       Task spawned;
       spawned.stacked = t.tasks[static_cast<size_t>(op.task)].stacked;
+      if (op.spawn_as == SpawnAs::kThread) spawned.group = GroupOf(t, op.task);
       t.tasks[index] = spawned;
       const int fd = env_.harness_fd_base + static_cast<int>(index);
       t.fds[fd] = ModelFd{ModelFile{ModelFile::Kind::kHarness, static_cast<int>(index)}, true};
@@ -515,6 +527,15 @@ bool Model::SignalTask(const Op& op) {
       task.pending_signal = op.signal;
     } else {
       task.fatal_pending = true;
+      if (task.wake_order == 0) task.wake_order = ++clock_;
+      // complete_signal: fatal to the whole thread group at once.
+      for (size_t k = 0; k < t.tasks.size(); ++k) {
+        Task& mate = t.tasks[k];
+        if (!mate.alive || GroupOf(t, static_cast<int>(k)) != GroupOf(t, op.task)) continue;
+        if (!mate.fatal_pending) Reached(Cell("FILTER.SPAWN.THREAD"));
+        mate.fatal_pending = true;
+        if (mate.wake_order == 0) mate.wake_order = ++clock_;
+      }
     }
   } else if (task.signal_pending && HandlerOf(t, task.pending_signal) == HandlerKind::kDefault) {
     // A signal that kills on delivery (one that dumps core) is already pending: it

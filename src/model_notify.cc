@@ -40,7 +40,10 @@ void Model::CreateNotification(int target, int task, int notif_index) {
   t.tasks[static_cast<size_t>(task)].notif = notif_index;
   t.notif_list.push_back(notif_index);
   // A spawned task's trap reached the supervisor's listener: a user of the filter.
-  if (task > t.decl.callers) Reached(Cell("FILTER.SPAWN.USER"));
+  if (task > t.decl.callers) {
+    Reached(t.tasks[static_cast<size_t>(task)].group >= 0 ? Cell("FILTER.SPAWN.THREAD")
+                                                          : Cell("FILTER.SPAWN.USER"));
+  }
   ++t.requests;
   DeliverToWaitingRecv(target);
 }
@@ -322,13 +325,19 @@ void Model::DeliverReply(int target, int task_index, int notif_index, bool wait_
     }
     n.returned = AsyncResult{SyscallReturn(raw), cell};
   }
-  // Its leader is about to die too (a fatal signal it has not acted on): the kernel may run
-  // the leader first, and then this task dies with it before it returns (raced_return).
-  const Task& leader = t.tasks[0];
-  if (task_index > 0 && leader.alive &&
-      (leader.fatal_pending || leader.dies_on_delivery ||
-       (leader.signal_pending && HandlerOf(t, leader.pending_signal) == HandlerKind::kDefault))) {
-    n.raced_return = AsyncResult{Outcome::Blocked(), n.returned->cell};
+  // Its leader, or another thread of its group, is about to die too (a fatal signal it has
+  // not acted on): the kernel may run that task first, and then this one dies with it
+  // before it returns (raced_return).
+  for (size_t k = 0; k < t.tasks.size(); ++k) {
+    const Task& other = t.tasks[k];
+    if (static_cast<int>(k) == task_index || !other.alive ||
+        !DiesWith(t, static_cast<int>(k), task_index)) {
+      continue;
+    }
+    if (other.fatal_pending || other.dies_on_delivery ||
+        (other.signal_pending && HandlerOf(t, other.pending_signal) == HandlerKind::kDefault)) {
+      n.raced_return = AsyncResult{Outcome::Blocked(), n.returned->cell};
+    }
   }
   if (task.fatal_pending || task.dies_on_delivery) {
     // It dies on its way back to user space: the return is never reported.
@@ -418,30 +427,30 @@ void Model::KillTask(int target, int task_index) {
   task.signal_pending = false;
   task.fatal_pending = false;
   task.dies_on_delivery = false;
-  if (task_index == 0) {
-    // The callers die with the leader (PR_SET_PDEATHSIG). One whose reply was already
-    // waiting may have run first, handled the request queued before the reply, and
-    // returned (raced_return): what it returned is what it does running now.
-    for (size_t k = 0; k < t.tasks.size(); ++k) {
-      Task& caller = t.tasks[k];
-      if (caller.alive && caller.notif >= 0 && !caller.fatal_pending && !caller.dies_on_delivery) {
-        const int notif_index = caller.notif;
-        Notif& n = notifs_[static_cast<size_t>(notif_index)];
-        // Woken with work of its own: a reply (and requests) waiting, or a handled signal
-        // that interrupts its wait.
-        const bool handled_signal =
-            caller.signal_pending && HandlerOf(t, caller.pending_signal) != HandlerKind::kDefault;
-        if ((n.state == NotifState::kReplied && n.done > 0 && !caller.signal_pending) ||
-            handled_signal) {
-          Model first = *this;
-          first.RunTask(target, static_cast<int>(k));
-          n.raced_return = first.notifs_[static_cast<size_t>(notif_index)].returned;
-        }
+  // The callers die with the leader (PR_SET_PDEATHSIG), and a thread group's threads
+  // with any of them (do_group_exit). One whose reply was already waiting may have run
+  // first, handled the request queued before the reply, and returned (raced_return):
+  // what it returned is what it does running now.
+  for (size_t k = 0; k < t.tasks.size(); ++k) {
+    Task& caller = t.tasks[k];
+    if (!DiesWith(t, task_index, static_cast<int>(k))) continue;
+    if (caller.alive && caller.notif >= 0 && !caller.fatal_pending && !caller.dies_on_delivery) {
+      const int notif_index = caller.notif;
+      Notif& n = notifs_[static_cast<size_t>(notif_index)];
+      // Woken with work of its own: a reply (and requests) waiting, or a handled signal
+      // that interrupts its wait.
+      const bool handled_signal =
+          caller.signal_pending && HandlerOf(t, caller.pending_signal) != HandlerKind::kDefault;
+      if ((n.state == NotifState::kReplied && n.done > 0 && !caller.signal_pending) ||
+          handled_signal) {
+        Model first = *this;
+        first.RunTask(target, static_cast<int>(k));
+        n.raced_return = first.notifs_[static_cast<size_t>(notif_index)].returned;
       }
-      if (caller.alive && !caller.fatal_pending) {
-        caller.fatal_pending = true;
-        if (caller.wake_order == 0) caller.wake_order = ++clock_;
-      }
+    }
+    if (caller.alive && !caller.fatal_pending) {
+      caller.fatal_pending = true;
+      if (caller.wake_order == 0) caller.wake_order = ++clock_;
     }
   }
   const bool any_alive =

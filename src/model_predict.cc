@@ -429,10 +429,16 @@ Prediction Model::PredictTargetOp(const Op& op) const {
     case OpKind::kTrap:
       return PredictTrap(op);
     case OpKind::kSpawn: {
+      if (op.spawn_as == SpawnAs::kThread && !env_.pidfd_thread) {
+        p.skip = true;
+        p.skip_reason = "no PIDFD_THREAD (6.9): a thread task cannot be followed";
+        return p;
+      }
       // The agent's clone: the new task takes the scenario's next index.
       const int index = static_cast<int>(&op - scenario_.ops.data());
       p.allowed = {Outcome::Ok(TasksBefore(scenario_, op.target, static_cast<size_t>(index)))};
-      p.cell = Cell("FILTER.SPAWN.USER");
+      p.cell =
+          op.spawn_as == SpawnAs::kThread ? Cell("FILTER.SPAWN.THREAD") : Cell("FILTER.SPAWN.USER");
       return p;
     }
     case OpKind::kSignalTask:

@@ -72,8 +72,10 @@ class Shape {
   }
   // `spawn T.parent`: returns the new task's index (the tasks at the position, and the
   // callers and spawns this template added).
-  int Spawn(int parent) {
-    Add(OpKind::kSpawn).task = parent;
+  int Spawn(int parent, SpawnAs as = SpawnAs::kProcess) {
+    Op& op = Add(OpKind::kSpawn);
+    op.task = parent;
+    op.spawn_as = as;
     return tasks_ + (Decl().callers - declared_) + spawned_++;
   }
   int Trap(int task) {
@@ -626,12 +628,21 @@ void Recv(Shape& s) {
 }
 
 // kListener: the listener's other ioctls and the filter's flags; a task spawned after them
-// (FILTER.STACKED.NEWEST after a further filter, FILTER.SPAWN.USER without).
+// (FILTER.STACKED.NEWEST after a further filter, FILTER.SPAWN.USER without), a thread
+// (FILTER.SPAWN.THREAD), or a thread spawned before a further filter, which TSYNC puts on
+// it too (FILTER.TSYNC.THREADS).
 void Listener(Shape& s) {
   Rng& rng = s.rng();
   if (rng.OneIn(4)) {
-    if (rng.OneIn(2)) s.Add(OpKind::kInstallFilter).flags = rng.OneIn(2) ? 0 : PickFilterFlags(rng);
-    const int n = s.Trap(s.Spawn(0));
+    const bool early = rng.OneIn(3);
+    int task = early ? s.Spawn(0, SpawnAs::kThread) : -1;
+    if (rng.OneIn(2)) {
+      s.Add(OpKind::kInstallFilter).flags = rng.OneIn(2)   ? 0
+                                            : rng.OneIn(2) ? uapi::kFilterTsync
+                                                           : PickFilterFlags(rng);
+    }
+    if (!early) task = s.Spawn(0, rng.OneIn(2) ? SpawnAs::kThread : SpawnAs::kProcess);
+    const int n = s.Trap(task);
     s.Recv();
     s.Reply(n);
     s.Returned(n);

@@ -289,6 +289,7 @@ Op RandomOp(Rng& rng, Draft& draft, const Facts& facts, OpKind kind, int target)
     case OpKind::kSpawn:
       op.task = PickTask(rng, t, rng.OneIn(2));
       if (kind == OpKind::kSignalTask) op.signal = PickSignal(rng);
+      if (kind == OpKind::kSpawn && rng.OneIn(2)) op.spawn_as = SpawnAs::kThread;
       break;
     case OpKind::kReserve:
     case OpKind::kTrap:  // each binds what it waits in: an fd name, a notification
@@ -415,9 +416,15 @@ void MutateField(Rng& rng, Op& op, const Facts& facts) {
                   op.fd = op.call == TrapCall::kDup ? PickFd(rng, facts, op.target) : FdRef{};
                 }};
       break;
+    case OpKind::kSpawn:
+      fields = {[&] { op.task = PickTask(rng, t, false); }, other_target,
+                [&] {
+                  op.spawn_as =
+                      op.spawn_as == SpawnAs::kThread ? SpawnAs::kProcess : SpawnAs::kThread;
+                }};
+      break;
     case OpKind::kReserve:
     case OpKind::kRelease:
-    case OpKind::kSpawn:
       fields = {[&] {
                   const bool caller = op.kind == OpKind::kTrap || op.kind == OpKind::kReserve;
                   op.task = PickTask(rng, t, caller);

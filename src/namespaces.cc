@@ -7,8 +7,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 namespace addfdlab {
 
@@ -56,24 +58,58 @@ const PidNsAccess& PidNamespaceAccess() {
   return access;
 }
 
+namespace {
+
+// The innermost pid of an NSpid: line of /proc/.../status, or 0.
+pid_t InnermostPid(const std::string& status_path) {
+  std::ifstream status(status_path);
+  std::string line;
+  while (std::getline(status, line)) {
+    if (!line.starts_with("NSpid:")) continue;
+    std::istringstream fields(line.substr(6));
+    pid_t last = 0;
+    for (pid_t pid = 0; fields >> pid;) last = pid;
+    return last;
+  }
+  return 0;
+}
+
+// The thread ids of `pid`'s thread group, from /proc/PID/task.
+std::vector<pid_t> ThreadsOf(pid_t pid) {
+  std::vector<pid_t> tids;
+  std::error_code ec;
+  for (const auto& entry :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (!name.empty() && name.find_first_not_of("0123456789") == std::string::npos) {
+      tids.push_back(static_cast<pid_t>(std::stol(name)));
+    }
+  }
+  return tids;
+}
+
+}  // namespace
+
 Result<pid_t> OuterPid(pid_t parent, pid_t inner) {
-  const std::string dir = "/proc/" + std::to_string(parent) + "/task/" + std::to_string(parent);
-  std::ifstream children(dir + "/children");
-  if (!children) return Error(Errno(ENOENT), dir + "/children");
-  pid_t child = 0;
-  while (children >> child) {
-    std::ifstream status("/proc/" + std::to_string(child) + "/status");
-    std::string line;
-    while (std::getline(status, line)) {
-      if (!line.starts_with("NSpid:")) continue;
-      std::istringstream fields(line.substr(6));
-      pid_t last = 0;
-      for (pid_t pid = 0; fields >> pid;) last = pid;
-      if (last == inner) return child;
-      break;
+  // A child's parent is the thread that cloned it: every thread's children.
+  for (const pid_t tid : ThreadsOf(parent)) {
+    std::ifstream children("/proc/" + std::to_string(parent) + "/task/" + std::to_string(tid) +
+                           "/children");
+    for (pid_t child = 0; children >> child;) {
+      if (InnermostPid("/proc/" + std::to_string(child) + "/status") == inner) return child;
     }
   }
   return Error(Errno(ESRCH), "no child of " + std::to_string(parent) + " is pid " +
+                                 std::to_string(inner) + " in its namespace");
+}
+
+Result<pid_t> OuterTid(pid_t member, pid_t inner) {
+  for (const pid_t tid : ThreadsOf(member)) {
+    const std::string status =
+        "/proc/" + std::to_string(member) + "/task/" + std::to_string(tid) + "/status";
+    if (InnermostPid(status) == inner) return tid;
+  }
+  return Error(Errno(ESRCH), "no thread of " + std::to_string(member) + " is " +
                                  std::to_string(inner) + " in its namespace");
 }
 

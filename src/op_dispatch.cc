@@ -131,7 +131,7 @@ std::optional<Outcome> OpDispatch::ExecuteProcessOp(const Op& op) {
       FreeTask(slot, op.target, op.task);
       // The new task's index is the scenario's: spawns the model skipped keep theirs.
       const int index = TasksBefore(in_.scenario, op.target, static_cast<size_t>(index_));
-      auto spawned = t.SpawnTask(op.task, index);
+      auto spawned = t.SpawnTask(op.task, index, op.spawn_as == SpawnAs::kThread);
       if (!spawned) return Outcome::Error(spawned.error().code().value());
       return Outcome::Ok(*spawned);
     }

@@ -21,6 +21,7 @@
 #include "addfdlab/notifier.h"
 #include "addfdlab/supervisor.h"
 #include "addfdlab/target.h"
+#include "addfdlab/uapi.h"
 
 namespace addfdlab {
 namespace {
@@ -133,6 +134,14 @@ void ProbeProcessTools(Features& features) {
   Set(features, Feature::kPidfdGetfd, copy.has_value(),
       copy ? "pidfd_getfd(self) -> a copy" : "pidfd_getfd -> " + copy.error().Name());
 
+  UniqueFd thread(static_cast<int>(::syscall(SYS_pidfd_open, ::gettid(), uapi::kPidfdThread)));
+  const bool signals = thread && ::syscall(SYS_pidfd_send_signal, thread.get(), 0, nullptr,
+                                           uapi::kPidfdSignalThread) == 0;
+  Set(features, Feature::kPidfdThread, signals,
+      !thread   ? "pidfd_open(PIDFD_THREAD) -> " + Errno::Last().Name()
+      : signals ? "pidfd_open(PIDFD_THREAD), pidfd_send_signal(PIDFD_SIGNAL_THREAD) -> 0"
+                : "pidfd_send_signal(PIDFD_SIGNAL_THREAD) -> " + Errno::Last().Name());
+
   const std::string fail_nth = "/proc/self/task/" + std::to_string(::gettid()) + "/fail-nth";
   const bool has_fail_nth = ::access(fail_nth.c_str(), F_OK) == 0;
   Set(features, Feature::kFailNth, has_fail_nth,
@@ -174,7 +183,7 @@ const char* FeatureName(Feature feature) {
       "user_notification", "addfd",       "setfd",       "send",       "wait_killable_recv",
       "sync_wake_up",      "recv_enoent", "opath_srcfd", "kcmp",       "pidfd_getfd",
       "fail_nth",          "sched_fifo",  "in_vm",       "inject_lsm", "inject_nomem",
-      "inject_nr_open",    "pid_ns"};
+      "inject_nr_open",    "pid_ns",      "pidfd_thread"};
   return kNames[static_cast<size_t>(feature)];
 }
 

@@ -8,13 +8,13 @@
 namespace addfdlab {
 namespace {
 
-using op_field::kArg, op_field::kCall, op_field::kBind, op_field::kBind2, op_field::kBindOptional,
-    op_field::kBuffer, op_field::kInject, op_field::kCloexec, op_field::kEmulates, op_field::kError,
-    op_field::kFd, op_field::kFd2, op_field::kFile, op_field::kFlags, op_field::kHandler,
-    op_field::kIdDelta, op_field::kLegacy, op_field::kNewfdFlags, op_field::kNotifBind,
-    op_field::kNotifUse, op_field::kRestart, op_field::kSignal, op_field::kSize, op_field::kSrc,
-    op_field::kTarget, op_field::kTask, op_field::kTaskCaller, op_field::kThreadOn,
-    op_field::kThreadUsed, op_field::kValue;
+using op_field::kArg, op_field::kCall, op_field::kSpawnAs, op_field::kBind, op_field::kBind2,
+    op_field::kBindOptional, op_field::kBuffer, op_field::kInject, op_field::kCloexec,
+    op_field::kEmulates, op_field::kError, op_field::kFd, op_field::kFd2, op_field::kFile,
+    op_field::kFlags, op_field::kHandler, op_field::kIdDelta, op_field::kLegacy,
+    op_field::kNewfdFlags, op_field::kNotifBind, op_field::kNotifUse, op_field::kRestart,
+    op_field::kSignal, op_field::kSize, op_field::kSrc, op_field::kTarget, op_field::kTask,
+    op_field::kTaskCaller, op_field::kThreadOn, op_field::kThreadUsed, op_field::kValue;
 
 // The name of the first field that `kind` does not use and `op` sets, or nullptr.
 const char* UnusedFieldSet(const Op& op, uint32_t fields) {
@@ -46,6 +46,7 @@ const char* UnusedFieldSet(const Op& op, uint32_t fields) {
   if (!(fields & kRestart) && op.restart != def.restart) return "restart";
   if (!(fields & kEmulates) && op.emulates != def.emulates) return "emulates";
   if (!(fields & kCall) && op.call != def.call) return "call";
+  if (!(fields & kSpawnAs) && op.spawn_as != def.spawn_as) return "spawn_as";
   // A trap names an fd only for dup.
   if (op.kind == OpKind::kTrap && op.call != TrapCall::kDup && op.fd != def.fd) return "fd";
   return nullptr;
@@ -251,6 +252,9 @@ class Validator {
     }
     if ((fields & kCall) && static_cast<int>(op.call) >= kTrapCallCount) {
       return Error::Invalid("unknown trapped call");
+    }
+    if ((fields & kSpawnAs) && static_cast<int>(op.spawn_as) >= kSpawnAsCount) {
+      return Error::Invalid("unknown spawn kind");
     }
     if ((fields & kSignal) && (op.signal < 1 || op.signal > kMaxSignal)) {
       return Error::Invalid("signal " + std::to_string(op.signal) + " out of range 1.." +

@@ -162,9 +162,13 @@ void CodeOpFields(Io& io, OpT& op) {
       if (op.call == TrapCall::kDup) io.Fd(op.fd);
       return;
     case OpKind::kRelease:
+      io.Target(op.target);
+      io.Task(op.target, op.task);
+      return;
     case OpKind::kSpawn:
       io.Target(op.target);
       io.Task(op.target, op.task);
+      io.Choice(op.spawn_as, kSpawnAsCount);
       return;
     case OpKind::kReturned:
       io.Notif(op.notif);

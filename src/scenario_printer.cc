@@ -140,8 +140,11 @@ class Printer {
         line += " " + Task(op) + " -> " + Name(s_.fd_names, op.bind);
         break;
       case OpKind::kRelease:
+        line += " " + Task(op);
+        break;
       case OpKind::kSpawn:
         line += " " + Task(op);
+        if (op.spawn_as == SpawnAs::kThread) line += " thread";
         break;
       case OpKind::kTrap:
         line += " " + Task(op);

@@ -415,10 +415,17 @@ class Parser {
       case OpKind::kReserve:
         return ParseTaskBinding(name, op);
       case OpKind::kRelease:
-      case OpKind::kSpawn:
         return Next("TARGET.TASK", &token) &&
                names_.TaskRef(token, OpKindName(op->kind), false, &op->target, &op->task) &&
                ParseTail(name, {}, {}, 0, 0, true, &tail, op);
+      case OpKind::kSpawn:
+        if (!Next("TARGET.TASK", &token) ||
+            !names_.TaskRef(token, "spawn", false, &op->target, &op->task) ||
+            !ParseTail(name, {}, {"thread"}, 0, 0, true, &tail, op)) {
+          return false;
+        }
+        op->spawn_as = tail.Has("thread") ? SpawnAs::kThread : SpawnAs::kProcess;
+        return true;
       case OpKind::kTrap:
         return ParseTaskBinding(name, op);
       case OpKind::kReturned:

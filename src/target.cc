@@ -87,8 +87,8 @@ const std::string& FifoDir() {
   return dir;
 }
 
-Result<UniqueFd> PidfdOpen(pid_t pid) {
-  const long ret = ::syscall(SYS_pidfd_open, pid, 0);
+Result<UniqueFd> PidfdOpen(pid_t pid, unsigned flags = 0) {
+  const long ret = ::syscall(SYS_pidfd_open, pid, flags);
   if (ret < 0) return Errno::Last();
   return UniqueFd(static_cast<int>(ret));
 }
@@ -257,7 +257,7 @@ Target::~Target() {
   }
 }
 
-Result<int> Target::SpawnTask(int task, int index) {
+Result<int> Target::SpawnTask(int task, int index, bool thread) {
   if (index < tasks() || index >= agent::kMaxTasks) {
     return Error::Invalid("task index " + std::to_string(index) + " to spawn");
   }
@@ -265,7 +265,7 @@ Result<int> Target::SpawnTask(int task, int index) {
   if (::mkfifo(fifo_path(index).c_str(), 0600) < 0 && errno != EEXIST) {
     return Error(Errno::Last(), "mkfifo " + fifo_path(index));
   }
-  ADDFDLAB_TRY(Start(task, MakeRequest(agent::Command::kSpawn, {index})));
+  ADDFDLAB_TRY(Start(task, MakeRequest(agent::Command::kSpawn, {index, thread ? 1 : 0})));
   const int control = controls_[static_cast<size_t>(task)].get();
   if (!WaitReadable(control, config_.limits.Deadline(config_.limits.command))) {
     return Errno(ETIMEDOUT);
@@ -282,12 +282,13 @@ Result<int> Target::SpawnTask(int task, int index) {
   if (!ours) return Error(Errno(EPROTO), "no control socket with the spawned task's pid");
   auto pid = static_cast<pid_t>(reply.ret);
   if (config_.pid_ns && PidNamespaceAccess().flags != 0) {
-    auto outer = OuterPid(pids_[0], pid);
+    auto outer = thread ? OuterTid(task_pid(task), pid) : OuterPid(pids_[0], pid);
     if (!outer)
       return std::move(outer).error().WithContext("a spawned task's pid outside its namespace");
     pid = *outer;
   }
-  auto pidfd = PidfdOpen(pid);
+  threaded_ = threaded_ || thread;
+  auto pidfd = PidfdOpen(pid, thread ? uapi::kPidfdThread : 0);
   if (!pidfd) return std::move(pidfd).error().WithContext("pidfd_open of a spawned task");
   while (tasks() < index) {  // spawns the run skipped
     pids_.push_back(0);
@@ -359,7 +360,8 @@ bool Target::Alive() const {
 }
 
 Result<void> Target::Signal(int task, int sig) {
-  if (::syscall(SYS_pidfd_send_signal, task_pidfd(task), sig, nullptr, 0) < 0) {
+  const unsigned scope = threaded_ ? uapi::kPidfdSignalThread : 0;
+  if (::syscall(SYS_pidfd_send_signal, task_pidfd(task), sig, nullptr, scope) < 0) {
     return Errno::Last();
   }
   return {};

@@ -1,10 +1,13 @@
 // The target agent: what a forked target runs. It allocates nothing after the fork and
 // makes only plain syscalls, so it is safe in a child of a multithreaded, sanitized
-// supervisor.
+// supervisor; the one exception is `spawn ... thread`, whose pthread_create allocates (the
+// thread's stack and TLS): the spawner's single-threaded leaders make that safe.
 #include <fcntl.h>
 #include <linux/kcov.h>
 #include <linux/seccomp.h>
+#include <pthread.h>
 #include <sched.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -24,12 +27,15 @@
 namespace addfdlab::agent {
 namespace {
 
-// Each task is its own process (CLONE_FILES, not CLONE_VM): these are per task.
-volatile sig_atomic_t g_caught = 0;
+// Per task: a task is a process (CLONE_FILES, not CLONE_VM) or a thread (`spawn ... thread`,
+// pthread_create: its own TLS).
+thread_local volatile sig_atomic_t g_caught = 0;
+thread_local bool g_leader = true;
+thread_local bool g_leader_group = true;  // a thread of the leader's thread group
+thread_local int g_pass_fd = -1;          // an fd the reply carries (kSpawn), then closed
+// Per target: the same in every task.
 int g_tasks = 1;
-bool g_leader = true;
 pid_t g_leader_pid = 0;  // as the leader's pid namespace sees it: what getppid() says
-int g_pass_fd = -1;      // an fd the reply carries (kSpawn), then closed
 const AgentConfig* g_config = nullptr;
 
 void CountSignal(int) { g_caught = g_caught + 1; }
@@ -161,8 +167,49 @@ void KcovEnable(const int64_t* a, Reply& reply) {
 [[noreturn]] void Serve(int control);
 bool TieToParent(pid_t parent);
 
+struct ThreadStart {
+  int control = -1;
+  bool leader_group = false;
+  pid_t tid = 0;
+  sem_t ready;
+};
+
+void* ServeThread(void* arg) {
+  auto* start = static_cast<ThreadStart*>(arg);
+  const int control = start->control;
+  g_leader = false;
+  g_leader_group = start->leader_group;
+  start->tid = static_cast<pid_t>(::syscall(SYS_gettid));
+  ::sem_post(&start->ready);  // `start` is the spawning task's: gone after this
+  Serve(control);
+}
+
+// A thread of this task's group serving `control`: its id, or -1 with errno.
+long SpawnThread(int control) {
+  ThreadStart start;
+  start.control = control;
+  start.leader_group = g_leader_group;
+  if (::sem_init(&start.ready, 0, 0) < 0) return -1;
+  pthread_attr_t attr;
+  ::pthread_attr_init(&attr);
+  ::pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_t thread;
+  const int err = ::pthread_create(&thread, &attr, ServeThread, &start);
+  ::pthread_attr_destroy(&attr);
+  if (err != 0) {
+    ::sem_destroy(&start.ready);
+    errno = err;
+    return -1;
+  }
+  while (::sem_wait(&start.ready) < 0 && errno == EINTR) {
+  }
+  ::sem_destroy(&start.ready);
+  return start.tid;
+}
+
 void Spawn(const int64_t* a, Reply& reply) {
   const long index = a[0];
+  const bool thread = a[1] != 0;
   if (index < 1 || index >= kMaxTasks) {
     errno = EINVAL;
     return Fill(reply, -1);
@@ -185,20 +232,24 @@ void Spawn(const int64_t* a, Reply& reply) {
   const int err = errno;
   ::setrlimit(RLIMIT_NOFILE, &saved);
   errno = err;
-  if (ret == 0) {
-    const unsigned long flags = CLONE_FILES | SIGCHLD | (g_leader ? 0UL : CLONE_PARENT);
+  const bool made = ret == 0;  // the control socket is at its number
+  if (made && thread) {
+    ret = SpawnThread(control);
+  } else if (made) {
+    const unsigned long flags = CLONE_FILES | SIGCHLD | (g_leader_group ? 0UL : CLONE_PARENT);
     ret = ::syscall(SYS_clone, flags, 0, 0, 0, 0);
     if (ret == 0) {
       g_leader = false;
+      g_leader_group = false;
       g_caught = 0;
       if (!TieToParent(g_leader_pid)) Exit(LeaderExit::kParentGone);
       Serve(control);
     }
-    if (ret < 0) {
-      const int clone_err = errno;
-      ::close(control);
-      errno = clone_err;
-    }
+  }
+  if (made && ret < 0) {
+    const int clone_err = errno;
+    ::close(control);
+    errno = clone_err;
   }
   if (ret < 0 && pair[0] >= 0) {
     const int fail = errno;
@@ -487,6 +538,7 @@ void RunLeader(const AgentConfig& config) {
     if (pid < 0) Exit(LeaderExit::kCloneFailed);
     if (pid == 0) {
       g_leader = false;
+      g_leader_group = false;
       if (!TieToParent(leader)) Exit(LeaderExit::kParentGone);
       Serve(kHarnessFdBase + t);
     }

@@ -79,11 +79,13 @@ enum class Command : uint32_t {
   // (pidfd_getfd: the copy maps the same buffer) and then closes with kClose.
   kKcovEnable,
   kTrapDup,  // syscall(kDupTrapSyscall, DupTrapArg(args[0])); reply its return and errno
-  // A new task sharing the table (clone CLONE_FILES, as the callers; CLONE_PARENT from a
-  // caller, so that the leader is every task's parent), serving the control socket it gets
-  // at kHarnessFdBase + args[0] (the RLIMIT_NOFILE soft limit raised to the hard one while
-  // it is made). ret: its pid; the supervisor's end of that socket comes with the reply
-  // (SCM_RIGHTS) and leaves this table.
+  // A new task sharing the table, serving the control socket it gets at kHarnessFdBase +
+  // args[0] (the RLIMIT_NOFILE soft limit raised to the hard one while it is made). With
+  // args[1] == 0 a process: clone CLONE_FILES, as the callers, with CLONE_PARENT from a task
+  // outside the leader's thread group, so that a thread of the leader is every process's
+  // parent. Else a thread of the caller's group (pthread_create). ret: its pid (thread id);
+  // the supervisor's end of that socket comes with the reply (SCM_RIGHTS) and leaves this
+  // table.
   kSpawn,
 };
 

@@ -137,6 +137,15 @@ inline constexpr CellInfo kContractCells[] = {
      "a task created after the filter inherits it (a new user): its trap reaches the "
      "supervisor's listener",
      "copy_seccomp (get_seccomp_filter)", Feature::kUserNotification, Reach::kScenario},
+    {"FILTER.SPAWN.THREAD",
+     "a thread created after the filter (`spawn ... thread`) is a user as a process is; a "
+     "fatal signal to any thread ends its whole group, and the notifications its threads "
+     "wait in",
+     "copy_seccomp, complete_signal (zap_other_threads)", Feature::kPidfdThread, Reach::kScenario},
+    {"FILTER.TSYNC.THREADS",
+     "a filter installed with TSYNC goes on every thread of the caller's group: a thread "
+     "created before it traps into it",
+     "seccomp_sync_threads", Feature::kPidfdThread, Reach::kScenario},
     {"FILTER.STACKED.NEWEST",
      "a task created after a further filter traps into the newest one (equal actions): "
      "without a listener there, ENOSYS at once",

@@ -41,6 +41,9 @@ struct ModelEnv {
   // New pid namespaces can be made (Feature::kPidNs); without, the ops of a target or a
   // supervisor process that needs one are skipped.
   bool pid_ns = true;
+  // Thread tasks can be followed (Feature::kPidfdThread, 6.9); without, a `spawn ...
+  // thread` is skipped.
+  bool pidfd_thread = true;
   // Known deviations the model follows instead of the contract, so that a fuzzer on such
   // a kernel is not stopped by their consequences (the contract suite keeps them off).
   // ADDFD.INTR.SEND before the fix: an interrupted ADDFD|SEND leaves the notification
@@ -271,6 +274,9 @@ class Model {
     // leader, and a spawned task's parent's at the spawn. A trap runs the newest, which has
     // no listener (FILTER.STACKED.NEWEST).
     int stacked = 0;
+    // The task at the head of its thread group when it is a thread (`spawn ... thread`),
+    // else -1: it is a process. A fatal signal ends the whole group (GroupOf).
+    int group = -1;
     friend bool operator==(const Task&, const Task&) = default;
   };
   struct TargetState {
@@ -395,6 +401,11 @@ class Model {
   void FinishThread(int thread, const Outcome& outcome, const std::string& cell);
   // The handler the target's tasks have for `signal` (kDefault when none was set).
   static HandlerKind HandlerOf(const TargetState& target, int signal);
+  // The thread group task `task` belongs to: the index of its head (a process).
+  static int GroupOf(const TargetState& target, int task);
+  // Task `task` and every other task a fatal signal to it ends: its thread group, and
+  // every task when that group is the leader's (PR_SET_PDEATHSIG takes the other processes).
+  static bool DiesWith(const TargetState& target, int task, int other);
   // Lowest free fd below the target's limit, or -1 (EMFILE).
   int LowestFree(const TargetState& target) const;
   bool SlotReserved(const TargetState& target, int fd) const;

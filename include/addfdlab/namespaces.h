@@ -26,9 +26,13 @@ const PidNsAccess& PidNamespaceAccess();
 // syscalls only.
 pid_t CloneProcess(unsigned long flags);
 
-// The pid, in this process's namespace, of the child of `parent` whose pid in its own
-// (innermost) namespace is `inner`: from /proc's children and NSpid lists.
+// The pid, in this process's namespace, of the child of `parent` (of any of its threads)
+// whose pid in its own (innermost) namespace is `inner`: from /proc's children and NSpid
+// lists.
 Result<pid_t> OuterPid(pid_t parent, pid_t inner);
+// The thread id, in this process's namespace, of the thread in `member`'s thread group
+// whose id in its own namespace is `inner`.
+Result<pid_t> OuterTid(pid_t member, pid_t inner);
 
 }  // namespace addfdlab
 

@@ -28,8 +28,10 @@ enum class Feature {
   kInjectNrOpen,  // an addfdlab VM guest (ADDFDLAB_VM_GUEST from its init) with a writable
                   // fs.nr_open
   kPidNs,         // a child can have a pid namespace of its own (namespaces.h)
+  kPidfdThread,   // pidfd_open(PIDFD_THREAD) and pidfd_send_signal(PIDFD_SIGNAL_THREAD)
+                  // (6.9): a thread task (`spawn ... thread`) can be followed and signalled
 };
-inline constexpr size_t kFeatureCount = 17;
+inline constexpr size_t kFeatureCount = 18;
 
 // The probe's name for a feature ("addfd", "wait_killable_recv", ...).
 const char* FeatureName(Feature feature);

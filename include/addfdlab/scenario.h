@@ -67,8 +67,9 @@ enum class OpKind : uint8_t {
   kReturned,       // the trapped syscall of `notif` returns: its value or errno
   kSignalTask,     // non-fatal `signal` to task `task`
   kKill,           // SIGKILL every task of the target
-  kSpawn,          // task `task` clones a new task sharing the fd table (CLONE_FILES): the
-                   // target's next task index, with the filters `task` has (FILTER.STACKED.*)
+  kSpawn,          // task `task` clones a new task sharing the fd table (CLONE_FILES), a
+                   // process or (`spawn_as`) a thread of its own thread group: the target's
+                   // next task index, with the filters `task` has (FILTER.STACKED.*)
   // Supervisor side: notifier ioctls on the target's listener. With `thread` >= 0 the op
   // starts on that supervisor thread and the scenario goes on once it blocked or finished.
   kRecv,           // NOTIF_RECV with `buffer`
@@ -129,7 +130,8 @@ inline constexpr uint32_t kLegacy = 1u << 25;
 inline constexpr uint32_t kRestart = 1u << 26;
 inline constexpr uint32_t kEmulates = 1u << 27;
 inline constexpr uint32_t kInject = 1u << 28;
-inline constexpr uint32_t kCall = 1u << 29;  // trap: which syscall; kFd is its fd for dup
+inline constexpr uint32_t kCall = 1u << 29;     // trap: which syscall; kFd is its fd for dup
+inline constexpr uint32_t kSpawnAs = 1u << 30;  // spawn: a process or a thread
 }  // namespace op_field
 
 // What the code needs to know about an op kind without a switch of its own. Per-op work
@@ -244,7 +246,7 @@ inline constexpr OpTraits kOpTraits[] = {
      .side = OpSide::kTarget,
      .outcome = true,
      .quiesces = true,
-     .fields = op_field::kTarget | op_field::kTask},
+     .fields = op_field::kTarget | op_field::kTask | op_field::kSpawnAs},
     {.kind = OpKind::kRecv,
      .name = "recv",
      .side = OpSide::kSupervisor,
@@ -398,6 +400,11 @@ inline constexpr uint64_t InjectedNrOpen(uint32_t newfd) {
 enum class TrapCall : uint8_t { kTuxcall, kDup };
 inline constexpr int kTrapCallCount = 2;
 
+// What `spawn` makes: a process (clone with CLONE_FILES), or a thread in the spawning task's
+// thread group (pthread_create: shared signal handlers, a fatal signal kills the group).
+enum class SpawnAs : uint8_t { kProcess, kThread };
+inline constexpr int kSpawnAsCount = 2;
+
 enum class HandlerKind : uint8_t { kDefault, kRestart, kNoRestart, kIgnore };
 inline constexpr int kHandlerKindCount = 4;
 
@@ -438,6 +445,7 @@ inline constexpr const char* kAddFdArgNames[] = {"plain", "tail_zero", "tail_non
                                                  "unreadable"};
 inline constexpr const char* kHandlerKindNames[] = {"default", "restart", "norestart", "ignore"};
 inline constexpr const char* kTrapCallNames[] = {"tuxcall", "dup"};
+inline constexpr const char* kSpawnAsNames[] = {"process", "thread"};
 inline constexpr const char* kEmulatedCallNames[] = {
     "none",
     "open",
@@ -471,6 +479,8 @@ static_assert(std::size(kInjectKindNames) == kInjectKindCount &&
               static_cast<int>(InjectKind::kNrOpen) + 1 == kInjectKindCount);
 static_assert(std::size(kTrapCallNames) == kTrapCallCount &&
               static_cast<int>(TrapCall::kDup) + 1 == kTrapCallCount);
+static_assert(std::size(kSpawnAsNames) == kSpawnAsCount &&
+              static_cast<int>(SpawnAs::kThread) + 1 == kSpawnAsCount);
 static_assert(std::size(kHandlerKindNames) == kHandlerKindCount &&
               static_cast<int>(HandlerKind::kIgnore) + 1 == kHandlerKindCount);
 static_assert(std::size(kEmulatedCallNames) == kEmulatedCallCount &&
@@ -544,6 +554,7 @@ struct Op {
   HandlerKind handler = HandlerKind::kDefault;
   EmulatedCall emulates = EmulatedCall::kNone;  // addfd: the syscall the injection stands in for
   TrapCall call = TrapCall::kTuxcall;           // trap: the syscall it makes
+  SpawnAs spawn_as = SpawnAs::kProcess;         // spawn: what it makes
   int signal = 10;                              // SIGUSR1
   bool cloexec = false;
   bool legacy = false;

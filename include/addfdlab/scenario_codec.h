@@ -23,7 +23,8 @@ namespace addfdlab {
 // 6: a trap's call byte (tuxcall or dup), then for dup its fd.
 // 7: the `spawn` op (opcodes % 29; spawn is opcode 15, before recv); task bytes count the
 //    tasks spawned so far.
-inline constexpr uint8_t kCodecVersion = 7;
+// 8: spawn's kind byte (a process or a thread).
+inline constexpr uint8_t kCodecVersion = 8;
 
 // Decodes any byte string: nullopt when the version byte or the header is wrong or a
 // name table entry is unusable, otherwise a scenario for which ValidateScenario() succeeds.

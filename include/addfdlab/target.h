@@ -96,12 +96,15 @@ class Target {
 
   // Task `task` clones a new task sharing the table (agent::Command::kSpawn) as task
   // `index` (>= tasks(); indices in between, of spawns a run skipped, stay empty: no pid,
-  // no pidfd, no control socket). The target is tainted: it is not reused. Returns `index`.
-  Result<int> SpawnTask(int task, int index);
+  // no pidfd, no control socket): a process, or with `thread` a thread of `task`'s thread
+  // group (its pidfd a PIDFD_THREAD one: Feature::kPidfdThread). The target is tainted: it
+  // is not reused. Returns `index`.
+  Result<int> SpawnTask(int task, int index, bool thread);
 
   // True when the leader and every task still run.
   bool Alive() const;
-  // pidfd_send_signal to one task.
+  // pidfd_send_signal to one task: to the process, or once the target has a thread task,
+  // to the thread the task is (PIDFD_SIGNAL_THREAD), as the model follows it.
   Result<void> Signal(int task, int sig);
   // SIGKILLs every task and reaps the leader; closes the listener. Idempotent.
   void Kill();
@@ -153,6 +156,7 @@ class Target {
   bool killed_ = false;
   bool tainted_ = false;
   bool tasks_dirty_ = false;
+  bool threaded_ = false;  // a task is a thread of another's group
 };
 
 // Builds a request for an agent task.

@@ -36,6 +36,10 @@ inline constexpr uint32_t kRespContinue = 1u << 0;  // SECCOMP_USER_NOTIF_FLAG_C
 // NOTIF_SET_FLAGS argument
 inline constexpr uint64_t kSyncWakeUp = 1u << 0;  // SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
 
+// pidfds of one thread (6.9), for the thread tasks `spawn ... thread` makes.
+inline constexpr unsigned kPidfdThread = 0200;     // PIDFD_THREAD (O_EXCL): pidfd_open
+inline constexpr unsigned kPidfdSignalThread = 1;  // PIDFD_SIGNAL_THREAD: pidfd_send_signal
+
 inline constexpr size_t kAddFdSizeVer0 = 24;  // SECCOMP_NOTIF_ADDFD_SIZE_VER0
 inline constexpr size_t kNotifSize = 80;
 inline constexpr size_t kRespSize = 24;

@@ -722,5 +722,48 @@ TEST(ModelChecks, SpawnedTasksAreUsers) {
   EXPECT_EQ(First(p[9]), Outcome::Ok(16));  // POLLHUP once every task is gone
 }
 
+// FILTER.SPAWN.THREAD: a default-action signal to one thread is fatal to its whole group
+// at once: the caller that made the thread dies with it, and both notifications go; a
+// process spawned from that caller, and the other caller, live on. A thread of the
+// leader's group takes every task with it.
+TEST(ModelChecks, AThreadsFatalSignalEndsItsGroup) {
+  std::set<std::string> reached;
+  const std::vector<Prediction> p = PredictChecked(
+      "target t callers=2\nspawn t.1 thread\nspawn t.1\ntrap t.3 -> a\ntrap t.1 -> b\n"
+      "trap t.4 -> c\nsignal t.3 SIGALRM\nsettle\nrecv t\npoll t POLLIN\n",
+      &reached);
+  ASSERT_EQ(p.size(), 9u);
+  EXPECT_EQ(First(p[0]), Outcome::Ok(3));
+  EXPECT_EQ(p[0].cell, "FILTER.SPAWN.THREAD");
+  EXPECT_EQ(First(p[1]), Outcome::Ok(4));
+  EXPECT_EQ(First(p[7]), Outcome::Ok(2));  // c: a and b went with the group
+  EXPECT_EQ(First(p[8]), Outcome::Ok(0));  // the leader, caller 2 and task 4 are users
+  EXPECT_TRUE(reached.count("FILTER.SPAWN.THREAD"));
+
+  const std::vector<Prediction> leader = PredictChecked(
+      "target t callers=1\nspawn t.0 thread\ntrap t.1 -> a\nsignal t.2 SIGALRM\nsettle\n"
+      "poll t POLLIN\n");
+  ASSERT_EQ(leader.size(), 5u);
+  EXPECT_EQ(First(leader[4]), Outcome::Ok(16));  // the leader's group: every task gone
+}
+
+// FILTER.TSYNC.THREADS: a filter installed with TSYNC goes on the leader's threads made
+// before it (they trap into it: ENOSYS); without TSYNC they keep their stack; a process
+// spawned before it keeps its own either way.
+TEST(ModelChecks, TsyncPutsTheFilterOnTheLeadersThreads) {
+  std::set<std::string> reached;
+  const std::vector<Prediction> p = PredictChecked(
+      "target t callers=0\nspawn t.0 thread\nspawn t.0\ninstall_filter t 0\n"
+      "trap t.1 -> a\nrecv t\nsend a\nreturned a\ninstall_filter t TSYNC\n"
+      "trap t.1 -> lost\ntrap t.2 -> b\n",
+      &reached);
+  ASSERT_EQ(p.size(), 10u);
+  EXPECT_TRUE(reached.count("FILTER.TSYNC.THREADS"));
+  EXPECT_EQ(First(p[3]), Outcome::Blocked());  // no TSYNC: the thread keeps ours
+  EXPECT_EQ(First(p[7]), Outcome::Ok(0));
+  EXPECT_EQ(First(p[8]), Outcome::Error(ENOSYS));
+  EXPECT_EQ(First(p[9]), Outcome::Blocked());  // a process: TSYNC does not reach it
+}
+
 }  // namespace
 }  // namespace addfdlab

@@ -124,6 +124,7 @@ std::vector<Member> Members() {
       m("emulates", op_field::kEmulates, &Op::emulates),
       m("inject", op_field::kInject, &Op::inject),
       m("call", op_field::kCall, &Op::call),
+      m("spawn_as", op_field::kSpawnAs, &Op::spawn_as),
   };
 }
 
@@ -134,7 +135,7 @@ TEST(OpTraits, FieldsAreWhatTheDecoderSets) {
   const std::vector<Member> members = Members();
   uint32_t all_bits = 0;
   for (const Member& member : members) all_bits |= member.bits;
-  EXPECT_EQ(all_bits, (op_field::kCall << 1) - 1) << "a field bit without a member";
+  EXPECT_EQ(all_bits, (op_field::kSpawnAs << 1) - 1) << "a field bit without a member";
   const Op def;
   uint32_t seen[kOpKindCount] = {};  // per kind, the bits some decoded op used
   for (const Scenario& s : RandomScenarios(20000)) {

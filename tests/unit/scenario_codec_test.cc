@@ -132,11 +132,11 @@ TEST(ScenarioCodec, SmallScenarioHasTheDocumentedLayout) {
   const Scenario s = ParseOrDie("target t0\ntrap t0.1 -> n0\nrecv t0\nsettle\n");
   // version, header, filter NEW_LISTENER, callers 2, trap(11) t0 task 1+0 tuxcall, recv(16) main
   // thread, t0, zeroed buffer, settle(25).
-  EXPECT_EQ(EncodeScenario(s), (std::vector<uint8_t>{7, 0x00, 8, 2, 11, 0, 0, 0, 16, 0, 0, 0, 25}));
+  EXPECT_EQ(EncodeScenario(s), (std::vector<uint8_t>{8, 0x00, 8, 2, 11, 0, 0, 0, 16, 0, 0, 0, 25}));
   const Scenario named = ParseOrDie("target t0\ntrap t0.1 -> n\n");
   // The name table: 0 target, 0 thread, 1 notification ("n"), 0 fd names.
   EXPECT_EQ(EncodeScenario(named),
-            (std::vector<uint8_t>{7, 0x80, 8, 2, 1, 2, 't', '0', 0, 1, 1, 'n', 0, 11, 0, 0, 0}));
+            (std::vector<uint8_t>{8, 0x80, 8, 2, 1, 2, 't', '0', 0, 1, 1, 'n', 0, 11, 0, 0, 0}));
 }
 
 std::vector<uint8_t> Cat(std::initializer_list<std::vector<uint8_t>> parts) {
@@ -155,7 +155,7 @@ TEST(ScenarioCodec, TypedReferencesWrapAndUnusableOpsAreDropped) {
   // byte 2 (2 % 2: tuxcall);
   // then an addfd (17) on the main thread and notification byte 200 (mod 1).
   const std::vector<uint8_t> bytes =
-      Cat({{7, 0, 8, 2}, {40, 7, 9, 2}, {17, 0, 200}, kAddFdZeroTail, {25}});
+      Cat({{8, 0, 8, 2}, {40, 7, 9, 2}, {17, 0, 200}, kAddFdZeroTail, {25}});
   const std::optional<Scenario> s = Decode(bytes);
   ASSERT_TRUE(s.has_value());
   ExpectDecodedIsSound(*s);
@@ -171,7 +171,7 @@ TEST(ScenarioCodec, TypedReferencesWrapAndUnusableOpsAreDropped) {
   // Without a trap first, the addfd has no notification to name: it is dropped, and
   // so are a wait with no thread and a trap on a target without callers.
   const std::optional<Scenario> dropped =
-      Decode(Cat({{7, 0, 8, 0}, {17, 0, 200}, kAddFdZeroTail, {23, 0}, {11, 0, 0, 0}, {25}}));
+      Decode(Cat({{8, 0, 8, 0}, {17, 0, 200}, kAddFdZeroTail, {23, 0}, {11, 0, 0, 0}, {25}}));
   ASSERT_TRUE(dropped.has_value());
   ExpectDecodedIsSound(*dropped);
   ASSERT_EQ(dropped->ops.size(), 1u);
@@ -233,11 +233,11 @@ TEST(ScenarioCodec, WrongVersionAndShortHeadersAreRejected) {
   EXPECT_FALSE(Decode({1, 0, 8, 2}).has_value());  // version 1: the old words
   EXPECT_FALSE(Decode({0xff, 0, 8, 2}).has_value());
   EXPECT_FALSE(Decode({6}).has_value());
-  EXPECT_FALSE(Decode({7, 0}).has_value());
-  EXPECT_FALSE(Decode({7, 0, 8}).has_value());
-  EXPECT_FALSE(Decode({7, 0, 0x80, 0, 0, 0}).has_value());  // wide filter cut short
-  EXPECT_FALSE(Decode({7, 1, 8, 2, 8}).has_value());        // second target cut short
-  const std::optional<Scenario> empty = Decode({7, 0, 8, 2});
+  EXPECT_FALSE(Decode({8, 0}).has_value());
+  EXPECT_FALSE(Decode({8, 0, 8}).has_value());
+  EXPECT_FALSE(Decode({8, 0, 0x80, 0, 0, 0}).has_value());  // wide filter cut short
+  EXPECT_FALSE(Decode({8, 1, 8, 2, 8}).has_value());        // second target cut short
+  const std::optional<Scenario> empty = Decode({8, 0, 8, 2});
   ASSERT_TRUE(empty.has_value());
   EXPECT_TRUE(empty->ops.empty());
   ExpectDecodedIsSound(*empty);
@@ -251,15 +251,15 @@ TEST(ScenarioCodec, WrongVersionAndShortHeadersAreRejected) {
 
 TEST(ScenarioCodec, BadNameTablesAreRejected) {
   // A name that is not an identifier.
-  EXPECT_FALSE(Decode({7, 0x80, 8, 2, 1, 1, '9', 0, 0, 0}).has_value());
+  EXPECT_FALSE(Decode({8, 0x80, 8, 2, 1, 1, '9', 0, 0, 0}).has_value());
   // An empty name, a table longer than the limit, a cut-short table.
-  EXPECT_FALSE(Decode({7, 0x80, 8, 2, 1, 0, 0, 0, 0}).has_value());
-  EXPECT_FALSE(Decode({7, 0x80, 8, 2, 3, 1, 'a', 1, 'b', 1, 'c', 0, 0, 0}).has_value());
-  EXPECT_FALSE(Decode({7, 0x80, 8, 2, 0, 0, 0, 1, 5, 'a'}).has_value());
+  EXPECT_FALSE(Decode({8, 0x80, 8, 2, 1, 0, 0, 0, 0}).has_value());
+  EXPECT_FALSE(Decode({8, 0x80, 8, 2, 3, 1, 'a', 1, 'b', 1, 'c', 0, 0, 0}).has_value());
+  EXPECT_FALSE(Decode({8, 0x80, 8, 2, 0, 0, 0, 1, 5, 'a'}).has_value());
   // The table names fd 0 "f1"; a pipe binds two fds, and fd 1's default name is "f1" too.
-  EXPECT_FALSE(Decode({7, 0x80, 8, 2, 0, 0, 0, 1, 2, 'f', '1', 1, 0, 0}).has_value());
+  EXPECT_FALSE(Decode({8, 0x80, 8, 2, 0, 0, 0, 1, 2, 'f', '1', 1, 0, 0}).has_value());
   // Unused table entries are ignored.
-  const std::optional<Scenario> s = Decode({7, 0x80, 8, 2, 1, 1, 'x', 0, 1, 1, 'n', 0, 25});
+  const std::optional<Scenario> s = Decode({8, 0x80, 8, 2, 1, 1, 'x', 0, 1, 1, 'n', 0, 25});
   ASSERT_TRUE(s.has_value());
   EXPECT_EQ(s->targets[0].name, "x");
   EXPECT_TRUE(s->notifs.empty());
@@ -269,11 +269,12 @@ TEST(ScenarioCodec, BadNameTablesAreRejected) {
 // spawn (15): the task bytes after it count the tasks it made, and a sixth task's spawn is
 // read in full and dropped.
 TEST(ScenarioCodec, SpawnedTasksCountInTaskBytes) {
-  // callers 0; spawn t0.0 (byte 0 % 1); trap byte 0: 1 + 0 % 1 = task 1, call byte 0
-  // (tuxcall); spawn byte 3 % 2 =
-  // task 1; signal byte 5 % 3 = task 2; then three spawns, the last of them a sixth task.
-  const std::optional<Scenario> s = Decode(
-      {7, 0, 8, 0, 15, 0, 0, 11, 0, 0, 0, 15, 0, 3, 13, 0, 5, 9, 15, 0, 0, 15, 0, 0, 15, 0, 0, 25});
+  // callers 0; spawn t0.0 (byte 0 % 1), a process (kind byte 0); trap byte 0: 1 + 0 % 1 =
+  // task 1, call byte 0 (tuxcall); spawn byte 3 % 2 = task 1, a thread (kind byte 3 % 2);
+  // signal byte 5 % 3 = task 2; then three spawns, the last of them a sixth task.
+  const std::optional<Scenario> s =
+      Decode({8, 0, 8, 0,  15, 0, 0, 0,  11, 0, 0, 0,  15, 0, 3, 3, 13,
+              0, 5, 9, 15, 0,  0, 0, 15, 0,  0, 0, 15, 0,  0, 0, 25});
   ASSERT_TRUE(s.has_value());
   ExpectDecodedIsSound(*s);
   ASSERT_EQ(s->ops.size(), 7u);
@@ -281,7 +282,9 @@ TEST(ScenarioCodec, SpawnedTasksCountInTaskBytes) {
   EXPECT_EQ(s->ops[0].task, 0);
   EXPECT_EQ(s->ops[1].kind, OpKind::kTrap);
   EXPECT_EQ(s->ops[1].task, 1);
+  EXPECT_EQ(s->ops[0].spawn_as, SpawnAs::kProcess);
   EXPECT_EQ(s->ops[2].task, 1);
+  EXPECT_EQ(s->ops[2].spawn_as, SpawnAs::kThread);
   EXPECT_EQ(s->ops[3].kind, OpKind::kSignalTask);
   EXPECT_EQ(s->ops[3].task, 2);
   EXPECT_EQ(TasksBefore(*s, 0, s->ops.size()), 5);
