@@ -173,16 +173,18 @@ void Model::HandleRequest(Notif& n, Request request) {
 std::set<int> Model::RacingSlots(int target, int except) const {
   const TargetState& t = targets_[static_cast<size_t>(target)];
   std::set<int> racing = t.freed_in_quiesce;
-  // A fatal signal on any task takes the whole thread group (zap_other_threads).
-  const bool group_dies = std::any_of(t.tasks.begin(), t.tasks.end(), [](const Task& task) {
-    return task.alive && (task.fatal_pending || task.dies_on_delivery);
-  });
   for (size_t k = 0; k < t.tasks.size(); ++k) {
     const Task& task = t.tasks[k];
     if (static_cast<int>(k) == except || !task.alive || !task.reserving || task.released) continue;
-    if (group_dies || task.signal_pending) {
-      racing.insert(task.reserved_slot);
+    // A fatal signal on a task whose death takes this one (its own, its thread group's,
+    // or the leader's group's: DiesWith) may free the slot first.
+    bool dies = false;
+    for (size_t j = 0; j < t.tasks.size(); ++j) {
+      const Task& other = t.tasks[j];
+      dies = dies || (other.alive && (other.fatal_pending || other.dies_on_delivery) &&
+                      DiesWith(t, static_cast<int>(j), static_cast<int>(k)));
     }
+    if (dies || task.signal_pending) racing.insert(task.reserved_slot);
   }
   return racing;
 }
