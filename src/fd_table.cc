@@ -20,25 +20,6 @@
 namespace addfdlab {
 namespace {
 
-// Every numeric entry of a /proc directory.
-Result<std::vector<int>> ListNumbers(const std::string& path) {
-  DIR* dir = ::opendir(path.c_str());
-  if (dir == nullptr) return Errno::Last();
-  std::vector<int> numbers;
-  const int own = ::dirfd(dir);  // listing /proc/self/fd shows the listing's own fd
-  while (struct dirent* entry = ::readdir(dir)) {
-    char* end = nullptr;
-    const long value = std::strtol(entry->d_name, &end, 10);
-    if (end == entry->d_name || *end != '\0') continue;
-    if (value == own && path.rfind("/proc/" + std::to_string(::getpid()) + "/fd", 0) == 0) {
-      continue;
-    }
-    numbers.push_back(static_cast<int>(value));
-  }
-  ::closedir(dir);
-  return numbers;
-}
-
 // The "flags:" line of /proc/PID/fdinfo/N, read with plain syscalls (a stream per fd cost
 // more than the reads, under ASan most). It is the second line: "pos:", "flags:", ...
 bool ReadFdInfo(const std::string& path, FdInfo& info) {
@@ -64,7 +45,7 @@ bool ReadFdInfo(const std::string& path, FdInfo& info) {
 
 Result<FdSnapshot> SnapshotFds(pid_t pid) {
   const std::string base = "/proc/" + std::to_string(pid);
-  auto numbers = ListNumbers(base + "/fd");
+  auto numbers = ListProcNumbers(base + "/fd");
   if (!numbers) return numbers.error();
   FdSnapshot snapshot;
   snapshot.pid = pid;
@@ -153,19 +134,43 @@ std::string DescribeDiff(const FdDiff& diff) {
   return out.str();
 }
 
+Result<std::vector<int>> ListProcNumbers(const std::string& path) {
+  DIR* dir = ::opendir(path.c_str());
+  if (dir == nullptr) return Errno::Last();
+  std::vector<int> numbers;
+  const int own = ::dirfd(dir);  // listing /proc/self/fd shows the listing's own fd
+  while (struct dirent* entry = ::readdir(dir)) {
+    char* end = nullptr;
+    const long value = std::strtol(entry->d_name, &end, 10);
+    if (end == entry->d_name || *end != '\0') continue;
+    if (value == own && path.rfind("/proc/" + std::to_string(::getpid()) + "/fd", 0) == 0) {
+      continue;
+    }
+    numbers.push_back(static_cast<int>(value));
+  }
+  ::closedir(dir);
+  return numbers;
+}
+
 Result<ProcessHygiene> SnapshotHygiene(pid_t pid) {
   const std::string base = "/proc/" + std::to_string(pid);
   ProcessHygiene hygiene;
-  auto fds = ListNumbers(base + "/fd");
+  auto fds = ListProcNumbers(base + "/fd");
   if (!fds) return fds.error();
   hygiene.fds.insert(fds->begin(), fds->end());
-  auto tasks = ListNumbers(base + "/task");
+  auto tasks = ListProcNumbers(base + "/task");
   if (!tasks) return tasks.error();
   hygiene.threads = static_cast<int>(tasks->size());
-  // Children of every thread: /proc/PID/task/TID/children (CONFIG_PROC_CHILDREN), read
-  // with plain syscalls (this runs twice a run: a stream per thread cost more than the
-  // reads, under ASan most).
-  for (int tid : *tasks) {
+  hygiene.children = ChildrenOfThreads(pid, *tasks);
+  return hygiene;
+}
+
+std::set<pid_t> ChildrenOfThreads(pid_t pid, const std::vector<int>& tids) {
+  std::set<pid_t> children;
+  // /proc/PID/task/TID/children (CONFIG_PROC_CHILDREN), read with plain syscalls (the
+  // hygiene oracle runs this twice a run: a stream per thread cost more than the reads,
+  // under ASan most).
+  for (int tid : tids) {
     char path[64];
     std::snprintf(path, sizeof(path), "/proc/%d/task/%d/children", pid, tid);
     const UniqueFd fd(::open(path, O_RDONLY | O_CLOEXEC));
@@ -179,10 +184,10 @@ Result<ProcessHygiene> SnapshotHygiene(pid_t pid) {
     for (char* end = nullptr;; p = end) {
       const long child = std::strtol(p, &end, 10);
       if (end == p) break;
-      hygiene.children.insert(static_cast<pid_t>(child));
+      children.insert(static_cast<pid_t>(child));
     }
   }
-  return hygiene;
+  return children;
 }
 
 std::string DescribeHygieneChange(const ProcessHygiene& before, const ProcessHygiene& after) {

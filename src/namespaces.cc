@@ -7,10 +7,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <filesystem>
 #include <fstream>
 #include <sstream>
-#include <vector>
+#include <string>
+#include <utility>
+
+#include "addfdlab/fd_table.h"
 
 namespace addfdlab {
 
@@ -74,40 +76,24 @@ pid_t InnermostPid(const std::string& status_path) {
   return 0;
 }
 
-// The thread ids of `pid`'s thread group, from /proc/PID/task.
-std::vector<pid_t> ThreadsOf(pid_t pid) {
-  std::vector<pid_t> tids;
-  std::error_code ec;
-  for (const auto& entry :
-       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
-    const std::string name = entry.path().filename().string();
-    if (!name.empty() && name.find_first_not_of("0123456789") == std::string::npos) {
-      tids.push_back(static_cast<pid_t>(std::stol(name)));
-    }
-  }
-  return tids;
-}
-
 }  // namespace
 
 Result<pid_t> OuterPid(pid_t parent, pid_t inner) {
-  // A child's parent is the thread that cloned it: every thread's children.
-  for (const pid_t tid : ThreadsOf(parent)) {
-    std::ifstream children("/proc/" + std::to_string(parent) + "/task/" + std::to_string(tid) +
-                           "/children");
-    for (pid_t child = 0; children >> child;) {
-      if (InnermostPid("/proc/" + std::to_string(child) + "/status") == inner) return child;
-    }
+  auto tids = ListProcNumbers("/proc/" + std::to_string(parent) + "/task");
+  if (!tids) return std::move(tids).error().WithContext("the threads of " + std::to_string(parent));
+  for (const pid_t child : ChildrenOfThreads(parent, *tids)) {
+    if (InnermostPid("/proc/" + std::to_string(child) + "/status") == inner) return child;
   }
   return Error(Errno(ESRCH), "no child of " + std::to_string(parent) + " is pid " +
                                  std::to_string(inner) + " in its namespace");
 }
 
 Result<pid_t> OuterTid(pid_t member, pid_t inner) {
-  for (const pid_t tid : ThreadsOf(member)) {
-    const std::string status =
-        "/proc/" + std::to_string(member) + "/task/" + std::to_string(tid) + "/status";
-    if (InnermostPid(status) == inner) return tid;
+  const std::string task = "/proc/" + std::to_string(member) + "/task/";
+  auto tids = ListProcNumbers(task);
+  if (!tids) return std::move(tids).error().WithContext("the threads of " + std::to_string(member));
+  for (const pid_t tid : *tids) {
+    if (InnermostPid(task + std::to_string(tid) + "/status") == inner) return tid;
   }
   return Error(Errno(ESRCH), "no thread of " + std::to_string(member) + " is " +
                                  std::to_string(inner) + " in its namespace");

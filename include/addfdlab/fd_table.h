@@ -81,6 +81,11 @@ struct ProcessHygiene {
   std::set<pid_t> children;
 };
 Result<ProcessHygiene> SnapshotHygiene(pid_t pid);
+// Every numeric entry of a /proc directory (/proc/PID/fd, /proc/PID/task).
+Result<std::vector<int>> ListProcNumbers(const std::string& path);
+// The children of threads `tids` of process `pid` (/proc/PID/task/TID/children): a child's
+// parent is the thread that cloned it.
+std::set<pid_t> ChildrenOfThreads(pid_t pid, const std::vector<int>& tids);
 // What changed between two hygiene snapshots, or "" when nothing did.
 std::string DescribeHygieneChange(const ProcessHygiene& before, const ProcessHygiene& after);
 
