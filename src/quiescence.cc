@@ -122,7 +122,22 @@ bool Quiescence::WaitQuiet() {
   }
 }
 
+bool Quiescence::ThreadsAsleep() const {
+  for (const SupervisorThread* thread : threads_) {
+    if (thread->busy() && !thread->AsleepInIoctl()) return false;
+  }
+  return true;
+}
+
 bool Quiescence::Settled() {
+  // Without SCHED_FIFO our threads may still be on their way into or out of the kernel,
+  // and the targets' states and theirs are read one after another, not at once: a thread
+  // read before the targets may have woken them just before (an ADDFD wakes its target,
+  // then sleeps until the fd is in), and one read after them may have been woken by a
+  // target that went back to sleep. Threads, targets, threads: when a thread sleeps in
+  // its ioctl at both ends, what it woke was awake or done in between.
+  const bool poll_threads = mode_ != SchedMode::kFifo;
+  if (poll_threads && !ThreadsAsleep()) return false;
   for (size_t ti = 0; ti < targets_.size(); ++ti) {
     Target& t = *targets_[ti];
     for (int k = 0; k < t.tasks(); ++k) {
@@ -138,13 +153,7 @@ bool Quiescence::Settled() {
       if (state != 'S' && state != 'D') return false;
     }
   }
-  if (mode_ != SchedMode::kFifo) {
-    // Without SCHED_FIFO our threads may still be on their way into or out of the kernel.
-    for (const SupervisorThread* thread : threads_) {
-      if (thread->busy() && !thread->AsleepInIoctl()) return false;
-    }
-  }
-  return true;
+  return !poll_threads || ThreadsAsleep();
 }
 
 }  // namespace addfdlab

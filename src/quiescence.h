@@ -67,6 +67,8 @@ class Quiescence {
  private:
   bool WaitQuiet();
   bool Settled();
+  // True when every busy supervisor thread sleeps in its ioctl.
+  bool ThreadsAsleep() const;
   // Every target task's (run time, switches), in order.
   std::vector<std::pair<uint64_t, uint64_t>> TargetRuns() const;
   // The target tasks' time on a CPU since `before` (a TargetRuns()), in all.
