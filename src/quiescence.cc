@@ -87,11 +87,14 @@ bool Quiescence::WaitQuiet() {
   const auto runs_before = mode_ == SchedMode::kIdle ? TargetRuns() : decltype(TargetRuns()){};
   const auto budget_ns = static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(budget * limits_.scale).count());
-  // Pinned to one CPU, the targets have run out of work when the idle thread runs. Work
-  // elsewhere (a dying task's teardown) may still be on its way: then fall back to polling.
+  // Pinned to one CPU, the targets have run out of work when the idle thread runs. Other
+  // processes on that CPU keep it from running although the targets sleep, so the waits
+  // start short and grow (0.1 ms to 3.2 ms, 6.3 ms in all). Work elsewhere (a dying task's
+  // teardown) may still be on its way: then fall back to polling.
   if (idle_ != nullptr) {
-    for (int round = 0; round < 2; ++round) {
-      idle_->WaitIdle(std::min(deadline, Clock::now() + std::chrono::milliseconds(5)));
+    auto wait = std::chrono::microseconds(100);
+    for (int round = 0; round < 6; ++round, wait *= 2) {
+      idle_->WaitIdle(std::min(deadline, Clock::now() + wait));
       if (Settled()) return true;
     }
   }
