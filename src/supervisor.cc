@@ -431,7 +431,13 @@ bool SupervisorThread::AsleepInIoctl() const {
   }
   char* end = nullptr;
   const long nr = std::strtol(buf, &end, 10);
-  return end != buf && nr == SYS_ioctl;
+  if (end == buf || nr != SYS_ioctl) return false;
+  // A woken task whose wake-up is still on its way to an idle CPU (queued for it, with an
+  // IPI: TASK_WAKING) reads as asleep in its syscall there, but as 'R' in its stat.
+  const int stat_fd = delegate_ > 0 ? delegate_stat_fd_ : stat_fd_;
+  if (stat_fd < 0) return true;
+  const char state = TaskStateAt(stat_fd);
+  return state == 'S' || state == 'D';
 }
 
 CpuGuard::CpuGuard(int cpu) {
