@@ -893,7 +893,19 @@ RUNTIME void check_schedule(void) {
 }
 
 /* killable[i] has bit k set when task k of target i may sleep in 'D' (a killable wait). */
+/* Outside the fifo mode: every busy supervisor thread asleep. */
+RUNTIME int threads_asleep(void) {
+  for (int i = 0; i < g_nthreads; ++i) {
+    if (g_threads[i].busy && !thread_sleeping(&g_threads[i])) return 0;
+  }
+  return 1;
+}
+
+/* Threads, targets, threads again (outside the fifo mode): a thread read before the targets
+ * may have just woken one, and one read after them may just have been woken by one. */
 RUNTIME int settled(const unsigned* killable) {
+  int poll_threads = g_mode != SCHED_MODE_FIFO;
+  if (poll_threads && !threads_asleep()) return 0;
   for (int i = 0; i < g_ntargets; ++i) {
     struct target* t = &g_targets[i];
     for (int k = 0; k < t->tasks; ++k) {
@@ -907,12 +919,7 @@ RUNTIME int settled(const unsigned* killable) {
       if (s != 'S' && s != 'D') return 0;
     }
   }
-  if (g_mode != SCHED_MODE_FIFO) {
-    for (int i = 0; i < g_nthreads; ++i) {
-      if (g_threads[i].busy && !thread_sleeping(&g_threads[i])) return 0;
-    }
-  }
-  return 1;
+  return !poll_threads || threads_asleep();
 }
 
 /* A quiescence point: every target task asleep, as the model expects. */
