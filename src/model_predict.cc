@@ -77,11 +77,18 @@ std::string Model::OutsideEnv(const Op& op) const {
   if (needs_pid_ns && !env_.pid_ns) {
     return "needs a new pid namespace, which cannot be made here (feature pid_ns)";
   }
-  if (op.kind == OpKind::kSignalTask && op.task == 0 &&
-      scenario_.targets[static_cast<size_t>(op.target)].pid_ns) {
+  if (op.kind == OpKind::kSignalTask && scenario_.targets[static_cast<size_t>(op.target)].pid_ns) {
     // The leader is its namespace's init: a signal it has no handler for is dropped
-    // (sig_task_ignored, SIGNAL_UNKILLABLE), which the model does not follow.
-    return "the leader of a target in its own pid namespace is that namespace's init";
+    // (sig_task_ignored, SIGNAL_UNKILLABLE), which the model does not follow. The flag is
+    // its thread group's, so the same holds for every thread of the leader.
+    const TargetState& t = targets_[static_cast<size_t>(op.target)];
+    const bool leaders_group =
+        op.task == 0 ||
+        (op.task > 0 && static_cast<size_t>(op.task) < t.tasks.size() && GroupOf(t, op.task) == 0);
+    if (leaders_group) {
+      return "a task of the leader's thread group, in a target with its own pid namespace: the "
+             "leader is that namespace's init";
+    }
   }
   return "";
 }
