@@ -170,7 +170,7 @@ void Model::FollowRacedInstall(int thread, const Outcome& observed) {
       return result && result->outcome == observed;
     });
     if (raced != th.swap_with.end()) {
-      SwapInstalls(thread, *raced);
+      RotateInstalls(thread, to);
     } else if (to == th.raced_fd) {
       MoveInstall(thread, to);
     }
@@ -224,19 +224,34 @@ void Model::MoveInstall(int thread, int to) {
   th.result->outcome = Outcome::Ok(to);
 }
 
-void Model::SwapInstalls(int a, int b) {
-  Thread& ta = threads_[static_cast<size_t>(a)];
-  Thread& tb = threads_[static_cast<size_t>(b)];
-  TargetState& t = targets_[static_cast<size_t>(ta.target)];
-  const int fa = static_cast<int>(ta.result->outcome.value);
-  const int fb = static_cast<int>(tb.result->outcome.value);
-  RenumberSlots(t, {{fa, fb}, {fb, fa}});
-  RenumberReply(a, fa, fb);
-  RenumberReply(b, fb, fa);
-  if (ta.install_bind >= 0) fd_names_[ta.install_bind] = fb;
-  if (tb.install_bind >= 0) fd_names_[tb.install_bind] = fa;
-  ta.result->outcome = Outcome::Ok(fb);
-  tb.result->outcome = Outcome::Ok(fa);
+void Model::RotateInstalls(int thread, int to) {
+  Thread& th = threads_[static_cast<size_t>(thread)];
+  TargetState& t = targets_[static_cast<size_t>(th.target)];
+  const int from = static_cast<int>(th.result->outcome.value);
+  // The slots in between, each with the install that holds it, and this one's own.
+  std::map<int, int> holders{{from, thread}};
+  for (const int other : th.swap_with) {
+    const auto& result = threads_[static_cast<size_t>(other)].result;
+    if (!result || result->outcome.kind != Outcome::Kind::kOk) continue;
+    const int slot = static_cast<int>(result->outcome.value);
+    if (slot >= std::min(from, to) && slot <= std::max(from, to)) holders[slot] = other;
+  }
+  std::vector<int> slots;
+  for (const auto& entry : holders) slots.push_back(entry.first);
+  // Earlier than the model ran it (to < from): the others move up a place; later: down.
+  const int step = to < from ? 1 : -1;
+  std::map<int, int> moves;
+  for (size_t i = 0; i < slots.size(); ++i) {
+    const int slot = slots[i];
+    moves[slot] = slot == from ? to : slots[i + static_cast<size_t>(step)];
+  }
+  RenumberSlots(t, moves);
+  for (const auto& [old_slot, new_slot] : moves) {
+    Thread& mover = threads_[static_cast<size_t>(holders[old_slot])];
+    RenumberReply(holders[old_slot], old_slot, new_slot);
+    if (mover.install_bind >= 0) fd_names_[mover.install_bind] = new_slot;
+    mover.result->outcome = Outcome::Ok(new_slot);
+  }
 }
 
 void Model::RenumberReply(int thread, int from, int to) {

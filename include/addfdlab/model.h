@@ -317,7 +317,7 @@ class Model {
     // Its ADDFD took the lowest free number in the same quiescence as these threads' ADDFDs
     // for other tasks of the target: the tasks were runnable together, and the kernel may
     // have handed the numbers out in the other order. Their results, their replies and the
-    // table may follow the kernel's order (SwapInstalls). Emptied once a result is seen.
+    // table may follow the kernel's order (RotateInstalls). Emptied once a result is seen.
     std::vector<int> swap_with;
     bool install_sent = false;  // that ADDFD was ADDFD|SEND: its number is the reply too
     int install_bind = -1;      // the fd name that ADDFD binds
@@ -426,9 +426,11 @@ class Model {
   // The numbers the kernel may have given thread's ADDFD besides its result: raced_fd and
   // the results of the installs it raced (swap_with).
   std::vector<int> RacedNumbers(int thread) const;
-  // Threads a and b installed at each other's numbers: their results, their ADDFD|SEND
-  // replies, their fd names and the table's entries change places.
-  void SwapInstalls(int a, int b);
+  // The kernel ran `thread`'s install where the model ran the one that took `to` (one of
+  // its swap_with): it took `to`, and the other tasks' installs numbered between the two
+  // move one place along, each task's own in their order. Their results, their ADDFD|SEND
+  // replies, their fd names and the table's entries follow.
+  void RotateInstalls(int thread, int to);
   // A thread's races are over (its result was seen, or it starts another op).
   void ForgetRaces(int thread);
   // Its install went to `to` instead (raced_fd): moved there, or made there when the model

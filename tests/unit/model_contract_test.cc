@@ -374,6 +374,32 @@ TEST(ModelChecks, TwoCallersInstallsMayComeInEitherOrder) {
   EXPECT_EQ(model.Begin(8).allowed, std::vector<Outcome>{Outcome::Ok(0)});
 }
 
+// Two requests queued for caller 2 (its task handles the newest first) and one for caller
+// 1: the model runs caller 2 first (woken first), but the kernel may run caller 1 first.
+// Once it said caller 1's install is 0, caller 2's two move up a place each, in their own
+// order: the newest (memfd2) at 1, the older (socket) at 2. Swapping caller 1's with the
+// one that held 0 would put them the other way round (a two-job campaign's false
+// 'wrong-file ADDFD.OK.LOWEST').
+TEST(ModelChecks, AnInstallRunEarlierMovesTheOtherCallersInstallsUpInTheirOrder) {
+  ParseError error;
+  const auto scenario = ParseScenario(
+      "target t callers=2\ntrap t.1 -> n0\nrecv t\ntrap t.2 -> n1\nrecv t\n"
+      "on A: addfd n1 src=socket\non B: addfd n1 src=memfd2\naddfd n0\nwait A\nwait B\n",
+      "inline.scn", &error);
+  ASSERT_TRUE(scenario) << error.ToString();
+  Model model(*scenario, ModelEnv{});
+  StepIntoRace(model, 6, std::vector<Outcome>{Outcome::Ok(2), Outcome::Ok(0), Outcome::Ok(1)},
+               Outcome::Ok(0));
+  const auto table = model.FdTable(0);
+  ASSERT_EQ(table.count(1), 1u);
+  ASSERT_EQ(table.count(2), 1u);
+  EXPECT_EQ(table.at(1).file.index, static_cast<int>(SourceKind::kMemfd2));
+  EXPECT_EQ(table.at(2).file.index, static_cast<int>(SourceKind::kSocket));
+  EXPECT_EQ(model.Begin(7).allowed, std::vector<Outcome>{Outcome::Ok(2)});
+  ASSERT_TRUE(StepChecked(model, 7, Outcome::Ok(2)));
+  EXPECT_EQ(model.Begin(8).allowed, std::vector<Outcome>{Outcome::Ok(1)});
+}
+
 // Two ADDFD|SENDs on supervisor threads for two callers: the order the callers ran in
 // decides the numbers, so the values the trapped syscalls return. A return seen first
 // fixes both installs, and the other thread's result and return follow.
