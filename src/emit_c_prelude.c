@@ -892,7 +892,6 @@ RUNTIME void check_schedule(void) {
   }
 }
 
-/* killable[i] has bit k set when task k of target i may sleep in 'D' (a killable wait). */
 /* Outside the fifo mode: every busy supervisor thread asleep. */
 RUNTIME int threads_asleep(void) {
   for (int i = 0; i < g_nthreads; ++i) {
@@ -901,7 +900,8 @@ RUNTIME int threads_asleep(void) {
   return 1;
 }
 
-/* Threads, targets, threads again (outside the fifo mode): a thread read before the targets
+/* killable[i] has bit k set when task k of target i may sleep in 'D' (a killable wait).
+ * Threads, targets, threads again (outside the fifo mode): a thread read before the targets
  * may have just woken one, and one read after them may just have been woken by one. */
 RUNTIME int settled(const unsigned* killable) {
   int poll_threads = g_mode != SCHED_MODE_FIFO;

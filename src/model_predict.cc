@@ -83,8 +83,7 @@ std::string Model::OutsideEnv(const Op& op) const {
     // its thread group's, so the same holds for every thread of the leader.
     const TargetState& t = targets_[static_cast<size_t>(op.target)];
     const bool leaders_group =
-        op.task == 0 ||
-        (op.task > 0 && static_cast<size_t>(op.task) < t.tasks.size() && GroupOf(t, op.task) == 0);
+        op.task >= 0 && static_cast<size_t>(op.task) < t.tasks.size() && GroupOf(t, op.task) == 0;
     if (leaders_group) {
       return "a task of the leader's thread group, in a target with its own pid namespace: the "
              "leader is that namespace's init";

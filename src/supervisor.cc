@@ -421,23 +421,21 @@ bool SupervisorThread::AsleepInIoctl() const {
   // its stack, the allocator's lock, the job's hand-over) has not reached the kernel's
   // queue yet. /proc's syscall file reads "running" for a running task, and the syscall
   // number, its arguments and registers for one asleep ("-1 ..." outside a syscall).
-  char buf[256];
-  const int syscall_fd = delegate_ > 0 ? delegate_syscall_fd_ : syscall_fd_;
-  if (syscall_fd < 0 || !ReadTaskFile(syscall_fd, buf)) {
-    // No syscall file (a kernel without CONFIG_HAVE_ARCH_TRACEHOOK): the task state.
-    const int stat_fd = delegate_ > 0 ? delegate_stat_fd_ : stat_fd_;
+  const int stat_fd = delegate_ > 0 ? delegate_stat_fd_ : stat_fd_;
+  const auto asleep = [&] {
     const char state = stat_fd >= 0 ? TaskStateAt(stat_fd) : TaskState(::getpid(), tid_.load());
     return state == 'S' || state == 'D';
-  }
+  };
+  char buf[256];
+  const int syscall_fd = delegate_ > 0 ? delegate_syscall_fd_ : syscall_fd_;
+  // No syscall file (a kernel without CONFIG_HAVE_ARCH_TRACEHOOK): the task state alone.
+  if (syscall_fd < 0 || !ReadTaskFile(syscall_fd, buf)) return asleep();
   char* end = nullptr;
   const long nr = std::strtol(buf, &end, 10);
   if (end == buf || nr != SYS_ioctl) return false;
   // A woken task whose wake-up is still on its way to an idle CPU (queued for it, with an
   // IPI: TASK_WAKING) reads as asleep in its syscall there, but as 'R' in its stat.
-  const int stat_fd = delegate_ > 0 ? delegate_stat_fd_ : stat_fd_;
-  if (stat_fd < 0) return true;
-  const char state = TaskStateAt(stat_fd);
-  return state == 'S' || state == 'D';
+  return asleep();
 }
 
 CpuGuard::CpuGuard(int cpu) {
