@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Contract cells reached by addfd_sequence_fuzzer from an EMPTY corpus, one job, over time:
-# the measure of the structure-aware mutator (docs/fuzzing.md). Runs the fuzz build's binary
-# as `addfdlab fuzz --jobs 1` does (fork mode, crashes ignored, the target's options) on an
+# the measure of the structure-aware mutator (docs/fuzzing.md). Runs the fuzzer binary
+# (fuzzer_binary in libfuzzer_flags.sh: fuzz-fast, or ADDFDLAB_FUZZ_BUILD=asan) as
+# `addfdlab fuzz --jobs 1` does (fork mode, crashes ignored, the target's options) on an
 # empty scratch folder, and prints the cells reached at each checkpoint, then libFuzzer's last
 # status line (executions, coverage) and the reachable cells still missing. --target
 # model_fuzzer measures that target's executions and coverage the same way (it has no cells).
@@ -21,16 +22,15 @@ done
 seconds=$1
 shift
 checkpoints=("$@")
-binary=$root/build/fuzz/fuzzers/$target
-[[ -x $binary ]] || { echo "$binary missing: cmake --preset fuzz && cmake --build build/fuzz --target $target" >&2; exit 2; }
+# shellcheck source=SCRIPTDIR/libfuzzer_flags.sh
+. "$root/scripts/libfuzzer_flags.sh"
+fuzzer_binary "$root" "$target"
 work=$(mktemp -d /tmp/addfdlab-cells-XXXXXX)
 # Kept when something crashed, for `addfdlab repro`; removed otherwise.
 trap 'if ls "$work"/crashes/crash-* >/dev/null 2>&1; then echo "crashes kept in $work/crashes"; else rm -rf "$work"; fi' EXIT
 mkdir "$work/corpus" "$work/crashes"
 : >"$work/cells.txt"
 export ADDFDLAB_CELLS_FILE=$work/cells.txt
-# shellcheck source=SCRIPTDIR/libfuzzer_flags.sh
-. "$root/scripts/libfuzzer_flags.sh"
 libfuzzer_flags "$root" "$target"
 "$binary" -fork=1 -ignore_crashes=1 -max_total_time="$seconds" -print_final_stats=1 \
   -artifact_prefix="$work/crashes/" "${flags[@]}" "$work/corpus" >"$work/log" 2>&1 &

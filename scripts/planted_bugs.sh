@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Planted bugs: how long a from-empty campaign takes to report a model error on one contract
-# cell (docs/fuzzing.md, "Planted bugs"). For each CELL, runs the fuzz build's
-# addfd_sequence_fuzzer (one job, no seeds, the target's options, as scripts/fuzz_cells.sh)
-# with ADDFDLAB_MUTATE_CELL=CELL, which makes the model predict a wrong outcome for that
-# cell, until a finding whose verdict names CELL or SECONDS (a finding at another cell is
-# counted, and the campaign goes on). Prints one line per cell (seconds to find, or "not
-# found"), then the median and the worst.
+# cell (docs/fuzzing.md, "Planted bugs"). For each CELL, runs addfd_sequence_fuzzer
+# (fuzzer_binary in libfuzzer_flags.sh: fuzz-fast, or ADDFDLAB_FUZZ_BUILD=asan; one job, no
+# seeds, the target's options, as scripts/fuzz_cells.sh) with ADDFDLAB_MUTATE_CELL=CELL,
+# which makes the model predict a wrong outcome for that cell (or, for a mechanism cell such
+# as ADDFD.ORDER.LIFO, break its rule), until the planted bug is found or SECONDS pass. A
+# finding is the planted bug's when its verdict names CELL, or when its input replays clean
+# with the honest model and deviates with the planted one (a mechanism's bug shows under
+# the cell that decides the outcome); another finding is counted and the campaign goes on.
+# Prints one line per cell (seconds to find, or "not found"), then the median and the worst.
 #   scripts/planted_bugs.sh SECONDS CELL...
 # e.g. scripts/planted_bugs.sh 600 ADDFD.INTR.QUEUED ADDFD.STRANDED ADDFD.ORDER.LIFO
 set -euo pipefail
@@ -17,17 +20,20 @@ usage="usage: $0 SECONDS CELL..."
 }
 seconds=$1
 shift
-binary=$root/build/fuzz/fuzzers/addfd_sequence_fuzzer
-[[ -x $binary ]] || {
-  echo "$binary missing: cmake --preset fuzz && cmake --build build/fuzz --target addfd_sequence_fuzzer" >&2
-  exit 2
-}
+# shellcheck source=SCRIPTDIR/libfuzzer_flags.sh
+. "$root/scripts/libfuzzer_flags.sh"
+fuzzer_binary "$root" addfd_sequence_fuzzer
+libfuzzer_flags "$root" addfd_sequence_fuzzer
 work=$(mktemp -d /tmp/addfdlab-planted-XXXXXX)
 echo "planted_bugs: logs and crashes in $work" >&2
 
-# shellcheck source=SCRIPTDIR/libfuzzer_flags.sh
-. "$root/scripts/libfuzzer_flags.sh"
-libfuzzer_flags "$root" addfd_sequence_fuzzer
+# True when INPUT replays clean with the honest model and deviates with CELL's planted bug:
+# the finding is the planted bug's, whichever cell its verdict names.
+planted_only() {
+  local cell=$1 input=$2
+  ADDFDLAB_MUTATE_CELL='' "$root/addfdlab" repro "$input" >/dev/null 2>&1 || return 1
+  ! ADDFDLAB_MUTATE_CELL=$cell "$root/addfdlab" repro "$input" >/dev/null 2>&1
+}
 
 found_times=()
 for cell in "$@"; do
@@ -52,7 +58,10 @@ for cell in "$@"; do
       echo "planted_bugs: not a contract cell: $cell" >&2
       exit 2
     fi
+    crash=$(grep -o "Test unit written to .*" "$log" | tail -1 | sed 's/^Test unit written to //')
     if grep -q "^addfd_sequence_fuzzer: .*\[$cell\]" "$log"; then
+      verdict=found
+    elif [[ -n $crash && -f $crash ]] && planted_only "$cell" "$crash"; then
       verdict=found
     elif grep -q "^addfd_sequence_fuzzer: " "$log"; then
       others=$((others + 1))

@@ -152,6 +152,7 @@ Executor::Executor(ExecutorOptions options) : options_(std::move(options)) {
   features_ = options_.features ? *options_.features : ProbeFeatures();
   env_ = EnvFromFeatures(features_);
   for (const std::string& quirk : options_.quirks) SetModelQuirk(&env_, quirk);
+  if (!options_.mutate_cell.empty()) SetModelMutant(&env_, options_.mutate_cell);
   // Parallel fuzzing jobs each claim a CPU of their own (two on one CPU run at half speed).
   CpuClaim claim = ClaimCpu(options_.cpu);
   cpu_ = claim.cpu;
@@ -613,7 +614,11 @@ void Executor::RunState::RunOp(int index, std::string text) {
 }
 
 void Executor::RunState::MutatePrediction(Prediction& prediction) const {
-  if (ex_.options_.mutate_cell.empty() || prediction.cell != ex_.options_.mutate_cell) return;
+  // A mechanism's mutant is planted in the model itself (SetModelMutant).
+  if (ex_.options_.mutate_cell.empty() || prediction.cell != ex_.options_.mutate_cell ||
+      ex_.env_.mutant != ModelEnv::Mutant::kNone) {
+    return;
+  }
   for (Outcome& o : prediction.allowed) {
     o = o.kind == Outcome::Kind::kError ? Outcome::Error(o.err == EINVAL ? EBADF : EINVAL)
                                         : Outcome::Error(EPERM);

@@ -23,6 +23,23 @@ bool SetModelQuirk(ModelEnv* env, std::string_view name) {
   return false;
 }
 
+bool SetModelMutant(ModelEnv* env, std::string_view cell) {
+  static constexpr struct {
+    std::string_view cell;
+    ModelEnv::Mutant mutant;
+  } kMutants[] = {
+      {"ADDFD.ORDER.LIFO", ModelEnv::Mutant::kFifoOrder},
+      {"ADDFD.ORDER.CHECKS", ModelEnv::Mutant::kLastCheck},
+  };
+  for (const auto& m : kMutants) {
+    if (m.cell == cell) {
+      env->mutant = m.mutant;
+      return true;
+    }
+  }
+  return false;
+}
+
 Model::Model(const Scenario& scenario, const ModelEnv& env) : scenario_(scenario), env_(env) {
   for (const TargetDecl& decl : scenario_.targets) {
     TargetState target;

@@ -250,8 +250,13 @@ bool Model::RunTask(int target, int task_index) {
     }
     changed = true;
     if (!n.addfds.empty()) {
-      Request request = n.addfds.front();
-      n.addfds.pop_front();
+      const bool fifo = env_.mutant == ModelEnv::Mutant::kFifoOrder;  // a planted bug
+      Request request = fifo ? n.addfds.back() : n.addfds.front();
+      if (fifo) {
+        n.addfds.pop_back();
+      } else {
+        n.addfds.pop_front();
+      }
       // Newest first: an older request stays queued for the next wake-up.
       if (!n.addfds.empty()) Reached(Cell("ADDFD.ORDER.LIFO"));
       HandleRequest(n, request);

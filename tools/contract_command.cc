@@ -136,8 +136,9 @@ void AddContractCommand(CLI::App& app, Runner& run) {
                   "Known-deviations JSON (default: DIR/known-deviations.json)")
       ->check(CLI::ExistingFile);
   cmd->add_flag("--json", options->json, "Print JSON");
-  // Test seam (not in --help): predictions of this cell are altered, so the suite sees a
-  // deviation no known entry explains, on any kernel.
+  // Test seam (not in --help): predictions of this cell are altered (or its mechanism
+  // broken: SetModelMutant), so the suite sees a deviation no known entry explains, on any
+  // kernel.
   cmd->add_option("--mutate-cell", options->mutate_cell)
       ->group("")
       ->check([](const std::string& cell) {

@@ -38,7 +38,9 @@ struct ExecutorOptions {
   std::optional<Features> features;
   // Check the supervisor's own fds, threads and children around every run.
   bool hygiene = true;
-  // Test-only: predictions whose cell is this one are altered (the oracle must notice);
+  // Test-only: predictions whose cell is this one are altered (the oracle must notice), or
+  // for a cell whose rule is a mechanism (ADDFD.ORDER.LIFO, ADDFD.ORDER.CHECKS:
+  // SetModelMutant) the model breaks that rule;
   // $ADDFDLAB_MUTATE_CELL for a fuzzing campaign with a planted bug.
   std::string mutate_cell = ReadEnvironment().mutate_cell;
   // Known deviations the model follows (SetModelQuirk names); unknown names are ignored.

@@ -49,12 +49,23 @@ struct ModelEnv {
   // ADDFD.INTR.SEND before the fix: an interrupted ADDFD|SEND leaves the notification
   // REPLIED, and the target returns 0 with no fd.
   bool quirk_intr_send_stays_replied = false;
+  // A test seam (ADDFDLAB_MUTATE_CELL on a cell whose rule shapes other cells' outcomes,
+  // SetModelMutant): the model breaks that rule, a planted bug for measuring a campaign.
+  enum class Mutant : uint8_t {
+    kNone,
+    kFifoOrder,  // ADDFD.ORDER.LIFO: queued requests handled oldest first
+    kLastCheck,  // ADDFD.ORDER.CHECKS: the last failing check's errno, not the first's
+  };
+  Mutant mutant = Mutant::kNone;
   friend bool operator==(const ModelEnv&, const ModelEnv&) = default;
 };
 
 // Turns on the quirk a known-deviations entry names ("intr_send_stays_replied"); false
 // when there is no quirk of that name.
 bool SetModelQuirk(ModelEnv* env, std::string_view name);
+// Plants the mutant of a cell whose rule is a mechanism (ModelEnv::Mutant); false when the
+// cell has none (ExecutorOptions::mutate_cell then alters that cell's predictions instead).
+bool SetModelMutant(ModelEnv* env, std::string_view cell);
 
 // A file's identity in the model: a supervisor source, or a file the target made.
 struct ModelFile {

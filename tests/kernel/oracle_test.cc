@@ -60,6 +60,15 @@ RunResult RunToSchedule(Executor& executor, const Scenario& scenario) {
 
 class MutatedModel : public ::testing::TestWithParam<std::string> {};
 
+// A cell's name as a test name: ADDFD.SIZE.SHORT -> ADDFD_SIZE_SHORT.
+std::string CellTestName(const ::testing::TestParamInfo<std::string>& info) {
+  std::string name = info.param;
+  for (char& c : name) {
+    if (c == '.') c = '_';
+  }
+  return name;
+}
+
 TEST_P(MutatedModel, DeviationNamesExactlyThatCell) {
   const std::string cell = GetParam();
   auto scenario = LoadCell(cell);
@@ -81,6 +90,31 @@ TEST_P(MutatedModel, DeviationNamesExactlyThatCell) {
   }
 }
 
+// A mechanism's mutant (SetModelMutant) breaks a rule that other cells' outcomes show: the
+// oracle catches it on its own scenario, under whichever cell decides the outcome.
+class MechanismMutant : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(MechanismMutant, TheCellsScenarioDeviates) {
+  const std::string cell = GetParam();
+  auto scenario = LoadCell(cell);
+  ASSERT_TRUE(scenario) << "no scenario carries " << cell;
+  const RunResult honest = RunToSchedule(Shared(), *scenario);
+  ASSERT_TRUE(honest.clean()) << honest.Format(*scenario);
+  ExecutorOptions options;
+  options.features = Shared().features();
+  options.mutate_cell = cell;
+  Executor mutated(options);
+  const RunResult result = RunToSchedule(mutated, *scenario);
+  ASSERT_FALSE(result.clean()) << cell << ": the oracle did not notice\n"
+                               << result.Format(*scenario);
+  for (const Verdict& v : result.verdicts) {
+    EXPECT_EQ(v.kind, Verdict::Kind::kContract) << v.Describe(*scenario);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Cells, MechanismMutant,
+                         ::testing::Values("ADDFD.ORDER.LIFO", "ADDFD.ORDER.CHECKS"), CellTestName);
+
 INSTANTIATE_TEST_SUITE_P(
     Cells, MutatedModel,
     ::testing::Values("ADDFD.SIZE.SHORT", "ADDFD.SIZE.PAGE", "ADDFD.SIZE.TAIL_NONZERO",
@@ -91,13 +125,7 @@ INSTANTIATE_TEST_SUITE_P(
                       "ADDFD.INTR.QUEUED", "RECV.NONZERO", "RECV.FAULT", "SEND.STATE.INIT",
                       "SEND.CONTINUE.VAL", "SEND.FLAGS.UNKNOWN", "ID_VALID.STATES", "FILTER.FLAGS",
                       "IOCTL.UNKNOWN"),
-    [](const auto& param_info) {
-      std::string name = param_info.param;
-      for (char& c : name) {
-        if (c == '.') c = '_';
-      }
-      return name;
-    });
+    CellTestName);
 
 // The fd-table oracle against a live target changed behind the model's back: the test
 // has the target's agent open, close or dup an fd between two ops (Executor::after_op),

@@ -203,6 +203,31 @@ TEST(ModelFeatures, PidNamespaces) {
   EXPECT_EQ(reached.count("RECV.PID.CHILD_NS"), 1u);
 }
 
+// The planted mechanism bugs (SetModelMutant): each makes its cell's contract scenario fail
+// on the model; a cell whose rule is an outcome has none.
+TEST(ModelMutants, EachBreaksItsCellsScenario) {
+  for (const char* cell : {"ADDFD.ORDER.LIFO", "ADDFD.ORDER.CHECKS"}) {
+    ModelEnv env;
+    ASSERT_TRUE(SetModelMutant(&env, cell)) << cell;
+    EXPECT_NE(env, ModelEnv{}) << cell;
+    bool carried = false;
+    for (const auto& path : ContractFiles()) {
+      const Scenario scenario = Load(path);
+      if (std::find(scenario.cells.begin(), scenario.cells.end(), cell) == scenario.cells.end()) {
+        continue;
+      }
+      carried = true;
+      EXPECT_TRUE(RunOnModel(scenario, ModelEnv{}).empty()) << path;
+      EXPECT_FALSE(RunOnModel(scenario, env).empty()) << cell << " planted nothing in " << path;
+    }
+    EXPECT_TRUE(carried) << "no contract scenario carries " << cell;
+  }
+  ModelEnv env;
+  EXPECT_FALSE(SetModelMutant(&env, "ADDFD.OK.LOWEST"));
+  EXPECT_FALSE(SetModelMutant(&env, "no such cell"));
+  EXPECT_EQ(env, ModelEnv{});
+}
+
 // The check order: several faults at once give the first failing row's errno.
 TEST(ModelChecks, FirstFailingRowDecides) {
   const std::vector<Prediction> p = Predict(
