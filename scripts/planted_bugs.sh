@@ -58,7 +58,7 @@ for cell in "$@"; do
       echo "planted_bugs: not a contract cell: $cell" >&2
       exit 2
     fi
-    crash=$(grep -o "Test unit written to .*" "$log" | tail -1 | sed 's/^Test unit written to //')
+    crash=$(sed -n 's/^.*Test unit written to //p' "$log" | tail -1)
     if grep -q "^addfd_sequence_fuzzer: .*\[$cell\]" "$log"; then
       verdict=found
     elif [[ -n $crash && -f $crash ]] && planted_only "$cell" "$crash"; then

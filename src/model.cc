@@ -171,6 +171,14 @@ bool Model::KillableWait(int target, int task) const {
 
 int64_t Model::NextSeq(int target) const { return targets_[static_cast<size_t>(target)].next_seq; }
 
+int Model::StaleRequests(int target) const {
+  const TargetState& t = targets_[static_cast<size_t>(target)];
+  const auto init = std::count_if(t.notif_list.begin(), t.notif_list.end(), [&](int index) {
+    return notifs_[static_cast<size_t>(index)].state == NotifState::kInit;
+  });
+  return t.requests - static_cast<int>(init);
+}
+
 bool Model::ListenerOpen(int target) const {
   const TargetState& t = targets_[static_cast<size_t>(target)];
   return t.listener && !t.listener_closing;

@@ -129,12 +129,16 @@ void ReleaseTargets(std::vector<TargetSlot>& slots, const Model& model, bool cle
     TargetSlot& slot = slots[ti];
     if (!slot.target) continue;
     // The next run starts where this one's ids ended, unless it went wrong.
-    if (clean && model.TargetAlive(static_cast<int>(ti))) {
-      slot.target->set_next_notif_id(
-          slot.base_id + static_cast<uint64_t>(model.NextSeq(static_cast<int>(ti))) + 0);
+    const int target = static_cast<int>(ti);
+    if (clean && model.TargetAlive(target)) {
+      slot.target->set_next_notif_id(slot.base_id + static_cast<uint64_t>(model.NextSeq(target)));
     } else {
       slot.target->set_next_notif_id(std::nullopt);
     }
+    // A count left on the listener's RECV semaphore would answer the next run's first RECV
+    // with ENOENT, and no reset takes it back: such a listener is not reused. Nor is one
+    // after a run that went wrong, whose count the model may not know.
+    if (!clean || model.StaleRequests(target) > 0) slot.target->Taint();
     slot.pool->Release(std::move(slot.target));
   }
   slots.clear();

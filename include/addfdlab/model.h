@@ -166,6 +166,10 @@ class Model {
   bool KillableWait(int target, int task) const;
   // Notifications created on the target's listener so far (each consumes an id).
   int64_t NextSeq(int target) const;
+  // Counts on the listener's RECV semaphore that no notification stands behind any more
+  // (one raised and gone before a RECV took it: RECV.STALE): the next RECV on it takes one
+  // and answers ENOENT at once, in a later run too. Nothing but that RECV takes them back.
+  int StaleRequests(int target) const;
   bool ListenerOpen(int target) const;
   // fd name bindings made so far.
   std::optional<int> FdName(int name) const;

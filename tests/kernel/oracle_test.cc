@@ -261,6 +261,28 @@ TEST(Executor, RepeatedRunsStayClean) {
   EXPECT_GE(Shared().pool_stats().reused, 49u);
 }
 
+// A run that leaves a count on a listener's RECV semaphore (a notification gone before any
+// RECV) does not hand that listener to the next run, whose first RECV would answer ENOENT
+// at once instead of blocking: a false RECV.EMPTY finding that no replay reproduced.
+TEST(Executor, AStaleRecvCountStaysWithItsRun) {
+  ParseError error;
+  const auto leaves = ParseScenario(
+      "target t\nhandler t SIGUSR1 norestart\ntrap t.1 -> n1\nsignal t.1 SIGUSR1\nsettle\n",
+      "leaves.scn", &error);
+  ASSERT_TRUE(leaves) << error.ToString();
+  const auto blocks = ParseScenario("target t\nrecv t\nsettle\n", "blocks.scn", &error);
+  ASSERT_TRUE(blocks) << error.ToString();
+  ExecutorOptions options;
+  options.features = Shared().features();
+  Executor executor(options);
+  for (int i = 0; i < 3; ++i) {
+    const RunResult first = RunToSchedule(executor, *leaves);
+    ASSERT_TRUE(first.clean()) << first.Format(*leaves);
+    const RunResult second = RunToSchedule(executor, *blocks);
+    ASSERT_TRUE(second.clean()) << "round " << i << "\n" << second.Format(*blocks);
+  }
+}
+
 // Each scheduling mode this process may use runs the scenarios that need an interleaving
 // (a request still queued when the next op runs) without a verdict that counts: fifo and
 // idle keep to the schedule, free says when a run did not.

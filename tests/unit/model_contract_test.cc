@@ -228,6 +228,28 @@ TEST(ModelMutants, EachBreaksItsCellsScenario) {
   EXPECT_EQ(env, ModelEnv{});
 }
 
+// A notification gone before any RECV took it (its caller interrupted) leaves a count on the
+// RECV semaphore that the next RECV takes (ENOENT at once, RECV.STALE). The executor does
+// not reuse a listener with one: a later run's RECV would get that ENOENT.
+TEST(ModelChecks, ANotificationGoneBeforeItsRecvLeavesAStaleCount) {
+  const auto stale_after = [](const std::string& text) {
+    Model model = ModelOf(text);
+    for (int i = 0; i < static_cast<int>(model.scenario().ops.size()); ++i) {
+      model.Step(i, First(model.Begin(i)));
+    }
+    model.Quiesce();
+    return model.StaleRequests(0);
+  };
+  EXPECT_EQ(stale_after("target t\nhandler t SIGUSR1 norestart\ntrap t.1 -> n1\n"
+                        "signal t.1 SIGUSR1\nsettle\n"),
+            1);
+  EXPECT_EQ(stale_after("target t\ntrap t.1 -> n1\nsettle\n"), 0);  // pending, not stale
+  EXPECT_EQ(stale_after("target t\ntrap t.1 -> n1\nrecv t\nsend n1 val=0\nsettle\n"), 0);
+  EXPECT_EQ(stale_after("target t\nhandler t SIGUSR1 norestart\ntrap t.1 -> n1\n"
+                        "signal t.1 SIGUSR1\nsettle\nrecv t expect ENOENT\nsettle\n"),
+            0);
+}
+
 // The check order: several faults at once give the first failing row's errno.
 TEST(ModelChecks, FirstFailingRowDecides) {
   const std::vector<Prediction> p = Predict(
