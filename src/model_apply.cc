@@ -163,7 +163,10 @@ void Model::ApplyAddFd(const Op& op, const Outcome& observed) {
 
 void Model::FollowRacedInstall(int thread, const Outcome& observed) {
   Thread& th = threads_[static_cast<size_t>(thread)];
-  if (th.result && observed.kind == Outcome::Kind::kOk && th.result->outcome != observed) {
+  if (th.result && th.raced_busy && observed == Outcome::Error(EBUSY) &&
+      th.result->outcome.kind == Outcome::Kind::kOk) {
+    RefuseRacedSetfd(thread);
+  } else if (th.result && observed.kind == Outcome::Kind::kOk && th.result->outcome != observed) {
     const int to = static_cast<int>(observed.value);
     const auto raced = std::find_if(th.swap_with.begin(), th.swap_with.end(), [&](int other) {
       const auto& result = threads_[static_cast<size_t>(other)].result;
@@ -272,6 +275,28 @@ void Model::FollowRacedReturn(int notif, const Outcome& observed) {
   }
 }
 
+void Model::RefuseRacedSetfd(int thread) {
+  Thread& th = threads_[static_cast<size_t>(thread)];
+  TargetState& t = targets_[static_cast<size_t>(th.target)];
+  const int fd = static_cast<int>(th.result->outcome.value);
+  // A dead target's table went with it: only the result follows.
+  if (t.alive) {
+    t.fds.erase(fd);
+    t.fd_cells.erase(fd);
+    t.fd_emulates.erase(fd);
+  }
+  if (th.install_bind >= 0) fd_names_.erase(th.install_bind);
+  const Notif* n = th.notif >= 0 ? &notifs_[static_cast<size_t>(th.notif)] : nullptr;
+  th.result = AsyncResult{Outcome::Error(EBUSY), CellFor(n, Cell("ADDFD.SETFD.RESERVED"))};
+}
+
+std::vector<Outcome> Model::RacedOutcomes(int thread) const {
+  std::vector<Outcome> outcomes;
+  for (const int fd : RacedNumbers(thread)) outcomes.push_back(Outcome::Ok(fd));
+  if (threads_[static_cast<size_t>(thread)].raced_busy) outcomes.push_back(Outcome::Error(EBUSY));
+  return outcomes;
+}
+
 std::vector<int> Model::RacedNumbers(int thread) const {
   const Thread& th = threads_[static_cast<size_t>(thread)];
   std::vector<int> numbers;
@@ -294,6 +319,7 @@ void Model::ForgetRaces(int thread) {
   th.swap_with.clear();
   th.raced_fd = -1;
   th.raced_file.reset();
+  th.raced_busy = false;
 }
 
 void Model::ApplySend(const Op& op, const Outcome& observed) {

@@ -79,6 +79,7 @@ void Model::HandleRequest(Notif& n, Request request) {
   Outcome result;
   std::string cell;
   int raced_fd = -1;
+  bool raced_busy = false;
   // fs.nr_open as expand_files sees it: lowered for this request by inject=nr_open.
   const uint64_t nr_open =
       request.inject == InjectKind::kNrOpen ? InjectedNrOpen(request.newfd) : env_.nr_open;
@@ -125,6 +126,8 @@ void Model::HandleRequest(Notif& n, Request request) {
     cell = t.fds.count(fd) ? Cell("ADDFD.SETFD.REPLACE") : Cell("ADDFD.SETFD.OK");
     t.fds[fd] = ModelFd{request.file, request.cloexec};
     result = Outcome::Ok(fd);
+    // The slot's reservation went in this quiescence: the install may have come first.
+    raced_busy = !request.send && t.freed_in_quiesce.count(fd) != 0;
   }
   // The fd-table oracle checks the installed fd's FD_CLOEXEC at the next settle point; a
   // verdict there is this request's cell's (ADDFD.INTR.SEND's after an interrupted SEND).
@@ -153,6 +156,7 @@ void Model::HandleRequest(Notif& n, Request request) {
   const int bind = thread.pending.bind;
   FinishThread(request.thread, result, cell);
   thread.raced_fd = raced_fd;
+  thread.raced_busy = raced_busy;
   if (raced_fd >= 0 && result.kind == Outcome::Kind::kError) {
     thread.raced_file = ModelFd{request.file, request.cloexec};
   }

@@ -278,7 +278,7 @@ Prediction Model::PredictAddFd(const Op& op) const {
   }
   // From here on the outcome is decided by the notification and, once queued, by the
   // target. Simulate on a copy: queue it, let the target run, read the result.
-  std::vector<int> raced;  // other numbers the main thread's install may take (RacedNumbers)
+  std::vector<Outcome> raced;  // what else the main thread's install may give (RacedOutcomes)
   const auto simulate = [&](bool growth_fails, std::string* cell) {
     Model copy = *this;
     const Outcome started = copy.StartAddFd(op, cell, growth_fails);
@@ -286,7 +286,7 @@ Prediction Model::PredictAddFd(const Op& op) const {
     // The main thread waits for its own request while the targets run.
     copy.Quiesce();
     const Thread& main = copy.threads_.back();
-    if (!growth_fails) raced = copy.RacedNumbers(static_cast<int>(copy.threads_.size()) - 1);
+    if (!growth_fails) raced = copy.RacedOutcomes(static_cast<int>(copy.threads_.size()) - 1);
     if (main.result) *cell = main.result->cell;
     return main.result ? main.result->outcome : Outcome::Blocked();
   };
@@ -295,7 +295,7 @@ Prediction Model::PredictAddFd(const Op& op) const {
   // ADDFD.SRCFD.OPATH: EBADF today; a queued upstream change accepts O_PATH files.
   if (op.src == SourceKind::kOpath) allowed.push_back(Outcome::Error(EBADF));
   allowed.push_back(simulate(false, &cell));
-  for (const int fd : raced) allowed.push_back(Outcome::Ok(fd));
+  allowed.insert(allowed.end(), raced.begin(), raced.end());
   if (op.inject == InjectKind::kNomem) {
     // The fault fires only if the install grows the table (expand_files allocates); the
     // model does not know the table's size, so both are allowed, the failure first, and the
@@ -467,7 +467,7 @@ Prediction Model::PredictCompletion(const Op& op) const {
   if (op.kind == OpKind::kWait) {
     const auto result = copy.ThreadResult(op.thread);
     p.allowed = {result ? result->outcome : Outcome::Blocked()};
-    for (const int fd : copy.RacedNumbers(op.thread)) p.allowed.push_back(Outcome::Ok(fd));
+    for (const Outcome& raced : copy.RacedOutcomes(op.thread)) p.allowed.push_back(raced);
     p.cell = result ? result->cell : "";
     // An ADDFD on a notification whose ADDFD|SEND was interrupted (an SA_RESTART retry
     // of it included): ADDFD.INTR.SEND decides, as for the ops on it (CellFor).

@@ -329,6 +329,10 @@ class Model {
     int raced_fd = -1;
     // Where raced_fd stands for an install the model failed (EMFILE): what it would hold.
     std::optional<ModelFd> raced_file;
+    // Its SETFD installed at a number whose reservation another task of the target freed in
+    // the same quiescence: the kernel may have run the install first, while the slot was
+    // still reserved (EBUSY, ADDFD.SETFD.RESERVED). The result and the table may follow it.
+    bool raced_busy = false;
     // Its ADDFD took the lowest free number in the same quiescence as these threads' ADDFDs
     // for other tasks of the target: the tasks were runnable together, and the kernel may
     // have handed the numbers out in the other order. Their results, their replies and the
@@ -441,6 +445,12 @@ class Model {
   // The numbers the kernel may have given thread's ADDFD besides its result: raced_fd and
   // the results of the installs it raced (swap_with).
   std::vector<int> RacedNumbers(int thread) const;
+  // The outcomes the kernel may have given it besides its result: those numbers, and EBUSY
+  // for a SETFD that raced a reservation's release (raced_busy).
+  std::vector<Outcome> RacedOutcomes(int thread) const;
+  // Its SETFD failed EBUSY where the model installed it (raced_busy): the file leaves the
+  // table, its fd name is unbound, and the result is ADDFD.SETFD.RESERVED's.
+  void RefuseRacedSetfd(int thread);
   // The kernel ran `thread`'s install where the model ran the one that took `to` (one of
   // its swap_with): it took `to`, and the other tasks' installs numbered between the two
   // move one place along, each task's own in their order. Their results, their ADDFD|SEND

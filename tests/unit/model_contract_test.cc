@@ -396,6 +396,23 @@ TEST(ModelChecks, AnInstallRacingAReservationsReleaseMayTakeEitherNumber) {
   EXPECT_EQ(model.Begin(5).allowed, std::vector<Outcome>{Outcome::Ok(0)});
 }
 
+// A SETFD onto the slot a dying task's reservation holds: the reserving task (woken by the
+// signal) and the trapped one (woken by the ADDFD) run together, so the install may come
+// before the release (EBUSY) or after it (installed). Once the kernel said EBUSY, the slot
+// is empty and a later install takes it (a false ADDFD.SETFD.OK finding from a campaign).
+TEST(ModelChecks, ASetfdRacingAReservationsReleaseMayFindItReserved) {
+  const std::string text =
+      "target t\nreserve t.2 -> f0\ntrap t.1 -> n0\nsignal t.2 SIGUSR1\nrecv t\n"
+      "addfd n0 flags=SETFD src=memfd\naddfd n0 src=memfd2\n";
+  for (const Outcome& observed : {Outcome::Error(EBUSY), Outcome::Ok(0)}) {
+    Model model = ModelOf(text);
+    StepIntoRace(model, 4, std::vector<Outcome>{Outcome::Ok(0), Outcome::Error(EBUSY)}, observed);
+    EXPECT_EQ(model.FdTable(0).count(0), observed.kind == Outcome::Kind::kOk ? 1u : 0u);
+    // The next install takes the lowest free number: 0 when the SETFD found it reserved.
+    EXPECT_EQ(First(model.Begin(5)), Outcome::Ok(observed.kind == Outcome::Kind::kOk ? 1 : 0));
+  }
+}
+
 // Two callers' ADDFDs queued before either runs (a supervisor thread's, then the main
 // thread's): the executor cannot order the callers, so the main thread's install may take
 // either number. Once the kernel said 0, the thread's result, its fd name and the table
