@@ -367,14 +367,7 @@ class Executor::RunState {
 
  private:
   void Release() {
-    // A run off its schedule may have used other notification ids than the model's. In the
-    // idle mode a target that ran out of turn was owed much CPU time (its lag, kept while it
-    // sleeps), and will be again at its next wake-up: the next attempt gets new ones.
-    if (schedule_broken() && ex_.scheduling_.mode == SchedMode::kIdle) {
-      for (TargetSlot& slot : slots_) {
-        if (slot.target) slot.target->Taint();
-      }
-    }
+    // A run off its schedule went wrong: its targets are replaced (ReleaseTargets).
     ReleaseTargets(slots_, model_, result_.verdicts.empty() && !schedule_broken());
     ex_.TrimPools();
   }

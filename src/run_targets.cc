@@ -137,7 +137,10 @@ void ReleaseTargets(std::vector<TargetSlot>& slots, const Model& model, bool cle
     }
     // A count left on the listener's RECV semaphore would answer the next run's first RECV
     // with ENOENT, and no reset takes it back: such a listener is not reused. Nor is one
-    // after a run that went wrong, whose count the model may not know.
+    // after a run that went wrong, whose count and ids the model may not know (off its
+    // schedule, a target may have used others; in the idle mode one that ran out of turn
+    // was owed much CPU time, its lag kept while it sleeps, and would be again at its next
+    // wake-up).
     if (!clean || model.StaleRequests(target) > 0) slot.target->Taint();
     slot.pool->Release(std::move(slot.target));
   }

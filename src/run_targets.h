@@ -48,7 +48,8 @@ void DrainTargets(std::vector<TargetSlot>& slots, const std::vector<SupervisorTh
 
 // Returns every target to its pool and empties `slots`. A target of a `clean` run that the
 // model says is alive carries its next notification id (the model's count) to its next
-// run; any other is recalibrated.
+// run. One of a run that was not clean, or whose listener keeps a stale RECV count
+// (Model::StaleRequests), is tainted: the pool replaces it.
 void ReleaseTargets(std::vector<TargetSlot>& slots, const Model& model, bool clean);
 
 }  // namespace addfdlab
