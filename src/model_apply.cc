@@ -280,11 +280,7 @@ void Model::RefuseRacedSetfd(int thread) {
   TargetState& t = targets_[static_cast<size_t>(th.target)];
   const int fd = static_cast<int>(th.result->outcome.value);
   // A dead target's table went with it: only the result follows.
-  if (t.alive) {
-    t.fds.erase(fd);
-    t.fd_cells.erase(fd);
-    t.fd_emulates.erase(fd);
-  }
+  if (t.alive) t.CloseFd(fd);
   if (th.install_bind >= 0) fd_names_.erase(th.install_bind);
   const Notif* n = th.notif >= 0 ? &notifs_[static_cast<size_t>(th.notif)] : nullptr;
   th.result = AsyncResult{Outcome::Error(EBUSY), CellFor(n, Cell("ADDFD.SETFD.RESERVED"))};
@@ -523,9 +519,7 @@ void Model::ApplyFdOp(const Op& op, const Outcome& observed) {
       break;
     }
     case OpKind::kClose:
-      t.fds.erase(AsInt(ResolveFd(op.fd)));
-      t.fd_cells.erase(AsInt(ResolveFd(op.fd)));
-      t.fd_emulates.erase(AsInt(ResolveFd(op.fd)));
+      t.CloseFd(AsInt(ResolveFd(op.fd)));
       break;
     case OpKind::kDup: {
       ModelFd copy = t.fds[AsInt(ResolveFd(op.fd))];

@@ -314,6 +314,12 @@ class Model {
     std::map<int, EmulatedCall> fd_emulates;  // FdEmulates
     std::vector<Task> tasks;
     std::vector<int> notif_list;  // notification list order (indices of live instances)
+    // Number `fd` holds nothing: no file, and no cell or emulated call for it.
+    void CloseFd(int fd) {
+      fds.erase(fd);
+      fd_cells.erase(fd);
+      fd_emulates.erase(fd);
+    }
     friend bool operator==(const TargetState&, const TargetState&) = default;
   };
   struct Thread {
